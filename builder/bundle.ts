@@ -1,0 +1,138 @@
+// Bundles the rescue program into one CommonJS file with esbuild, made to work inside a Node
+// single executable: blessed's dynamic widget requires become static, and blessed's terminfo
+// and font files travel as SEA assets, unpacked on first use.
+
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Plugin } from 'esbuild';
+import { PROJECT_ROOT } from './paths.ts';
+
+/** Prefix of SEA asset keys that hold blessed's usr/ folder. */
+export const BLESSED_ASSET_PREFIX = 'blessed-usr/';
+
+const BLESSED_USR_MODULE = 'lifeboat-virtual:blessed-usr';
+
+/** Options of one bundle. */
+export interface BundleOptions {
+  readonly entry: string;
+  readonly outfile: string;
+  readonly version: string;
+  /** Asset keys the unpacker may ask for (relative paths inside blessed's usr/). */
+  readonly blessedUsrFiles: readonly string[];
+}
+
+/** Lists blessed's usr/ files, relative to that folder. */
+export async function listBlessedUsrFiles(): Promise<string[]> {
+  const root = path.join(PROJECT_ROOT, 'node_modules', 'blessed', 'usr');
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(root, path.join(entry.parentPath, entry.name)))
+    .sort();
+}
+
+/** Rewrites blessed's `require('./widgets/' + file)` loop into static requires. */
+export function rewriteBlessedWidgetRequires(source: string, widgetFiles: readonly string[]): string {
+  const dynamic = "widget[name] = widget[file] = require('./widgets/' + file);";
+  if (!source.includes(dynamic)) throw new Error('blessed/lib/widget.js changed: dynamic require not found');
+  const table = widgetFiles.map((file) => `  ${JSON.stringify(file)}: function() { return require(${JSON.stringify(`./widgets/${file}`)}); }`).join(',\n');
+  return source.replace(dynamic, 'widget[name] = widget[file] = __lifeboatWidgets[file]();').replace(
+    'var widget = exports;',
+    `var widget = exports;\nvar __lifeboatWidgets = {\n${table}\n};`,
+  );
+}
+
+/** Rewrites blessed's paths into its usr/ folder so they point at the unpacked assets. */
+export function rewriteBlessedUsrPaths(source: string): string {
+  return source
+    .replace(/__dirname \+ '\/\.\.\/usr\//g, `require(${JSON.stringify(BLESSED_USR_MODULE)})() + '/`)
+    .replace(/__dirname \+ '\/\.\.\/\.\.\/usr\//g, `require(${JSON.stringify(BLESSED_USR_MODULE)})() + '/`);
+}
+
+/** Source of the module that unpacks blessed's usr/ from SEA assets (or finds it beside the bundle). */
+export function blessedUsrModuleSource(version: string, files: readonly string[]): string {
+  return `
+var fs = require('node:fs');
+var os = require('node:os');
+var path = require('node:path');
+var FILES = ${JSON.stringify(files)};
+var dir;
+module.exports = function blessedUsrDir() {
+  if (dir) return dir;
+  var sea;
+  try { sea = require('node:sea'); } catch (e) { sea = undefined; }
+  if (!sea || !sea.isSea()) { dir = path.join(__dirname, 'blessed-usr'); return dir; }
+  var target = path.join(os.tmpdir(), 'lifeboat-' + ${JSON.stringify(version)} + '-' + process.getuid() + '-blessed-usr');
+  for (var i = 0; i < FILES.length; i++) {
+    var file = path.join(target, FILES[i]);
+    if (fs.existsSync(file)) continue;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    var tmp = file + '.' + process.pid;
+    fs.writeFileSync(tmp, Buffer.from(sea.getRawAsset(${JSON.stringify(BLESSED_ASSET_PREFIX)} + FILES[i])));
+    fs.renameSync(tmp, file);
+  }
+  dir = target;
+  return dir;
+};
+`;
+}
+
+function blessedPlugin(options: BundleOptions, widgetFiles: readonly string[]): Plugin {
+  return {
+    name: 'lifeboat-blessed',
+    setup(build) {
+      build.onResolve({ filter: /[\\/]builder[\\/]build-(linux|sea)\.ts$/ }, () => ({
+        path: path.join(PROJECT_ROOT, 'builder', 'not-in-executable.ts'),
+      }));
+      build.onResolve({ filter: /^lifeboat-virtual:blessed-usr$/ }, (args) => ({ path: args.path, namespace: 'lifeboat-virtual' }));
+      build.onLoad({ filter: /.*/, namespace: 'lifeboat-virtual' }, () => ({
+        contents: blessedUsrModuleSource(options.version, options.blessedUsrFiles),
+        loader: 'js',
+        resolveDir: PROJECT_ROOT,
+      }));
+      build.onLoad({ filter: /[\\/]blessed[\\/]lib[\\/](widget|tput|widgets[\\/]bigtext)\.js$/ }, async (args) => {
+        const { readFile } = await import('node:fs/promises');
+        let source = await readFile(args.path, 'utf8');
+        if (args.path.endsWith(`widget.js`) && !args.path.includes(`${path.sep}widgets${path.sep}`)) {
+          source = rewriteBlessedWidgetRequires(source, widgetFiles);
+        }
+        return { contents: rewriteBlessedUsrPaths(source), loader: 'js' };
+      });
+    },
+  };
+}
+
+/** Lists blessed's widget modules (the names its widget.js requires at run time). */
+export async function listBlessedWidgets(): Promise<string[]> {
+  const dir = path.join(PROJECT_ROOT, 'node_modules', 'blessed', 'lib', 'widgets');
+  return (await readdir(dir)).filter((file) => file.endsWith('.js')).map((file) => file.slice(0, -3)).sort();
+}
+
+/** Bundles the entry into one CommonJS file; returns esbuild's warnings. */
+export async function bundleRescue(options: BundleOptions): Promise<{ warnings: string[] }> {
+  const esbuild = await import('esbuild');
+  const widgetFiles = await listBlessedWidgets();
+  const result = await esbuild.build({
+    entryPoints: [options.entry],
+    outfile: options.outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minify: false,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+    external: ['esbuild', 'postject', 'term.js', 'pty.js'],
+    define: { 'import.meta.url': '__lifeboatImportMetaUrl' },
+    banner: {
+      js: [
+        "'use strict';",
+        'process.noDeprecation = true;',
+        "var __lifeboatImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+      ].join('\n'),
+    },
+    plugins: [blessedPlugin(options, widgetFiles)],
+  });
+  return { warnings: result.warnings.map((warning) => warning.text) };
+}

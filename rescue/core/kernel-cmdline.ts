@@ -1,0 +1,110 @@
+// Parses the kernel command line the way the kernel splits it, and the lifeboat.* parameters
+// that drive unattended mode (lifeboat.run, lifeboat.then). Pure: string in, values out.
+
+import { LifeboatError } from './errors.ts';
+
+/** What to do once an unattended run has finished. */
+export type ThenAction = 'poweroff' | 'reboot' | 'shell';
+
+/** The unattended request read from the kernel command line. */
+export interface BootRequest {
+  /** argv for one `lifeboat` run, or undefined when the medium starts interactively. */
+  readonly run: readonly string[] | undefined;
+  /** What follows the run; defaults to `shell` so a person can look at what happened. */
+  readonly then: ThenAction;
+  /** Every lifeboat.* parameter as given, for the log. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+const THEN_ACTIONS: readonly ThenAction[] = ['poweroff', 'reboot', 'shell'];
+
+/** Splits a kernel command line into parameters; double quotes group spaces and are removed. */
+export function splitKernelCmdline(cmdline: string): string[] {
+  const params: string[] = [];
+  let current = '';
+  let inQuote = false;
+  let started = false;
+  for (const ch of cmdline) {
+    if (ch === '"') {
+      inQuote = !inQuote;
+      started = true;
+      continue;
+    }
+    if (!inQuote && /\s/.test(ch)) {
+      if (started) params.push(current);
+      current = '';
+      started = false;
+      continue;
+    }
+    current += ch;
+    started = true;
+  }
+  if (inQuote) throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: 'Unbalanced double quote.', cmdline });
+  if (started) params.push(current);
+  return params;
+}
+
+/** Splits the value of lifeboat.run into argv; single quotes group words (double quotes belong to the kernel). */
+export function splitRunArguments(value: string): string[] {
+  const args: string[] = [];
+  let current = '';
+  let inQuote = false;
+  let started = false;
+  for (const ch of value) {
+    if (ch === "'") {
+      inQuote = !inQuote;
+      started = true;
+    } else if (!inQuote && /\s/.test(ch)) {
+      if (started) args.push(current);
+      current = '';
+      started = false;
+    } else {
+      current += ch;
+      started = true;
+    }
+  }
+  if (inQuote) throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: 'Unbalanced single quote in lifeboat.run.', value });
+  if (started) args.push(current);
+  return args;
+}
+
+/** Reads lifeboat.run and lifeboat.then from a kernel command line. */
+export function parseBootRequest(cmdline: string): BootRequest {
+  const params: Record<string, string> = {};
+  for (const param of splitKernelCmdline(cmdline)) {
+    if (!param.startsWith('lifeboat.')) continue;
+    const eq = param.indexOf('=');
+    const key = eq < 0 ? param : param.slice(0, eq);
+    params[key] = eq < 0 ? '' : param.slice(eq + 1);
+  }
+  const runValue = params['lifeboat.run'];
+  const run = runValue === undefined ? undefined : splitRunArguments(runValue);
+  if (run !== undefined && run.length === 0) {
+    throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: 'lifeboat.run is empty.' });
+  }
+  const thenValue = params['lifeboat.then'] ?? 'shell';
+  if (!THEN_ACTIONS.includes(thenValue as ThenAction)) {
+    throw new LifeboatError('LB_INPUT_BAD_CMDLINE', {
+      detail: `lifeboat.then must be one of ${THEN_ACTIONS.join(', ')}, not "${thenValue}".`,
+    });
+  }
+  return { run, then: thenValue as ThenAction, params };
+}
+
+/** Markers that frame an unattended run's output on the console, so scripts can cut it out. */
+export const RUN_MARKERS = {
+  begin: '=====LIFEBOAT-RUN-BEGIN=====',
+  end: (exitCode: number): string => `=====LIFEBOAT-RUN-END exit=${exitCode}=====`,
+  endPattern: /=====LIFEBOAT-RUN-END exit=(\d+)=====/,
+} as const;
+
+/** Cuts the output and exit code of an unattended run out of a console transcript. */
+export function extractRunOutput(transcript: string): { output: string; exitCode: number } | undefined {
+  const text = transcript.replace(/\r/g, '');
+  const begin = text.indexOf(RUN_MARKERS.begin);
+  if (begin < 0) return undefined;
+  const rest = text.slice(begin + RUN_MARKERS.begin.length);
+  const end = RUN_MARKERS.endPattern.exec(rest);
+  if (!end) return undefined;
+  return { output: rest.slice(0, end.index).replace(/^\n/, ''), exitCode: Number(end[1]) };
+}

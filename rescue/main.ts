@@ -1,0 +1,86 @@
+// The one place that wires io into the commands: builds the yargs CLI and runs it.
+
+import yargs, { type Argv } from 'yargs';
+import { LifeboatError, toLifeboatError } from './core/errors.ts';
+import { listDisks } from './io/sysfs-disks.ts';
+import { powerAction, readKernelCmdline, requestShell } from './io/machine.ts';
+import { bootCommand } from './ui/cli/boot-command.ts';
+import { buildCommand, type BuildDependencies } from './ui/cli/build-command.ts';
+import type { CliContext } from './ui/cli/context.ts';
+import { disksCommand } from './ui/cli/disks-command.ts';
+import { errorsCommand } from './ui/cli/errors-command.ts';
+import { EXIT_CODES } from './ui/cli/exit-codes.ts';
+import { tuiCommand } from './ui/cli/tui-command.ts';
+import { LIFEBOAT_VERSION } from './version.ts';
+
+/** The builder lives outside rescue/ and needs a checkout; load it only when asked. */
+const builder: BuildDependencies = {
+  buildLinux: async (request, log) => (await import('../builder/build-linux.ts')).buildLinux(request, log),
+  buildSea: async (request, log) => (await import('../builder/build-sea.ts')).buildSea(request, log),
+};
+
+function createContext(): CliContext {
+  return {
+    listDisks,
+    readKernelCmdline,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    version: LIFEBOAT_VERSION,
+  };
+}
+
+async function openTui(context: CliContext) {
+  const { runHomeScreen } = await import('./ui/tui/home-screen.ts');
+  return runHomeScreen({ version: context.version, loadDisks: () => context.listDisks({ includeVirtual: false }) });
+}
+
+function buildParser(argv: readonly string[], context: CliContext): Argv {
+  const runCommand = (args: readonly string[]) => runCli(args, context);
+  return yargs([...argv])
+    .scriptName('lifeboat')
+    .usage('$0 [command]\n\nBootable rescue media and the recovery program that runs on them.\nWithout a command on a terminal, opens the text user interface.')
+    .command(disksCommand(context))
+    .command(errorsCommand(context))
+    .command(tuiCommand(context, () => openTui(context)))
+    .command(buildCommand(context, builder))
+    .command(bootCommand(context, { runCommand, powerAction, requestShell }))
+    .version(LIFEBOAT_VERSION)
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .wrap(Math.min(100, process.stdout.columns ?? 80))
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new LifeboatError('LB_INPUT_USAGE', { detail: message });
+    });
+}
+
+/** Runs one lifeboat command line; returns the exit code instead of exiting. */
+export async function runCli(argv: readonly string[], context: CliContext = createContext()): Promise<number> {
+  const interactive = argv.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const effective = interactive ? ['tui'] : argv;
+  try {
+    if (effective.length === 0) {
+      await buildParser(['--help'], context).parseAsync();
+      return EXIT_CODES.ok;
+    }
+    process.exitCode = undefined;
+    await buildParser(effective, context).parseAsync();
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_CODES.ok;
+  } catch (thrown) {
+    const error = toLifeboatError(thrown);
+    const wantsJson = effective.includes('--json');
+    if (wantsJson) {
+      context.stderr.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
+    } else {
+      context.stderr.write(`lifeboat: ${error.code}: ${error.message}\n  fix: ${error.fix}\n`);
+      if (error.code === 'LB_INTERNAL' && process.env.LIFEBOAT_DEBUG) context.stderr.write(`${String((thrown as Error).stack)}\n`);
+    }
+    return EXIT_CODES[error.group];
+  }
+}
+
+/** Entry point of both `npx lifeboat` and the single executable. */
+export async function main(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

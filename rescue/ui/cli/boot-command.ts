@@ -1,0 +1,43 @@
+// `lifeboat boot`: called once by the medium's init. Runs the unattended request from the kernel
+// command line (lifeboat.run, lifeboat.then), framing its output with markers on the console.
+
+import type { Argv, CommandModule } from 'yargs';
+import { parseBootRequest, RUN_MARKERS } from '../../core/kernel-cmdline.ts';
+import type { CliContext } from './context.ts';
+
+/** Exit status that tells init to give the consoles a shell instead of the TUI. */
+export const EXIT_WANTS_SHELL = 10;
+
+/** How the boot command reaches the rest of the CLI and the machine. */
+export interface BootDependencies {
+  /** Runs one lifeboat command line in-process and returns its exit code. */
+  readonly runCommand: (argv: readonly string[]) => Promise<number>;
+  /** Powers off or reboots the machine now (never returns on success). */
+  readonly powerAction: (action: 'poweroff' | 'reboot') => Promise<void>;
+  /** Marks for the consoles that a shell is wanted (read by the medium's console script). */
+  readonly requestShell: () => Promise<void>;
+}
+
+/** Builds the hidden `boot` command. */
+export function bootCommand(context: CliContext, deps: BootDependencies): CommandModule<object, object> {
+  return {
+    command: 'boot',
+    describe: false,
+    builder: (yargs: Argv) => yargs,
+    handler: async () => {
+      const request = parseBootRequest(await context.readKernelCmdline());
+      if (request.run === undefined) {
+        if (request.then === 'shell' && 'lifeboat.then' in request.params) await deps.requestShell();
+        return;
+      }
+      context.stdout.write(`\n${RUN_MARKERS.begin}\n`);
+      const exitCode = await deps.runCommand(request.run);
+      context.stdout.write(`\n${RUN_MARKERS.end(exitCode)}\n`);
+      if (request.then === 'shell') {
+        await deps.requestShell();
+        return;
+      }
+      await deps.powerAction(request.then);
+    },
+  };
+}

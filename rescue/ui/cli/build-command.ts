@@ -1,0 +1,71 @@
+// `lifeboat build linux|sea`: builds the single executable or the Linux rescue ISO (host side).
+
+import type { Argv, CommandModule } from 'yargs';
+import type { CliContext } from './context.ts';
+
+/** Options of `build linux`, as the builder takes them. */
+export interface BuildLinuxRequest {
+  readonly output: string;
+  readonly kernel: string | undefined;
+  readonly cache: string | undefined;
+  readonly compressionLevel: number | undefined;
+  readonly json: boolean;
+}
+
+/** Options of `build sea`. */
+export interface BuildSeaRequest {
+  readonly output: string;
+  readonly json: boolean;
+}
+
+/** The builder entry points main.ts wires in (loaded lazily: they need a source checkout). */
+export interface BuildDependencies {
+  readonly buildLinux: (request: BuildLinuxRequest, log: (line: string) => void) => Promise<unknown>;
+  readonly buildSea: (request: BuildSeaRequest, log: (line: string) => void) => Promise<unknown>;
+}
+
+/** Builds the `build` command with its `linux` and `sea` subcommands. */
+export function buildCommand(context: CliContext, deps: BuildDependencies): CommandModule<object, object> {
+  const log = (json: boolean) => (line: string) => (json ? context.stderr : context.stdout).write(`${line}\n`);
+  const printResult = (json: boolean, result: unknown) => {
+    if (json) context.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  };
+  return {
+    command: 'build <target>',
+    describe: 'Build rescue media (run in a Lifeboat checkout)',
+    builder: (yargs: Argv) =>
+      yargs
+        .command(
+          'linux',
+          'Build the Linux rescue ISO (hybrid: BIOS and UEFI, CD and USB, Secure Boot)',
+          (y) =>
+            y
+              .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat.iso', describe: 'ISO file to write' })
+              .option('kernel', { type: 'string', describe: 'A linux-image .deb, or a folder holding an extracted one (default: download linux-image-amd64 with apt-get)' })
+              .option('cache', { type: 'string', describe: 'Cache folder for downloads and build parts (default: ~/.cache/lifeboat)' })
+              .option('compression-level', { type: 'number', describe: 'zstd level for the initramfs (default 19)' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print the manifest as JSON; log to stderr' }),
+          async (args) => {
+            const result = await deps.buildLinux(
+              { output: args.output, kernel: args.kernel, cache: args.cache, compressionLevel: args['compression-level'], json: args.json },
+              log(args.json),
+            );
+            printResult(args.json, result);
+          },
+        )
+        .command(
+          'sea',
+          'Build the single executable (dist/lifeboat)',
+          (y) =>
+            y
+              .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat', describe: 'Executable to write' })
+              .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON; log to stderr' }),
+          async (args) => {
+            const result = await deps.buildSea({ output: args.output, json: args.json }, log(args.json));
+            printResult(args.json, result);
+          },
+        )
+        .demandCommand(1, 'Name a target: linux or sea.'),
+    handler: () => undefined,
+  };
+}

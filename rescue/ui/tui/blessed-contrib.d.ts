@@ -1,0 +1,17 @@
+// Minimal typings for the parts of blessed-contrib Lifeboat uses (the package ships none).
+declare module 'blessed-contrib' {
+  import type { Widgets } from 'blessed';
+
+  interface TableData {
+    headers: string[];
+    data: string[][];
+  }
+  interface TableElement extends Widgets.BoxElement {
+    setData(data: TableData): void;
+  }
+  interface Contrib {
+    table(options: Record<string, unknown>): TableElement;
+  }
+  const contrib: Contrib;
+  export default contrib;
+}
