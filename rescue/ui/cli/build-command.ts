@@ -9,6 +9,10 @@ export interface BuildLinuxRequest {
   readonly kernel: string | undefined;
   readonly cache: string | undefined;
   readonly compressionLevel: number | undefined;
+  /** Extra kernel arguments for every boot entry (e.g. lifeboat.run=... for unattended media). */
+  readonly append: string | undefined;
+  /** Seconds the boot menu waits; undefined keeps the profile's. */
+  readonly menuTimeout: number | undefined;
   readonly json: boolean;
 }
 
@@ -43,11 +47,21 @@ export function buildCommand(context: CliContext, deps: BuildDependencies): Comm
               .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat.iso', describe: 'ISO file to write' })
               .option('kernel', { type: 'string', describe: 'A linux-image .deb, or a folder holding an extracted one (default: download linux-image-amd64 with apt-get)' })
               .option('cache', { type: 'string', describe: 'Cache folder for downloads and build parts (default: ~/.cache/lifeboat)' })
-              .option('compression-level', { type: 'number', describe: 'zstd level for the initramfs (default 19)' })
+              .option('append', { type: 'string', describe: 'Extra kernel arguments for every boot entry, e.g. \'lifeboat.run="disks --json" lifeboat.then=poweroff\'' })
+              .option('menu-timeout', { type: 'number', describe: 'Seconds the boot menu waits (default: the profile\'s, 5)' })
+              .option('compression-level', { type: 'number', describe: 'zstd level for the initramfs, 1-22 (default 9; 19 makes a smaller ISO slowly)' })
               .option('json', { type: 'boolean', default: false, describe: 'Print the manifest as JSON; log to stderr' }),
           async (args) => {
             const result = await deps.buildLinux(
-              { output: args.output, kernel: args.kernel, cache: args.cache, compressionLevel: args['compression-level'], json: args.json },
+              {
+                output: args.output,
+                kernel: args.kernel,
+                cache: args.cache,
+                compressionLevel: args['compression-level'],
+                append: args.append,
+                menuTimeout: args['menu-timeout'],
+                json: args.json,
+              },
               log(args.json),
             );
             printResult(args.json, result);
