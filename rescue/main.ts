@@ -3,7 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { LifeboatError, toLifeboatError } from './core/errors.ts';
 import { listDisks } from './io/sysfs-disks.ts';
-import { powerAction, readKernelCmdline, requestShell } from './io/machine.ts';
+import { powerAction, readFirmwareFacts, readKernelCmdline, requestShell } from './io/machine.ts';
 import { bootCommand } from './ui/cli/boot-command.ts';
 import { buildCommand, type BuildDependencies } from './ui/cli/build-command.ts';
 import type { CliContext } from './ui/cli/context.ts';
@@ -43,7 +43,7 @@ function buildParser(argv: readonly string[], context: CliContext): Argv {
     .command(errorsCommand(context))
     .command(tuiCommand(context, () => openTui(context)))
     .command(buildCommand(context, builder))
-    .command(bootCommand(context, { runCommand, powerAction, requestShell }))
+    .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts }))
     .version(LIFEBOAT_VERSION)
     .help()
     .alias('h', 'help')

@@ -29,7 +29,7 @@ export const ERROR_CATALOGUE = {
   LB_DEVICE_SYSFS_UNREADABLE: {
     group: 'device',
     message: 'The list of disks could not be read from /sys/block.',
-    cause: 'sysfs is not mounted, or this is not Linux.',
+    cause: 'The sysfs filesystem is not mounted, or this is not Linux.',
     fix: 'Mount sysfs (mount -t sysfs sysfs /sys) or run Lifeboat on Linux.',
   },
   LB_BUILD_TOOL_MISSING: {

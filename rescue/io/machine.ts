@@ -1,7 +1,8 @@
 // The running machine: kernel command line, power actions, the marker that asks for a shell.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
+import { EFI_GLOBAL_VARIABLE_GUID, parseEfiBooleanVariable, type FirmwareFacts } from '../core/firmware.ts';
 
 /** Where the medium's console script looks for the "give me a shell" marker. */
 export const SHELL_MARKER_FILE = '/run/lifeboat/shell';
@@ -21,4 +22,19 @@ export async function powerAction(action: 'poweroff' | 'reboot'): Promise<void> 
 export async function requestShell(): Promise<void> {
   await mkdir('/run/lifeboat', { recursive: true });
   await writeFile(SHELL_MARKER_FILE, 'requested by lifeboat.then=shell\n');
+}
+
+/** BIOS or UEFI (from /sys/firmware/efi), and the SecureBoot variable when on UEFI. */
+export async function readFirmwareFacts(): Promise<FirmwareFacts> {
+  try {
+    await access('/sys/firmware/efi');
+  } catch {
+    return { mode: 'bios', secureBoot: undefined };
+  }
+  try {
+    const bytes = await readFile(`/sys/firmware/efi/efivars/SecureBoot-${EFI_GLOBAL_VARIABLE_GUID}`);
+    return { mode: 'uefi', secureBoot: parseEfiBooleanVariable(bytes) };
+  } catch {
+    return { mode: 'uefi', secureBoot: undefined };
+  }
 }

@@ -1,7 +1,9 @@
 // `lifeboat boot`: called once by the medium's init. Runs the unattended request from the kernel
 // command line (lifeboat.run, lifeboat.then), framing its output with markers on the console.
 
+import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
+import { describeFirmware, type FirmwareFacts } from '../../core/firmware.ts';
 import { parseBootRequest, RUN_MARKERS } from '../../core/kernel-cmdline.ts';
 import type { CliContext } from './context.ts';
 
@@ -16,6 +18,8 @@ export interface BootDependencies {
   readonly powerAction: (action: 'poweroff' | 'reboot') => Promise<void>;
   /** Marks for the consoles that a shell is wanted (read by the medium's console script). */
   readonly requestShell: () => Promise<void>;
+  /** How the machine booted, for the first line of the boot log. */
+  readonly readFirmwareFacts: () => Promise<FirmwareFacts>;
 }
 
 /** Builds the hidden `boot` command. */
@@ -30,7 +34,10 @@ export function bootCommand(context: CliContext, deps: BootDependencies): Comman
         if (request.then === 'shell' && 'lifeboat.then' in request.params) await deps.requestShell();
         return;
       }
-      context.stdout.write(`\n${RUN_MARKERS.begin}\n`);
+      const firmware = describeFirmware(await deps.readFirmwareFacts());
+      const memoryMiB = Math.round(os.totalmem() / 1048576);
+      context.stdout.write(`\nlifeboat ${context.version}: firmware ${firmware}; kernel ${os.release()}; memory ${memoryMiB} MiB\n`);
+      context.stdout.write(`${RUN_MARKERS.begin}\n`);
       const exitCode = await deps.runCommand(request.run);
       context.stdout.write(`\n${RUN_MARKERS.end(exitCode)}\n`);
       if (request.then === 'shell') {

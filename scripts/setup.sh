@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine needs, so the README's two commands work on their own:
+#   setup.sh build  -> for `npm run iso` (media build tools)
+#   setup.sh test   -> for `npm test` (build tools plus QEMU, OVMF, tmux...)
+# npm packages come from package-lock.json (npm ci) whenever node_modules is missing or stale.
+set -euo pipefail
+mode=${1:-build}
+cd "$(dirname "$0")/.."
+
+build_packages=(
+  xorriso grub-pc-bin grub-efi-amd64-bin grub-efi-amd64-signed shim-signed
+  mtools dosfstools busybox-static kmod cpio zstd xz-utils binutils ncurses-base
+)
+test_packages=(qemu-system-x86 ovmf tmux util-linux fdisk)
+
+packages=("${build_packages[@]}")
+[ "$mode" = test ] && packages+=("${test_packages[@]}")
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+
+apt_updated=no
+apt_update() {
+  if [ "$apt_updated" = no ]; then
+    echo "setup: apt-get update" >&2
+    apt-get update -qq
+    apt_updated=yes
+  fi
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+    exit 1
+  fi
+  apt_update
+  echo "setup: apt-get install ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The builder downloads the kernel with apt-get: the package lists must know linux-image-amd64.
+if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+  apt_update
+fi
+
+if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+node_version=$(node_modules/.bin/node --version)
+case "$node_version" in
+  v24.*) ;;
+  *) echo "setup: node_modules/.bin/node is $node_version, expected Node 24" >&2; exit 1 ;;
+esac

@@ -1,0 +1,71 @@
+// The single executable on its own: no Node, no node_modules, stripped, and blessed drawing.
+
+import test from 'ava';
+import { execa } from 'execa';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { NODE_LINUX_BINARY, SEA_SENTINEL_FUSE } from '../../builder/build-sea.ts';
+import { LIFEBOAT_VERSION } from '../../rescue/version.ts';
+import { requireMedia, TEST_MEDIA } from '../helpers/media.ts';
+import { startTerminal } from '../helpers/tmux.ts';
+
+test('runs from an empty folder with an empty environment (no node, no node_modules)', async (t) => {
+  const executable = await requireMedia(TEST_MEDIA.executable);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-sea-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const copy = path.join(dir, 'lifeboat');
+  await copyFile(executable, copy);
+  await execa('chmod', ['+x', copy]);
+  const result = await execa(copy, ['--version'], { cwd: dir, env: {}, extendEnv: false });
+  t.is(result.stdout.trim(), LIFEBOAT_VERSION);
+  t.is(result.stderr, '', 'no experimental or deprecation warnings');
+  const disks = await execa(copy, ['disks', '--json'], { cwd: dir, env: {}, extendEnv: false });
+  t.true(Array.isArray((JSON.parse(disks.stdout) as { disks: unknown[] }).disks));
+});
+
+test('is the official Node 24 binary, stripped, carrying the blob', async (t) => {
+  const executable = await requireMedia(TEST_MEDIA.executable);
+  const sections = (await execa('readelf', ['-S', '-W', executable])).stdout;
+  t.false(sections.includes('.symtab'), 'stripped before injection');
+  const bytes = await readFile(executable);
+  t.true(bytes.includes(`${SEA_SENTINEL_FUSE}:1`), 'postject flipped the SEA fuse');
+  t.false(bytes.includes(`${SEA_SENTINEL_FUSE}:0`));
+  const { stdout: nodeVersion } = await execa(NODE_LINUX_BINARY, ['--version']);
+  t.regex(nodeVersion, /^v24\./);
+  const inside = await execa(executable, ['-e', 'process.stdout.write(process.version)'], { reject: false });
+  // A SEA ignores node's own flags and runs the bundle: -e is an unknown argument to lifeboat.
+  t.is(inside.exitCode, 2);
+});
+
+const terminals = ['linux', 'vt220', 'xterm-256color', 'no-such-terminal'];
+for (const term of terminals) {
+  test(`draws the blessed home screen in a pseudo-terminal with TERM=${term}`, async (t) => {
+    const executable = await requireMedia(TEST_MEDIA.executable);
+    const { stdout } = await execa(executable, ['disks', '--json']);
+    const disks = (JSON.parse(stdout) as { disks: Array<{ path: string }> }).disks;
+    // A fresh TMPDIR makes the executable unpack blessed's terminfo and fonts from its assets.
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+    const session = await startTerminal(executable, { term, columns: 80, rows: 25, env: { TMPDIR: tmp } });
+    t.teardown(async () => {
+      await session.close();
+      await rm(tmp, { recursive: true, force: true });
+    });
+    const screen = await session.waitFor(/Lifeboat \d+\.\d+\.\d+/);
+    t.regex(screen, /Disks/);
+    t.regex(screen, /Device\s+Size\s+Bus\s+Model/);
+    for (const disk of disks) t.true(screen.includes(disk.path), `${disk.path} on screen`);
+    t.regex(screen, /q quit/);
+    await session.sendKeys('q');
+    t.is(await session.waitForExit(), 0);
+  });
+}
+
+test('the home screen hands over to a shell with exit status 10 when s is pressed', async (t) => {
+  const executable = await requireMedia(TEST_MEDIA.executable);
+  const session = await startTerminal(executable, { term: 'linux' });
+  t.teardown(session.close);
+  await session.waitFor(/Disks/);
+  await session.sendKeys('s');
+  t.is(await session.waitForExit(), 10);
+});

@@ -1,0 +1,138 @@
+// Boots media in QEMU (TCG: no KVM on these machines) with real firmware, SeaBIOS or OVMF with
+// or without Secure Boot, from a CD or a USB stick, and returns what the serial console printed.
+
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Firmware to boot with. */
+export type Firmware = 'seabios' | 'ovmf' | 'ovmf-secure-boot';
+
+/** How the medium is attached. */
+export type MediumKind = 'cdrom' | 'usb';
+
+/** A disk attached besides the medium. */
+export interface ExtraDisk {
+  readonly file: string;
+  readonly serial: string;
+  readonly bus?: 'virtio' | 'nvme' | 'usb';
+}
+
+/** One VM run. */
+export interface BootOptions {
+  readonly firmware: Firmware;
+  readonly medium: { readonly kind: MediumKind; readonly file: string };
+  readonly disks?: readonly ExtraDisk[];
+  readonly memoryMiB?: number;
+  readonly timeoutMs?: number;
+  /** Stop the VM as soon as this pattern is seen on the serial console. */
+  readonly until?: RegExp;
+}
+
+/** What came out of a run. */
+export interface BootResult {
+  readonly transcript: string;
+  readonly seconds: number;
+  /** True when the guest powered off (QEMU exited by itself). */
+  readonly poweredOff: boolean;
+  readonly timedOut: boolean;
+  /** Seconds from start until `until` matched, when it did. */
+  readonly matchedAfterSeconds: number | undefined;
+}
+
+const OVMF = {
+  code: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  vars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+  secureCode: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
+  secureVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+};
+
+/** QEMU arguments for a run; varsFile is the per-VM copy of the UEFI variable store. */
+export function qemuArguments(options: BootOptions, varsFile: string | undefined): string[] {
+  const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 1024), '-smp', '1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nodefaults', '-vga', 'std'];
+  if (options.firmware === 'ovmf-secure-boot') {
+    args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF.secureCode}`, '-drive', `if=pflash,format=raw,unit=1,file=${varsFile}`);
+  } else if (options.firmware === 'ovmf') {
+    args.push('-machine', 'q35');
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${varsFile}`);
+  } else {
+    args.push('-machine', 'pc');
+  }
+  const needsXhci = options.medium.kind === 'usb' || (options.disks ?? []).some((disk) => disk.bus === 'usb');
+  if (needsXhci) args.push('-device', 'qemu-xhci,id=xhci');
+  if (options.medium.kind === 'cdrom') {
+    args.push('-drive', `if=none,id=medium,media=cdrom,readonly=on,format=raw,file=${options.medium.file}`);
+    args.push('-device', 'ide-cd,drive=medium,bootindex=0');
+  } else {
+    args.push('-drive', `if=none,id=medium,format=raw,file=${options.medium.file}`);
+    args.push('-device', 'usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=0');
+  }
+  (options.disks ?? []).forEach((disk, index) => {
+    const id = `disk${index}`;
+    args.push('-drive', `if=none,id=${id},format=raw,file=${disk.file}`);
+    if (disk.bus === 'nvme') args.push('-device', `nvme,drive=${id},serial=${disk.serial}`);
+    else if (disk.bus === 'usb') args.push('-device', `usb-storage,bus=xhci.0,drive=${id},serial=${disk.serial}`);
+    else args.push('-device', `virtio-blk-pci,drive=${id},serial=${disk.serial}`);
+  });
+  return args;
+}
+
+/** Boots the VM and collects its serial console until it powers off, matches, or times out. */
+export async function bootVm(options: BootOptions): Promise<BootResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-vm-'));
+  let varsFile: string | undefined;
+  if (options.firmware !== 'seabios') {
+    varsFile = path.join(dir, 'vars.fd');
+    await copyFile(options.firmware === 'ovmf-secure-boot' ? OVMF.secureVars : OVMF.vars, varsFile);
+  }
+  const started = Date.now();
+  try {
+    return await new Promise<BootResult>((resolve, reject) => {
+      const child = spawn('qemu-system-x86_64', qemuArguments(options, varsFile), { stdio: ['ignore', 'pipe', 'pipe'] });
+      let transcript = '';
+      let matchedAfterSeconds: number | undefined;
+      let timedOut = false;
+      let stoppedByUs = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stoppedByUs = true;
+        child.kill('SIGKILL');
+      }, options.timeoutMs ?? 240_000);
+      const onData = (chunk: Buffer) => {
+        transcript += chunk.toString('utf8');
+        if (options.until && matchedAfterSeconds === undefined && options.until.test(transcript)) {
+          matchedAfterSeconds = (Date.now() - started) / 1000;
+          stoppedByUs = true;
+          child.kill('SIGKILL');
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('error', reject);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve({ transcript, seconds: (Date.now() - started) / 1000, poweredOff: !stoppedByUs, timedOut, matchedAfterSeconds });
+      });
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs async jobs at most `limit` at a time (VMs under TCG each want a core). */
+export function createLimiter(limit: number): <T>(job: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  return async <T>(job: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => queue.push(resolve));
+    active += 1;
+    try {
+      return await job();
+    } finally {
+      active -= 1;
+      queue.shift()?.();
+    }
+  };
+}
