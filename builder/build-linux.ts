@@ -7,7 +7,6 @@ import path from 'node:path';
 import { LifeboatError } from '../rescue/core/errors.ts';
 import { LIFEBOAT_VERSION } from '../rescue/version.ts';
 import { collectLibraries, installLibraries } from '../native/shared-libraries.ts';
-import type { BuildLinuxRequest } from '../rescue/ui/cli/build-command.ts';
 import { buildSea } from './build-sea.ts';
 import { BIOS_GRUB_MODULES, MEDIUM_MARKER, renderBiosEmbeddedConfig, renderGrubConfig } from './grub-config.ts';
 import { describeFile, type FileRecord } from './hash-files.ts';
@@ -32,6 +31,18 @@ export const HOST_BOOT_FILES = {
 export const DEFAULT_INITRAMFS_ZSTD_LEVEL = 9;
 
 const TERMINFO_DIRS = ['/lib/terminfo', '/usr/share/terminfo'];
+
+/** Options of one Linux media build (the CLI's `build linux` flags). */
+export interface LinuxBuildOptions {
+  readonly output: string;
+  /** A linux-image .deb or an extracted one; undefined downloads linux-image-amd64's dependency. */
+  readonly kernel: string | undefined;
+  readonly cache: string | undefined;
+  readonly compressionLevel: number | undefined;
+  /** Extra kernel arguments for every boot entry. */
+  readonly append: string | undefined;
+  readonly menuTimeout: number | undefined;
+}
 
 /** What the build wrote and from what: printed, and saved beside the ISO. */
 export interface LinuxBuildManifest {
@@ -136,7 +147,7 @@ async function debianPackageVersions(packages: readonly string[]): Promise<Recor
 }
 
 /** Builds the ISO; returns (and writes beside it) the manifest. */
-export async function buildLinux(request: BuildLinuxRequest, log: (line: string) => void): Promise<LinuxBuildManifest> {
+export async function buildLinux(request: LinuxBuildOptions, log: (line: string) => void): Promise<LinuxBuildManifest> {
   const started = Date.now();
   const profile: LinuxProfile = await readLinuxProfile();
   const output = resolveFromCwd(request.output);

@@ -5,7 +5,7 @@ import { buildLinux } from '../builder/build-linux.ts';
 import { TEST_MEDIA, TEST_RUN_APPEND } from '../test/helpers/media.ts';
 
 const log = (line: string) => process.stdout.write(`build-test-media: ${line}\n`);
-const common = { kernel: undefined, cache: undefined, compressionLevel: undefined, json: false, menuTimeout: 1 };
+const common = { kernel: undefined, cache: undefined, compressionLevel: undefined, menuTimeout: 1 };
 
 await buildLinux({ ...common, output: TEST_MEDIA.runIso, append: TEST_RUN_APPEND }, log);
 await buildLinux({ ...common, output: TEST_MEDIA.interactiveIso, append: undefined }, log);

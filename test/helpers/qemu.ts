@@ -26,8 +26,8 @@ export interface BootOptions {
   readonly disks?: readonly ExtraDisk[];
   readonly memoryMiB?: number;
   readonly timeoutMs?: number;
-  /** Stop the VM as soon as this pattern is seen on the serial console. */
-  readonly until?: RegExp;
+  /** Stop the VM as soon as the serial console output satisfies this. */
+  readonly until?: RegExp | ((transcript: string) => boolean);
 }
 
 /** What came out of a run. */
@@ -102,7 +102,9 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
       }, options.timeoutMs ?? 240_000);
       const onData = (chunk: Buffer) => {
         transcript += chunk.toString('utf8');
-        if (options.until && matchedAfterSeconds === undefined && options.until.test(transcript)) {
+        const until = options.until;
+        const matched = until === undefined ? false : until instanceof RegExp ? until.test(transcript) : until(transcript);
+        if (matched && matchedAfterSeconds === undefined) {
           matchedAfterSeconds = (Date.now() - started) / 1000;
           stoppedByUs = true;
           child.kill('SIGKILL');

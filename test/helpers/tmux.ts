@@ -1,6 +1,9 @@
 // Drives a terminal program in a real pseudo-terminal (tmux), keys in, screen text out.
 
 import { execa } from 'execa';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 /** A program running in its own tmux server. */
 export interface TerminalSession {
@@ -20,8 +23,11 @@ export async function startTerminal(command: string, options: { term: string; co
   const socket = `lifeboat-test-${process.pid}-${counter}`;
   const tmux = (...args: string[]) => execa('tmux', ['-L', socket, '-f', '/dev/null', ...args]);
   const env = Object.entries({ TERM: options.term, ...options.env }).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
-  await tmux('new-session', '-d', '-s', 'main', '-x', String(options.columns ?? 80), '-y', String(options.rows ?? 25), ...env, command);
-  await tmux('set-option', '-t', 'main', 'remain-on-exit', 'on');
+  // The exit status goes to a file: tmux 3.3 sometimes reports a dead pane without its status.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tmux-'));
+  const statusFile = path.join(dir, 'status');
+  const wrapped = `${command}; echo $? > ${statusFile}; sleep 3600`;
+  await tmux('new-session', '-d', '-s', 'main', '-x', String(options.columns ?? 80), '-y', String(options.rows ?? 25), ...env, wrapped);
   const screen = async () => (await tmux('capture-pane', '-p', '-t', 'main')).stdout;
   const poll = async <T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
@@ -44,12 +50,12 @@ export async function startTerminal(command: string, options: { term: string; co
     },
     waitForExit: (timeoutMs = 10_000) =>
       poll(async () => {
-        const { stdout } = await tmux('display-message', '-p', '-t', 'main', '#{pane_dead} #{pane_dead_status}');
-        const [dead, status] = stdout.trim().split(' ');
-        return dead === '1' ? Number(status) : undefined;
+        const text = await readFile(statusFile, 'utf8').catch(() => '');
+        return /^\d+\n$/.test(text) ? Number(text) : undefined;
       }, timeoutMs, 'the program to exit'),
     close: async () => {
       await tmux('kill-server').catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -68,6 +68,9 @@ export async function runHomeScreen(input: HomeScreenInput): Promise<HomeChoice>
   return new Promise<HomeChoice>((resolve) => {
     const finish = (choice: HomeChoice) => {
       screen.destroy();
+      // blessed leaves stdin flowing after destroy; paused, it no longer keeps the process alive
+      if (process.stdin.isTTY) process.stdin.setRawMode(false);
+      process.stdin.pause();
       resolve(choice);
     };
     screen.key(['q', 'C-c'], () => finish('quit'));

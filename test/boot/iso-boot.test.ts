@@ -1,0 +1,126 @@
+// The ISO proven by booting it in QEMU (TCG) with real firmware: SeaBIOS and OVMF, Secure Boot
+// with Microsoft's keys, from a CD and written to a USB stick, in 512 MiB, and interactively.
+
+import test from 'ava';
+import { execa } from 'execa';
+import { copyFile, mkdtemp, readFile, rm, stat, truncate } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sha256File } from '../../builder/hash-files.ts';
+import type { LinuxBuildManifest } from '../../builder/build-linux.ts';
+import { readModuleList } from '../../builder/modules.ts';
+import { LINUX_IMAGE_DIR } from '../../builder/media-profile.ts';
+import type { DiskSummary } from '../../rescue/core/disk-facts.ts';
+import { extractRunOutput } from '../../rescue/core/kernel-cmdline.ts';
+import { LIFEBOAT_VERSION } from '../../rescue/version.ts';
+import { requireMedia, TEST_MEDIA } from '../helpers/media.ts';
+import { bootVm, createLimiter, type ExtraDisk, type Firmware, type MediumKind } from '../helpers/qemu.ts';
+import { renderScreen } from '../helpers/screen.ts';
+
+const MiB = 1024 * 1024;
+/** Odd sizes, so an exact match cannot be a coincidence of rounding. */
+const DISK_BYTES = 64 * MiB + 7 * 512;
+const NVME_BYTES = 48 * MiB + 4096;
+
+const limit = createLimiter(2);
+
+async function scratch(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-boot-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function makeDisk(dir: string, name: string, bytes: number): Promise<string> {
+  const file = path.join(dir, name);
+  await execa('truncate', ['-s', String(bytes), file]);
+  return file;
+}
+
+/** A USB stick holding the ISO as `dd` writes it: the image, then the rest of the stick. */
+async function makeStick(dir: string, iso: string): Promise<string> {
+  const stick = path.join(dir, 'stick.img');
+  await copyFile(iso, stick);
+  await truncate(stick, 256 * MiB);
+  return stick;
+}
+
+interface Case {
+  readonly title: string;
+  readonly firmware: Firmware;
+  readonly medium: MediumKind;
+  readonly memoryMiB?: number;
+  readonly nvme?: boolean;
+  readonly firmwareLine: RegExp;
+}
+
+const cases: Case[] = [
+  { title: 'SeaBIOS from CD', firmware: 'seabios', medium: 'cdrom', firmwareLine: /firmware bios;/ },
+  { title: 'OVMF from CD (with an NVMe disk too)', firmware: 'ovmf', medium: 'cdrom', nvme: true, firmwareLine: /firmware uefi, secure boot off;/ },
+  { title: 'OVMF with Secure Boot (Microsoft keys) from CD', firmware: 'ovmf-secure-boot', medium: 'cdrom', firmwareLine: /firmware uefi, secure boot on;/ },
+  { title: 'SeaBIOS from the ISO written to a USB stick', firmware: 'seabios', medium: 'usb', firmwareLine: /firmware bios;/ },
+  { title: 'OVMF from the ISO written to a USB stick', firmware: 'ovmf', medium: 'usb', firmwareLine: /firmware uefi, secure boot off;/ },
+  { title: 'SeaBIOS from CD with only 512 MiB of RAM', firmware: 'seabios', medium: 'cdrom', memoryMiB: 512, firmwareLine: /firmware bios;.*memory \d+ MiB/ },
+];
+
+for (const testCase of cases) {
+  test(`QEMU boot: ${testCase.title} runs lifeboat disks --json and lists the second disk exactly`, async (t) => {
+    const iso = await requireMedia(TEST_MEDIA.runIso);
+    const dir = await scratch(t);
+    const disks: ExtraDisk[] = [{ file: await makeDisk(dir, 'target.img', DISK_BYTES), serial: 'LBTARGET01' }];
+    if (testCase.nvme) disks.push({ file: await makeDisk(dir, 'nvme.img', NVME_BYTES), serial: 'LBNVME0001', bus: 'nvme' });
+    const mediumFile = testCase.medium === 'usb' ? await makeStick(dir, iso) : iso;
+    const result = await limit(() =>
+      bootVm({ firmware: testCase.firmware, medium: { kind: testCase.medium, file: mediumFile }, disks, memoryMiB: testCase.memoryMiB ?? 1024, timeoutMs: 300_000 }),
+    );
+    t.log(`${testCase.title}: ${result.seconds.toFixed(1)} s until power-off`);
+    const run = extractRunOutput(result.transcript);
+    if (!run) t.fail(`the program did not come up; last console output:\n${result.transcript.slice(-3000)}`);
+    if (!run) return;
+    t.is(run.exitCode, 0);
+    t.regex(result.transcript, testCase.firmwareLine);
+    t.regex(result.transcript, new RegExp(`lifeboat ${LIFEBOAT_VERSION.replace(/\./g, '\\.')}: firmware`));
+    const listed = (JSON.parse(run.output) as { disks: DiskSummary[] }).disks;
+    t.like(listed.find((disk) => disk.serial === 'LBTARGET01'), { sizeBytes: DISK_BYTES, transport: 'virtio', readOnly: false, path: '/dev/vda' });
+    if (testCase.nvme) t.like(listed.find((disk) => disk.serial === 'LBNVME0001'), { sizeBytes: NVME_BYTES, transport: 'nvme' });
+    if (testCase.medium === 'usb') t.like(listed.find((disk) => disk.transport === 'usb'), { sizeBytes: 256 * MiB, removable: true });
+    else t.like(listed.find((disk) => disk.transport === 'cdrom'), { sizeBytes: (await stat(iso)).size, readOnly: true });
+    t.true(result.poweredOff, 'lifeboat.then=poweroff switched the VM off');
+  });
+}
+
+test('QEMU boot: the interactive ISO shows the home screen with the disks on the serial console', async (t) => {
+  const iso = await requireMedia(TEST_MEDIA.interactiveIso);
+  const dir = await scratch(t);
+  const disks: ExtraDisk[] = [{ file: await makeDisk(dir, 'target.img', DISK_BYTES), serial: 'LBTARGET02' }];
+  const result = await limit(() =>
+    bootVm({ firmware: 'seabios', medium: { kind: 'cdrom', file: iso }, disks, timeoutMs: 300_000, until: (text) => text.includes('/dev/vda') && text.includes('quit') }),
+  );
+  t.false(result.timedOut, `no home screen; last console output:\n${result.transcript.slice(-2000)}`);
+  // The TUI clears the screen after GRUB and the kernel, so replaying everything leaves its picture.
+  const screen = await renderScreen(result.transcript);
+  t.log(`home screen after ${result.matchedAfterSeconds?.toFixed(1)} s:\n${screen}`);
+  t.regex(screen, new RegExp(`Lifeboat ${LIFEBOAT_VERSION.replace(/\./g, '\\.')}`));
+  t.regex(screen, /Device\s+Size\s+Bus\s+Model/);
+  t.regex(screen, /\/dev\/vda\s+64\.0 MiB\s+virtio/);
+  t.regex(screen, /\/dev\/sr0\s+[\d.]+ MiB\s+cdrom/);
+});
+
+test('ISO layout: BIOS and UEFI El Torito images, hybrid MBR, ESP as GPT partition; manifest matches', async (t) => {
+  const iso = await requireMedia(TEST_MEDIA.runIso);
+  const report = (await execa('xorriso', ['-indev', iso, '-report_el_torito', 'plain', '-report_system_area', 'plain'], { all: true })).all ?? '';
+  t.regex(report, /El Torito boot img :\s+1\s+BIOS\s+y\s+none/);
+  t.regex(report, /El Torito boot img :\s+2\s+UEFI\s+y\s+none/);
+  t.regex(report, /MBR partition table/);
+  t.regex(report, /GPT partition name :\s+\d+|GPT type GUID\s+:\s+\d+\s+28732ac11ff8d211ba4b00a0c93ec93b/i);
+  const manifest = JSON.parse(await readFile(`${iso}.manifest.json`, 'utf8')) as LinuxBuildManifest;
+  const isoRecord = manifest.outputs.find((record) => record.path.endsWith('run.iso'));
+  t.is(isoRecord?.sha256, await sha256File(iso));
+  t.is(isoRecord?.bytes, (await stat(iso)).size);
+  t.true((isoRecord?.bytes ?? Infinity) <= 100 * MiB, 'ISO within 100 MiB');
+  t.regex(manifest.kernelVersion, /^\d+\.\d+\.\d+-\d+-amd64$/);
+  const shipped = new Set(manifest.modules.map((name) => name.replace(/-/g, '_')));
+  for (const wanted of await readModuleList(path.join(LINUX_IMAGE_DIR, 'modules.txt'))) t.true(shipped.has(wanted.replace(/-/g, '_')), wanted);
+  for (const dependency of ['virtio_ring', 'scsi_mod', 'usbcore', 'jbd2']) t.true(shipped.has(dependency), `closure has ${dependency}`);
+  for (const record of manifest.inputs) t.regex(record.sha256, /^[0-9a-f]{64}$|^\d/, record.path);
+  t.true(manifest.inputs.some((record) => record.path.includes('shimx64.efi.signed')));
+});
