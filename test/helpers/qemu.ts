@@ -9,8 +9,8 @@ import path from 'node:path';
 /** Firmware to boot with. */
 export type Firmware = 'seabios' | 'ovmf' | 'ovmf-secure-boot';
 
-/** How the medium is attached. */
-export type MediumKind = 'cdrom' | 'usb';
+/** How the medium is attached: a CD, a USB stick, or QEMU's direct kernel boot (-kernel/-initrd). */
+export type MediumKind = 'cdrom' | 'usb' | 'kernel';
 
 /** A disk attached besides the medium. */
 export interface ExtraDisk {
@@ -22,7 +22,8 @@ export interface ExtraDisk {
 /** One VM run. */
 export interface BootOptions {
   readonly firmware: Firmware;
-  readonly medium: { readonly kind: MediumKind; readonly file: string };
+  /** For `kernel`, file is the kernel; initrd and append complete it. */
+  readonly medium: { readonly kind: MediumKind; readonly file: string; readonly initrd?: string; readonly append?: string };
   readonly disks?: readonly ExtraDisk[];
   readonly memoryMiB?: number;
   readonly timeoutMs?: number;
@@ -65,9 +66,11 @@ export function qemuArguments(options: BootOptions, varsFile: string | undefined
   if (options.medium.kind === 'cdrom') {
     args.push('-drive', `if=none,id=medium,media=cdrom,readonly=on,format=raw,file=${options.medium.file}`);
     args.push('-device', 'ide-cd,drive=medium,bootindex=0');
-  } else {
+  } else if (options.medium.kind === 'usb') {
     args.push('-drive', `if=none,id=medium,format=raw,file=${options.medium.file}`);
     args.push('-device', 'usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=0');
+  } else {
+    args.push('-kernel', options.medium.file, '-initrd', options.medium.initrd ?? '', '-append', options.medium.append ?? '');
   }
   (options.disks ?? []).forEach((disk, index) => {
     const id = `disk${index}`;
