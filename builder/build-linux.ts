@@ -2,47 +2,23 @@
 // busybox, the glibc Node needs, the single executable, an init; GRUB for BIOS and the signed
 // shim + GRUB for UEFI and Secure Boot; one hybrid ISO; a manifest with the sha256 of everything.
 
-import { chmod, copyFile, cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LifeboatError } from '../rescue/core/errors.ts';
+import type { LinuxBuildOptions } from '../rescue/core/media-build-options.ts';
 import { LIFEBOAT_VERSION } from '../rescue/version.ts';
 import { collectLibraries, installLibraries } from '../native/shared-libraries.ts';
 import { buildSea } from './build-sea.ts';
 import { BIOS_GRUB_MODULES, MEDIUM_MARKER, renderBiosEmbeddedConfig, renderGrubConfig } from './grub-config.ts';
+import { makeEfiImage } from './efi-image.ts';
 import { describeFile, type FileRecord } from './hash-files.ts';
-import { efiImageKibibytes, secureBootFiles, xorrisoArguments } from './iso-layout.ts';
+import { HOST_BOOT_FILES } from './host-files.ts';
+import { xorrisoArguments } from './iso-layout.ts';
 import { obtainKernel } from './kernel.ts';
-import { LINUX_IMAGE_DIR, readLinuxProfile, renderTemplate, type LinuxProfile } from './media-profile.ts';
+import { LINUX_IMAGE_DIR, readLinuxProfile, type LinuxProfile } from './media-profile.ts';
 import { installModules, readModuleList, resolveModuleClosure } from './modules.ts';
 import { DIST_DIR, PROJECT_ROOT, defaultCacheDir, resolveFromCwd } from './paths.ts';
+import { DEFAULT_INITRAMFS_ZSTD_LEVEL, installBusybox, installOverlay, installTerminfo, packInitramfs } from './rootfs.ts';
 import { runTool } from './run-tool.ts';
-
-/** Host files the medium's boot chain is made of (Debian packages grub-pc-bin, shim-signed, grub-efi-amd64-signed, busybox-static). */
-export const HOST_BOOT_FILES = {
-  busybox: '/bin/busybox',
-  hybridMbr: '/usr/lib/grub/i386-pc/boot_hybrid.img',
-  grubPcDir: '/usr/lib/grub/i386-pc',
-  shim: '/usr/lib/shim/shimx64.efi.signed',
-  mokManager: '/usr/lib/shim/mmx64.efi.signed',
-  signedCdGrub: '/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed',
-} as const;
-
-/** zstd level of the initramfs: level 9 is within 10% of level 19's size at a twentieth of its time. */
-export const DEFAULT_INITRAMFS_ZSTD_LEVEL = 9;
-
-const TERMINFO_DIRS = ['/lib/terminfo', '/usr/share/terminfo'];
-
-/** Options of one Linux media build (the CLI's `build linux` flags). */
-export interface LinuxBuildOptions {
-  readonly output: string;
-  /** A linux-image .deb or an extracted one; undefined downloads linux-image-amd64's dependency. */
-  readonly kernel: string | undefined;
-  readonly cache: string | undefined;
-  readonly compressionLevel: number | undefined;
-  /** Extra kernel arguments for every boot entry. */
-  readonly append: string | undefined;
-  readonly menuTimeout: number | undefined;
-}
 
 /** What the build wrote and from what: printed, and saved beside the ISO. */
 export interface LinuxBuildManifest {
@@ -54,91 +30,6 @@ export interface LinuxBuildManifest {
   readonly seconds: number;
   readonly inputs: readonly FileRecord[];
   readonly outputs: readonly FileRecord[];
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Copies the overlay (images/linux/rootfs), filling @PLACEHOLDERS@ in every file. */
-async function installOverlay(rootfs: string, values: Record<string, string | number>): Promise<string[]> {
-  const overlay = path.join(LINUX_IMAGE_DIR, 'rootfs');
-  const entries = await readdir(overlay, { recursive: true, withFileTypes: true });
-  const files: string[] = [];
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const source = path.join(entry.parentPath, entry.name);
-    const relative = path.relative(overlay, source);
-    const target = path.join(rootfs, relative);
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, renderTemplate(await readFile(source, 'utf8'), values));
-    await chmod(target, (await stat(source)).mode & 0o777);
-    files.push(source);
-  }
-  return files;
-}
-
-/** busybox-static and a link for each of its applets (sh, mount, modprobe, init...). */
-async function installBusybox(rootfs: string): Promise<void> {
-  const ldd = await runTool('ldd', [HOST_BOOT_FILES.busybox]).catch((error: { details?: { stderr?: string } }) => error.details?.stderr ?? 'not a dynamic executable');
-  if (!/not a dynamic executable|statically linked/.test(ldd)) {
-    throw new LifeboatError('LB_BUILD_TOOL_MISSING', { detail: `${HOST_BOOT_FILES.busybox} is not static; install busybox-static.` });
-  }
-  await mkdir(path.join(rootfs, 'bin'), { recursive: true });
-  await copyFile(HOST_BOOT_FILES.busybox, path.join(rootfs, 'bin', 'busybox'));
-  await chmod(path.join(rootfs, 'bin', 'busybox'), 0o755);
-  const applets = (await runTool(HOST_BOOT_FILES.busybox, ['--list-full'])).split('\n').filter(Boolean);
-  for (const applet of applets) {
-    const link = path.join(rootfs, applet);
-    if (await exists(link)) continue;
-    await mkdir(path.dirname(link), { recursive: true });
-    await symlink('/bin/busybox', link);
-  }
-  await symlink('/bin/busybox', path.join(rootfs, 'init'));
-}
-
-/** Terminal descriptions for the console (linux), serial lines (vt220) and common emulators. */
-async function installTerminfo(rootfs: string, names: readonly string[]): Promise<string[]> {
-  const copied: string[] = [];
-  for (const name of names) {
-    const relative = path.join(name.slice(0, 1), name);
-    const source = await firstExisting(TERMINFO_DIRS.map((dir) => path.join(dir, relative)));
-    if (!source) throw new LifeboatError('LB_BUILD_TOOL_MISSING', { detail: `terminfo for ${name} not found; install ncurses-base.` });
-    const target = path.join(rootfs, 'usr', 'share', 'terminfo', relative);
-    await mkdir(path.dirname(target), { recursive: true });
-    await copyFile(source, target);
-    copied.push(source);
-  }
-  return copied;
-}
-
-async function firstExisting(candidates: readonly string[]): Promise<string | undefined> {
-  for (const candidate of candidates) if (await exists(candidate)) return candidate;
-  return undefined;
-}
-
-/** Packs the root filesystem as a newc cpio archive compressed with zstd. */
-async function packInitramfs(rootfs: string, output: string, level: number): Promise<void> {
-  const zstdLevel = level > 19 ? ['--ultra', `-${level}`] : [`-${level}`];
-  await runTool('sh', [
-    '-c',
-    `cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --owner=0:0 --reproducible --quiet | zstd -q -T0 ${zstdLevel.join(' ')} -o "$2"`,
-    'sh', rootfs, output,
-  ]);
-}
-
-/** The FAT image with the Secure Boot chain, made without mounting (mkfs.vfat + mtools). */
-async function makeEfiImage(output: string): Promise<void> {
-  const files = secureBootFiles({ shim: HOST_BOOT_FILES.shim, grub: HOST_BOOT_FILES.signedCdGrub, mokManager: HOST_BOOT_FILES.mokManager });
-  let payload = 0;
-  for (const file of files) payload += (await stat(file.source)).size;
-  await rm(output, { force: true });
-  await runTool('mkfs.vfat', ['-C', '-n', 'LIFEBOATEFI', output, String(efiImageKibibytes(payload))]);
-  await runTool('mmd', ['-i', output, '::/EFI', '::/EFI/BOOT']);
-  for (const file of files) await runTool('mcopy', ['-i', output, file.source, file.target]);
 }
 
 async function debianPackageVersions(packages: readonly string[]): Promise<Record<string, string>> {

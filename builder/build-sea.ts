@@ -5,6 +5,7 @@ import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LifeboatError } from '../rescue/core/errors.ts';
+import type { SeaBuildOptions } from '../rescue/core/media-build-options.ts';
 import { LIFEBOAT_VERSION } from '../rescue/version.ts';
 import { BLESSED_ASSET_PREFIX, bundleRescue, listBlessedUsrFiles } from './bundle.ts';
 import { describeFile, type FileRecord } from './hash-files.ts';
@@ -54,7 +55,7 @@ export async function assertCheckout(): Promise<void> {
 }
 
 /** Builds dist/lifeboat (or the given output). */
-export async function buildSea(request: { output: string }, log: (line: string) => void): Promise<SeaResult> {
+export async function buildSea(request: SeaBuildOptions, log: (line: string) => void): Promise<SeaResult> {
   await assertCheckout();
   const output = resolveFromCwd(request.output);
   const work = path.join(DIST_DIR, 'build', 'sea');

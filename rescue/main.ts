@@ -10,7 +10,7 @@ import type { CliContext } from './ui/cli/context.ts';
 import { disksCommand } from './ui/cli/disks-command.ts';
 import { errorsCommand } from './ui/cli/errors-command.ts';
 import { EXIT_CODES } from './ui/cli/exit-codes.ts';
-import { tuiCommand } from './ui/cli/tui-command.ts';
+import { tuiCommand, type CommandOutcome } from './ui/cli/tui-command.ts';
 import { LIFEBOAT_VERSION } from './version.ts';
 
 /** The builder lives outside rescue/ and needs a checkout; load it only when asked. */
@@ -34,14 +34,14 @@ async function openTui(context: CliContext) {
   return runHomeScreen({ version: context.version, loadDisks: () => context.listDisks({ includeVirtual: false }) });
 }
 
-function buildParser(argv: readonly string[], context: CliContext): Argv {
+function buildParser(argv: readonly string[], context: CliContext, outcome: CommandOutcome): Argv {
   const runCommand = (args: readonly string[]) => runCli(args, context);
   return yargs([...argv])
     .scriptName('lifeboat')
     .usage('$0 [command]\n\nBootable rescue media and the recovery program that runs on them.\nWithout a command on a terminal, opens the text user interface.')
     .command(disksCommand(context))
     .command(errorsCommand(context))
-    .command(tuiCommand(context, () => openTui(context)))
+    .command(tuiCommand(() => openTui(context), outcome))
     .command(buildCommand(context, builder))
     .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts }))
     .version(LIFEBOAT_VERSION)
@@ -60,13 +60,9 @@ export async function runCli(argv: readonly string[], context: CliContext = crea
   const interactive = argv.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true;
   const effective = interactive ? ['tui'] : argv;
   try {
-    if (effective.length === 0) {
-      await buildParser(['--help'], context).parseAsync();
-      return EXIT_CODES.ok;
-    }
-    process.exitCode = undefined;
-    await buildParser(effective, context).parseAsync();
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_CODES.ok;
+    const outcome: CommandOutcome = { exitCode: EXIT_CODES.ok };
+    await buildParser(effective.length === 0 ? ['--help'] : effective, context, outcome).parseAsync();
+    return outcome.exitCode;
   } catch (thrown) {
     const error = toLifeboatError(thrown);
     const wantsJson = effective.includes('--json');

@@ -18,44 +18,18 @@ export interface BootRequest {
 
 const THEN_ACTIONS: readonly ThenAction[] = ['poweroff', 'reboot', 'shell'];
 
-/** Splits a kernel command line into parameters; double quotes group spaces and are removed. */
-export function splitKernelCmdline(cmdline: string): string[] {
-  const params: string[] = [];
+/** Splits on white space; the quote character groups words and is removed. */
+function splitQuoted(text: string, quote: string, unbalanced: string): string[] {
+  const words: string[] = [];
   let current = '';
   let inQuote = false;
   let started = false;
-  for (const ch of cmdline) {
-    if (ch === '"') {
-      inQuote = !inQuote;
-      started = true;
-      continue;
-    }
-    if (!inQuote && /\s/.test(ch)) {
-      if (started) params.push(current);
-      current = '';
-      started = false;
-      continue;
-    }
-    current += ch;
-    started = true;
-  }
-  if (inQuote) throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: 'Unbalanced double quote.', cmdline });
-  if (started) params.push(current);
-  return params;
-}
-
-/** Splits the value of lifeboat.run into argv; single quotes group words (double quotes belong to the kernel). */
-export function splitRunArguments(value: string): string[] {
-  const args: string[] = [];
-  let current = '';
-  let inQuote = false;
-  let started = false;
-  for (const ch of value) {
-    if (ch === "'") {
+  for (const ch of text) {
+    if (ch === quote) {
       inQuote = !inQuote;
       started = true;
     } else if (!inQuote && /\s/.test(ch)) {
-      if (started) args.push(current);
+      if (started) words.push(current);
       current = '';
       started = false;
     } else {
@@ -63,9 +37,19 @@ export function splitRunArguments(value: string): string[] {
       started = true;
     }
   }
-  if (inQuote) throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: 'Unbalanced single quote in lifeboat.run.', value });
-  if (started) args.push(current);
-  return args;
+  if (inQuote) throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: unbalanced, text });
+  if (started) words.push(current);
+  return words;
+}
+
+/** Splits a kernel command line into parameters; double quotes group spaces and are removed. */
+export function splitKernelCmdline(cmdline: string): string[] {
+  return splitQuoted(cmdline, '"', 'Unbalanced double quote.');
+}
+
+/** Splits the value of lifeboat.run into argv; single quotes group words (double quotes belong to the kernel). */
+export function splitRunArguments(value: string): string[] {
+  return splitQuoted(value, "'", 'Unbalanced single quote in lifeboat.run.');
 }
 
 /** Reads lifeboat.run and lifeboat.then from a kernel command line. */

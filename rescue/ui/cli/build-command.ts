@@ -1,31 +1,13 @@
 // `lifeboat build linux|sea`: builds the single executable or the Linux rescue ISO (host side).
 
 import type { Argv, CommandModule } from 'yargs';
+import type { LinuxBuildOptions, SeaBuildOptions } from '../../core/media-build-options.ts';
 import type { CliContext } from './context.ts';
-
-/** Options of `build linux`, as the builder takes them. */
-export interface BuildLinuxRequest {
-  readonly output: string;
-  readonly kernel: string | undefined;
-  readonly cache: string | undefined;
-  readonly compressionLevel: number | undefined;
-  /** Extra kernel arguments for every boot entry (e.g. lifeboat.run=... for unattended media). */
-  readonly append: string | undefined;
-  /** Seconds the boot menu waits; undefined keeps the profile's. */
-  readonly menuTimeout: number | undefined;
-  readonly json: boolean;
-}
-
-/** Options of `build sea`. */
-export interface BuildSeaRequest {
-  readonly output: string;
-  readonly json: boolean;
-}
 
 /** The builder entry points main.ts wires in (loaded lazily: they need a source checkout). */
 export interface BuildDependencies {
-  readonly buildLinux: (request: BuildLinuxRequest, log: (line: string) => void) => Promise<unknown>;
-  readonly buildSea: (request: BuildSeaRequest, log: (line: string) => void) => Promise<unknown>;
+  readonly buildLinux: (request: LinuxBuildOptions, log: (line: string) => void) => Promise<unknown>;
+  readonly buildSea: (request: SeaBuildOptions, log: (line: string) => void) => Promise<unknown>;
 }
 
 /** Builds the `build` command with its `linux` and `sea` subcommands. */
@@ -60,7 +42,6 @@ export function buildCommand(context: CliContext, deps: BuildDependencies): Comm
                 compressionLevel: args['compression-level'],
                 append: args.append,
                 menuTimeout: args['menu-timeout'],
-                json: args.json,
               },
               log(args.json),
             );
@@ -75,7 +56,7 @@ export function buildCommand(context: CliContext, deps: BuildDependencies): Comm
               .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat', describe: 'Executable to write' })
               .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON; log to stderr' }),
           async (args) => {
-            const result = await deps.buildSea({ output: args.output, json: args.json }, log(args.json));
+            const result = await deps.buildSea({ output: args.output }, log(args.json));
             printResult(args.json, result);
           },
         )

@@ -2,18 +2,21 @@
 
 import type { CommandModule } from 'yargs';
 import type { HomeChoice } from '../tui/home-screen.ts';
-import type { CliContext } from './context.ts';
 import { EXIT_WANTS_SHELL } from './boot-command.ts';
 
-/** Opens the TUI; main.ts passes the screen runner so tests of the CLI need no terminal. */
-export function tuiCommand(context: CliContext, openTui: () => Promise<HomeChoice>): CommandModule<object, object> {
+/** Where a command leaves an exit status that is not an error (the TUI's Shell choice). */
+export interface CommandOutcome {
+  exitCode: number;
+}
+
+/** Opens the TUI; main.ts passes the screen runner so the CLI needs no terminal to be built. */
+export function tuiCommand(openTui: () => Promise<HomeChoice>, outcome: CommandOutcome): CommandModule<object, object> {
   return {
     command: 'tui',
     describe: 'Open the text user interface (the default on a terminal)',
     handler: async () => {
       const choice = await openTui();
-      if (choice === 'shell') process.exitCode = EXIT_WANTS_SHELL;
-      void context;
+      if (choice === 'shell') outcome.exitCode = EXIT_WANTS_SHELL;
     },
   };
 }
