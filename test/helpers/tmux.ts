@@ -8,6 +8,8 @@ import path from 'node:path';
 /** A program running in its own tmux server. */
 export interface TerminalSession {
   readonly screen: () => Promise<string>;
+  /** The screen with its colours and attributes as escape sequences (tmux capture-pane -e). */
+  readonly styledScreen: () => Promise<string>;
   readonly waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
   readonly sendKeys: (...keys: string[]) => Promise<void>;
   /** Resolves with the exit status once the program has ended. */
@@ -22,13 +24,15 @@ export async function startTerminal(command: string, options: { term: string; co
   counter += 1;
   const socket = `lifeboat-test-${process.pid}-${counter}`;
   const tmux = (...args: string[]) => execa('tmux', ['-L', socket, '-f', '/dev/null', ...args]);
-  const env = Object.entries({ TERM: options.term, ...options.env }).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+  // tmux gives its panes TERM from default-terminal whatever -e says: set it in the command itself.
+  const env = Object.entries({ TERM: options.term, ...options.env }).map(([key, value]) => `${key}='${value.replace(/'/g, `'\\''`)}'`);
   // The exit status goes to a file: tmux 3.3 sometimes reports a dead pane without its status.
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tmux-'));
   const statusFile = path.join(dir, 'status');
-  const wrapped = `${command}; echo $? > ${statusFile}; sleep 3600`;
-  await tmux('new-session', '-d', '-s', 'main', '-x', String(options.columns ?? 80), '-y', String(options.rows ?? 25), ...env, wrapped);
+  const wrapped = `export ${env.join(' ')}; ${command}; echo $? > ${statusFile}; sleep 3600`;
+  await tmux('new-session', '-d', '-s', 'main', '-x', String(options.columns ?? 80), '-y', String(options.rows ?? 25), wrapped);
   const screen = async () => (await tmux('capture-pane', '-p', '-t', 'main')).stdout;
+  const styledScreen = async () => (await tmux('capture-pane', '-p', '-e', '-t', 'main')).stdout;
   const poll = async <T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -40,6 +44,7 @@ export async function startTerminal(command: string, options: { term: string; co
   };
   return {
     screen,
+    styledScreen,
     waitFor: (pattern, timeoutMs = 20_000) =>
       poll(async () => {
         const text = await screen();

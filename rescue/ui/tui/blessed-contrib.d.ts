@@ -8,6 +8,8 @@ declare module 'blessed-contrib' {
   }
   interface TableElement extends Widgets.BoxElement {
     setData(data: TableData): void;
+    /** The list that draws the rows (its style.selected colours the selected row). */
+    rows: Widgets.ListElement;
   }
   interface Contrib {
     table(options: Record<string, unknown>): TableElement;

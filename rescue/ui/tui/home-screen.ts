@@ -4,6 +4,7 @@
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import { formatBytes, type DiskSummary } from '../../core/disk-facts.ts';
+import { themeForColors } from './theme.ts';
 
 /** What the user chose on the home screen. */
 export type HomeChoice = 'quit' | 'shell';
@@ -17,6 +18,7 @@ export interface HomeScreenInput {
 /** Opens the home screen on the terminal and resolves with the user's choice. */
 export async function runHomeScreen(input: HomeScreenInput): Promise<HomeChoice> {
   const screen = blessed.screen({ smartCSR: true, title: 'Lifeboat', fullUnicode: false, dockBorders: true });
+  const theme = themeForColors((screen.tput as unknown as { colors: number }).colors);
   blessed.box({
     parent: screen,
     top: 0,
@@ -26,7 +28,7 @@ export async function runHomeScreen(input: HomeScreenInput): Promise<HomeChoice>
     border: { type: 'line' },
     tags: true,
     content: `{bold}Lifeboat ${input.version}{/bold}  rescue toolkit: backup, restore, clone`,
-    style: { border: { fg: 'cyan' } },
+    style: { border: { fg: theme.accent } },
   });
   const table = contrib.table({
     parent: screen,
@@ -39,11 +41,10 @@ export async function runHomeScreen(input: HomeScreenInput): Promise<HomeChoice>
     interactive: true,
     columnSpacing: 2,
     columnWidth: [12, 10, 9, 30],
-    border: { type: 'line', fg: 'cyan' },
-    fg: 'white',
-    selectedFg: 'black',
-    selectedBg: 'cyan',
+    border: { type: 'line', fg: theme.accent },
+    fg: theme.text,
   });
+  table.rows.style.selected = { ...theme.selected };
   blessed.box({
     parent: screen,
     bottom: 0,

@@ -1,4 +1,5 @@
-// SHA-256 of files, streamed; the build manifest records one for every input and output.
+// Small file helpers of the builder: existence, and SHA-256 streamed (the build manifest
+// records one for every input and output).
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -22,4 +23,12 @@ export async function sha256File(file: string): Promise<string> {
 export async function describeFile(file: string, label: string = file): Promise<FileRecord> {
   const [info, sha256] = await Promise.all([stat(file), sha256File(file)]);
   return { path: label, bytes: info.size, sha256 };
+}
+
+/** True when the path exists (file, folder or link target). */
+export async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
