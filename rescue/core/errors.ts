@@ -26,6 +26,42 @@ export const ERROR_CATALOGUE = {
     cause: 'An unbalanced quote or an unknown value in lifeboat.run or lifeboat.then.',
     fix: 'Edit the boot entry (press e in the boot menu) and correct the parameter.',
   },
+  LB_INPUT_READ_OUT_OF_RANGE: {
+    group: 'input',
+    message: 'A read went past the end of the disk, partition or image.',
+    cause: 'A structure on the disk points outside it, or the image file is truncated.',
+    fix: 'Check that the image is complete (compare its size with the source disk) and that the right device was named.',
+  },
+  LB_DEVICE_TABLE_TRUNCATED: {
+    group: 'device',
+    message: 'The disk is too small to hold the partition table it claims to have.',
+    cause: 'A truncated image file, or a table that belongs to a larger disk.',
+    fix: 'Use the complete image, or the disk the table was written for.',
+  },
+  LB_DEVICE_MBR_INVALID: {
+    group: 'device',
+    message: 'The MBR partition table is damaged.',
+    cause: 'A partition that overlaps another or lies past the end of the disk, or a broken extended-partition chain.',
+    fix: 'Inspect the disk with `sfdisk -d`; repair the table with testdisk or restore it from a backup before going on.',
+  },
+  LB_DEVICE_GPT_INVALID: {
+    group: 'device',
+    message: 'The GPT partition table is damaged in both copies.',
+    cause: 'Both the primary and the backup GPT header or entry array fail their CRC32 or range checks.',
+    fix: 'Inspect the disk with `sgdisk -v`; recover the table with testdisk or restore it from a backup.',
+  },
+  LB_FILESYSTEM_CORRUPT: {
+    group: 'filesystem',
+    message: 'A filesystem structure is damaged.',
+    cause: 'A superblock, boot sector or metadata record fails its checksum or holds values out of range.',
+    fix: 'Run the filesystem\'s own checker (e2fsck -n, fsck.fat -n, fsck.exfat -n, ntfsfix -n) to see the damage; back up sector by sector (--sector-by-sector) if it cannot be repaired.',
+  },
+  LB_FILESYSTEM_TRUNCATED: {
+    group: 'filesystem',
+    message: 'The filesystem is larger than the partition or image holding it.',
+    cause: 'A truncated image, or a partition shrunk without shrinking its filesystem first.',
+    fix: 'Use the complete image; or grow the partition back to the filesystem\'s size before going on.',
+  },
   LB_DEVICE_SYSFS_UNREADABLE: {
     group: 'device',
     message: 'The list of disks could not be read from /sys/block.',
