@@ -65,6 +65,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
   const overlayFiles = await installOverlay(rootfs, {
     LIFEBOAT_VERSION,
     DATA_LABEL: profile.dataLabel,
+    ISO_VOLUME_ID: profile.isoVolumeId,
     USB_WAIT_SECONDS: profile.usbWaitSeconds,
     KERNEL_VERSION: kernel.version,
   });

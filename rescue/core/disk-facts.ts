@@ -4,6 +4,16 @@
 /** How a disk is attached; decides how it is named to the user and how it may behave. */
 export type Transport = 'sata' | 'nvme' | 'usb' | 'virtio' | 'mmc' | 'scsi' | 'cdrom' | 'loop' | 'ram' | 'unknown';
 
+/** A partition as the kernel sees it (the table itself is read by core/partition-table). */
+export interface KernelPartition {
+  readonly name: string;
+  readonly path: string;
+  readonly number: number;
+  readonly startBytes: number;
+  readonly sizeBytes: number;
+  readonly mountPoints: readonly string[];
+}
+
 /** One disk, as `lifeboat disks` lists it. */
 export interface DiskSummary {
   readonly name: string;
@@ -14,6 +24,14 @@ export interface DiskSummary {
   readonly transport: Transport;
   readonly removable: boolean;
   readonly readOnly: boolean;
+  readonly rotational: boolean;
+  readonly logicalSectorSize: number;
+  readonly physicalSectorSize: number;
+  /** Where the whole disk itself is mounted (a filesystem without a table). */
+  readonly mountPoints: readonly string[];
+  readonly partitions: readonly KernelPartition[];
+  /** True when the running Lifeboat medium (its ISO or data partition) is on this disk. */
+  readonly holdsMedium: boolean;
 }
 
 /** Kernel block-device names that are not disks a user means, unless asked for. */

@@ -1,4 +1,6 @@
-// Lists the machine's disks from sysfs (/sys/block): the first version of the disk layer.
+// Lists the machine's disks from sysfs (/sys/block): identity, size, sector sizes, transport,
+// partitions with their mount points (/proc/self/mountinfo), and whether a disk holds the
+// running Lifeboat medium (/run/lifeboat/medium-devices, written by the medium's init).
 
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,10 +11,15 @@ import {
   parseVpdPage80,
   transportFromSysPath,
   type DiskSummary,
+  type KernelPartition,
 } from '../core/disk-facts.ts';
+import { parseMountInfo, type MountEntry } from '../core/mount-info.ts';
 
-/** sysfs reports sizes in 512-byte units whatever the disk's sector size. */
+/** sysfs reports sizes and starts in 512-byte units whatever the disk's sector size. */
 const SYSFS_SECTOR_BYTES = 512;
+
+/** Device paths of the running medium, one per line (see images/linux/rootfs/etc/lifeboat/rc.sysinit). */
+export const MEDIUM_DEVICES_FILE = '/run/lifeboat/medium-devices';
 
 /** Where to look and what to include. */
 export interface ListDisksOptions {
@@ -30,12 +37,17 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
+async function readNumber(file: string, fallback: number): Promise<number> {
+  const text = await readText(file);
+  const value = Number(text);
+  return text !== undefined && text !== '' && Number.isFinite(value) ? value : fallback;
+}
+
 async function readSerial(blockDir: string): Promise<string> {
   const direct = (await readText(path.join(blockDir, 'serial'))) ?? (await readText(path.join(blockDir, 'device', 'serial')));
   if (direct) return direct;
   try {
-    const page = await readFile(path.join(blockDir, 'device', 'vpd_pg80'));
-    const serial = parseVpdPage80(page);
+    const serial = parseVpdPage80(await readFile(path.join(blockDir, 'device', 'vpd_pg80')));
     if (serial) return serial;
   } catch {
     // no VPD page: not a SCSI/ATA disk, or the device did not report one
@@ -44,32 +56,58 @@ async function readSerial(blockDir: string): Promise<string> {
 }
 
 async function readModel(blockDir: string): Promise<string> {
-  return (
-    (await readText(path.join(blockDir, 'device', 'model'))) ??
-    (await readText(path.join(blockDir, 'device', 'name'))) ??
-    ''
-  );
+  return (await readText(path.join(blockDir, 'device', 'model'))) ?? (await readText(path.join(blockDir, 'device', 'name'))) ?? '';
+}
+
+function mountPointsOf(mounts: readonly MountEntry[], device: string | undefined): string[] {
+  return device === undefined ? [] : mounts.filter((mount) => mount.device === device).map((mount) => mount.mountPoint);
+}
+
+async function readPartitions(blockDir: string, diskName: string, mounts: readonly MountEntry[]): Promise<KernelPartition[]> {
+  const entries = await readdir(blockDir).catch(() => [] as string[]);
+  const partitions: KernelPartition[] = [];
+  for (const name of entries.filter((entry) => entry.startsWith(diskName))) {
+    const dir = path.join(blockDir, name);
+    const number = Number(await readText(path.join(dir, 'partition')));
+    if (!Number.isInteger(number) || number < 1) continue;
+    partitions.push({
+      name,
+      path: `/dev/${name}`,
+      number,
+      startBytes: (await readNumber(path.join(dir, 'start'), 0)) * SYSFS_SECTOR_BYTES,
+      sizeBytes: (await readNumber(path.join(dir, 'size'), 0)) * SYSFS_SECTOR_BYTES,
+      mountPoints: mountPointsOf(mounts, await readText(path.join(dir, 'dev'))),
+    });
+  }
+  return partitions.sort((a, b) => a.number - b.number);
+}
+
+/** Names of the block devices (disks or partitions) that hold the running medium. */
+async function readMediumDevices(): Promise<Set<string>> {
+  const text = (await readText(MEDIUM_DEVICES_FILE)) ?? '';
+  return new Set(text.split('\n').map((line) => path.basename(line.trim())).filter(Boolean));
 }
 
 /** Reads one /sys/block entry. */
-export async function readDisk(sysRoot: string, name: string): Promise<DiskSummary> {
+export async function readDisk(sysRoot: string, name: string, context: { mounts: readonly MountEntry[]; medium: ReadonlySet<string> }): Promise<DiskSummary> {
   const blockDir = path.join(sysRoot, 'block', name);
-  let resolved = blockDir;
-  try {
-    resolved = await realpath(blockDir);
-  } catch {
-    // keep the unresolved path; transport falls back to the name
-  }
-  const sectors = Number((await readText(path.join(blockDir, 'size'))) ?? '0');
+  const resolved = await realpath(blockDir).catch(() => blockDir);
+  const partitions = await readPartitions(blockDir, name, context.mounts);
   return {
     name,
     path: `/dev/${name}`,
     model: await readModel(blockDir),
     serial: await readSerial(blockDir),
-    sizeBytes: Number.isFinite(sectors) ? sectors * SYSFS_SECTOR_BYTES : 0,
+    sizeBytes: (await readNumber(path.join(blockDir, 'size'), 0)) * SYSFS_SECTOR_BYTES,
     transport: transportFromSysPath(name, resolved),
     removable: (await readText(path.join(blockDir, 'removable'))) === '1',
     readOnly: (await readText(path.join(blockDir, 'ro'))) === '1',
+    rotational: (await readText(path.join(blockDir, 'queue', 'rotational'))) === '1',
+    logicalSectorSize: await readNumber(path.join(blockDir, 'queue', 'logical_block_size'), 512),
+    physicalSectorSize: await readNumber(path.join(blockDir, 'queue', 'physical_block_size'), 512),
+    mountPoints: mountPointsOf(context.mounts, await readText(path.join(blockDir, 'dev'))),
+    partitions,
+    holdsMedium: context.medium.has(name) || partitions.some((partition) => context.medium.has(partition.name)),
   };
 }
 
@@ -82,8 +120,10 @@ export async function listDisks(options: ListDisksOptions = {}): Promise<DiskSum
   } catch (error) {
     throw new LifeboatError('LB_DEVICE_SYSFS_UNREADABLE', { sysRoot }, { cause: error });
   }
+  const mounts = parseMountInfo((await readText('/proc/self/mountinfo')) ?? '');
+  const medium = await readMediumDevices();
   const wanted = names.filter((name) => options.includeVirtual || !isVirtualDiskName(name)).sort(compareDiskNames);
-  return Promise.all(wanted.map((name) => readDisk(sysRoot, name)));
+  return Promise.all(wanted.map((name) => readDisk(sysRoot, name, { mounts, medium })));
 }
 
 /** Natural order, so vda2 sorts before vda10 and nvme0n1 before nvme1n1. */

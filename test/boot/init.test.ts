@@ -80,5 +80,8 @@ test('QEMU init: the LIFEBOAT data partition (exFAT on a late USB disk) is found
   t.regex(result.transcript, /lifeboat: data partition \/dev\/sd[a-z]1 \(exfat\) mounted on \/mnt\/lifeboat-data/, result.transcript.slice(-2000));
   const run = extractRunOutput(result.transcript);
   const disks = (JSON.parse(run?.output ?? '{"disks":[]}') as { disks: DiskSummary[] }).disks;
-  t.like(disks.find((entry) => entry.transport === 'usb'), { sizeBytes: 48 * MiB });
+  const stick = disks.find((entry) => entry.transport === 'usb');
+  t.like(stick, { sizeBytes: 48 * MiB, holdsMedium: true });
+  t.deepEqual(stick?.partitions.map((partition) => [partition.number, partition.startBytes, partition.sizeBytes, partition.mountPoints]), [[1, 1 * MiB, 40 * MiB, ['/mnt/lifeboat-data']]]);
+  t.like(disks.find((entry) => entry.serial === 'LBINIT0001'), { holdsMedium: false, partitions: [] });
 });

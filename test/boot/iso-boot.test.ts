@@ -80,10 +80,10 @@ for (const testCase of cases) {
     t.regex(result.transcript, testCase.firmwareLine);
     t.regex(result.transcript, new RegExp(`lifeboat ${LIFEBOAT_VERSION.replace(/\./g, '\\.')}: firmware`));
     const listed = (JSON.parse(run.output) as { disks: DiskSummary[] }).disks;
-    t.like(listed.find((disk) => disk.serial === 'LBTARGET01'), { sizeBytes: DISK_BYTES, transport: 'virtio', readOnly: false, path: '/dev/vda' });
+    t.like(listed.find((disk) => disk.serial === 'LBTARGET01'), { sizeBytes: DISK_BYTES, transport: 'virtio', readOnly: false, path: '/dev/vda', holdsMedium: false, logicalSectorSize: 512 });
     if (testCase.nvme) t.like(listed.find((disk) => disk.serial === 'LBNVME0001'), { sizeBytes: NVME_BYTES, transport: 'nvme' });
-    if (testCase.medium === 'usb') t.like(listed.find((disk) => disk.transport === 'usb'), { sizeBytes: 256 * MiB, removable: true });
-    else t.like(listed.find((disk) => disk.transport === 'cdrom'), { sizeBytes: (await stat(iso)).size, readOnly: true });
+    if (testCase.medium === 'usb') t.like(listed.find((disk) => disk.transport === 'usb'), { sizeBytes: 256 * MiB, removable: true, holdsMedium: true });
+    else t.like(listed.find((disk) => disk.transport === 'cdrom'), { sizeBytes: (await stat(iso)).size, readOnly: true, holdsMedium: true });
     t.true(result.poweredOff, 'lifeboat.then=poweroff switched the VM off');
   });
 }

@@ -118,3 +118,19 @@ test('dist/lifeboat refuses to build media, with its code and exit code 7', asyn
   t.is(result.exitCode, 7);
   t.regex(result.stderr, /LB_BUILD_NEEDS_CHECKOUT/);
 });
+
+test('disks --json reports sector sizes, partitions with mount points, and the root disk as mounted', async (t) => {
+  const result = await runners[0]!.run(['disks', '--json']);
+  const { disks } = JSON.parse(result.stdout) as { disks: Array<{ name: string; logicalSectorSize: number; physicalSectorSize: number; mountPoints: string[]; partitions: Array<{ mountPoints: string[] }> }> };
+  const { stdout } = await execa('lsblk', ['--json', '--bytes', '--output', 'NAME,LOG-SEC,PHY-SEC,MOUNTPOINTS', '--nodeps']);
+  for (const device of (JSON.parse(stdout) as { blockdevices: Array<{ name: string; 'log-sec': number; 'phy-sec': number; mountpoints: Array<string | null> }> }).blockdevices) {
+    const disk = disks.find((entry) => entry.name === device.name);
+    if (!disk) continue;
+    t.is(disk.logicalSectorSize, device['log-sec'], device.name);
+    t.is(disk.physicalSectorSize, device['phy-sec'], device.name);
+    t.deepEqual([...disk.mountPoints].sort(), device.mountpoints.filter((m): m is string => m !== null).sort(), device.name);
+  }
+  const rootDevice = (await execa('findmnt', ['--noheadings', '--output', 'SOURCE', '/'])).stdout.trim();
+  const all = disks.flatMap((disk) => [disk.mountPoints, ...disk.partitions.map((partition) => partition.mountPoints)]);
+  if (rootDevice.startsWith('/dev/')) t.true(all.some((points) => points.includes('/')), 'the disk holding / shows it');
+});

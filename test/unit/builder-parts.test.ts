@@ -61,7 +61,7 @@ test('profile: the shipped one is valid; bad labels are refused', async (t) => {
 
 test('init scripts: every overlay script renders and passes busybox sh -n; inittab names existing files', async (t) => {
   const profile = await readLinuxProfile();
-  const values = { LIFEBOAT_VERSION: '0.0.0', DATA_LABEL: profile.dataLabel, USB_WAIT_SECONDS: profile.usbWaitSeconds, KERNEL_VERSION: '6.1.0-test' };
+  const values = { LIFEBOAT_VERSION: '0.0.0', DATA_LABEL: profile.dataLabel, ISO_VOLUME_ID: profile.isoVolumeId, USB_WAIT_SECONDS: profile.usbWaitSeconds, KERNEL_VERSION: '6.1.0-test' };
   const overlay = path.join(LINUX_IMAGE_DIR, 'rootfs');
   const files = (await readdir(overlay, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
   let scripts = 0;
