@@ -1,0 +1,144 @@
+// NTFS probe: boot sector geometry, the label and dirty flag from $Volume, used clusters from $Bitmap.
+// Format: boot sector at byte 0: 0x03 "NTFS    ", 0x0B bytes/sector, 0x0D sectors/cluster (values
+// above 0x80 mean 2^(256-v)), 0x28 total sectors (u64), 0x30 $MFT LCN, 0x40 clusters per MFT record
+// (negative: 2^-v bytes), 0x48 serial (u64). MFT record 0 ($MFT) $DATA (0x80) runlist locates the other
+// records; record 3 ($Volume) holds $VOLUME_NAME (0x60, UTF-16LE) and $VOLUME_INFORMATION (0x70:
+// +8 major, +9 minor, +10 flags, bit 0 dirty); record 6 ($Bitmap) $DATA is one bit per cluster.
+
+import type { ByteSource } from '../byte-source.ts';
+import { Fields, corrupt, countSetBits, formatHexLittleEndian, hasAscii, isPowerOfTwo, readIfPresent, readStructure, truncated, utf16Text } from './fields.ts';
+import { applyFixups, decodeRuns, listAttributes, residentValue, type Run } from './ntfs-records.ts';
+import type { FilesystemProbe, ProbeState } from './probe-types.ts';
+
+const ATTR_DATA = 0x80;
+const ATTR_VOLUME_NAME = 0x60;
+const ATTR_VOLUME_INFORMATION = 0x70;
+const RECORD_VOLUME = 3;
+const RECORD_BITMAP = 6;
+const VOLUME_DIRTY = 0x0001;
+const MAX_CLUSTER_BYTES = 2 * 1024 * 1024;
+/** $Bitmap larger than this is not counted (2^31 clusters, 8 TiB at 4 KiB). */
+const MAX_BITMAP_BYTES = 256 * 1024 * 1024;
+const BITMAP_CHUNK_BYTES = 1024 * 1024;
+
+interface NtfsGeometry {
+  readonly clusterSize: number;
+  readonly totalClusters: number;
+  readonly recordSize: number;
+  readonly mftRuns: Run[];
+  /** Absolute offset of record 0, named in errors about the $MFT runlist. */
+  readonly mftOffset: number;
+}
+
+/** Recognises NTFS and reports label, serial, size, used clusters and the $Volume dirty flag. */
+export async function probeNtfs(source: ByteSource): Promise<FilesystemProbe | undefined> {
+  const bytes = await readIfPresent(source, 0, 512);
+  if (!bytes || !hasAscii(bytes, 3, 'NTFS    ')) return undefined;
+  const bs = new Fields(bytes, 0, 'NTFS');
+  const sectorSize = bs.u16(0x0b, 'bytes per sector');
+  if (!isPowerOfTwo(sectorSize) || sectorSize < 256 || sectorSize > 4096) throw bs.fail(0x0b, 'bytes per sector', `${sectorSize} is not a sector size.`);
+  const rawSpc = bs.u8(0x0d, 'sectors per cluster');
+  const sectorsPerCluster = rawSpc > 0x80 ? 2 ** (256 - rawSpc) : rawSpc;
+  const clusterSize = sectorSize * sectorsPerCluster;
+  if (!isPowerOfTwo(sectorsPerCluster) || clusterSize > MAX_CLUSTER_BYTES) throw bs.fail(0x0d, 'sectors per cluster', `${rawSpc} gives clusters of ${clusterSize} bytes.`);
+  const totalSectors = bs.u64(0x28, 'total sectors');
+  const totalClusters = Math.floor(totalSectors / sectorsPerCluster);
+  if (totalClusters === 0) throw bs.fail(0x28, 'total sectors', `${totalSectors} sectors hold no cluster.`);
+  const sizeBytes = totalSectors * sectorSize;
+  if (!Number.isSafeInteger(sizeBytes)) throw bs.fail(0x28, 'total sectors', `${totalSectors} sectors is out of range.`);
+  if (sizeBytes > source.size) throw truncated('NTFS', 'total sectors', 0x28, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
+  const rawRecord = bs.i8(0x40, 'clusters per MFT record');
+  const recordSize = rawRecord > 0 ? rawRecord * clusterSize : 2 ** -rawRecord;
+  if (!isPowerOfTwo(recordSize) || recordSize < 512 || recordSize > 65536) throw bs.fail(0x40, 'clusters per MFT record', `${rawRecord} gives ${recordSize}-byte records.`);
+  const mftLcn = bs.u64(0x30, '$MFT LCN');
+  if (mftLcn >= totalClusters) throw bs.fail(0x30, '$MFT LCN', `cluster ${mftLcn} lies past the ${totalClusters} clusters of the volume.`);
+
+  const firstRecordAt = mftLcn * clusterSize;
+  const mft = applyFixups(Uint8Array.from(await readStructure(source, 'NTFS', '$MFT record', firstRecordAt, recordSize)), firstRecordAt, '$MFT');
+  const mftData = listAttributes(mft, '$MFT').find((attribute) => attribute.type === ATTR_DATA && attribute.nameLength === 0);
+  if (!mftData) throw mft.fail(0x14, '$MFT $DATA', 'the $MFT record has no $DATA attribute.');
+  const geometry: NtfsGeometry = { clusterSize, totalClusters, recordSize, mftRuns: decodeRuns(mft, mftData, totalClusters, '$MFT $DATA'), mftOffset: firstRecordAt };
+
+  const warnings: string[] = [];
+  const volume = await readRecord(source, geometry, RECORD_VOLUME, '$Volume');
+  const volumeAttributes = listAttributes(volume, '$Volume');
+  const nameAttribute = volumeAttributes.find((attribute) => attribute.type === ATTR_VOLUME_NAME);
+  const label = nameAttribute ? utf16Text(residentValue(volume, nameAttribute, '$VOLUME_NAME')) : undefined;
+  const infoAttribute = volumeAttributes.find((attribute) => attribute.type === ATTR_VOLUME_INFORMATION);
+  let state: ProbeState = 'clean';
+  let version: string | undefined;
+  if (infoAttribute) {
+    const info = new Fields(residentValue(volume, infoAttribute, '$VOLUME_INFORMATION'), volume.base + infoAttribute.offset, 'NTFS');
+    version = `${info.u8(8, 'major version')}.${info.u8(9, 'minor version')}`;
+    if (info.u16(10, 'volume flags') & VOLUME_DIRTY) {
+      state = 'needs-check';
+      warnings.push('The volume is marked dirty: Windows will run chkdsk on it.');
+    }
+  } else {
+    state = 'unknown';
+    warnings.push('$Volume has no $VOLUME_INFORMATION; the dirty flag is unknown.');
+  }
+  warnings.push('A hibernated or Fast Startup Windows (hiberfil.sys) is not detected by this probe.');
+
+  const usedClusters = await countUsedClusters(source, geometry, warnings);
+  return {
+    type: 'ntfs',
+    kind: 'filesystem',
+    ...(version === undefined ? {} : { version }),
+    ...(label === undefined ? {} : { label }),
+    uuid: formatHexLittleEndian(bs.slice(0x48, 8, 'serial')),
+    sizeBytes,
+    blockSize: clusterSize,
+    totalBlocks: totalClusters,
+    ...(usedClusters === undefined ? {} : { freeBlocks: totalClusters - usedClusters, usedBytes: usedClusters * clusterSize }),
+    state,
+    warnings,
+  };
+}
+
+/** Reads MFT record `index` through the $MFT runlist and applies its fix-ups. */
+async function readRecord(source: ByteSource, geometry: NtfsGeometry, index: number, field: string): Promise<Fields> {
+  const at = mftByteOffset(geometry, index * geometry.recordSize, field);
+  return applyFixups(Uint8Array.from(await readStructure(source, 'NTFS', `${field} record`, at, geometry.recordSize)), at, field);
+}
+
+function mftByteOffset(geometry: NtfsGeometry, offsetInMft: number, field: string): number {
+  let vcnStart = 0;
+  for (const run of geometry.mftRuns) {
+    const runBytes = run.clusters * geometry.clusterSize;
+    if (offsetInMft < vcnStart + runBytes) {
+      if (run.lcn === undefined || offsetInMft + geometry.recordSize > vcnStart + runBytes) break;
+      return run.lcn * geometry.clusterSize + (offsetInMft - vcnStart);
+    }
+    vcnStart += runBytes;
+  }
+  throw corrupt('NTFS', `${field} record`, geometry.mftOffset, `record at MFT offset ${offsetInMft}: the $MFT runlist does not map this record to one contiguous extent.`);
+}
+
+async function countUsedClusters(source: ByteSource, geometry: NtfsGeometry, warnings: string[]): Promise<number | undefined> {
+  const record = await readRecord(source, geometry, RECORD_BITMAP, '$Bitmap');
+  const data = listAttributes(record, '$Bitmap').find((attribute) => attribute.type === ATTR_DATA && attribute.nameLength === 0);
+  if (!data) throw record.fail(0x14, '$Bitmap $DATA', 'the $Bitmap record has no $DATA attribute.');
+  const neededBytes = Math.ceil(geometry.totalClusters / 8);
+  if (neededBytes > MAX_BITMAP_BYTES) {
+    warnings.push('$Bitmap is too large to count quickly; used space is not reported.');
+    return undefined;
+  }
+  if (!data.nonResident) {
+    return countSetBits(residentValue(record, data, '$Bitmap $DATA'), geometry.totalClusters);
+  }
+  const dataSize = record.u64(data.offset + 0x30, '$Bitmap data size');
+  if (dataSize < neededBytes) throw record.fail(data.offset + 0x30, '$Bitmap data size', `${dataSize} bytes cannot map ${geometry.totalClusters} clusters.`);
+  let remainingBits = geometry.totalClusters;
+  let used = 0;
+  for (const run of decodeRuns(record, data, geometry.totalClusters, '$Bitmap $DATA')) {
+    for (let done = 0; done < run.clusters * geometry.clusterSize && remainingBits > 0; done += BITMAP_CHUNK_BYTES) {
+      const length = Math.min(BITMAP_CHUNK_BYTES, run.clusters * geometry.clusterSize - done, Math.ceil(remainingBits / 8));
+      const bits = Math.min(remainingBits, length * 8);
+      if (run.lcn !== undefined) used += countSetBits(await readStructure(source, 'NTFS', '$Bitmap', run.lcn * geometry.clusterSize + done, length), bits);
+      remainingBits -= bits;
+    }
+    if (remainingBits === 0) return used;
+  }
+  throw record.fail(data.offset, '$Bitmap $DATA', 'the runlist ends before the bitmap covers every cluster.');
+}
