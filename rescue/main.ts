@@ -2,7 +2,10 @@
 
 import yargs, { type Argv } from 'yargs';
 import { LifeboatError, toLifeboatError } from './core/errors.ts';
+import { probeFilesystem } from './core/filesystems/probe-filesystem.ts';
+import { describeTarget, withByteSource } from './io/disk-targets.ts';
 import { listDisks } from './io/sysfs-disks.ts';
+import { inspectDisk } from './ops/inspect-disk.ts';
 import { powerAction, readFirmwareFacts, readKernelCmdline, requestShell } from './io/machine.ts';
 import { bootCommand } from './ui/cli/boot-command.ts';
 import { buildCommand, type BuildDependencies } from './ui/cli/build-command.ts';
@@ -22,6 +25,8 @@ const builder: BuildDependencies = {
 function createContext(): CliContext {
   return {
     listDisks,
+    describeTarget,
+    inspectTarget: (target, sectorSize) => withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem)),
     readKernelCmdline,
     stdout: process.stdout,
     stderr: process.stderr,

@@ -2,7 +2,7 @@
 // from what the kernel exposes in sysfs (paths, attribute bytes).
 
 /** How a disk is attached; decides how it is named to the user and how it may behave. */
-export type Transport = 'sata' | 'nvme' | 'usb' | 'virtio' | 'mmc' | 'scsi' | 'cdrom' | 'loop' | 'ram' | 'unknown';
+export type Transport = 'sata' | 'nvme' | 'usb' | 'virtio' | 'mmc' | 'scsi' | 'cdrom' | 'loop' | 'ram' | 'file' | 'unknown';
 
 /** A partition as the kernel sees it (the table itself is read by core/partition-table). */
 export interface KernelPartition {

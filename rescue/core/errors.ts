@@ -62,6 +62,12 @@ export const ERROR_CATALOGUE = {
     cause: 'A truncated image, or a partition shrunk without shrinking its filesystem first.',
     fix: 'Use the complete image; or grow the partition back to the filesystem\'s size before going on.',
   },
+  LB_DEVICE_UNREADABLE: {
+    group: 'device',
+    message: 'The disk or image could not be opened for reading.',
+    cause: 'No permission (Lifeboat needs root for disks), no medium in the drive, or the device vanished.',
+    fix: 'Run as root (sudo), insert the medium, or check the cable and name the device again.',
+  },
   LB_DEVICE_SYSFS_UNREADABLE: {
     group: 'device',
     message: 'The list of disks could not be read from /sys/block.',

@@ -104,3 +104,10 @@ export async function readPartitionTable(source: ByteSource, sectorSize: number)
     partitions, bootGap: firstStart > 1 ? { startLba: 1, sectors: firstStart - 1 } : undefined, warnings, mbr,
   };
 }
+
+/** For image files, whose sector size nothing records: 4096 when a GPT header sits at byte 4096 and not at 512. */
+export async function detectSectorSize(source: ByteSource): Promise<number> {
+  const signatureAt = async (offset: number) =>
+    source.size >= offset + 8 && Buffer.from(await source.read(offset, 8)).toString('latin1') === 'EFI PART';
+  return !(await signatureAt(512)) && (await signatureAt(4096)) ? 4096 : 512;
+}
