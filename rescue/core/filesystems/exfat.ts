@@ -17,7 +17,8 @@ const MAX_ROOT_CLUSTERS = 256;
 /** Allocation bitmaps larger than this are not counted (2^31 clusters). */
 const MAX_BITMAP_BYTES = 256 * 1024 * 1024;
 
-interface ExfatGeometry {
+/** Where an exFAT volume's FAT and cluster heap lie. */
+export interface ExfatGeometry {
   readonly sectorSize: number;
   readonly clusterSize: number;
   readonly fatOffset: number;
@@ -30,37 +31,8 @@ export async function probeExfat(source: ByteSource): Promise<FilesystemProbe | 
   const bytes = await readIfPresent(source, 0, 512);
   if (!bytes || !hasAscii(bytes, 3, 'EXFAT   ')) return undefined;
   const bs = new Fields(bytes, 0, 'exFAT');
-  const sectorShift = bs.u8(0x6c, 'BytesPerSectorShift');
-  const clusterShift = bs.u8(0x6d, 'SectorsPerClusterShift');
-  if (sectorShift < 9 || sectorShift > 12) throw bs.fail(0x6c, 'BytesPerSectorShift', `${sectorShift} is not between 9 and 12.`);
-  if (clusterShift > 25 - sectorShift) throw bs.fail(0x6d, 'SectorsPerClusterShift', `clusters larger than 32 MiB (${clusterShift}).`);
-  const sectorSize = 2 ** sectorShift;
-  const volumeSectors = bs.u64(0x48, 'VolumeLength');
-  const fatOffsetSectors = bs.u32(0x50, 'FatOffset');
-  const fatLength = bs.u32(0x54, 'FatLength');
-  const heapOffsetSectors = bs.u32(0x58, 'ClusterHeapOffset');
-  const clusterCount = bs.u32(0x5c, 'ClusterCount');
-  const rootCluster = bs.u32(0x60, 'FirstClusterOfRootDirectory');
-  const fats = bs.u8(0x6e, 'NumberOfFats');
-  if (fats !== 1 && fats !== 2) throw bs.fail(0x6e, 'NumberOfFats', `${fats} FATs.`);
-  if (fatOffsetSectors < 24) throw bs.fail(0x50, 'FatOffset', `sector ${fatOffsetSectors} overlaps the boot region.`);
-  if (fatLength * sectorSize < (clusterCount + 2) * 4) throw bs.fail(0x54, 'FatLength', `${fatLength} sectors cannot map ${clusterCount} clusters.`);
-  if (heapOffsetSectors < fatOffsetSectors + fatLength * fats) throw bs.fail(0x58, 'ClusterHeapOffset', `sector ${heapOffsetSectors} overlaps the FATs.`);
-  const sizeBytes = volumeSectors * sectorSize;
-  if (!Number.isSafeInteger(sizeBytes) || volumeSectors < heapOffsetSectors) throw bs.fail(0x48, 'VolumeLength', `${volumeSectors} sectors is out of range.`);
-  if (clusterCount === 0 || clusterCount > MAX_CLUSTER_COUNT || clusterCount > Math.floor((volumeSectors - heapOffsetSectors) / 2 ** clusterShift)) {
-    throw bs.fail(0x5c, 'ClusterCount', `${clusterCount} clusters do not fit the volume.`);
-  }
-  if (rootCluster < 2 || rootCluster > clusterCount + 1) throw bs.fail(0x60, 'FirstClusterOfRootDirectory', `cluster ${rootCluster} is not a data cluster.`);
-  if (sizeBytes > source.size) throw truncated('exFAT', 'VolumeLength', 0x48, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
-
-  const geometry: ExfatGeometry = {
-    sectorSize,
-    clusterSize: sectorSize * 2 ** clusterShift,
-    fatOffset: fatOffsetSectors * sectorSize,
-    heapOffset: heapOffsetSectors * sectorSize,
-    clusterCount,
-  };
+  const { geometry, rootCluster, sizeBytes } = readExfatGeometry(bs, source.size);
+  const clusterCount = geometry.clusterCount;
   const flags = bs.u16(0x6a, 'VolumeFlags');
   const warnings: string[] = [];
   let state: ProbeState = 'clean';
@@ -91,13 +63,51 @@ export async function probeExfat(source: ByteSource): Promise<FilesystemProbe | 
   };
 }
 
-interface BitmapEntry {
+/** Validates the exFAT boot sector and computes where the FAT and cluster heap lie (block maps reuse it). */
+export function readExfatGeometry(bs: Fields, sourceSize: number): { geometry: ExfatGeometry; rootCluster: number; sizeBytes: number; volumeSectors: number } {
+  const sectorShift = bs.u8(0x6c, 'BytesPerSectorShift');
+  const clusterShift = bs.u8(0x6d, 'SectorsPerClusterShift');
+  if (sectorShift < 9 || sectorShift > 12) throw bs.fail(0x6c, 'BytesPerSectorShift', `${sectorShift} is not between 9 and 12.`);
+  if (clusterShift > 25 - sectorShift) throw bs.fail(0x6d, 'SectorsPerClusterShift', `clusters larger than 32 MiB (${clusterShift}).`);
+  const sectorSize = 2 ** sectorShift;
+  const volumeSectors = bs.u64(0x48, 'VolumeLength');
+  const fatOffsetSectors = bs.u32(0x50, 'FatOffset');
+  const fatLength = bs.u32(0x54, 'FatLength');
+  const heapOffsetSectors = bs.u32(0x58, 'ClusterHeapOffset');
+  const clusterCount = bs.u32(0x5c, 'ClusterCount');
+  const rootCluster = bs.u32(0x60, 'FirstClusterOfRootDirectory');
+  const fats = bs.u8(0x6e, 'NumberOfFats');
+  if (fats !== 1 && fats !== 2) throw bs.fail(0x6e, 'NumberOfFats', `${fats} FATs.`);
+  if (fatOffsetSectors < 24) throw bs.fail(0x50, 'FatOffset', `sector ${fatOffsetSectors} overlaps the boot region.`);
+  if (fatLength * sectorSize < (clusterCount + 2) * 4) throw bs.fail(0x54, 'FatLength', `${fatLength} sectors cannot map ${clusterCount} clusters.`);
+  if (heapOffsetSectors < fatOffsetSectors + fatLength * fats) throw bs.fail(0x58, 'ClusterHeapOffset', `sector ${heapOffsetSectors} overlaps the FATs.`);
+  const sizeBytes = volumeSectors * sectorSize;
+  if (!Number.isSafeInteger(sizeBytes) || volumeSectors < heapOffsetSectors) throw bs.fail(0x48, 'VolumeLength', `${volumeSectors} sectors is out of range.`);
+  if (clusterCount === 0 || clusterCount > MAX_CLUSTER_COUNT || clusterCount > Math.floor((volumeSectors - heapOffsetSectors) / 2 ** clusterShift)) {
+    throw bs.fail(0x5c, 'ClusterCount', `${clusterCount} clusters do not fit the volume.`);
+  }
+  if (rootCluster < 2 || rootCluster > clusterCount + 1) throw bs.fail(0x60, 'FirstClusterOfRootDirectory', `cluster ${rootCluster} is not a data cluster.`);
+  if (sizeBytes > sourceSize) throw truncated('exFAT', 'VolumeLength', 0x48, `the filesystem spans ${sizeBytes} bytes, the source has ${sourceSize}.`);
+
+  const geometry: ExfatGeometry = {
+    sectorSize,
+    clusterSize: sectorSize * 2 ** clusterShift,
+    fatOffset: fatOffsetSectors * sectorSize,
+    heapOffset: heapOffsetSectors * sectorSize,
+    clusterCount,
+  };
+  return { geometry, rootCluster, sizeBytes, volumeSectors };
+}
+
+/** The root directory's allocation bitmap entry: first cluster, DataLength, and where the entry is. */
+export interface BitmapEntry {
   readonly firstCluster: number;
   readonly length: number;
   readonly offset: number;
 }
 
-async function readRootDirectory(source: ByteSource, geometry: ExfatGeometry, rootCluster: number): Promise<{ label?: string; bitmap?: BitmapEntry }> {
+/** Walks the root directory chain for the volume label and the allocation bitmap entry. */
+export async function readRootDirectory(source: ByteSource, geometry: ExfatGeometry, rootCluster: number): Promise<{ label?: string; bitmap?: BitmapEntry }> {
   let label: string | undefined;
   let bitmap: BitmapEntry | undefined;
   let cluster = rootCluster;
@@ -144,14 +154,16 @@ async function countUsedClusters(source: ByteSource, geometry: ExfatGeometry, bi
   throw fail('the bitmap cluster chain ends before the bitmap does.');
 }
 
-function clusterOffset(geometry: ExfatGeometry, cluster: number, field: string, fieldOffset: number): number {
+/** Byte offset of a data cluster; a cluster outside the heap is LB_FILESYSTEM_CORRUPT at `fieldOffset`. */
+export function clusterOffset(geometry: ExfatGeometry, cluster: number, field: string, fieldOffset: number): number {
   if (cluster < 2 || cluster > geometry.clusterCount + 1) {
     throw corrupt('exFAT', field, fieldOffset, `cluster ${cluster} is not a data cluster.`);
   }
   return geometry.heapOffset + (cluster - 2) * geometry.clusterSize;
 }
 
-async function nextCluster(source: ByteSource, geometry: ExfatGeometry, cluster: number): Promise<number> {
+/** The FAT entry of `cluster`: the next cluster of its chain. */
+export async function nextCluster(source: ByteSource, geometry: ExfatGeometry, cluster: number): Promise<number> {
   const at = geometry.fatOffset + cluster * 4;
   return new Fields(await readStructure(source, 'exFAT', 'FAT entry', at, 4), at, 'exFAT').u32(0, 'FAT entry');
 }

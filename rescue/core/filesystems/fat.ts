@@ -19,7 +19,8 @@ const FAT_SCAN_CHUNK_BYTES = 1024 * 1024;
 /** Root directory clusters followed when looking for the FAT32 volume label. */
 const MAX_ROOT_CLUSTERS = 4096;
 
-interface FatGeometry {
+/** Where a FAT volume's regions lie, from its validated BPB (block maps reuse it). */
+export interface FatGeometry {
   readonly variant: 12 | 16 | 32;
   readonly bytesPerSector: number;
   readonly clusterSize: number;
@@ -84,7 +85,7 @@ export async function probeFat(source: ByteSource): Promise<FilesystemProbe | un
 }
 
 /** The BPB checks that tell a FAT boot sector from other boot code; failing them means "not FAT". */
-function looksLikeFat(bs: Fields): boolean {
+export function looksLikeFat(bs: Fields): boolean {
   const jump = bs.u8(0, 'jump');
   const signature = bs.u16(0x1fe, 'boot signature') === 0xaa55;
   if (!(jump === 0xeb && bs.u8(2, 'jump') === 0x90) && jump !== 0xe9 && !signature) return false;
@@ -95,7 +96,8 @@ function looksLikeFat(bs: Fields): boolean {
     && bs.u16(0x0e, 'reserved sectors') > 0 && bs.u8(0x10, 'FAT count') > 0 && (media === 0xf0 || media >= 0xf8);
 }
 
-function readGeometry(bs: Fields): FatGeometry {
+/** Validates the BPB and computes the regions and cluster count; bad values are LB_FILESYSTEM_CORRUPT. */
+export function readGeometry(bs: Fields): FatGeometry {
   const bytesPerSector = bs.u16(0x0b, 'bytes per sector');
   const clusterSize = bytesPerSector * bs.u8(0x0d, 'sectors per cluster');
   if (clusterSize > 256 * 1024) throw bs.fail(0x0d, 'sectors per cluster', `clusters of ${clusterSize} bytes are larger than any FAT allows.`);

@@ -21,7 +21,8 @@ const MAX_CLUSTER_BYTES = 2 * 1024 * 1024;
 const MAX_BITMAP_BYTES = 256 * 1024 * 1024;
 const BITMAP_CHUNK_BYTES = 1024 * 1024;
 
-interface NtfsGeometry {
+/** An NTFS volume's clusters, record size and $MFT runlist. */
+export interface NtfsGeometry {
   readonly clusterSize: number;
   readonly totalClusters: number;
   readonly recordSize: number;
@@ -35,29 +36,8 @@ export async function probeNtfs(source: ByteSource): Promise<FilesystemProbe | u
   const bytes = await readIfPresent(source, 0, 512);
   if (!bytes || !hasAscii(bytes, 3, 'NTFS    ')) return undefined;
   const bs = new Fields(bytes, 0, 'NTFS');
-  const sectorSize = bs.u16(0x0b, 'bytes per sector');
-  if (!isPowerOfTwo(sectorSize) || sectorSize < 256 || sectorSize > 4096) throw bs.fail(0x0b, 'bytes per sector', `${sectorSize} is not a sector size.`);
-  const rawSpc = bs.u8(0x0d, 'sectors per cluster');
-  const sectorsPerCluster = rawSpc > 0x80 ? 2 ** (256 - rawSpc) : rawSpc;
-  const clusterSize = sectorSize * sectorsPerCluster;
-  if (!isPowerOfTwo(sectorsPerCluster) || clusterSize > MAX_CLUSTER_BYTES) throw bs.fail(0x0d, 'sectors per cluster', `${rawSpc} gives clusters of ${clusterSize} bytes.`);
-  const totalSectors = bs.u64(0x28, 'total sectors');
-  const totalClusters = Math.floor(totalSectors / sectorsPerCluster);
-  if (totalClusters === 0) throw bs.fail(0x28, 'total sectors', `${totalSectors} sectors hold no cluster.`);
-  const sizeBytes = totalSectors * sectorSize;
-  if (!Number.isSafeInteger(sizeBytes)) throw bs.fail(0x28, 'total sectors', `${totalSectors} sectors is out of range.`);
-  if (sizeBytes > source.size) throw truncated('NTFS', 'total sectors', 0x28, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
-  const rawRecord = bs.i8(0x40, 'clusters per MFT record');
-  const recordSize = rawRecord > 0 ? rawRecord * clusterSize : 2 ** -rawRecord;
-  if (!isPowerOfTwo(recordSize) || recordSize < 512 || recordSize > 65536) throw bs.fail(0x40, 'clusters per MFT record', `${rawRecord} gives ${recordSize}-byte records.`);
-  const mftLcn = bs.u64(0x30, '$MFT LCN');
-  if (mftLcn >= totalClusters) throw bs.fail(0x30, '$MFT LCN', `cluster ${mftLcn} lies past the ${totalClusters} clusters of the volume.`);
-
-  const firstRecordAt = mftLcn * clusterSize;
-  const mft = applyFixups(Uint8Array.from(await readStructure(source, 'NTFS', '$MFT record', firstRecordAt, recordSize)), firstRecordAt, '$MFT');
-  const mftData = listAttributes(mft, '$MFT').find((attribute) => attribute.type === ATTR_DATA && attribute.nameLength === 0);
-  if (!mftData) throw mft.fail(0x14, '$MFT $DATA', 'the $MFT record has no $DATA attribute.');
-  const geometry: NtfsGeometry = { clusterSize, totalClusters, recordSize, mftRuns: decodeRuns(mft, mftData, totalClusters, '$MFT $DATA'), mftOffset: firstRecordAt };
+  const { geometry, sizeBytes } = await readNtfsGeometry(source, bs);
+  const { clusterSize, totalClusters } = geometry;
 
   const warnings: string[] = [];
   const volume = await readRecord(source, geometry, RECORD_VOLUME, '$Volume');
@@ -96,8 +76,36 @@ export async function probeNtfs(source: ByteSource): Promise<FilesystemProbe | u
   };
 }
 
+/** Validates the NTFS boot sector and reads the $MFT runlist from record 0 (block maps reuse it). */
+export async function readNtfsGeometry(source: ByteSource, bs: Fields): Promise<{ geometry: NtfsGeometry; sizeBytes: number }> {
+  const sectorSize = bs.u16(0x0b, 'bytes per sector');
+  if (!isPowerOfTwo(sectorSize) || sectorSize < 256 || sectorSize > 4096) throw bs.fail(0x0b, 'bytes per sector', `${sectorSize} is not a sector size.`);
+  const rawSpc = bs.u8(0x0d, 'sectors per cluster');
+  const sectorsPerCluster = rawSpc > 0x80 ? 2 ** (256 - rawSpc) : rawSpc;
+  const clusterSize = sectorSize * sectorsPerCluster;
+  if (!isPowerOfTwo(sectorsPerCluster) || clusterSize > MAX_CLUSTER_BYTES) throw bs.fail(0x0d, 'sectors per cluster', `${rawSpc} gives clusters of ${clusterSize} bytes.`);
+  const totalSectors = bs.u64(0x28, 'total sectors');
+  const totalClusters = Math.floor(totalSectors / sectorsPerCluster);
+  if (totalClusters === 0) throw bs.fail(0x28, 'total sectors', `${totalSectors} sectors hold no cluster.`);
+  const sizeBytes = totalSectors * sectorSize;
+  if (!Number.isSafeInteger(sizeBytes)) throw bs.fail(0x28, 'total sectors', `${totalSectors} sectors is out of range.`);
+  if (sizeBytes > source.size) throw truncated('NTFS', 'total sectors', 0x28, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
+  const rawRecord = bs.i8(0x40, 'clusters per MFT record');
+  const recordSize = rawRecord > 0 ? rawRecord * clusterSize : 2 ** -rawRecord;
+  if (!isPowerOfTwo(recordSize) || recordSize < 512 || recordSize > 65536) throw bs.fail(0x40, 'clusters per MFT record', `${rawRecord} gives ${recordSize}-byte records.`);
+  const mftLcn = bs.u64(0x30, '$MFT LCN');
+  if (mftLcn >= totalClusters) throw bs.fail(0x30, '$MFT LCN', `cluster ${mftLcn} lies past the ${totalClusters} clusters of the volume.`);
+
+  const firstRecordAt = mftLcn * clusterSize;
+  const mft = applyFixups(Uint8Array.from(await readStructure(source, 'NTFS', '$MFT record', firstRecordAt, recordSize)), firstRecordAt, '$MFT');
+  const mftData = listAttributes(mft, '$MFT').find((attribute) => attribute.type === ATTR_DATA && attribute.nameLength === 0);
+  if (!mftData) throw mft.fail(0x14, '$MFT $DATA', 'the $MFT record has no $DATA attribute.');
+  const geometry: NtfsGeometry = { clusterSize, totalClusters, recordSize, mftRuns: decodeRuns(mft, mftData, totalClusters, '$MFT $DATA'), mftOffset: firstRecordAt };
+  return { geometry, sizeBytes };
+}
+
 /** Reads MFT record `index` through the $MFT runlist and applies its fix-ups. */
-async function readRecord(source: ByteSource, geometry: NtfsGeometry, index: number, field: string): Promise<Fields> {
+export async function readRecord(source: ByteSource, geometry: NtfsGeometry, index: number, field: string): Promise<Fields> {
   const at = mftByteOffset(geometry, index * geometry.recordSize, field);
   return applyFixups(Uint8Array.from(await readStructure(source, 'NTFS', `${field} record`, at, geometry.recordSize)), at, field);
 }
