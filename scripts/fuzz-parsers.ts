@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ByteSource } from '../rescue/core/byte-source.ts';
 import { LifeboatError } from '../rescue/core/errors.ts';
+import { readUsedBlockMap } from '../rescue/core/block-maps/read-used-block-map.ts';
 import { probeFilesystem } from '../rescue/core/filesystems/probe-filesystem.ts';
 import { readPartitionTable } from '../rescue/core/partition-table/partition-table.ts';
 import { openByteSource } from '../rescue/io/file-source.ts';
@@ -29,6 +30,15 @@ interface Target {
 }
 
 const table: Parser = (source) => readPartitionTable(source, 512);
+/** Probe, then read the used-block map and walk every extent (what a backup does). */
+const blockMap: Parser = async (source) => {
+  const map = await readUsedBlockMap(source, await probeFilesystem(source));
+  let end = 0;
+  for await (const extent of map.extents()) {
+    if (extent.offset < end || extent.offset + extent.length > map.sizeBytes) throw new Error(`extent ${extent.offset}+${extent.length} out of order or outside ${map.sizeBytes}`);
+    end = extent.offset + extent.length;
+  }
+};
 const sfdisk = (script: string) => (file: string) => execa('sfdisk', ['--quiet', file], { input: script });
 const targets: Target[] = [
   { name: 'mbr', size: 32 * MiB, make: sfdisk('label: dos\n,4MiB,83,*\n,,E\n,4MiB,83\n,4MiB,7\n,,82\n'), parse: table },
@@ -37,6 +47,10 @@ const targets: Target[] = [
   { name: 'fat32', size: 40 * MiB, make: (file) => execa('mkfs.vfat', ['-F', '32', '-s', '1', file]), parse: probeFilesystem },
   { name: 'exfat', size: 16 * MiB, make: (file) => execa('mkfs.exfat', [file]), parse: probeFilesystem },
   { name: 'ntfs', size: 16 * MiB, make: (file) => execa('mkfs.ntfs', ['-Q', '-F', file]), parse: probeFilesystem },
+  { name: 'ext4-map', size: 64 * MiB, make: (file) => execa('mkfs.ext4', ['-q', '-F', '-b', '1024', '-O', '^resize_inode,meta_bg', file]), parse: blockMap },
+  { name: 'fat-map', size: 40 * MiB, make: (file) => execa('mkfs.vfat', ['-F', '32', '-s', '1', file]), parse: blockMap },
+  { name: 'exfat-map', size: 16 * MiB, make: (file) => execa('mkfs.exfat', [file]), parse: blockMap },
+  { name: 'ntfs-map', size: 16 * MiB, make: (file) => execa('mkfs.ntfs', ['-Q', '-F', file]), parse: blockMap },
 ];
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-fuzz-'));
@@ -69,7 +83,7 @@ try {
       }
     }
     await base.close();
-    console.log(`${target.name.padEnd(6)} ${CASES} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
+    console.log(`${target.name.padEnd(9)} ${CASES} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -163,7 +163,9 @@ export function groupBlockCount(layout: ExtLayout, group: number): number {
 
 /** Where descriptor block `index` lives (ext2fs_descriptor_block_loc2 of the primary copy). */
 export function descriptorBlockLocation(layout: ExtLayout, index: number): number {
-  if (!layout.metaBg || index < layout.firstMetaBg) return layout.firstDataBlock + 1 + index;
+  // 1 KiB blocks with bigalloc: s_first_data_block is 0 but the superblock still fills block 1.
+  const superBlock = layout.firstDataBlock === 0 && layout.blockSize === 1024 ? 1 : layout.firstDataBlock;
+  if (!layout.metaBg || index < layout.firstMetaBg) return superBlock + 1 + index;
   const group = layout.descPerBlock * index;
   return groupFirstBlock(layout, group) + (groupHasSuper(layout, group) ? 1 : 0);
 }

@@ -23,6 +23,8 @@ const INCOMPAT_META_BG = 0x10;
 const INCOMPAT_64BIT = 0x80;
 const RO_COMPAT_EXT2_SET = 0x1 | 0x2 | 0x4; // sparse_super, large_file, btree_dir
 const RO_COMPAT_METADATA_CSUM = 0x400;
+/** ro_compat bigalloc: allocation in clusters of 2^s_log_cluster_size KiB. */
+const RO_COMPAT_BIGALLOC = 0x200;
 const STATE_VALID = 0x1;
 const STATE_ERRORS = 0x2;
 
@@ -54,8 +56,14 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
 
   if (totalBlocks === 0 || totalBlocks * blockSize > Number.MAX_SAFE_INTEGER) throw sb.fail(0x04, 's_blocks_count', `${totalBlocks} blocks is not a usable size.`);
   if (freeBlocks > totalBlocks) throw sb.fail(0x0c, 's_free_blocks_count', `${freeBlocks} free blocks of ${totalBlocks}.`);
-  if (firstDataBlock > 1 || (firstDataBlock === 1) !== (blockSize === 1024)) throw sb.fail(0x14, 's_first_data_block', `${firstDataBlock} does not fit ${blockSize}-byte blocks.`);
-  if (blocksPerGroup === 0 || blocksPerGroup > blockSize * 8) throw sb.fail(0x20, 's_blocks_per_group', `${blocksPerGroup} is not between 1 and ${blockSize * 8}.`);
+  // 1 with 1 KiB blocks (the superblock fills block 1), 0 otherwise; mke2fs also uses 0 for 1 KiB bigalloc.
+  if (firstDataBlock > 1 || (firstDataBlock === 1 && blockSize !== 1024)) throw sb.fail(0x14, 's_first_data_block', `${firstDataBlock} does not fit ${blockSize}-byte blocks.`);
+  // With bigalloc a group's bitmap counts clusters: a group spans up to 8 x blockSize clusters.
+  const bigalloc = (roCompat & RO_COMPAT_BIGALLOC) !== 0;
+  const logClusterSize = bigalloc ? sb.u32(0x1c, 's_log_cluster_size') : logBlockSize;
+  if (logClusterSize < logBlockSize || logClusterSize > logBlockSize + 16) throw sb.fail(0x1c, 's_log_cluster_size', `${logClusterSize} does not fit ${blockSize}-byte blocks.`);
+  const maxBlocksPerGroup = blockSize * 8 * 2 ** (logClusterSize - logBlockSize);
+  if (blocksPerGroup === 0 || blocksPerGroup > maxBlocksPerGroup) throw sb.fail(0x20, 's_blocks_per_group', `${blocksPerGroup} is not between 1 and ${maxBlocksPerGroup}.`);
 
   const sizeBytes = totalBlocks * blockSize;
   if (sizeBytes > source.size) throw truncated('ext', 's_blocks_count', SUPERBLOCK_OFFSET + 0x04, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
