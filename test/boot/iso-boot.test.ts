@@ -21,6 +21,8 @@ const MiB = 1024 * 1024;
 /** Odd sizes, so an exact match cannot be a coincidence of rounding. */
 const DISK_BYTES = 64 * MiB + 7 * 512;
 const NVME_BYTES = 48 * MiB + 4096;
+/** QEMU's SD card wants a power-of-two size. */
+const SD_BYTES = 32 * MiB;
 
 const limit = createLimiter(2);
 
@@ -49,13 +51,14 @@ interface Case {
   readonly firmware: Firmware;
   readonly medium: MediumKind;
   readonly memoryMiB?: number;
-  readonly nvme?: boolean;
+  /** Also attach an NVMe disk and an SD card, and check their transports and sizes. */
+  readonly moreBuses?: boolean;
   readonly firmwareLine: RegExp;
 }
 
 const cases: Case[] = [
   { title: 'SeaBIOS from CD', firmware: 'seabios', medium: 'cdrom', firmwareLine: /firmware bios;/ },
-  { title: 'OVMF from CD (with an NVMe disk too)', firmware: 'ovmf', medium: 'cdrom', nvme: true, firmwareLine: /firmware uefi, secure boot off;/ },
+  { title: 'OVMF from CD (with an NVMe disk and an SD card too)', firmware: 'ovmf', medium: 'cdrom', moreBuses: true, firmwareLine: /firmware uefi, secure boot off;/ },
   { title: 'OVMF with Secure Boot (Microsoft keys) from CD', firmware: 'ovmf-secure-boot', medium: 'cdrom', firmwareLine: /firmware uefi, secure boot on;/ },
   { title: 'SeaBIOS from the ISO written to a USB stick', firmware: 'seabios', medium: 'usb', firmwareLine: /firmware bios;/ },
   { title: 'OVMF from the ISO written to a USB stick', firmware: 'ovmf', medium: 'usb', firmwareLine: /firmware uefi, secure boot off;/ },
@@ -67,7 +70,10 @@ for (const testCase of cases) {
     const iso = await requireMedia(TEST_MEDIA.runIso);
     const dir = await scratch(t);
     const disks: ExtraDisk[] = [{ file: await makeDisk(dir, 'target.img', DISK_BYTES), serial: 'LBTARGET01' }];
-    if (testCase.nvme) disks.push({ file: await makeDisk(dir, 'nvme.img', NVME_BYTES), serial: 'LBNVME0001', bus: 'nvme' });
+    if (testCase.moreBuses) {
+      disks.push({ file: await makeDisk(dir, 'nvme.img', NVME_BYTES), serial: 'LBNVME0001', bus: 'nvme' });
+      disks.push({ file: await makeDisk(dir, 'sd.img', SD_BYTES), serial: 'unused', bus: 'sd' });
+    }
     const mediumFile = testCase.medium === 'usb' ? await makeStick(dir, iso) : iso;
     const result = await limit(() =>
       bootVm({ firmware: testCase.firmware, medium: { kind: testCase.medium, file: mediumFile }, disks, memoryMiB: testCase.memoryMiB ?? 1024, timeoutMs: 300_000 }),
@@ -81,7 +87,10 @@ for (const testCase of cases) {
     t.regex(result.transcript, new RegExp(`lifeboat ${LIFEBOAT_VERSION.replace(/\./g, '\\.')}: firmware`));
     const listed = (JSON.parse(run.output) as { disks: DiskSummary[] }).disks;
     t.like(listed.find((disk) => disk.serial === 'LBTARGET01'), { sizeBytes: DISK_BYTES, transport: 'virtio', readOnly: false, path: '/dev/vda', holdsMedium: false, logicalSectorSize: 512 });
-    if (testCase.nvme) t.like(listed.find((disk) => disk.serial === 'LBNVME0001'), { sizeBytes: NVME_BYTES, transport: 'nvme' });
+    if (testCase.moreBuses) {
+      t.like(listed.find((disk) => disk.serial === 'LBNVME0001'), { sizeBytes: NVME_BYTES, transport: 'nvme' });
+      t.like(listed.find((disk) => disk.transport === 'mmc'), { sizeBytes: SD_BYTES, path: '/dev/mmcblk0' });
+    }
     if (testCase.medium === 'usb') t.like(listed.find((disk) => disk.transport === 'usb'), { sizeBytes: 256 * MiB, removable: true, holdsMedium: true });
     else t.like(listed.find((disk) => disk.transport === 'cdrom'), { sizeBytes: (await stat(iso)).size, readOnly: true, holdsMedium: true });
     t.true(result.poweredOff, 'lifeboat.then=poweroff switched the VM off');

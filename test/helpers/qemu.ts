@@ -16,7 +16,7 @@ export type MediumKind = 'cdrom' | 'usb' | 'kernel';
 export interface ExtraDisk {
   readonly file: string;
   readonly serial: string;
-  readonly bus?: 'virtio' | 'nvme' | 'usb';
+  readonly bus?: 'virtio' | 'nvme' | 'usb' | 'sd';
 }
 
 /** One VM run. */
@@ -77,6 +77,8 @@ export function qemuArguments(options: BootOptions, varsFile: string | undefined
     args.push('-drive', `if=none,id=${id},format=raw,file=${disk.file}`);
     if (disk.bus === 'nvme') args.push('-device', `nvme,drive=${id},serial=${disk.serial}`);
     else if (disk.bus === 'usb') args.push('-device', `usb-storage,bus=xhci.0,drive=${id},serial=${disk.serial}`);
+    // QEMU's SD card has a fixed CID (serial 0xdeadbeef); disk.serial is not passed on.
+    else if (disk.bus === 'sd') args.push('-device', 'sdhci-pci', '-device', `sd-card,drive=${id}`);
     else args.push('-device', `virtio-blk-pci,drive=${id},serial=${disk.serial}`);
   });
   return args;
