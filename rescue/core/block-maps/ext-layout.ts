@@ -9,22 +9,10 @@
 import type { ByteSource } from '../byte-source.ts';
 import { crc32cUpdate } from '../filesystems/crc32c.ts';
 import { Fields, readIfPresent, truncated } from '../filesystems/fields.ts';
+import { EXT_FEATURE, EXT_MAGIC, EXT_MAX_LOG_BLOCK_SIZE, EXT_SUPERBLOCK_BYTES, EXT_SUPERBLOCK_OFFSET } from '../filesystems/ext-constants.ts';
 
-export const EXT_SUPERBLOCK_OFFSET = 1024;
-const SUPERBLOCK_BYTES = 1024;
-const EXT_MAGIC = 0xef53;
-const MAX_LOG_BLOCK_SIZE = 6; // 64 KiB blocks
 const MAX_LOG_CLUSTER_RATIO = 16; // mke2fs allows clusters of up to 2^16 blocks
 const MAX_GROUPS = 2 ** 32;
-
-const COMPAT_SPARSE_SUPER2 = 0x200;
-const INCOMPAT_JOURNAL_DEV = 0x8;
-const INCOMPAT_META_BG = 0x10;
-const INCOMPAT_64BIT = 0x80;
-const RO_COMPAT_SPARSE_SUPER = 0x1;
-const RO_COMPAT_GDT_CSUM = 0x10;
-const RO_COMPAT_BIGALLOC = 0x200;
-const RO_COMPAT_METADATA_CSUM = 0x400;
 
 /** Everything the map reader needs to find groups, descriptors and bitmaps; all values checked. */
 export interface ExtLayout {
@@ -55,25 +43,25 @@ export interface ExtLayout {
 
 /** Reads and checks the superblock; undefined when the bytes are not an ext filesystem. */
 export async function readExtLayout(source: ByteSource): Promise<ExtLayout | undefined> {
-  const bytes = await readIfPresent(source, EXT_SUPERBLOCK_OFFSET, SUPERBLOCK_BYTES);
+  const bytes = await readIfPresent(source, EXT_SUPERBLOCK_OFFSET, EXT_SUPERBLOCK_BYTES);
   if (!bytes) return undefined;
   const sb = new Fields(bytes, EXT_SUPERBLOCK_OFFSET, 'ext');
   if (sb.u16(0x38, 's_magic') !== EXT_MAGIC) return undefined;
   const compat = sb.u32(0x5c, 's_feature_compat');
   const incompat = sb.u32(0x60, 's_feature_incompat');
   const roCompat = sb.u32(0x64, 's_feature_ro_compat');
-  if (incompat & INCOMPAT_JOURNAL_DEV) return undefined; // an external journal, no block groups
+  if (incompat & EXT_FEATURE.INCOMPAT_JOURNAL_DEV) return undefined; // an external journal, no block groups
 
-  if (roCompat & RO_COMPAT_METADATA_CSUM) {
+  if (roCompat & EXT_FEATURE.RO_COMPAT_METADATA_CSUM) {
     const stored = sb.u32(0x3fc, 's_checksum');
     const computed = crc32cUpdate(0xffffffff, bytes.subarray(0, 0x3fc));
     if (stored !== computed) throw sb.fail(0x3fc, 's_checksum', `superblock checksum ${stored} does not match ${computed}.`);
   }
 
   const logBlockSize = sb.u32(0x18, 's_log_block_size');
-  if (logBlockSize > MAX_LOG_BLOCK_SIZE) throw sb.fail(0x18, 's_log_block_size', `${logBlockSize} means blocks larger than 64 KiB.`);
+  if (logBlockSize > EXT_MAX_LOG_BLOCK_SIZE) throw sb.fail(0x18, 's_log_block_size', `${logBlockSize} means blocks larger than 64 KiB.`);
   const blockSize = 1024 << logBlockSize;
-  const bigalloc = (roCompat & RO_COMPAT_BIGALLOC) !== 0;
+  const bigalloc = (roCompat & EXT_FEATURE.RO_COMPAT_BIGALLOC) !== 0;
   let clusterBits = 0;
   if (bigalloc) {
     const logClusterSize = sb.u32(0x1c, 's_log_cluster_size');
@@ -82,7 +70,7 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
   }
   const clusterRatio = 2 ** clusterBits;
 
-  const is64 = (incompat & INCOMPAT_64BIT) !== 0;
+  const is64 = (incompat & EXT_FEATURE.INCOMPAT_64BIT) !== 0;
   const blocksCount = sb.u32(0x04, 's_blocks_count_lo') + (is64 ? sb.u32(0x150, 's_blocks_count_hi') * 2 ** 32 : 0);
   const freeBlocks = sb.u32(0x0c, 's_free_blocks_count_lo') + (is64 ? sb.u32(0x158, 's_free_blocks_count_hi') * 2 ** 32 : 0);
   if (blocksCount === 0 || blocksCount * blockSize > Number.MAX_SAFE_INTEGER) throw sb.fail(0x04, 's_blocks_count', `${blocksCount} blocks is not a usable size.`);
@@ -108,7 +96,7 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
   if (is64 && (descSize < 64 || descSize > Math.min(1024, blockSize) || (descSize & (descSize - 1)) !== 0)) throw sb.fail(0xfe, 's_desc_size', `${descSize} is not a power of two between 64 and 1024.`);
   const descPerBlock = blockSize / descSize;
   const descBlocks = Math.ceil(groupCount / descPerBlock);
-  const metaBg = (incompat & INCOMPAT_META_BG) !== 0;
+  const metaBg = (incompat & EXT_FEATURE.INCOMPAT_META_BG) !== 0;
   const firstMetaBg = metaBg ? sb.u32(0x104, 's_first_meta_bg') : 0;
   if (firstMetaBg > descBlocks) throw sb.fail(0x104, 's_first_meta_bg', `${firstMetaBg} is past the ${descBlocks} descriptor blocks.`);
   const reservedGdtBlocks = sb.u16(0xce, 's_reserved_gdt_blocks');
@@ -122,15 +110,15 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
   if (inodesPerGroup === 0 || inodesPerGroup > blockSize * 8) throw sb.fail(0x28, 's_inodes_per_group', `${inodesPerGroup} is not between 1 and ${blockSize * 8}.`);
   const inodeBlocksPerGroup = Math.ceil((inodesPerGroup * inodeSize) / blockSize);
 
-  const sparseSuper2 = (compat & COMPAT_SPARSE_SUPER2) !== 0;
+  const sparseSuper2 = (compat & EXT_FEATURE.COMPAT_SPARSE_SUPER2) !== 0;
   const backupGroups: [number, number] = sparseSuper2 ? [sb.u32(0x24c, 's_backup_bgs[0]'), sb.u32(0x250, 's_backup_bgs[1]')] : [0, 0];
   return {
     blockSize, clusterRatio, clusterBits, blocksCount, freeBlocks, firstDataBlock, blocksPerGroup, clustersPerGroup, groupCount,
     descSize, descPerBlock, descBlocks, reservedGdtBlocks, metaBg, firstMetaBg,
-    sparseSuper: (roCompat & RO_COMPAT_SPARSE_SUPER) !== 0,
+    sparseSuper: (roCompat & EXT_FEATURE.RO_COMPAT_SPARSE_SUPER) !== 0,
     sparseSuper2,
     backupGroups,
-    groupChecksums: (roCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0,
+    groupChecksums: (roCompat & (EXT_FEATURE.RO_COMPAT_GDT_CSUM | EXT_FEATURE.RO_COMPAT_METADATA_CSUM)) !== 0,
     is64,
     inodeBlocksPerGroup,
   };

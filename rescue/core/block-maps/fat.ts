@@ -7,8 +7,8 @@
 // partclone, the raw entry value is tested (FAT32's top four bits included).
 
 import type { ByteSource } from '../byte-source.ts';
-import { Fields, readIfPresent, readStructure, truncated } from '../filesystems/fields.ts';
-import { looksLikeFat, readGeometry, type FatGeometry } from '../filesystems/fat.ts';
+import { readStructure } from '../filesystems/fields.ts';
+import { readFatVolume, type FatGeometry } from '../filesystems/fat.ts';
 import { mergeExtents, type UsedBlockMap, type UsedExtent } from './used-block-map.ts';
 
 /** FAT entries decoded per read (even, so FAT12 chunks start on a byte boundary). */
@@ -22,12 +22,9 @@ interface ClusterRun {
 
 /** Reads a FAT volume's used sectors (partclone.fat's map); undefined when the bytes are not FAT. */
 export async function readFatUsedBlockMap(source: ByteSource): Promise<UsedBlockMap | undefined> {
-  const bytes = await readIfPresent(source, 0, 512);
-  if (!bytes) return undefined;
-  const bs = new Fields(bytes, 0, 'FAT');
-  if (!looksLikeFat(bs)) return undefined;
-  const geometry = readGeometry(bs);
-  if (geometry.sizeBytes > source.size) throw truncated('FAT', 'total sectors', 0x13, `the filesystem spans ${geometry.sizeBytes} bytes, the source has ${source.size}.`);
+  const volume = await readFatVolume(source);
+  if (!volume) return undefined;
+  const { geometry } = volume;
   const sectorsPerCluster = geometry.clusterSize / geometry.bytesPerSector;
   const totalSectors = geometry.sizeBytes / geometry.bytesPerSector;
   let unusedClusters = 0;

@@ -3,52 +3,39 @@
 // 0x04 s_blocks_count_lo, 0x0C s_free_blocks_count_lo, 0x14 s_first_data_block, 0x18 s_log_block_size,
 // 0x20 s_blocks_per_group, 0x38 s_magic (0xEF53), 0x3A s_state, 0x5C/0x60/0x64 compat/incompat/ro_compat
 // features, 0x3E s_minor_rev_level, 0x4C s_rev_level, 0x68 s_uuid, 0x78 s_volume_name[16], 0x150 s_blocks_count_hi, 0x158 s_free_blocks_count_hi
-// (both with INCOMPAT_64BIT), 0x3FC s_checksum (crc32c of bytes 0..0x3FB, with RO_COMPAT_METADATA_CSUM).
+// (both with EXT_FEATURE.INCOMPAT_64BIT), 0x3FC s_checksum (crc32c of bytes 0..0x3FB, with EXT_FEATURE.RO_COMPAT_METADATA_CSUM).
 
 import type { ByteSource } from '../byte-source.ts';
 import { crc32cUpdate } from './crc32c.ts';
 import { Fields, formatUuid, nulTerminatedText, readIfPresent, truncated } from './fields.ts';
 import type { FilesystemProbe, FilesystemType, ProbeState } from './probe-types.ts';
+import { EXT_FEATURE, EXT_MAGIC, EXT_MAX_LOG_BLOCK_SIZE, EXT_SUPERBLOCK_BYTES, EXT_SUPERBLOCK_OFFSET } from './ext-constants.ts';
 
-const SUPERBLOCK_OFFSET = 1024;
-const SUPERBLOCK_BYTES = 1024;
-const EXT_MAGIC = 0xef53;
-const MAX_LOG_BLOCK_SIZE = 6; // 64 KiB blocks
-
-const COMPAT_HAS_JOURNAL = 0x4;
-const INCOMPAT_FILETYPE = 0x2;
-const INCOMPAT_RECOVER = 0x4;
-const INCOMPAT_JOURNAL_DEV = 0x8;
-const INCOMPAT_META_BG = 0x10;
-const INCOMPAT_64BIT = 0x80;
 const RO_COMPAT_EXT2_SET = 0x1 | 0x2 | 0x4; // sparse_super, large_file, btree_dir
-const RO_COMPAT_METADATA_CSUM = 0x400;
-/** ro_compat bigalloc: allocation in clusters of 2^s_log_cluster_size KiB. */
-const RO_COMPAT_BIGALLOC = 0x200;
 const STATE_VALID = 0x1;
 const STATE_ERRORS = 0x2;
 
 /** Recognises ext2/3/4 and reads size, free blocks, state, label and UUID from the superblock. */
 export async function probeExt(source: ByteSource): Promise<FilesystemProbe | undefined> {
-  const bytes = await readIfPresent(source, SUPERBLOCK_OFFSET, SUPERBLOCK_BYTES);
+  const bytes = await readIfPresent(source, EXT_SUPERBLOCK_OFFSET, EXT_SUPERBLOCK_BYTES);
   if (!bytes) return undefined;
-  const sb = new Fields(bytes, SUPERBLOCK_OFFSET, 'ext');
+  const sb = new Fields(bytes, EXT_SUPERBLOCK_OFFSET, 'ext');
   if (sb.u16(0x38, 's_magic') !== EXT_MAGIC) return undefined;
   const incompat = sb.u32(0x60, 's_feature_incompat');
-  if (incompat & INCOMPAT_JOURNAL_DEV) return undefined; // an external journal device, not a filesystem
+  if (incompat & EXT_FEATURE.INCOMPAT_JOURNAL_DEV) return undefined; // an external journal device, not a filesystem
   const compat = sb.u32(0x5c, 's_feature_compat');
   const roCompat = sb.u32(0x64, 's_feature_ro_compat');
 
-  if (roCompat & RO_COMPAT_METADATA_CSUM) {
+  if (roCompat & EXT_FEATURE.RO_COMPAT_METADATA_CSUM) {
     const stored = sb.u32(0x3fc, 's_checksum');
     const computed = crc32cUpdate(0xffffffff, bytes.subarray(0, 0x3fc));
     if (stored !== computed) throw sb.fail(0x3fc, 's_checksum', `superblock checksum ${hex(stored)} does not match ${hex(computed)}.`);
   }
 
   const logBlockSize = sb.u32(0x18, 's_log_block_size');
-  if (logBlockSize > MAX_LOG_BLOCK_SIZE) throw sb.fail(0x18, 's_log_block_size', `${logBlockSize} means blocks larger than 64 KiB.`);
+  if (logBlockSize > EXT_MAX_LOG_BLOCK_SIZE) throw sb.fail(0x18, 's_log_block_size', `${logBlockSize} means blocks larger than 64 KiB.`);
   const blockSize = 1024 << logBlockSize;
-  const is64 = (incompat & INCOMPAT_64BIT) !== 0;
+  const is64 = (incompat & EXT_FEATURE.INCOMPAT_64BIT) !== 0;
   const totalBlocks = sb.u32(0x04, 's_blocks_count_lo') + (is64 ? sb.u32(0x150, 's_blocks_count_hi') * 2 ** 32 : 0);
   const freeBlocks = sb.u32(0x0c, 's_free_blocks_count_lo') + (is64 ? sb.u32(0x158, 's_free_blocks_count_hi') * 2 ** 32 : 0);
   const firstDataBlock = sb.u32(0x14, 's_first_data_block');
@@ -59,14 +46,14 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
   // 1 with 1 KiB blocks (the superblock fills block 1), 0 otherwise; mke2fs also uses 0 for 1 KiB bigalloc.
   if (firstDataBlock > 1 || (firstDataBlock === 1 && blockSize !== 1024)) throw sb.fail(0x14, 's_first_data_block', `${firstDataBlock} does not fit ${blockSize}-byte blocks.`);
   // With bigalloc a group's bitmap counts clusters: a group spans up to 8 x blockSize clusters.
-  const bigalloc = (roCompat & RO_COMPAT_BIGALLOC) !== 0;
+  const bigalloc = (roCompat & EXT_FEATURE.RO_COMPAT_BIGALLOC) !== 0;
   const logClusterSize = bigalloc ? sb.u32(0x1c, 's_log_cluster_size') : logBlockSize;
   if (logClusterSize < logBlockSize || logClusterSize > logBlockSize + 16) throw sb.fail(0x1c, 's_log_cluster_size', `${logClusterSize} does not fit ${blockSize}-byte blocks.`);
   const maxBlocksPerGroup = blockSize * 8 * 2 ** (logClusterSize - logBlockSize);
   if (blocksPerGroup === 0 || blocksPerGroup > maxBlocksPerGroup) throw sb.fail(0x20, 's_blocks_per_group', `${blocksPerGroup} is not between 1 and ${maxBlocksPerGroup}.`);
 
   const sizeBytes = totalBlocks * blockSize;
-  if (sizeBytes > source.size) throw truncated('ext', 's_blocks_count', SUPERBLOCK_OFFSET + 0x04, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
+  if (sizeBytes > source.size) throw truncated('ext', 's_blocks_count', EXT_SUPERBLOCK_OFFSET + 0x04, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
 
   const rawState = sb.u16(0x3a, 's_state');
   const warnings: string[] = [];
@@ -79,7 +66,7 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
     state = 'needs-check';
     warnings.push('The kernel recorded errors on this filesystem.');
   }
-  if (incompat & INCOMPAT_RECOVER) {
+  if (incompat & EXT_FEATURE.INCOMPAT_RECOVER) {
     state = 'needs-check';
     warnings.push('The journal holds transactions that have not been replayed.');
   }
@@ -105,9 +92,9 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
 /** blkid's rule: ext2 has no journal and only ext2 features, ext3 adds a journal, anything newer is ext4. */
 function extFlavour(compat: number, incompat: number, roCompat: number): FilesystemType {
   const onlyExt2Ro = (roCompat & ~RO_COMPAT_EXT2_SET) === 0;
-  const journal = (compat & COMPAT_HAS_JOURNAL) !== 0;
-  if (!journal && onlyExt2Ro && (incompat & ~(INCOMPAT_FILETYPE | INCOMPAT_META_BG)) === 0) return 'ext2';
-  if (journal && onlyExt2Ro && (incompat & ~(INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_META_BG)) === 0) return 'ext3';
+  const journal = (compat & EXT_FEATURE.COMPAT_HAS_JOURNAL) !== 0;
+  if (!journal && onlyExt2Ro && (incompat & ~(EXT_FEATURE.INCOMPAT_FILETYPE | EXT_FEATURE.INCOMPAT_META_BG)) === 0) return 'ext2';
+  if (journal && onlyExt2Ro && (incompat & ~(EXT_FEATURE.INCOMPAT_FILETYPE | EXT_FEATURE.INCOMPAT_RECOVER | EXT_FEATURE.INCOMPAT_META_BG)) === 0) return 'ext3';
   return 'ext4';
 }
 

@@ -34,14 +34,22 @@ export interface FatGeometry {
   readonly sizeBytes: number;
 }
 
-/** Recognises FAT12/16/32 and reports variant, label, serial, size, free clusters and the dirty flags. */
-export async function probeFat(source: ByteSource): Promise<FilesystemProbe | undefined> {
+/** The boot sector and checked geometry of a FAT volume (used by the probe and the used-block map); undefined when not FAT. */
+export async function readFatVolume(source: ByteSource): Promise<{ bs: Fields; geometry: FatGeometry } | undefined> {
   const bytes = await readIfPresent(source, 0, 512);
   if (!bytes) return undefined;
   const bs = new Fields(bytes, 0, 'FAT');
   if (!looksLikeFat(bs)) return undefined;
   const geometry = readGeometry(bs);
   if (geometry.sizeBytes > source.size) throw truncated('FAT', 'total sectors', 0x13, `the filesystem spans ${geometry.sizeBytes} bytes, the source has ${source.size}.`);
+  return { bs, geometry };
+}
+
+/** Recognises FAT12/16/32 and reports variant, label, serial, size, free clusters and the dirty flags. */
+export async function probeFat(source: ByteSource): Promise<FilesystemProbe | undefined> {
+  const volume = await readFatVolume(source);
+  if (!volume) return undefined;
+  const { bs, geometry } = volume;
 
   const ebpb = geometry.variant === 32 ? 0x40 : 0x24;
   const hasSerial = [0x28, 0x29].includes(bs.u8(ebpb + 2, 'boot signature'));
