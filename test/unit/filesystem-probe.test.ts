@@ -5,13 +5,14 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bufferSource } from '../../rescue/core/byte-source.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { probeFilesystem, type FilesystemProbe } from '../../rescue/core/filesystems/probe-filesystem.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
+import { makePatches, mutatedSource, prng, recordingSource, withTimeout, type Patch } from '../helpers/mutation.ts';
 import {
   blkid, craftBitlocker, craftMdVersion090, craftMdVersion1, fillWithFuse, fillWithKernelMount, sparseFile, withLoop,
 } from '../helpers/filesystem-images.ts';
@@ -206,6 +207,181 @@ test('NTFS filled through ntfs-3g: free clusters follow, as ntfsinfo counts them
   await fillWithFuse('ntfs-3g', ['-o', 'no_detach', file], path.join(workDir, 'mnt-ntfs'), 100);
   const probe = await checkNtfs(t, file);
   t.true((probe.usedBytes ?? 0) > 4 * MiB);
+});
+
+/** Mounts `file` with ntfs-3g in the foreground, runs `use` on the mount, unmounts; ntfs-3g's stderr, exit code and the mount options. */
+async function withNtfs3g(file: string, mountPoint: string, use: (dir: string) => Promise<void> = async () => {}): Promise<{ stderr: string; exitCode: number | undefined; options: string }> {
+  await mkdir(mountPoint, { recursive: true });
+  const daemon = execa('ntfs-3g', ['-o', 'no_detach', file, mountPoint], { reject: false });
+  let options = '';
+  try {
+    for (let tries = 0; tries < 100 && options === ''; tries++) {
+      options = (await execa('findmnt', ['-n', '-o', 'OPTIONS', mountPoint], { reject: false })).stdout.trim();
+      if (options === '' && daemon.exitCode !== undefined && daemon.exitCode !== null) break;
+      if (options === '') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (options !== '') await use(mountPoint);
+  } finally {
+    await execa('umount', [mountPoint], { reject: false });
+  }
+  const result = await daemon;
+  return { stderr: String(result.stderr), exitCode: result.exitCode, options };
+}
+
+const HIBERNATED_MESSAGE = 'Windows is hibernated, refused to mount.';
+
+/** mkfs.ntfs, then ntfs-3g writes a 64 KiB hiberfil.sys starting with `header` and `files` more files into the root. */
+async function ntfsWithHiberfil(name: string, sectorSize: number, header: string, files: number): Promise<string> {
+  const file = await sparseFile(path.join(workDir, `${name}.img`), 32 * MiB);
+  await execa('mkfs.ntfs', ['-Q', '-F', '-s', String(sectorSize), '-L', 'Hiberfil', file]);
+  const { options } = await withNtfs3g(file, path.join(workDir, `mnt-${name}`), async (dir) => {
+    await writeFile(path.join(dir, 'hiberfil.sys'), Buffer.concat([Buffer.from(header, 'latin1'), Buffer.alloc(64 * 1024 - header.length)]));
+    for (let i = 0; i < files; i++) await writeFile(path.join(dir, `a-long-file-name-that-makes-the-root-directory-index-grow-${i}.txt`), `${i}`);
+  });
+  if (!options.startsWith('rw')) throw new Error(`${name}: ntfs-3g did not mount read-write to fill it (${options})`);
+  return file;
+}
+
+/** Offsets of MFT record `index` (the $MFT of a fresh mkfs.ntfs image is one run) and the record size. */
+function mftRecordAt(image: Buffer, index: number): { at: number; size: number } {
+  const clusterSize = image.readUInt16LE(0x0b) * image.readUInt8(0x0d);
+  const raw = image.readInt8(0x40);
+  const size = raw > 0 ? raw * clusterSize : 2 ** -raw;
+  return { at: Number(image.readBigUInt64LE(0x30)) * clusterSize + index * size, size };
+}
+
+/** Undoes (apply) or redoes the update-sequence fix-ups of a FILE or INDX record, in place. */
+function fixups(record: Buffer, apply: boolean): void {
+  const usa = record.readUInt16LE(4);
+  for (let stride = 1; stride < record.readUInt16LE(6); stride++) {
+    const tail = stride * 512 - 2;
+    if (apply) {
+      record.copy(record, tail, usa + stride * 2, usa + stride * 2 + 2);
+    } else {
+      record.copy(record, usa + stride * 2, tail, tail + 2);
+      record.copy(record, tail, usa, usa + 2);
+    }
+  }
+}
+
+/**
+ * mkfs.ntfs always gives the root a one-block $INDEX_ALLOCATION. To get a root whose index is resident
+ * only, as Windows leaves small directories, the entries of that single leaf block are moved into
+ * $INDEX_ROOT and the $INDEX_ALLOCATION and $BITMAP attributes dropped (ntfsinfo and ntfs-3g judge it).
+ */
+async function foldRootIndexIntoRecord(file: string): Promise<void> {
+  const image = await readFile(file);
+  const { at, size } = mftRecordAt(image, 5);
+  const record = Buffer.from(image.subarray(at, at + size));
+  fixups(record, true);
+  const attributes = new Map<number, number>();
+  for (let offset = record.readUInt16LE(0x14); record.readUInt32LE(offset) !== 0xffffffff; offset += record.readUInt32LE(offset + 4)) attributes.set(record.readUInt32LE(offset), offset);
+  const rootAt = attributes.get(0x90) ?? 0;
+  const allocationAt = attributes.get(0xa0) ?? 0;
+  const runAt = allocationAt + record.readUInt16LE(allocationAt + 0x20);
+  const header = record.readUInt8(runAt);
+  const lcn = record.readUIntLE(runAt + 1 + (header & 0x0f), header >> 4);
+  const clusterSize = image.readUInt16LE(0x0b) * image.readUInt8(0x0d);
+  const block = Buffer.from(image.subarray(lcn * clusterSize, lcn * clusterSize + record.readUInt32LE(rootAt + record.readUInt16LE(rootAt + 0x14) + 8)));
+  fixups(block, true);
+  if (block.toString('latin1', 0, 4) !== 'INDX' || block.readUInt8(0x24) !== 0) throw new Error('the root index is not one leaf block');
+  const entries = block.subarray(0x18 + block.readUInt32LE(0x18), 0x18 + block.readUInt32LE(0x1c));
+  const valueAt = rootAt + record.readUInt16LE(rootAt + 0x14);
+  const value = Buffer.concat([record.subarray(valueAt, valueAt + 0x10), Buffer.alloc(0x10), entries]);
+  value.writeUInt32LE(0x10, 0x10);
+  value.writeUInt32LE(0x10 + entries.length, 0x14);
+  value.writeUInt32LE(0x10 + entries.length, 0x18);
+  const attribute = Buffer.concat([record.subarray(rootAt, valueAt), value, Buffer.alloc(7)]).subarray(0, (valueAt - rootAt + value.length + 7) & ~7);
+  attribute.writeUInt32LE(attribute.length, 4);
+  attribute.writeUInt32LE(value.length, 0x10);
+  const rebuilt = Buffer.concat([record.subarray(0, rootAt), attribute, Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])]);
+  if (rootAt > allocationAt || rebuilt.length > size) throw new Error('the folded root index does not fit the record');
+  rebuilt.copy(record);
+  record.fill(0, rebuilt.length);
+  record.writeUInt32LE(rebuilt.length, 0x18);
+  fixups(record, false);
+  record.copy(image, at);
+  await writeFile(file, image);
+}
+
+async function rootIndex(file: string): Promise<{ allocation: boolean; blocks: number }> {
+  const { stdout } = await execa('ntfsinfo', ['-F', '/', file]);
+  const allocation = stdout.split('Dumping attribute $INDEX_ALLOCATION')[1];
+  if (allocation === undefined) return { allocation: false, blocks: 0 };
+  return { allocation: true, blocks: numberField(allocation, /Data size:\s+(\d+)/) / numberField(stdout, /Index Block Size:\s+(\d+)/) };
+}
+
+const unreadable = (probe: FilesystemProbe): string[] => probe.warnings.filter((warning) => warning.startsWith('hibernation state could not be read'));
+
+test('NTFS whose root index spills into several INDX blocks, hiberfil.sys starting HIBR: hibernated, as ntfs-3g refuses read-write', async (t) => {
+  const file = await ntfsWithHiberfil('ntfs-hibernated-large', 512, 'HIBR', 300);
+  t.true((await rootIndex(file)).blocks > 1, 'the root index has several INDX blocks');
+  const probe = await sameAsBlkid(t, file, await probeFile(file));
+  t.is(probe.state, 'hibernated');
+  t.deepEqual(unreadable(probe), []);
+  const mount = await withNtfs3g(file, path.join(workDir, 'mnt-check-large'));
+  t.true(mount.stderr.includes(HIBERNATED_MESSAGE), mount.stderr);
+  t.regex(mount.options, /^ro,/, 'ntfs-3g falls back to a read-only mount');
+  t.is(mount.exitCode, 0, 'and exits 0 after the read-only mount is unmounted');
+});
+
+test('NTFS whose root index is resident only (4 KiB records), hiberfil.sys starting HIBR: hibernated, as ntfs-3g refuses read-write', async (t) => {
+  const file = await ntfsWithHiberfil('ntfs-hibernated-small', 4096, 'HIBR', 3);
+  await foldRootIndexIntoRecord(file);
+  t.deepEqual(await rootIndex(file), { allocation: false, blocks: 0 }, 'ntfsinfo sees no $INDEX_ALLOCATION on the root');
+  const probe = await sameAsBlkid(t, file, await probeFile(file));
+  t.is(probe.state, 'hibernated');
+  t.deepEqual(unreadable(probe), []);
+  const mount = await withNtfs3g(file, path.join(workDir, 'mnt-check-small'));
+  t.true(mount.stderr.includes(HIBERNATED_MESSAGE), mount.stderr);
+  t.regex(mount.options, /^ro,/);
+});
+
+test('NTFS with a zeroed hiberfil.sys is clean, and ntfs-3g mounts it read-write', async (t) => {
+  const file = await ntfsWithHiberfil('ntfs-hiberfil-zero', 512, '', 300);
+  t.true((await rootIndex(file)).blocks > 1);
+  const probe = await checkNtfs(t, file);
+  t.is(probe.state, 'clean');
+  t.deepEqual(unreadable(probe), []);
+  const mount = await withNtfs3g(file, path.join(workDir, 'mnt-check-zero'));
+  t.false(mount.stderr.includes('hibernated'), mount.stderr);
+  t.regex(mount.options, /^rw,/);
+  t.is(mount.exitCode, 0);
+});
+
+test('NTFS hibernation lookup: seeded damage to the root record and INDX blocks is a warning, never an error or a hang', async (t) => {
+  const file = await ntfsWithHiberfil('ntfs-hibernated-mutated', 512, 'HIBR', 300);
+  const base = await openByteSource(file);
+  try {
+    const image = Buffer.from(await base.read(0, base.size));
+    const root = mftRecordAt(image, 5);
+    const reads: Array<[number, number]> = [];
+    t.is((await probeFilesystem(recordingSource(base, reads)))?.state, 'hibernated');
+    const hot = reads.filter(([at, length]) => at === root.at || image.toString('latin1', at, at + 4) === 'INDX' && length >= 512);
+    t.true(hot.length >= 2, 'the probe reads the root record and INDX blocks');
+    const inside = (patch: Patch): Patch[] => {
+      const range = hot.find(([at, length]) => patch.offset >= at && patch.offset < at + length);
+      return range ? [{ offset: patch.offset, bytes: patch.bytes.subarray(0, range[0] + range[1] - patch.offset) }] : [];
+    };
+    const outcomes = new Map<string, number>();
+    for (let seed = 1; seed <= 300; seed++) {
+      const patches = makePatches(prng(seed * 104729), hot, base.size, 0).flatMap(inside);
+      const what = `seed ${seed}`;
+      try {
+        const probe = await withTimeout(probeFilesystem(mutatedSource(base, patches, base.size)), 5000, what);
+        t.true(probe?.state === 'hibernated' || probe?.state === 'clean', `${what}: ${probe?.state}`);
+        const outcome = unreadable(probe as FilesystemProbe).length > 0 ? 'warning' : probe?.state ?? 'none';
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      } catch (error) {
+        const named = error instanceof LifeboatError && typeof error.details.offset === 'number' ? 'a LifeboatError with an offset' : 'a stray error';
+        t.fail(`${what}: damage confined to the hibernation lookup threw ${named}: ${error instanceof Error ? error.stack : String(error)}`);
+      }
+    }
+    t.log(JSON.stringify(Object.fromEntries(outcomes)));
+    t.true((outcomes.get('warning') ?? 0) > 0, 'some damage is reported as a warning');
+  } finally {
+    await base.close();
+  }
 });
 
 test('swap: blkid fields; size is the whole file in pages', async (t) => {

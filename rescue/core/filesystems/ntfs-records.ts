@@ -1,11 +1,12 @@
 // NTFS MFT records: fix-ups, attribute walking and runlist decoding, used by the NTFS probe.
-// Format: a FILE record starts with "FILE", 0x04 update-sequence offset, 0x06 its count (1 + one per
+// Format: a FILE record (and an INDX index block, same fix-up layout) starts with "FILE", 0x04 update-sequence offset, 0x06 its count (1 + one per
 // 512-byte stride), 0x14 first attribute offset, 0x18 bytes in use. Each attribute: 0x00 type
 // (0xFFFFFFFF ends), 0x04 length, 0x08 non-resident flag, 0x09 name length; resident: 0x10 value length,
 // 0x14 value offset; non-resident: 0x20 runlist offset, 0x30 data size. A runlist is a series of
 // (header byte: low nibble length bytes, high nibble offset bytes; length; signed LCN delta), 0 ends.
+// An attribute's name (UTF-16LE, nameLength characters) starts at the offset in its header at 0x0A.
 
-import { Fields, corrupt } from './fields.ts';
+import { Fields, corrupt, hasAscii, utf16Text } from './fields.ts';
 
 const FIXUP_STRIDE = 512;
 
@@ -24,10 +25,10 @@ export interface Attribute {
   readonly length: number;
 }
 
-/** Checks the FILE magic and applies the update-sequence fix-ups in place; torn records are corrupt. */
-export function applyFixups(record: Uint8Array, base: number, field: string): Fields {
+/** Checks the magic (FILE, or INDX for index blocks) and applies the update-sequence fix-ups in place; torn records are corrupt. */
+export function applyFixups(record: Uint8Array, base: number, field: string, magic = 'FILE'): Fields {
   const fields = new Fields(record, base, 'NTFS');
-  if (fields.u32(0, `${field} magic`) !== 0x454c4946) throw fields.fail(0, `${field} magic`, 'the record does not start with FILE.');
+  if (!hasAscii(record, 0, magic)) throw fields.fail(0, `${field} magic`, `the record does not start with ${magic}.`);
   const usaOffset = fields.u16(4, `${field} update sequence offset`);
   const usaCount = fields.u16(6, `${field} update sequence count`);
   if (usaCount !== record.length / FIXUP_STRIDE + 1 || usaOffset < 0x28 || usaOffset % 2 !== 0 || usaOffset + usaCount * 2 > record.length) {
@@ -69,6 +70,20 @@ export function residentValue(record: Fields, attribute: Attribute, field: strin
   return record.slice(attribute.offset + start, length, field);
 }
 
+/** The value of a resident attribute as Fields whose offsets name the right absolute bytes. */
+export function residentFields(record: Fields, attribute: Attribute, field: string): Fields {
+  const value = residentValue(record, attribute, field);
+  return new Fields(value, record.base + attribute.offset + record.u16(attribute.offset + 0x14, `${field} value offset`), 'NTFS');
+}
+
+/** An attribute's name ('' when unnamed), checked to lie inside the attribute. */
+export function attributeName(record: Fields, attribute: Attribute, field: string): string {
+  if (attribute.nameLength === 0) return '';
+  const start = record.u16(attribute.offset + 0x0a, `${field} name offset`);
+  if (start + attribute.nameLength * 2 > attribute.length) throw record.fail(attribute.offset + 0x0a, `${field} name offset`, `the name at ${start} overflows the attribute.`);
+  return utf16Text(record.slice(attribute.offset + start, attribute.nameLength * 2, `${field} name`)) ?? '';
+}
+
 /** The runs of a non-resident attribute, each checked to lie inside the volume's clusters. */
 export function decodeRuns(record: Fields, attribute: Attribute, totalClusters: number, field: string): Run[] {
   if (!attribute.nonResident || attribute.length < 0x40) throw record.fail(attribute.offset + 8, field, 'expected a non-resident attribute.');
@@ -97,6 +112,20 @@ export function decodeRuns(record: Fields, attribute: Attribute, totalClusters: 
     at += 1 + lengthBytes + offsetBytes;
   }
   throw corrupt('NTFS', `${field} runlist`, record.base + end, 'the runlist has no terminator.');
+}
+
+/** The absolute byte offset of `length` bytes at `offset` into the data a runlist maps; undefined unless one allocated run holds them all. */
+export function runByteOffset(runs: readonly Run[], clusterSize: number, offset: number, length: number): number | undefined {
+  let start = 0;
+  for (const run of runs) {
+    const runBytes = run.clusters * clusterSize;
+    if (offset < start + runBytes) {
+      if (run.lcn === undefined || offset + length > start + runBytes) return undefined;
+      return run.lcn * clusterSize + (offset - start);
+    }
+    start += runBytes;
+  }
+  return undefined;
 }
 
 function readSigned(bytes: Uint8Array): bigint {

@@ -1,13 +1,25 @@
-// NTFS probe: boot sector geometry, the label and dirty flag from $Volume, used clusters from $Bitmap.
+// NTFS probe: boot sector geometry, the label and dirty flag from $Volume, used clusters from $Bitmap, and
+// whether Windows is hibernated (hiberfil.sys in the root directory, see ntfs-hibernation.ts).
 // Format: boot sector at byte 0: 0x03 "NTFS    ", 0x0B bytes/sector, 0x0D sectors/cluster (values
 // above 0x80 mean 2^(256-v)), 0x28 total sectors (u64), 0x30 $MFT LCN, 0x40 clusters per MFT record
 // (negative: 2^-v bytes), 0x48 serial (u64). MFT record 0 ($MFT) $DATA (0x80) runlist locates the other
 // records; record 3 ($Volume) holds $VOLUME_NAME (0x60, UTF-16LE) and $VOLUME_INFORMATION (0x70:
 // +8 major, +9 minor, +10 flags, bit 0 dirty); record 6 ($Bitmap) $DATA is one bit per cluster.
+// Hibernation (as ntfs-3g checks it): record 5 is the root directory. Its $INDEX_ROOT (0x90, named $I30)
+// value has +0x08 index block size and an index header at +0x10: +0 entries offset, +4 bytes in use
+// (both from the header). Entries may point to sub-nodes: INDX blocks in $INDEX_ALLOCATION (0xA0, $I30),
+// fixed up like FILE records, +0x10 their own VCN, index header at +0x18; a VCN counts clusters, or
+// 512-byte units when blocks are smaller than a cluster. An index entry: +0 MFT reference (48-bit record,
+// 16-bit sequence), +8 length, +0x0A key length, +0x0C flags (1: sub-node VCN in the last 8 bytes, 2:
+// last entry), +0x10 key, a $FILE_NAME: +0x40 name length in characters, +0x42 UTF-16LE name. When
+// hiberfil.sys's unnamed $DATA starts with "hibr" or "wake" (any case) Windows is hibernated; zeros or
+// no hiberfil.sys mean it shut down fully.
 
 import type { ByteSource } from '../byte-source.ts';
+import { LifeboatError, type ErrorCode } from '../errors.ts';
 import { Fields, corrupt, countSetBits, formatHexLittleEndian, hasAscii, isPowerOfTwo, readIfPresent, readStructure, truncated, utf16Text } from './fields.ts';
-import { applyFixups, decodeRuns, listAttributes, residentValue, type Run } from './ntfs-records.ts';
+import { windowsHibernated } from './ntfs-hibernation.ts';
+import { applyFixups, decodeRuns, listAttributes, residentValue, runByteOffset, type Run } from './ntfs-records.ts';
 import type { FilesystemProbe, ProbeState } from './probe-types.ts';
 
 const ATTR_DATA = 0x80;
@@ -20,6 +32,8 @@ const MAX_CLUSTER_BYTES = 2 * 1024 * 1024;
 /** $Bitmap larger than this is not counted (2^31 clusters, 8 TiB at 4 KiB). */
 const MAX_BITMAP_BYTES = 256 * 1024 * 1024;
 const BITMAP_CHUNK_BYTES = 1024 * 1024;
+/** Errors that mean damaged metadata (a failing device is still an error). */
+const DAMAGE_CODES: readonly ErrorCode[] = ['LB_FILESYSTEM_CORRUPT', 'LB_FILESYSTEM_TRUNCATED'];
 
 /** An NTFS volume's clusters, record size and $MFT runlist. */
 export interface NtfsGeometry {
@@ -58,7 +72,10 @@ export async function probeNtfs(source: ByteSource): Promise<FilesystemProbe | u
     state = 'unknown';
     warnings.push('$Volume has no $VOLUME_INFORMATION; the dirty flag is unknown.');
   }
-  warnings.push('A hibernated or Fast Startup Windows (hiberfil.sys) is not detected by this probe.');
+  if (await checkHibernation(source, geometry, warnings)) {
+    state = 'hibernated';
+    warnings.push('Windows is hibernated or was shut down with Fast Startup (hiberfil.sys holds its memory image): changes made here are lost or cause damage when Windows resumes.');
+  }
 
   const usedClusters = await countUsedClusters(source, geometry, warnings);
   return {
@@ -111,16 +128,21 @@ export async function readRecord(source: ByteSource, geometry: NtfsGeometry, ind
 }
 
 function mftByteOffset(geometry: NtfsGeometry, offsetInMft: number, field: string): number {
-  let vcnStart = 0;
-  for (const run of geometry.mftRuns) {
-    const runBytes = run.clusters * geometry.clusterSize;
-    if (offsetInMft < vcnStart + runBytes) {
-      if (run.lcn === undefined || offsetInMft + geometry.recordSize > vcnStart + runBytes) break;
-      return run.lcn * geometry.clusterSize + (offsetInMft - vcnStart);
-    }
-    vcnStart += runBytes;
-  }
+  const at = runByteOffset(geometry.mftRuns, geometry.clusterSize, offsetInMft, geometry.recordSize);
+  if (at !== undefined) return at;
   throw corrupt('NTFS', `${field} record`, geometry.mftOffset, `record at MFT offset ${offsetInMft}: the $MFT runlist does not map this record to one contiguous extent.`);
+}
+
+/** Whether hiberfil.sys holds a hibernation image; damage to the lookup becomes a warning, not an error. */
+async function checkHibernation(source: ByteSource, geometry: NtfsGeometry, warnings: string[]): Promise<boolean> {
+  const volume = { clusterSize: geometry.clusterSize, totalClusters: geometry.totalClusters, readRecord: (index: number, field: string) => readRecord(source, geometry, index, field) };
+  try {
+    return await windowsHibernated(source, volume);
+  } catch (error) {
+    if (!(error instanceof LifeboatError) || !DAMAGE_CODES.includes(error.code)) throw error;
+    warnings.push(`hibernation state could not be read: ${typeof error.details.detail === 'string' ? error.details.detail : error.message}`);
+    return false;
+  }
 }
 
 async function countUsedClusters(source: ByteSource, geometry: NtfsGeometry, warnings: string[]): Promise<number | undefined> {
