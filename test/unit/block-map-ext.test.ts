@@ -273,3 +273,35 @@ for (const [name, options] of [
     t.true(outcomes.map > 0 && outcomes.error > 0);
   });
 }
+
+for (const [name, options] of [
+  ['metadata_csum, 64-byte descriptors', ['-O', '64bit,metadata_csum']],
+  ['metadata_csum, metadata_csum_seed, UUID changed after mkfs', ['-O', '64bit,metadata_csum,metadata_csum_seed']],
+  ['uninit_bg, 32-byte descriptors', ['-O', '^64bit,^metadata_csum,uninit_bg']],
+  ['uninit_bg, 64-byte descriptors', ['-O', '64bit,^metadata_csum,uninit_bg']],
+] as const) {
+  test(`group descriptor checksums (${name}): intact maps, one flipped descriptor byte is LB_FILESYSTEM_CORRUPT bg_checksum as e2fsck says`, async (t) => {
+    const image = await sparseFile(path.join(workDir, `bgcsum-${name.replace(/\W+/g, '-')}.img`), 64 * MiB);
+    await execa('mkfs.ext4', ['-q', '-F', ...options, image]);
+    if (name.includes('UUID changed')) await execa('tune2fs', ['-U', 'random', image]);
+    t.truthy(await readMap(image), 'the untouched image maps');
+    const { stdout } = await execa('dumpe2fs', [image], { stderr: 'ignore' });
+    const blockSize = Number(/^Block size:\s+(\d+)/m.exec(stdout)?.[1]);
+    const descSize = Number(/^Group descriptor size:\s+(\d+)/m.exec(stdout)?.[1] ?? 32);
+    const tableBlock = Number(/Primary superblock at \d+, Group descriptors at (\d+)/.exec(stdout)?.[1]);
+    const group = 1;
+    const descriptor = tableBlock * blockSize + group * descSize;
+    const bytes = await readFile(image);
+    bytes[descriptor + 0x0c]! ^= 0x01; // bg_free_blocks_count_lo
+    const broken = path.join(workDir, `bgcsum-broken-${name.replace(/\W+/g, '-')}.img`);
+    await writeFile(broken, bytes);
+    const error = await t.throwsAsync(readExtUsedBlockMap(bufferSource(bytes)), { instanceOf: LifeboatError });
+    t.is(error?.code, 'LB_FILESYSTEM_CORRUPT');
+    t.is(error?.details.field, 'bg_checksum');
+    t.is(error?.details.offset, descriptor + 0x1e);
+    const fsck = await execa('e2fsck', ['-fn', broken], { reject: false, all: true });
+    t.not(fsck.exitCode, 0, 'e2fsck -fn fails too');
+    t.regex(fsck.all ?? '', new RegExp(`descriptor ${group} checksum`, 'i'), fsck.all);
+    await rm(broken);
+  });
+}

@@ -4,9 +4,11 @@
 // 0x1C s_log_cluster_size, 0x20 s_blocks_per_group, 0x24 s_clusters_per_group, 0x28 s_inodes_per_group,
 // 0x38 s_magic, 0x4C s_rev_level, 0x58 s_inode_size, 0x5C/0x60/0x64 compat/incompat/ro_compat,
 // 0xCE s_reserved_gdt_blocks, 0xFE s_desc_size, 0x104 s_first_meta_bg, 0x150 s_blocks_count_hi,
-// 0x158 s_free_blocks_count_hi, 0x174 s_log_groups_per_flex, 0x24C s_backup_bgs[2], 0x3FC s_checksum.
+// 0x158 s_free_blocks_count_hi, 0x174 s_log_groups_per_flex, 0x24C s_backup_bgs[2], 0x270 s_checksum_seed,
+// 0x3FC s_checksum; 0x68 s_uuid (16 bytes) seeds the descriptor checksums.
 
 import type { ByteSource } from '../byte-source.ts';
+import { crc16Update } from '../filesystems/crc16.ts';
 import { crc32cUpdate } from '../filesystems/crc32c.ts';
 import { Fields, readIfPresent, truncated } from '../filesystems/fields.ts';
 import { EXT_FEATURE, EXT_MAGIC, EXT_MAX_LOG_BLOCK_SIZE, EXT_SUPERBLOCK_BYTES, EXT_SUPERBLOCK_OFFSET } from '../filesystems/ext-constants.ts';
@@ -39,7 +41,14 @@ export interface ExtLayout {
   readonly groupChecksums: boolean;
   readonly is64: boolean;
   readonly inodeBlocksPerGroup: number;
+  /** How bg_checksum is computed (ext2fs_group_desc_csum), or undefined when descriptors carry none. */
+  readonly descriptorChecksum: DescriptorChecksum | undefined;
 }
+
+/** metadata_csum: crc32c from the filesystem's checksum seed; gdt_csum (uninit_bg) alone: crc16 over s_uuid first. */
+export type DescriptorChecksum =
+  | { readonly kind: 'crc32c'; readonly seed: number }
+  | { readonly kind: 'crc16'; readonly uuid: Uint8Array };
 
 /** Reads and checks the superblock; undefined when the bytes are not an ext filesystem. */
 export async function readExtLayout(source: ByteSource): Promise<ExtLayout | undefined> {
@@ -112,6 +121,14 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
 
   const sparseSuper2 = (compat & EXT_FEATURE.COMPAT_SPARSE_SUPER2) !== 0;
   const backupGroups: [number, number] = sparseSuper2 ? [sb.u32(0x24c, 's_backup_bgs[0]'), sb.u32(0x250, 's_backup_bgs[1]')] : [0, 0];
+  const uuid = sb.slice(0x68, 16, 's_uuid');
+  let descriptorChecksum: DescriptorChecksum | undefined;
+  if (roCompat & EXT_FEATURE.RO_COMPAT_METADATA_CSUM) {
+    const seed = incompat & EXT_FEATURE.INCOMPAT_CSUM_SEED ? sb.u32(0x270, 's_checksum_seed') : crc32cUpdate(0xffffffff, uuid);
+    descriptorChecksum = { kind: 'crc32c', seed };
+  } else if (roCompat & EXT_FEATURE.RO_COMPAT_GDT_CSUM) {
+    descriptorChecksum = { kind: 'crc16', uuid: uuid.slice() };
+  }
   return {
     blockSize, clusterRatio, clusterBits, blocksCount, freeBlocks, firstDataBlock, blocksPerGroup, clustersPerGroup, groupCount,
     descSize, descPerBlock, descBlocks, reservedGdtBlocks, metaBg, firstMetaBg,
@@ -121,7 +138,26 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
     groupChecksums: (roCompat & (EXT_FEATURE.RO_COMPAT_GDT_CSUM | EXT_FEATURE.RO_COMPAT_METADATA_CSUM)) !== 0,
     is64,
     inodeBlocksPerGroup,
+    descriptorChecksum,
   };
+}
+
+const BG_CHECKSUM_OFFSET = 0x1e;
+
+/** e2fsprogs' ext2fs_group_desc_csum: the 16-bit bg_checksum `descriptor` (descSize bytes) of group `group` should hold. */
+export function groupDescriptorChecksum(checksum: DescriptorChecksum, group: number, descriptor: Uint8Array): number {
+  const groupBytes = new Uint8Array(4);
+  new DataView(groupBytes.buffer).setUint32(0, group, true);
+  if (checksum.kind === 'crc32c') {
+    const zeroed = descriptor.slice();
+    zeroed[BG_CHECKSUM_OFFSET] = 0;
+    zeroed[BG_CHECKSUM_OFFSET + 1] = 0;
+    return crc32cUpdate(crc32cUpdate(checksum.seed, groupBytes), zeroed) & 0xffff;
+  }
+  let crc = crc16Update(crc16Update(0xffff, checksum.uuid), groupBytes);
+  crc = crc16Update(crc, descriptor.subarray(0, BG_CHECKSUM_OFFSET));
+  if (descriptor.length > BG_CHECKSUM_OFFSET + 2) crc = crc16Update(crc, descriptor.subarray(BG_CHECKSUM_OFFSET + 2));
+  return crc;
 }
 
 /** e2fsprogs' ext2fs_bg_has_super: does group `group` hold a superblock copy? */

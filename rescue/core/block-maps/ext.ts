@@ -3,7 +3,8 @@
 // short). Group descriptors (32 bytes, or s_desc_size with 64bit) follow the superblock's block, or
 // with meta_bg from s_first_meta_bg on sit in the first block (after any superblock copy) of groups
 // 0, 1 and the last of each meta group. Descriptor fields: 0x00/0x20 bg_block_bitmap lo/hi,
-// 0x04/0x24 bg_inode_bitmap, 0x08/0x28 bg_inode_table, 0x12 bg_flags (0x2 BLOCK_UNINIT). Each group's
+// 0x04/0x24 bg_inode_bitmap, 0x08/0x28 bg_inode_table, 0x12 bg_flags (0x2 BLOCK_UNINIT), 0x1E bg_checksum
+// (checked against ext2fs_group_desc_csum with metadata_csum or gdt_csum/uninit_bg). Each group's
 // block bitmap (anywhere on disk with flex_bg) has one bit per block, or per cluster with bigalloc.
 // A BLOCK_UNINIT group (uninit_bg or metadata_csum) has no bitmap on disk: its used blocks are its
 // superblock copy, descriptor and reserved GDT blocks, as e2fsprogs reconstructs them
@@ -14,7 +15,7 @@
 import type { ByteSource } from '../byte-source.ts';
 import { corrupt, countSetBits, Fields, readStructure } from '../filesystems/fields.ts';
 import {
-  descriptorBlockLocation, groupBlockCount, groupFirstBlock, readExtLayout, superAndDescriptorRuns, type BlockRun, type ExtLayout,
+  descriptorBlockLocation, groupBlockCount, groupDescriptorChecksum, groupFirstBlock, readExtLayout, superAndDescriptorRuns, type BlockRun, type ExtLayout,
 } from './ext-layout.ts';
 import { mergeExtents, type UsedBlockMap, type UsedExtent } from './used-block-map.ts';
 
@@ -63,6 +64,11 @@ function descriptorReader(source: ByteSource, layout: ExtLayout): (group: number
       cachedIndex = index;
     }
     const at = (group % layout.descPerBlock) * layout.descSize;
+    if (layout.descriptorChecksum) {
+      const stored = cached.u16(at + 0x1e, 'bg_checksum');
+      const computed = groupDescriptorChecksum(layout.descriptorChecksum, group, cached.slice(at, layout.descSize, 'group descriptor'));
+      if (stored !== computed) throw cached.fail(at + 0x1e, 'bg_checksum', `group ${group}'s descriptor checksum ${stored} does not match ${computed}.`);
+    }
     const wide = (lo: number, hi: number, field: string): number =>
       cached!.u32(at + lo, field) + (layout.is64 ? cached!.u32(at + hi, field) * 2 ** 32 : 0);
     return {
