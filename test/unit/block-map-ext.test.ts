@@ -3,10 +3,10 @@
 // (`partclone.ext4 -c` then its v2 image header and bitmap, and `partclone.info`) block for block,
 // and with dumpe2fs (free blocks, and every group's free ranges). Then seeded mutations of a small image.
 
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readExtUsedBlockMap } from '../../rescue/core/block-maps/ext.ts';
@@ -15,6 +15,8 @@ import { bufferSource, sliceSource } from '../../rescue/core/byte-source.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
 import { sparseFile } from '../helpers/filesystem-images.ts';
+import { prng } from '../helpers/mutation.ts';
+import { extentsToBitmap, runPartclone } from '../helpers/partclone.ts';
 
 const MiB = 1024 * 1024;
 let workDir = '';
@@ -58,7 +60,8 @@ async function fillThroughLoopMount(file: string, mountPoint: string, count: num
   await mkdir(mountPoint, { recursive: true });
   await execa('mount', ['-o', 'loop', file, mountPoint]);
   try {
-    const next = seededRandom(seed);
+    const random = prng(seed);
+    const next = (limit: number) => Math.floor(random() * limit);
     for (let i = 0; i < count; i++) {
       const size = i % 50 === 7 ? 4 * MiB + (next(MiB)) : 1 + (next(160 * 1024));
       await writeFile(path.join(mountPoint, `f${i}.bin`), randomBytes(size));
@@ -67,17 +70,6 @@ async function fillThroughLoopMount(file: string, mountPoint: string, count: num
   } finally {
     await execa('umount', [mountPoint]);
   }
-}
-
-/** mulberry32: a small seeded generator, so every run mutates the same bytes. */
-function seededRandom(seed: number): (limit: number) => number {
-  let state = seed >>> 0;
-  return (limit) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value;
-    return ((value ^ (value >>> 14)) >>> 0) % limit;
-  };
 }
 
 async function makeImage(variant: Variant): Promise<string> {
@@ -100,36 +92,6 @@ async function readMap(file: string): Promise<UsedBlockMap> {
     return { ...map, extents: async function* () { yield* extents; } };
   } finally {
     await source.close();
-  }
-}
-
-/** Expands extents (bytes) into a bitmap of `unit`-byte blocks, checking order, merging and bounds. */
-async function extentsToBitmap(t: ExecutionContext, map: UsedBlockMap, unit: number, totalUnits: number): Promise<Uint8Array> {
-  const bitmap = new Uint8Array(Math.ceil(totalUnits / 8));
-  let previousEnd = -1;
-  for await (const { offset, length } of map.extents()) {
-    if (offset <= previousEnd || length <= 0 || offset + length > map.sizeBytes) t.fail(`extent ${offset}+${length} after ${previousEnd}, size ${map.sizeBytes}`);
-    previousEnd = offset + length;
-    for (let block = Math.floor(offset / unit); block < Math.ceil((offset + length) / unit); block++) bitmap[block >> 3]! |= 1 << (block & 7);
-  }
-  return bitmap;
-}
-
-/** partclone's v2 image: header fields (110 bytes) and the bitmap right after it; partclone.info's counts. */
-async function partcloneImage(image: string, out: string): Promise<{ blockSize: number; totalBlocks: number; usedBlocks: number; bitmap: Uint8Array; info: string }> {
-  await execa('partclone.ext4', ['-c', '-q', '-s', image, '-O', out, '-L', '/dev/null']);
-  const handle = await open(out, 'r');
-  try {
-    const header = Buffer.alloc(110);
-    await handle.read(header, 0, 110, 0);
-    if (header.toString('latin1', 0, 15) !== 'partclone-image' || header.toString('latin1', 30, 34) !== '0002') throw new Error('not a partclone v2 image');
-    const totalBlocks = Number(header.readBigUInt64LE(60));
-    const bitmap = Buffer.alloc(Math.ceil(totalBlocks / 8));
-    await handle.read(bitmap, 0, bitmap.length, 110);
-    const { stdout, stderr } = await execa('partclone.info', [out], { reject: false });
-    return { blockSize: header.readUInt32LE(84), totalBlocks, usedBlocks: Number(header.readBigUInt64LE(68)), bitmap, info: `${stdout}\n${stderr}` };
-  } finally {
-    await handle.close();
   }
 }
 
@@ -173,7 +135,7 @@ for (const variant of variants) {
     // dumpe2fs: free count and every group's free ranges.
     const dumped = await dumpe2fsUsedBitmap(image, map, ratio);
     t.is(map.totalBlocks - map.usedBlocks, dumped.freeBlocks / ratio, 'free allocation units as dumpe2fs -h');
-    const ours = await extentsToBitmap(t, map, map.blockSize, map.totalBlocks);
+    const ours = await extentsToBitmap(map, map.blockSize, map.totalBlocks);
     t.deepEqual(firstDifferences(ours, dumped.bitmap, map.totalBlocks), { count: 0, first: [] }, 'used units as dumpe2fs free ranges');
 
     // partclone: header counts, partclone.info, and its bitmap bit for bit.
@@ -183,8 +145,7 @@ for (const variant of variants) {
       t.not(result.exitCode, 0, 'partclone now handles bigalloc: compare with it here');
       return;
     }
-    const pc = await partcloneImage(image, out);
-    await rm(out);
+    const pc = await runPartclone('ext4', image);
     t.is(map.blockSize, pc.blockSize, 'block size');
     t.is(map.totalBlocks, pc.totalBlocks, 'total blocks');
     t.is(map.usedBlocks, pc.usedBlocks, 'used blocks');
@@ -230,7 +191,8 @@ for (const [name, options] of [
     await execa('mkfs.ext4', ['-q', '-F', '-N', '512', ...options, image]);
     const pristine = await readFile(image);
     const targets = await mutationTargets(image);
-    const random = seededRandom(0x5eed + name.length);
+    const uniform = prng(0x5eed + name.length);
+    const random = (limit: number) => Math.floor(uniform() * limit);
     const outcomes = { map: 0, error: 0 };
     for (let round = 0; round < 300; round++) {
       const bytes = new Uint8Array(pristine);

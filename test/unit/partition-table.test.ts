@@ -7,7 +7,8 @@ import { execa } from 'execa';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { bufferSource, type ByteSource } from '../../rescue/core/byte-source.ts';
+import { bufferSource } from '../../rescue/core/byte-source.ts';
+import { openByteSource } from '../../rescue/io/file-source.ts';
 import { makePatches, mutatedSource, prng, withTimeout } from '../helpers/mutation.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { encodeGpt } from '../../rescue/core/partition-table/gpt.ts';
@@ -22,24 +23,8 @@ async function scratch(t: { teardown: (fn: () => Promise<void>) => void }): Prom
   return dir;
 }
 
-/** A ByteSource over an image file (sparse files are fine: only the table sectors are read). */
-async function fileSource(file: string): Promise<ByteSource & { close: () => Promise<void> }> {
-  const handle = await open(file, 'r');
-  const { size } = await handle.stat();
-  return {
-    size,
-    read: async (offset, length) => {
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, offset);
-      if (bytesRead !== length) throw new Error('short read');
-      return buffer;
-    },
-    close: () => handle.close(),
-  };
-}
-
 async function readTable(file: string, sectorSize = 512): Promise<PartitionTableInfo> {
-  const source = await fileSource(file);
+  const source = await openByteSource(file);
   try {
     return await readPartitionTable(source, sectorSize);
   } finally {
