@@ -4,6 +4,18 @@ import yargs, { type Argv } from 'yargs';
 import { LifeboatError, toLifeboatError } from './core/errors.ts';
 import { probeFilesystem } from './core/filesystems/probe-filesystem.ts';
 import { describeTarget, withByteSource } from './io/disk-targets.ts';
+import { readFile } from 'node:fs/promises';
+import { openBackupSource, openRestoreTarget } from './io/device-endpoints.ts';
+import { growFilesystem } from './io/grow-filesystem.ts';
+import { hostName, initRepository, isEmptyFolder, openRepository } from './io/repository/folder-repository.ts';
+import { askOnTerminal } from './io/terminal-prompt.ts';
+import type { RepositoryServices } from './ui/cli/context.ts';
+import { backupCommand } from './ui/cli/backup-command.ts';
+import { checkCommand } from './ui/cli/check-command.ts';
+import { forgetCommand } from './ui/cli/forget-command.ts';
+import { initCommand } from './ui/cli/init-command.ts';
+import { restoreCommand } from './ui/cli/restore-command.ts';
+import { snapshotsCommand } from './ui/cli/snapshots-command.ts';
 import { listDisks } from './io/sysfs-disks.ts';
 import { inspectDisk } from './ops/inspect-disk.ts';
 import { powerAction, readFirmwareFacts, readKernelCmdline, requestShell } from './io/machine.ts';
@@ -22,8 +34,29 @@ const builder: BuildDependencies = {
   buildSea: async (request, log) => (await import('../builder/build-sea.ts')).buildSea(request, log),
 };
 
+const repositories: RepositoryServices = {
+  init: initRepository,
+  open: openRepository,
+  isEmptyFolder,
+  openSource: openBackupSource,
+  openTarget: openRestoreTarget,
+  growFilesystem,
+  readPasswordFile: async (file) => {
+    const text = await readFile(file, 'utf8').catch((error: unknown) => {
+      throw new LifeboatError('LB_INPUT_USAGE', { detail: `The password file ${file} cannot be read.`, path: file }, { cause: error });
+    });
+    return text.replace(/\r?\n$/, '');
+  },
+  ask: askOnTerminal,
+  hostName,
+  powerAction,
+  env: process.env,
+  stderrIsTerminal: process.stderr.isTTY === true,
+};
+
 function createContext(): CliContext {
   return {
+    repositories,
     listDisks,
     describeTarget,
     inspectTarget: (target, sectorSize) => withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem)),
@@ -45,6 +78,12 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .scriptName('lifeboat')
     .usage('$0 [command]\n\nBootable rescue media and the recovery program that runs on them.\nWithout a command on a terminal, opens the text user interface.')
     .command(disksCommand(context))
+    .command(initCommand(context))
+    .command(backupCommand(context))
+    .command(snapshotsCommand(context))
+    .command(restoreCommand(context))
+    .command(checkCommand(context))
+    .command(forgetCommand(context))
     .command(errorsCommand(context))
     .command(tuiCommand(() => openTui(context), outcome))
     .command(buildCommand(context, builder))

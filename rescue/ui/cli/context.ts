@@ -1,7 +1,34 @@
 // What every CLI command receives from main.ts: the io functions it may call and where it writes.
 
 import type { DiskSummary } from '../../core/disk-facts.ts';
+import type { RepositoryConfig, SnapshotSource } from '../../core/repository/format.ts';
+import type { RepositoryMaintenance } from '../../core/repository/repository-port.ts';
+import type { ByteSource } from '../../core/byte-source.ts';
 import type { DiskContents } from '../../ops/inspect-disk.ts';
+import type { OpenedRestoreTarget } from '../../ops/restore.ts';
+
+/** An open repository with its lock. */
+export type RepositoryHandle = RepositoryMaintenance & {
+  acquireLock(exclusive: boolean, command: string): Promise<string[]>;
+  close(): Promise<void>;
+};
+
+/** What the repository commands need from io (wired in main.ts). */
+export interface RepositoryServices {
+  init(path: string, options: { password?: string }): Promise<RepositoryConfig>;
+  open(path: string, password: () => Promise<string | undefined>, options?: { tolerant?: boolean }): Promise<RepositoryHandle>;
+  isEmptyFolder(path: string): Promise<boolean>;
+  openSource(path: string, kind: 'disk' | 'partition'): Promise<{ source: ByteSource & { close(): Promise<void> }; facts: SnapshotSource }>;
+  openTarget(path: string, options: { createBytes: number; sectorSize: number; dryRun: boolean }): Promise<OpenedRestoreTarget>;
+  growFilesystem(request: { backingPath: string; offset: number; sizeBytes: number; filesystem: string }): Promise<string | undefined>;
+  readPasswordFile(path: string): Promise<string>;
+  /** Asks on the terminal (input hidden when `secret`); undefined when there is no terminal. */
+  ask(prompt: string, options: { secret: boolean }): Promise<string | undefined>;
+  hostName(): string;
+  powerAction(action: 'poweroff' | 'reboot'): Promise<void>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stderrIsTerminal: boolean;
+}
 
 /** The capabilities main.ts wires in; commands never import io themselves. */
 export interface CliContext {
@@ -13,6 +40,7 @@ export interface CliContext {
   readonly readKernelCmdline: () => Promise<string>;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  readonly repositories: RepositoryServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
 }

@@ -1,0 +1,23 @@
+// Typed progress: long operations report what they have done through this reporter; the CLI and
+// the TUI render it (text, JSON lines, gauges). The default reporter ignores everything.
+
+/** A step of a long operation. */
+export type ProgressPhase = 'backup' | 'verify' | 'restore' | 'check' | 'prune';
+
+/** Bytes done of the total in the current phase, with what is being worked on. */
+export interface ProgressEvent {
+  readonly phase: ProgressPhase;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** What is being processed now (a partition, a pack). */
+  readonly item?: string;
+}
+
+/** Where operations report progress and notices (things the user should know but that are not errors). */
+export interface ProgressReporter {
+  progress(event: ProgressEvent): void;
+  notice(message: string): void;
+}
+
+/** The reporter that reports nothing. */
+export const SILENT_REPORTER: ProgressReporter = { progress: () => undefined, notice: () => undefined };

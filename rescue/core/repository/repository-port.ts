@@ -1,0 +1,77 @@
+// What backup, restore, check and forget need from a repository, as types only: ops depend on
+// this port, io/repository implements it over a folder (tests may hand ops anything that fits).
+
+import type { BlobEntry, BlobType, IndexPack, RepositoryConfig, SnapshotManifest } from './format.ts';
+
+/** A snapshot as listed: its id (the manifest file's hash) and manifest. */
+export interface StoredSnapshot {
+  readonly id: string;
+  readonly manifest: SnapshotManifest;
+}
+
+/** Reading side: snapshots and verified blobs. */
+export interface RepositoryReader {
+  readonly config: RepositoryConfig;
+  readonly path: string;
+  listSnapshots(): Promise<StoredSnapshot[]>;
+  /** True when an index lists the blob. */
+  hasBlob(id: string): boolean;
+  /** The blob's content, decrypted, decompressed and checked against its id. */
+  readBlob(id: string): Promise<Uint8Array>;
+}
+
+/** What storing a blob did. */
+export interface StoreResult {
+  readonly id: string;
+  readonly isNew: boolean;
+  /** Bytes added to the repository (0 when the blob was already there). */
+  readonly storedBytes: number;
+}
+
+/** Writing side (callers hold the exclusive lock). */
+export interface RepositoryWriter extends RepositoryReader {
+  /** The id a blob with this content has in this repository (SHA-256, or HMAC-SHA-256 when encrypted). */
+  blobId(content: Uint8Array): Promise<string>;
+  /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored. */
+  storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number }): Promise<StoreResult>;
+  /** Closes the open pack and writes the index of every pack written since the last flush. */
+  flush(): Promise<void>;
+  /** Packs written by this writer so far, with their sizes. */
+  writtenPacks(): ReadonlyArray<{ readonly id: string; readonly size: number }>;
+  /** Re-reads a pack file and checks it against its name (hash) and footer. */
+  verifyPack(id: string): Promise<void>;
+  /** Writes a manifest; returns the snapshot id. */
+  saveSnapshot(manifest: SnapshotManifest): Promise<string>;
+  /** Drops an unfinished pack (after a failed run): nothing half-written stays referenced. */
+  abort(): Promise<void>;
+}
+
+/** A file the index loader could not use. */
+export interface IndexLoadProblem {
+  readonly code: string;
+  readonly file: string;
+  readonly detail: string;
+}
+
+/** What check and prune need besides reading and writing: the files themselves. */
+export interface RepositoryMaintenance extends RepositoryWriter {
+  readonly loadProblems: readonly IndexLoadProblem[];
+  indexedPacks(): ReadonlyMap<string, IndexPack>;
+  indexFiles(): readonly string[];
+  locateBlob(id: string): (BlobEntry & { readonly pack: string }) | undefined;
+  listPackFiles(): Promise<Map<string, number>>;
+  listTempFiles(): Promise<string[]>;
+  /** A whole pack file's bytes, unchecked. */
+  readPackFile(id: string): Promise<Uint8Array>;
+  /** A whole pack, checked against its hash, with its footer's blob list. */
+  readPack(id: string): Promise<{ bytes: Uint8Array; blobs: BlobEntry[] }>;
+  openBlob(entry: BlobEntry, stored: Uint8Array, pack: string): Promise<Uint8Array>;
+  scanSnapshots(): Promise<{ snapshots: StoredSnapshot[]; problems: Error[] }>;
+  removeSnapshot(id: string): Promise<void>;
+  writeIndex(packs: readonly IndexPack[]): Promise<string>;
+  /** Index files written by this process. */
+  writtenIndexes(): readonly string[];
+  copyStoredBlob(entry: BlobEntry, stored: Uint8Array): Promise<void>;
+  removeFiles(relativePaths: readonly string[]): Promise<void>;
+  packFile(id: string): string;
+}

@@ -1,0 +1,139 @@
+// The plan of a restore, made before anything is written: which volume and region goes where,
+// whether the partition table is re-encoded for a target of another size, which partition grows,
+// and the checks that refuse a target (too small, other sector size). Printed by --dry-run,
+// shown before the confirmation, then executed step by step by ops/restore.ts.
+
+import { LifeboatError } from '../errors.ts';
+import { formatBytes } from '../disk-facts.ts';
+import type { SnapshotManifest, SnapshotPartition } from './format.ts';
+
+/** What the restore needs to know of the target. */
+export interface RestoreTargetFacts {
+  readonly path: string;
+  readonly sizeBytes: number;
+  /** Logical sector size (image files take the snapshot's). */
+  readonly logicalSectorSize: number;
+  /** A new image file created by this restore: it reads as zeros, so zero runs need not be written. */
+  readonly fresh: boolean;
+  /** Partition N of a disk image, when the target names one. */
+  readonly description: string;
+}
+
+/** One step of a restore. */
+export type RestoreStep =
+  | { readonly kind: 'volume'; readonly volume: number; readonly offset: number; readonly sizeBytes: number; readonly usedBytes: number; readonly label: string }
+  | { readonly kind: 'region'; readonly region: number; readonly offset: number; readonly sizeBytes: number; readonly label: string }
+  | { readonly kind: 'gpt'; readonly diskSectors: number; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
+  | { readonly kind: 'mbr-entry'; readonly partition: SnapshotPartition; readonly label: string }
+  | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string };
+
+/** The whole plan. */
+export interface RestorePlan {
+  readonly kind: 'disk' | 'partition';
+  readonly target: RestoreTargetFacts;
+  readonly steps: readonly RestoreStep[];
+  /** Bytes the target must hold at least. */
+  readonly requiredBytes: number;
+  readonly notes: readonly string[];
+}
+
+/** GPT structures at the end of a disk: the entry array plus the header. */
+function gptTailSectors(entryCount: number, sectorSize: number): number {
+  return Math.ceil((entryCount * 128) / sectorSize) + 1;
+}
+
+function volumeLabel(manifest: SnapshotManifest, index: number): string {
+  const volume = manifest.volumes[index];
+  if (!volume) return 'volume';
+  const fs = volume.filesystem ? `${volume.filesystem.type}${volume.filesystem.label ? ` "${volume.filesystem.label}"` : ''}` : 'unknown contents';
+  const name = volume.partition === undefined ? 'filesystem' : `partition ${volume.partition}`;
+  return `${name} (${fs}, ${formatBytes(volume.content.usedBytes)} used of ${formatBytes(volume.content.sizeBytes)}, ${volume.method})`;
+}
+
+/** Plans restoring partition N of a disk snapshot, or a partition snapshot, onto a partition-sized target. */
+function planPartition(manifest: SnapshotManifest, target: RestoreTargetFacts, partition: number | undefined): RestorePlan {
+  const index = partition === undefined ? 0 : manifest.volumes.findIndex((volume) => volume.partition === partition);
+  const volume = manifest.volumes[index];
+  if (!volume || (partition === undefined && manifest.kind === 'disk' && manifest.volumes.length !== 1)) {
+    const numbers = manifest.volumes.map((entry) => entry.partition).filter((number) => number !== undefined);
+    throw new LifeboatError('LB_REPO_SNAPSHOT_NOT_FOUND', { detail: partition === undefined ? 'Name the partition to restore (SNAPSHOT:N).' : `The snapshot holds no partition ${partition}; it holds ${numbers.join(', ')}.`, partition });
+  }
+  const requiredBytes = volume.content.sizeBytes;
+  if (target.sizeBytes < requiredBytes) {
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; the partition needs ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+  }
+  const notes = target.sizeBytes > requiredBytes ? [`The target is ${formatBytes(target.sizeBytes - requiredBytes)} larger than the partition; the filesystem keeps its size.`] : [];
+  return { kind: 'partition', target, requiredBytes, notes, steps: [{ kind: 'volume', volume: index, offset: 0, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) }] };
+}
+
+function lastPartition(partitions: readonly SnapshotPartition[]): SnapshotPartition | undefined {
+  return [...partitions].filter((partition) => partition.kind !== 'extended').sort((a, b) => b.startLba + b.sectors - (a.startLba + a.sectors))[0];
+}
+
+/** Plans a whole-disk restore. */
+function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: boolean): RestorePlan {
+  const table = manifest.table;
+  if (!table) throw new LifeboatError('LB_REPO_INVALID', { detail: 'A disk snapshot without a partition table.' });
+  if (target.logicalSectorSize !== table.sectorSize) {
+    throw new LifeboatError('LB_DEVICE_SECTOR_SIZE_MISMATCH', { detail: `The snapshot has ${table.sectorSize}-byte sectors, ${target.description} has ${target.logicalSectorSize}-byte sectors.`, source: table.sectorSize, target: target.logicalSectorSize });
+  }
+  const sectorSize = table.sectorSize;
+  const sourceBytes = manifest.source.sizeBytes;
+  const sameSize = target.sizeBytes === sourceBytes;
+  const partitionsEnd = Math.max(0, ...table.partitions.map((partition) => (partition.startLba + partition.sectors) * sectorSize));
+  const tail = table.kind === 'gpt' ? gptTailSectors(table.gptEntryCount ?? 128, sectorSize) * sectorSize : 0;
+  const volumesEnd = Math.max(0, ...manifest.volumes.map((volume) => volume.offset + volume.content.sizeBytes));
+  const requiredBytes = sameSize ? sourceBytes : Math.max(partitionsEnd + tail, volumesEnd, ...manifest.regions.filter((region) => region.name !== 'gpt-backup').map((region) => region.offset + region.content.sizeBytes));
+  if (target.sizeBytes < requiredBytes) {
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; the snapshot's partitions need ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+  }
+  const notes: string[] = [];
+  const steps: RestoreStep[] = manifest.volumes.map((volume, index) => ({ kind: 'volume', volume: index, offset: volume.offset, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) }));
+  manifest.regions.forEach((region, index) => {
+    if (region.name === 'gpt-backup' && !sameSize) return;
+    steps.push({ kind: 'region', region: index, offset: region.offset, sizeBytes: region.content.sizeBytes, label: region.name === 'head' ? 'partition table, boot code and boot gap' : region.name === 'gpt-backup' ? 'backup GPT' : `extended boot record (${region.name})` });
+  });
+  const targetSectors = Math.floor(target.sizeBytes / sectorSize);
+  let partitions = table.partitions;
+  const last = lastPartition(partitions);
+  if (grow && last && table.kind !== 'none') {
+    const newEnd = table.kind === 'gpt' ? targetSectors - gptTailSectors(table.gptEntryCount ?? 128, sectorSize) : Math.min(targetSectors, 0xffffffff);
+    if (last.kind === 'logical') throw new LifeboatError('LB_INPUT_USAGE', { detail: `The last partition (${last.number}) is a logical partition; --grow enlarges primary and GPT partitions only.` });
+    const sectors = newEnd - last.startLba;
+    if (sectors > last.sectors) {
+      partitions = partitions.map((partition) => (partition.number === last.number ? { ...partition, sectors } : partition));
+      const volume = manifest.volumes.find((entry) => entry.partition === last.number);
+      if (table.kind === 'mbr') steps.push({ kind: 'mbr-entry', partition: { ...last, sectors }, label: `grow partition ${last.number} to ${formatBytes(sectors * sectorSize)}` });
+      if (volume?.filesystem) steps.push({ kind: 'grow-filesystem', filesystem: volume.filesystem.type, offset: last.startLba * sectorSize, sizeBytes: sectors * sectorSize, partition: last.number, label: `grow the ${volume.filesystem.type} filesystem of partition ${last.number} to fill it` });
+    } else {
+      notes.push('--grow: the last partition already reaches the end of the target.');
+    }
+  } else if (!sameSize && target.sizeBytes > sourceBytes) {
+    notes.push(`The target is ${formatBytes(target.sizeBytes - sourceBytes)} larger than the source; that space stays unpartitioned (use --grow to enlarge the last partition).`);
+  }
+  if (table.kind === 'gpt' && (!sameSize || partitions !== table.partitions)) {
+    steps.push({ kind: 'gpt', diskSectors: targetSectors, partitions, label: `GPT for a disk of ${formatBytes(target.sizeBytes)} (backup header at the new end)` });
+  }
+  const growSteps = steps.filter((step) => step.kind === 'grow-filesystem');
+  return { kind: 'disk', target, requiredBytes, notes, steps: [...steps.filter((step) => step.kind !== 'grow-filesystem'), ...growSteps] };
+}
+
+/** Plans a restore of `manifest` (or of one partition of it) onto `target`. */
+export function planRestore(manifest: SnapshotManifest, target: RestoreTargetFacts, options: { partition?: number; grow?: boolean }): RestorePlan {
+  if (manifest.kind === 'partition' || options.partition !== undefined) {
+    if (options.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow applies to whole-disk restores.' });
+    return planPartition(manifest, target, options.partition);
+  }
+  return planDisk(manifest, target, options.grow ?? false);
+}
+
+/** The plan as lines for the terminal. */
+export function describePlan(plan: RestorePlan): string[] {
+  const lines = [`Restore onto ${plan.target.description} (${formatBytes(plan.target.sizeBytes)}; needs ${formatBytes(plan.requiredBytes)}):`];
+  for (const step of plan.steps) {
+    const where = 'offset' in step ? ` at byte ${step.offset}` : '';
+    lines.push(`  - ${step.label}${where}`);
+  }
+  for (const note of plan.notes) lines.push(`  note: ${note}`);
+  return lines;
+}

@@ -1,0 +1,226 @@
+// Backup sources and restore targets as the user names them: a whole disk, a partition device,
+// an image file, or `FILE:N` (partition N of a disk image). Targets are checked before they are
+// opened for writing: not mounted (directly or through a loop device), not the running medium.
+
+import { constants, realpathSync } from 'node:fs';
+import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { checkRange, type ByteSource } from '../core/byte-source.ts';
+import type { DiskSummary } from '../core/disk-facts.ts';
+import { LifeboatError } from '../core/errors.ts';
+import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
+import type { SnapshotSource } from '../core/repository/format.ts';
+import type { RestoreTargetFacts } from '../core/repository/restore-plan.ts';
+import { openByteSource, type FileByteSource } from './file-source.ts';
+import { listDisks } from './sysfs-disks.ts';
+
+/** An opened backup source. */
+export interface OpenedSource {
+  readonly source: FileByteSource;
+  readonly facts: SnapshotSource;
+}
+
+/** An opened restore target: facts for the plan, and the writer. */
+export interface OpenedTarget {
+  readonly facts: RestoreTargetFacts;
+  readonly size: number;
+  write(offset: number, bytes: Uint8Array): Promise<void>;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+  /** The file or device and the byte offset of the target inside it (for resize tools). */
+  readonly backing: { readonly path: string; readonly offset: number; readonly isBlockDevice: boolean };
+}
+
+const UNREADABLE_ERRNOS = ['EACCES', 'EPERM', 'ENOENT', 'ENXIO', 'EIO', 'ENOMEDIUM', 'EBUSY', 'ENODEV'];
+
+async function findDiskOf(name: string): Promise<{ disk: DiskSummary; partition: DiskSummary['partitions'][number] | undefined } | undefined> {
+  for (const disk of await listDisks({ includeVirtual: true })) {
+    if (disk.name === name) return { disk, partition: undefined };
+    const partition = disk.partitions.find((entry) => entry.name === name);
+    if (partition) return { disk, partition };
+  }
+  return undefined;
+}
+
+/** Opens a backup source read-only with the facts kept in the snapshot. */
+export async function openBackupSource(target: string, kind: 'disk' | 'partition'): Promise<OpenedSource> {
+  const info = await stat(target).catch((error: unknown) => {
+    throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} does not exist.`, path: target }, { cause: error });
+  });
+  const source = await openByteSource(target).catch((error: unknown) => {
+    const errno = (error as { code?: string }).code;
+    if (errno && UNREADABLE_ERRNOS.includes(errno)) throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `${target}: ${errno}.`, path: target, errno }, { cause: error });
+    throw error;
+  });
+  try {
+    let facts: SnapshotSource;
+    if (info.isBlockDevice()) {
+      const found = await findDiskOf(path.basename(target));
+      if (!found) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is not a disk or partition the kernel lists.`, path: target });
+      if (kind === 'disk' && found.partition) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is a partition; use \`backup partition\`, or name its disk ${found.disk.path}.`, path: target });
+      const { disk } = found;
+      facts = { path: target, model: disk.model, serial: disk.serial, sizeBytes: source.size, logicalSectorSize: disk.logicalSectorSize, physicalSectorSize: disk.physicalSectorSize, transport: disk.transport };
+    } else {
+      const sectorSize = kind === 'disk' ? await detectSectorSize(source) : 512;
+      facts = { path: path.resolve(target), model: 'image file', serial: '', sizeBytes: source.size, logicalSectorSize: sectorSize, physicalSectorSize: sectorSize, transport: 'file' };
+    }
+    return { source, facts };
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
+}
+
+/** Loop devices backed by `file`, and whether any of them (or their partitions) is mounted. */
+async function loopUsersOf(file: string): Promise<string[]> {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return [];
+  }
+  const mounted: string[] = [];
+  for (const name of await readdir('/sys/block').catch(() => [])) {
+    if (!name.startsWith('loop')) continue;
+    const backing = (await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => '')).trim();
+    if (backing !== real) continue;
+    const disk = (await listDisks({ includeVirtual: true })).find((entry) => entry.name === name);
+    const points = [...(disk?.mountPoints ?? []), ...(disk?.partitions.flatMap((partition) => partition.mountPoints) ?? [])];
+    if (points.length > 0) mounted.push(`/dev/${name} (mounted on ${points.join(', ')})`);
+  }
+  return mounted;
+}
+
+/** Refuses targets that are mounted or hold the medium. */
+async function checkTargetFree(target: string, isBlockDevice: boolean): Promise<{ logicalSectorSize: number }> {
+  if (!isBlockDevice) {
+    const users = await loopUsersOf(target);
+    if (users.length > 0) throw new LifeboatError('LB_DEVICE_TARGET_MOUNTED', { detail: `${target} backs ${users.join(', ')}.`, path: target, users });
+    return { logicalSectorSize: 0 };
+  }
+  const found = await findDiskOf(path.basename(target));
+  if (!found) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is not a disk or partition the kernel lists.`, path: target });
+  const { disk, partition } = found;
+  if (disk.holdsMedium) throw new LifeboatError('LB_DEVICE_TARGET_IS_MEDIUM', { detail: `${disk.path} holds the running Lifeboat medium.`, path: target });
+  const points = partition ? partition.mountPoints : [...disk.mountPoints, ...disk.partitions.flatMap((entry) => entry.mountPoints)];
+  if (points.length > 0) throw new LifeboatError('LB_DEVICE_TARGET_MOUNTED', { detail: `${target} is mounted on ${points.join(', ')}.`, path: target, mountPoints: points });
+  if (disk.transport === 'loop') {
+    const backing = (await readFile(`/sys/block/${disk.name}/loop/backing_file`, 'utf8').catch(() => '')).trim();
+    if (backing) {
+      const users = (await loopUsersOf(backing)).filter((user) => !user.startsWith(`/dev/${disk.name} `));
+      if (users.length > 0) throw new LifeboatError('LB_DEVICE_TARGET_MOUNTED', { detail: `${target}'s file ${backing} also backs ${users.join(', ')}.`, path: target });
+    }
+  }
+  return { logicalSectorSize: disk.logicalSectorSize };
+}
+
+function writeError(error: unknown, target: string): LifeboatError {
+  if (error instanceof LifeboatError) return error;
+  const errno = (error as { code?: string }).code ?? 'unknown';
+  return new LifeboatError('LB_DEVICE_WRITE_FAILED', { detail: `${target}: ${errno}.`, path: target, errno }, { cause: error });
+}
+
+/** Splits `FILE:N` when FILE exists and FILE:N does not. */
+async function splitPartitionSuffix(target: string): Promise<{ file: string; partition: number | undefined }> {
+  const match = /^(.*):(\d{1,3})$/.exec(target);
+  if (!match?.[1] || !match[2]) return { file: target, partition: undefined };
+  const whole = await stat(target).then(() => true, () => false);
+  if (whole) return { file: target, partition: undefined };
+  return { file: match[1], partition: Number(match[2]) };
+}
+
+/** Opens a restore target for writing after the safety checks; a missing image file is created with `createBytes`. */
+export async function openRestoreTarget(target: string, options: { createBytes: number; sectorSize: number; dryRun?: boolean }): Promise<OpenedTarget> {
+  const { file, partition } = await splitPartitionSuffix(target);
+  const info = await stat(file).catch(() => undefined);
+  if (!info && options.dryRun && partition === undefined) return plannedFile(file, options);
+  let fresh = false;
+  let handle: FileHandle;
+  let isBlockDevice = false;
+  let logicalSectorSize = options.sectorSize;
+  try {
+    if (!info) {
+      if (partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} does not exist.`, path: file });
+      handle = await open(file, 'wx');
+      await handle.truncate(options.createBytes);
+      fresh = true;
+    } else {
+      isBlockDevice = info.isBlockDevice();
+      if (!isBlockDevice && !info.isFile()) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} is neither a block device nor a file.`, path: file });
+      const checked = await checkTargetFree(file, isBlockDevice);
+      if (isBlockDevice) logicalSectorSize = checked.logicalSectorSize;
+      handle = await open(file, options.dryRun ? 'r' : isBlockDevice ? constants.O_RDWR | constants.O_EXCL : 'r+');
+    }
+  } catch (error) {
+    const errno = (error as { code?: string }).code;
+    if (errno === 'EBUSY') throw new LifeboatError('LB_DEVICE_TARGET_MOUNTED', { detail: `${file} is in use (EBUSY).`, path: file }, { cause: error });
+    if (errno && UNREADABLE_ERRNOS.includes(errno)) throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `${file}: ${errno}.`, path: file, errno }, { cause: error });
+    throw error;
+  }
+  const totalSize = isBlockDevice ? (await openByteSource(file).then(async (source) => { await source.close(); return source.size; })) : (await handle.stat()).size;
+  let base = 0;
+  let size = totalSize;
+  let description = file;
+  if (partition !== undefined) {
+    const whole: ByteSource = { size: totalSize, read: (offset, length) => readExact(handle, offset, length) };
+    const sectorSize = await detectSectorSize(whole);
+    const table = await readPartitionTable(whole, sectorSize);
+    const entry = table.partitions.find((candidate) => candidate.number === partition && candidate.kind !== 'extended');
+    if (!entry) {
+      await handle.close();
+      throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} has no partition ${partition}.`, path: file });
+    }
+    base = entry.startLba * sectorSize;
+    size = entry.sectors * sectorSize;
+    description = `partition ${partition} of ${file}`;
+    checkRange(totalSize, base, size);
+  }
+  const facts: RestoreTargetFacts = { path: target, sizeBytes: size, logicalSectorSize, fresh, description };
+  return {
+    facts,
+    size,
+    backing: { path: file, offset: base, isBlockDevice },
+    write: async (offset, bytes) => {
+      if (offset < 0 || offset + bytes.length > size) throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `A write at ${offset}+${bytes.length} passes the end of ${description} (${size} bytes).` });
+      try {
+        let done = 0;
+        while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, base + offset + done)).bytesWritten;
+      } catch (error) {
+        throw writeError(error, file);
+      }
+    },
+    read: (offset, length) => readExact(handle, base + offset, length),
+    sync: async () => {
+      try {
+        await handle.sync();
+      } catch (error) {
+        throw writeError(error, file);
+      }
+    },
+    close: () => handle.close(),
+  };
+}
+
+async function readExact(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  const { bytesRead } = await handle.read(buffer, 0, length, offset);
+  if (bytesRead !== length) throw new LifeboatError('LB_INPUT_READ_OUT_OF_RANGE', { detail: `Read ${bytesRead} of ${length} bytes at ${offset}.`, offset });
+  return buffer;
+}
+
+/** A target file a dry run would create: facts only, no writes. */
+function plannedFile(file: string, options: { createBytes: number; sectorSize: number }): OpenedTarget {
+  const refuse = async (): Promise<never> => {
+    throw new LifeboatError('LB_INTERNAL', { detail: 'A dry run does not write.' });
+  };
+  return {
+    facts: { path: file, sizeBytes: options.createBytes, logicalSectorSize: options.sectorSize, fresh: true, description: `${file} (new file)` },
+    size: options.createBytes,
+    backing: { path: file, offset: 0, isBlockDevice: false },
+    write: refuse,
+    read: refuse,
+    sync: async () => undefined,
+    close: async () => undefined,
+  };
+}

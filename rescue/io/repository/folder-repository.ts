@@ -1,0 +1,591 @@
+// A repository in a folder (FORMAT.md): config, keys, packs, indexes, snapshots and locks as
+// files. Every new file is written under a .tmp name, synced, then renamed, so a killed process
+// leaves only ignorable temp files; packs are named by their SHA-256 and checked on read.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { LifeboatError } from '../../core/errors.ts';
+import {
+  DEFAULT_CHUNK_BYTES, DEFAULT_PACK_BYTES, MAX_BLOB_RAW_BYTES, PACK_HEADER_BYTES, PACK_HEADER_MAGIC, PACK_TRAILER_BYTES, PACK_TRAILER_MAGIC,
+  REPOSITORY_FORMAT_NAME, REPOSITORY_FORMAT_VERSION, parseConfig, parseIndex, parseManifest, parsePackBlobs,
+  type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
+} from '../../core/repository/format.ts';
+import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
+import { createKeyFile, makeIdFunction, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
+import { writeFileAtomic, toWriteError } from './repository-files.ts';
+import { acquireLock, type RepositoryLock } from './repository-lock.ts';
+
+const zstdCompress = promisify(zlib.zstdCompress);
+const zstdDecompress = promisify(zlib.zstdDecompress);
+/** Bytes of a chunk compressed at level 1 to judge whether the rest is worth compressing. */
+const SAMPLE_BYTES = 64 * 1024;
+/** A sample that shrinks by less than this is treated as incompressible (random, media, encrypted). */
+const INCOMPRESSIBLE_RATIO = 0.97;
+/** Pack file descriptors kept open while reading. */
+const OPEN_PACKS = 16;
+
+/** Where a blob lives. */
+interface BlobLocation extends BlobEntry {
+  readonly pack: string;
+}
+
+/** How the password is obtained when the repository is encrypted (asked only then). */
+export type PasswordSource = () => Promise<string | undefined>;
+
+/** A problem found while loading the index (check lists them; normal use throws the first). */
+export interface LoadProblem {
+  readonly code: string;
+  readonly file: string;
+  readonly detail: string;
+}
+
+function packPath(root: string, id: string): string {
+  return path.join(root, 'data', id.slice(0, 2), `${id}.pack`);
+}
+
+async function readJsonFile(file: string, missingCode: 'LB_REPO_NOT_FOUND' | 'LB_REPO_INVALID'): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new LifeboatError(missingCode, { detail: `${file} cannot be read.`, file }, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new LifeboatError(missingCode === 'LB_REPO_NOT_FOUND' ? 'LB_REPO_INVALID' : missingCode, { detail: `${file} is not valid JSON.`, file }, { cause: error });
+  }
+}
+
+/** True when `folder` is missing or empty (a backup may then create a repository in it). */
+export async function isEmptyFolder(folder: string): Promise<boolean> {
+  try {
+    return (await readdir(folder)).length === 0;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return true;
+    throw error;
+  }
+}
+
+/** Creates a repository in a missing or empty folder. */
+export async function initRepository(root: string, options: { password?: string; chunkBytes?: number }): Promise<RepositoryConfig> {
+  if (!(await isEmptyFolder(root))) {
+    const exists = await stat(path.join(root, 'config.json')).then(() => true, () => false);
+    throw new LifeboatError('LB_INPUT_USAGE', { detail: exists ? `${root} already holds a repository.` : `${root} is not empty; choose an empty or new folder.`, path: root });
+  }
+  const config: RepositoryConfig = {
+    format: REPOSITORY_FORMAT_NAME,
+    version: REPOSITORY_FORMAT_VERSION,
+    id: randomBytes(16).toString('hex'),
+    created: new Date().toISOString(),
+    chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+    packBytes: DEFAULT_PACK_BYTES,
+    encryption: options.password === undefined ? 'none' : 'aes-256-gcm',
+  };
+  parseConfig(config);
+  try {
+    for (const folder of ['data', 'index', 'snapshots', 'locks', 'keys']) await mkdir(path.join(root, folder), { recursive: true });
+    if (options.password !== undefined) {
+      const { file } = await createKeyFile(options.password, config.id);
+      await writeFileAtomic(path.join(root, 'keys'), `${randomBytes(16).toString('hex')}.json`, Buffer.from(`${JSON.stringify(file, null, 2)}\n`));
+    }
+    await writeFileAtomic(root, 'config.json', Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
+  } catch (error) {
+    throw toWriteError(error, root);
+  }
+  return config;
+}
+
+async function unlockKey(root: string, config: RepositoryConfig, passwordSource: PasswordSource): Promise<MasterKey | undefined> {
+  if (config.encryption === 'none') return undefined;
+  const password = await passwordSource();
+  if (password === undefined) throw new LifeboatError('LB_REPO_PASSWORD_REQUIRED', { path: root });
+  const names = (await readdir(path.join(root, 'keys')).catch(() => [])).filter((name) => name.endsWith('.json'));
+  if (names.length === 0) throw new LifeboatError('LB_REPO_INVALID', { detail: `${root}/keys holds no key file.`, path: root });
+  for (const name of names) {
+    const file = (await readJsonFile(path.join(root, 'keys', name), 'LB_REPO_INVALID')) as KeyFile;
+    const key = await openKeyFile(file, password, config.id);
+    if (key) return key;
+  }
+  throw new LifeboatError('LB_REPO_WRONG_PASSWORD', { path: root });
+}
+
+/** Opens an existing repository and loads its index. */
+export async function openRepository(root: string, passwordSource: PasswordSource, options: { tolerant?: boolean } = {}): Promise<FolderRepository> {
+  const config = parseConfig(await readJsonFile(path.join(root, 'config.json'), 'LB_REPO_NOT_FOUND'), path.join(root, 'config.json'));
+  const key = await unlockKey(root, config, passwordSource);
+  const repository = new FolderRepository(root, config, key, await makeIdFunction(key));
+  const problems = await repository.loadIndex();
+  if (problems[0] && !options.tolerant) throw new LifeboatError(problems[0].code as 'LB_REPO_INVALID', { detail: problems[0].detail, file: problems[0].file });
+  return repository;
+}
+
+/** The folder repository: reader, writer and the maintenance that check and prune need. */
+export class FolderRepository implements RepositoryMaintenance {
+  readonly path: string;
+  readonly config: RepositoryConfig;
+  private readonly key: MasterKey | undefined;
+  private readonly idOf: (content: Uint8Array) => Promise<string>;
+  private readonly blobs = new Map<string, BlobLocation>();
+  private readonly packs = new Map<string, IndexPack>();
+  private indexNames: string[] = [];
+  private readonly pendingIds = new Set<string>();
+  private readonly unindexedPacks: IndexPack[] = [];
+  private readonly written: Array<{ id: string; size: number }> = [];
+  private readonly indexesWritten: string[] = [];
+  private pack: PackWriter | undefined;
+  private writeQueue: Promise<unknown> = Promise.resolve();
+  private readonly handles = new Map<string, FileHandle>();
+  private lock: RepositoryLock | undefined;
+  loadProblems: LoadProblem[] = [];
+
+  constructor(root: string, config: RepositoryConfig, key: MasterKey | undefined, idOf: (content: Uint8Array) => Promise<string>) {
+    this.path = root;
+    this.config = config;
+    this.key = key;
+    this.idOf = idOf;
+  }
+
+  /** Takes the writer lock (exclusive) or a reader lock; stale locks of dead processes are removed. */
+  async acquireLock(exclusive: boolean, command: string): Promise<string[]> {
+    const { lock, removedStale } = await acquireLock(path.join(this.path, 'locks'), { exclusive, command });
+    this.lock = lock;
+    return removedStale;
+  }
+
+  /** Releases the lock and closes files. */
+  async close(): Promise<void> {
+    for (const handle of this.handles.values()) await handle.close().catch(() => undefined);
+    this.handles.clear();
+    await this.lock?.release();
+    this.lock = undefined;
+  }
+
+  /** Reads every index file; returns the problems (damaged files) it skipped. */
+  async loadIndex(): Promise<LoadProblem[]> {
+    this.blobs.clear();
+    this.packs.clear();
+    const problems: LoadProblem[] = [];
+    const names = (await readdir(path.join(this.path, 'index')).catch(() => [])).filter((name) => /^[0-9a-f]{64}\.json$/.test(name));
+    this.indexNames = names;
+    for (const name of names) {
+      const file = path.join(this.path, 'index', name);
+      try {
+        const index = await this.readIndexFile(file, name.slice(0, 64));
+        for (const pack of index.packs) this.addPack(pack);
+      } catch (error) {
+        const coded = error instanceof LifeboatError ? error : new LifeboatError('LB_REPO_INVALID', { detail: String(error) });
+        problems.push({ code: coded.code, file, detail: coded.message });
+      }
+    }
+    this.loadProblems = problems;
+    return problems;
+  }
+
+  private async readIndexFile(file: string, expectedHash: string): Promise<IndexFile> {
+    const stored = await readFile(file);
+    if ((await sha256Hex(stored)) !== expectedHash) throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} does not match its name (damaged or altered).`, file });
+    const plain = this.key ? unseal(this.key.encryption, stored, 'index') : stored;
+    if (!plain) throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} fails authentication.`, file });
+    return parseIndex(JSON.parse(plain.toString('utf8')), file);
+  }
+
+  private addPack(pack: IndexPack): void {
+    this.packs.set(pack.id, pack);
+    for (const blob of pack.blobs) if (!this.blobs.has(blob.id)) this.blobs.set(blob.id, { ...blob, pack: pack.id });
+  }
+
+  /** Packs the index lists. */
+  indexedPacks(): ReadonlyMap<string, IndexPack> {
+    return this.packs;
+  }
+
+  /** Names of the index files loaded. */
+  indexFiles(): readonly string[] {
+    return this.indexNames;
+  }
+
+  hasBlob(id: string): boolean {
+    return this.blobs.has(id);
+  }
+
+  /** Where the index says a blob is. */
+  locateBlob(id: string): BlobLocation | undefined {
+    return this.blobs.get(id);
+  }
+
+  async blobId(content: Uint8Array): Promise<string> {
+    return this.idOf(content);
+  }
+
+  // ---- reading --------------------------------------------------------------------------------
+
+  private async packHandle(id: string): Promise<FileHandle> {
+    const cached = this.handles.get(id);
+    if (cached) return cached;
+    let handle: FileHandle;
+    try {
+      handle = await open(packPath(this.path, id), 'r');
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') throw new LifeboatError('LB_REPO_PACK_MISSING', { detail: `Pack ${id} is missing.`, pack: id }, { cause: error });
+      throw new LifeboatError('LB_REPO_INVALID', { detail: `Pack ${id} cannot be opened.`, pack: id }, { cause: error });
+    }
+    if (this.handles.size >= OPEN_PACKS) {
+      const [oldest, oldHandle] = this.handles.entries().next().value ?? [];
+      if (oldest && oldHandle) {
+        this.handles.delete(oldest);
+        await oldHandle.close();
+      }
+    }
+    this.handles.set(id, handle);
+    return handle;
+  }
+
+  async readBlob(id: string): Promise<Uint8Array> {
+    const location = this.blobs.get(id);
+    if (!location) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${id} is listed in no index.`, chunk: id });
+    const handle = await this.packHandle(location.pack);
+    const stored = Buffer.alloc(location.length);
+    const { bytesRead } = await handle.read(stored, 0, location.length, location.offset);
+    if (bytesRead !== location.length) {
+      throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${location.pack} ends before chunk ${id} (offset ${location.offset}).`, pack: location.pack, chunk: id });
+    }
+    return this.openBlob(location, stored, location.pack);
+  }
+
+  /** Decrypts, decompresses and checks one stored blob against its id. */
+  async openBlob(entry: BlobEntry, stored: Uint8Array, pack: string): Promise<Uint8Array> {
+    const corrupt = (why: string) => new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${entry.id} in pack ${pack}: ${why}.`, chunk: entry.id, pack });
+    const payload = this.key ? unseal(this.key.encryption, stored, entry.id) : stored;
+    if (!payload) throw corrupt('authentication failed');
+    let content: Uint8Array;
+    if (entry.compression === 'zstd') {
+      try {
+        content = await zstdDecompress(payload, { maxOutputLength: Math.max(1, entry.rawLength) });
+      } catch {
+        throw corrupt('it does not decompress');
+      }
+    } else {
+      content = payload;
+    }
+    if (content.length !== entry.rawLength) throw corrupt(`${content.length} bytes instead of ${entry.rawLength}`);
+    if ((await this.idOf(content)) !== entry.id) throw corrupt('its content does not match its id');
+    return content;
+  }
+
+  /** A pack file's bytes as they are. */
+  async readPackFile(id: string): Promise<Buffer> {
+    try {
+      return await readFile(packPath(this.path, id));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') throw new LifeboatError('LB_REPO_PACK_MISSING', { detail: `Pack ${id} is missing.`, pack: id }, { cause: error });
+      throw error;
+    }
+  }
+
+  /** Reads a whole pack, checks it against its name, and returns its footer's blob list. */
+  async readPack(id: string): Promise<{ bytes: Buffer; blobs: BlobEntry[] }> {
+    const bytes = await this.readPackFile(id);
+    const indexed = this.packs.get(id);
+    if (indexed && bytes.length < indexed.size) throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id} has ${bytes.length} of its ${indexed.size} bytes.`, pack: id });
+    if ((await sha256Hex(bytes)) !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
+    return { bytes, blobs: this.parsePackFooter(bytes, id) };
+  }
+
+  private parsePackFooter(bytes: Buffer, id: string): BlobEntry[] {
+    const bad = (why: string) => new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id}: ${why}.`, pack: id });
+    if (bytes.length < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || bytes.toString('latin1', 0, 8) !== PACK_HEADER_MAGIC) throw bad('no pack header');
+    if (bytes.toString('latin1', bytes.length - 8) !== PACK_TRAILER_MAGIC) throw bad('no pack trailer (cut short)');
+    const footerLength = bytes.readUInt32LE(bytes.length - PACK_TRAILER_BYTES);
+    const footerStart = bytes.length - PACK_TRAILER_BYTES - footerLength;
+    if (footerStart < PACK_HEADER_BYTES) throw bad('footer length out of range');
+    const sealed = bytes.subarray(footerStart, bytes.length - PACK_TRAILER_BYTES);
+    const plain = this.key ? unseal(this.key.encryption, sealed, 'pack-footer') : sealed;
+    if (!plain) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: footer fails authentication.`, pack: id });
+    let footer: unknown;
+    try {
+      footer = JSON.parse(plain.toString('utf8'));
+    } catch {
+      throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: footer is not valid JSON.`, pack: id });
+    }
+    return parsePackBlobs((footer as { blobs?: unknown }).blobs, `pack ${id}`, footerStart);
+  }
+
+  async verifyPack(id: string): Promise<void> {
+    const { blobs } = await this.readPack(id);
+    const indexed = this.packs.get(id) ?? this.unindexedPacks.find((pack) => pack.id === id);
+    if (!indexed || indexed.blobs.length !== blobs.length || indexed.blobs.some((blob, i) => blob.id !== blobs[i]?.id || blob.offset !== blobs[i]?.offset)) {
+      throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: its footer and the index disagree.`, pack: id });
+    }
+  }
+
+  /** Pack files present in data/ with their sizes. */
+  async listPackFiles(): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const data = path.join(this.path, 'data');
+    for (const prefix of await readdir(data).catch(() => [])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(path.join(data, prefix))) {
+        const match = /^([0-9a-f]{64})\.pack$/.exec(name);
+        if (match?.[1]) found.set(match[1], (await stat(path.join(data, prefix, name))).size);
+      }
+    }
+    return found;
+  }
+
+  /** Leftover temp files of interrupted runs (relative paths). */
+  async listTempFiles(): Promise<string[]> {
+    const found: string[] = [];
+    const walk = async (relative: string, depth: number): Promise<void> => {
+      for (const entry of await readdir(path.join(this.path, relative), { withFileTypes: true }).catch(() => [])) {
+        const child = path.join(relative, entry.name);
+        if (entry.isDirectory() && depth < 2) await walk(child, depth + 1);
+        else if (entry.isFile() && entry.name.endsWith('.tmp')) found.push(child);
+      }
+    };
+    await walk('', 0);
+    return found;
+  }
+
+  /** Removes files by path relative to the repository (temp files, old indexes, dropped packs). */
+  async removeFiles(relativePaths: readonly string[]): Promise<void> {
+    for (const relative of relativePaths) await rm(path.join(this.path, relative), { force: true });
+  }
+
+  /** Relative path of a pack file. */
+  packFile(id: string): string {
+    return path.relative(this.path, packPath(this.path, id));
+  }
+
+  // ---- snapshots ------------------------------------------------------------------------------
+
+  /** Every snapshot, with the damaged ones reported apart. */
+  async scanSnapshots(): Promise<{ snapshots: StoredSnapshot[]; problems: LifeboatError[] }> {
+    const names = (await readdir(path.join(this.path, 'snapshots')).catch(() => [])).filter((name) => /^[0-9a-f]{64}\.json$/.test(name));
+    const snapshots: StoredSnapshot[] = [];
+    const problems: LifeboatError[] = [];
+    for (const name of names) {
+      try {
+        snapshots.push(await this.loadSnapshot(name.slice(0, 64)));
+      } catch (error) {
+        problems.push(error instanceof LifeboatError ? error : new LifeboatError('LB_REPO_SNAPSHOT_CORRUPT', { detail: String(error) }));
+      }
+    }
+    return { snapshots, problems };
+  }
+
+  async listSnapshots(): Promise<StoredSnapshot[]> {
+    return (await this.scanSnapshots()).snapshots;
+  }
+
+  /** Loads and checks one manifest. */
+  async loadSnapshot(id: string): Promise<StoredSnapshot> {
+    const file = path.join(this.path, 'snapshots', `${id}.json`);
+    const corrupt = (why: string, cause?: unknown) => new LifeboatError('LB_REPO_SNAPSHOT_CORRUPT', { detail: `Snapshot ${id.slice(0, 8)}: ${why}.`, snapshot: id, file }, { cause });
+    let stored: Buffer;
+    try {
+      stored = await readFile(file);
+    } catch (error) {
+      throw new LifeboatError('LB_REPO_SNAPSHOT_NOT_FOUND', { detail: `Snapshot ${id} does not exist.`, snapshot: id }, { cause: error });
+    }
+    if ((await sha256Hex(stored)) !== id) throw corrupt('the manifest does not match its hash (damaged or altered)');
+    const plain = this.key ? unseal(this.key.encryption, stored, 'snapshot') : stored;
+    if (!plain) throw corrupt('the manifest fails authentication');
+    try {
+      return { id, manifest: parseManifest(JSON.parse(plain.toString('utf8')), file) };
+    } catch (error) {
+      throw corrupt('the manifest is not valid', error);
+    }
+  }
+
+  async saveSnapshot(manifest: SnapshotManifest): Promise<string> {
+    const plain = Buffer.from(`${JSON.stringify(manifest)}\n`);
+    const stored = this.key ? seal(this.key.encryption, plain, 'snapshot') : plain;
+    const id = await sha256Hex(stored);
+    await writeFileAtomic(path.join(this.path, 'snapshots'), `${id}.json`, stored);
+    return id;
+  }
+
+  /** Deletes a snapshot's manifest (its chunks stay until prune). */
+  async removeSnapshot(id: string): Promise<void> {
+    await rm(path.join(this.path, 'snapshots', `${id}.json`), { force: true });
+  }
+
+  // ---- writing --------------------------------------------------------------------------------
+
+  private serialize<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.writeQueue.then(step);
+    this.writeQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  async storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number }): Promise<StoreResult> {
+    if (content.length > MAX_BLOB_RAW_BYTES) throw new LifeboatError('LB_INTERNAL', { detail: `A blob of ${content.length} bytes is over the limit.` });
+    const id = options.id ?? (await this.idOf(content));
+    if (this.blobs.has(id) || this.pendingIds.has(id)) return { id, isNew: false, storedBytes: 0 };
+    this.pendingIds.add(id);
+    let payload: Uint8Array = content;
+    let compression: 'zstd' | 'none' = 'none';
+    if (options.compressionLevel > 0 && worthCompressing(content)) {
+      const compressed = await zstdCompress(content, { params: { [zlib.constants.ZSTD_c_compressionLevel]: options.compressionLevel } });
+      if (compressed.length < content.length) {
+        payload = compressed;
+        compression = 'zstd';
+      }
+    }
+    const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
+    await this.serialize(async () => {
+      this.pack ??= await PackWriter.create(this.path);
+      await this.pack.append({ id, type, rawLength: content.length, compression }, stored);
+      if (this.pack.size >= this.config.packBytes) await this.closePack();
+    });
+    return { id, isNew: true, storedBytes: stored.length };
+  }
+
+  /** Copies an already stored blob (prune's repacking) without re-encoding it. */
+  async copyStoredBlob(entry: BlobEntry, stored: Uint8Array): Promise<void> {
+    await this.serialize(async () => {
+      this.pack ??= await PackWriter.create(this.path);
+      await this.pack.append(entry, stored);
+      if (this.pack.size >= this.config.packBytes) await this.closePack();
+    });
+  }
+
+  private async closePack(): Promise<void> {
+    const pack = this.pack;
+    if (!pack) return;
+    this.pack = undefined;
+    const footer = Buffer.from(JSON.stringify({ blobs: pack.entries }));
+    const sealed = this.key ? seal(this.key.encryption, footer, 'pack-footer') : footer;
+    const indexPack = await pack.finish(sealed);
+    this.unindexedPacks.push(indexPack);
+    this.written.push({ id: indexPack.id, size: indexPack.size });
+  }
+
+  async flush(): Promise<void> {
+    await this.serialize(async () => {
+      await this.closePack();
+      if (this.unindexedPacks.length === 0) return;
+      await this.writeIndex(this.unindexedPacks);
+      for (const pack of this.unindexedPacks) this.addPack(pack);
+      for (const pack of this.unindexedPacks) for (const blob of pack.blobs) this.pendingIds.delete(blob.id);
+      this.unindexedPacks.length = 0;
+    });
+  }
+
+  /** Writes an index file listing `packs`; returns its name. */
+  async writeIndex(packs: readonly IndexPack[]): Promise<string> {
+    const plain = Buffer.from(JSON.stringify({ version: REPOSITORY_FORMAT_VERSION, packs } satisfies IndexFile));
+    const stored = this.key ? seal(this.key.encryption, plain, 'index') : plain;
+    const name = `${await sha256Hex(stored)}.json`;
+    await writeFileAtomic(path.join(this.path, 'index'), name, stored);
+    this.indexesWritten.push(name);
+    return name;
+  }
+
+  writtenIndexes(): readonly string[] {
+    return this.indexesWritten;
+  }
+
+  writtenPacks(): ReadonlyArray<{ readonly id: string; readonly size: number }> {
+    return this.written;
+  }
+
+  async abort(): Promise<void> {
+    await this.writeQueue;
+    await this.pack?.discard();
+    this.pack = undefined;
+  }
+}
+
+/** Whether compressing is worth it: level-1 zstd on a sample must shrink it. */
+function worthCompressing(content: Uint8Array): boolean {
+  if (content.length <= SAMPLE_BYTES * 2) return true;
+  const middle = Math.floor(content.length / 2 / SAMPLE_BYTES) * SAMPLE_BYTES;
+  const sample = content.subarray(middle, middle + SAMPLE_BYTES);
+  const compressed = zlib.zstdCompressSync(sample, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
+  return compressed.length < sample.length * INCOMPRESSIBLE_RATIO;
+}
+
+/** A pack being written under a temp name; renamed to its SHA-256 once complete. */
+class PackWriter {
+  readonly entries: BlobEntry[] = [];
+  size = 0;
+  private readonly hash = createHash('sha256');
+
+  private readonly root: string;
+  private readonly tempPath: string;
+  private readonly handle: FileHandle;
+
+  private constructor(root: string, tempPath: string, handle: FileHandle) {
+    this.root = root;
+    this.tempPath = tempPath;
+    this.handle = handle;
+  }
+
+  static async create(root: string): Promise<PackWriter> {
+    const tempPath = path.join(root, 'data', `pack-${randomBytes(8).toString('hex')}.tmp`);
+    try {
+      const handle = await open(tempPath, 'wx');
+      const writer = new PackWriter(root, tempPath, handle);
+      await writer.write(Buffer.from(PACK_HEADER_MAGIC, 'latin1'));
+      return writer;
+    } catch (error) {
+      throw toWriteError(error, root);
+    }
+  }
+
+  private async write(bytes: Uint8Array): Promise<void> {
+    try {
+      let done = 0;
+      while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, this.size + done)).bytesWritten;
+    } catch (error) {
+      await this.discard();
+      throw toWriteError(error, this.root);
+    }
+    this.hash.update(bytes);
+    this.size += bytes.length;
+  }
+
+  async append(entry: Omit<BlobEntry, 'offset' | 'length'>, stored: Uint8Array): Promise<void> {
+    const offset = this.size;
+    await this.write(stored);
+    this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression });
+  }
+
+  async finish(footer: Uint8Array): Promise<IndexPack> {
+    const trailer = Buffer.alloc(PACK_TRAILER_BYTES);
+    trailer.writeUInt32LE(footer.length, 0);
+    trailer.write(PACK_TRAILER_MAGIC, 4, 'latin1');
+    await this.write(footer);
+    await this.write(trailer);
+    const id = this.hash.digest('hex');
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      const folder = path.join(this.root, 'data', id.slice(0, 2));
+      await mkdir(folder, { recursive: true });
+      await rename(this.tempPath, packPath(this.root, id));
+      const directory = await open(folder, 'r');
+      await directory.sync().finally(() => directory.close());
+    } catch (error) {
+      await rm(this.tempPath, { force: true });
+      throw toWriteError(error, this.root);
+    }
+    return { id, size: this.size, blobs: this.entries };
+  }
+
+  async discard(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true }).catch(() => undefined);
+  }
+}
+
+/** The host name written into manifests and locks. */
+export function hostName(): string {
+  return os.hostname();
+}

@@ -1,0 +1,99 @@
+// Repository locks (FORMAT.md, "Locks"): one file per holder in locks/. Writers (backup, forget,
+// prune) need no other lock present; readers need no writer present. A lock whose process is gone
+// (same host, dead pid) or that was not refreshed for STALE_LOCK_MS is stale and removed.
+
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LifeboatError } from '../../core/errors.ts';
+import { parseLock, type LockInfo } from '../../core/repository/format.ts';
+import { writeFileAtomic } from './repository-files.ts';
+
+/** A lock not refreshed for this long (another host's crashed process) counts as stale. */
+export const STALE_LOCK_MS = 30 * 60 * 1000;
+/** Live locks are refreshed this often. */
+const REFRESH_MS = 5 * 60 * 1000;
+
+/** A held lock. */
+export interface RepositoryLock {
+  readonly file: string;
+  release(): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** Why a lock is stale, or undefined when it is live. */
+export function staleReason(lock: LockInfo, now: number, host = os.hostname()): string | undefined {
+  if (lock.host === host && !processAlive(lock.pid)) return `process ${lock.pid} on ${host} is gone`;
+  const age = now - Date.parse(lock.time);
+  if (!Number.isFinite(age) || age > STALE_LOCK_MS) return `not refreshed for ${Math.round(age / 60000)} min`;
+  return undefined;
+}
+
+async function readLocks(folder: string): Promise<Array<{ name: string; lock: LockInfo | undefined }>> {
+  const names = (await readdir(folder).catch(() => [])).filter((name) => name.endsWith('.json'));
+  const locks: Array<{ name: string; lock: LockInfo | undefined }> = [];
+  for (const name of names) {
+    try {
+      locks.push({ name, lock: parseLock(JSON.parse(await readFile(path.join(folder, name), 'utf8')), name) });
+    } catch {
+      locks.push({ name, lock: undefined });
+    }
+  }
+  return locks;
+}
+
+/** Takes a lock; throws LB_REPO_LOCKED when a live conflicting lock exists. Returns the stale locks removed. */
+export async function acquireLock(folder: string, options: { exclusive: boolean; command: string }): Promise<{ lock: RepositoryLock; removedStale: string[] }> {
+  const removedStale: string[] = [];
+  const conflicts = async (own: string | undefined) => {
+    const found: string[] = [];
+    for (const { name, lock } of await readLocks(folder)) {
+      if (name === own) continue;
+      const stale = lock ? staleReason(lock, Date.now()) : 'unreadable lock file';
+      if (stale) {
+        await rm(path.join(folder, name), { force: true });
+        removedStale.push(`${name} (${stale})`);
+        continue;
+      }
+      if (lock && (options.exclusive || lock.exclusive)) found.push(`${name}: ${lock.command} by pid ${lock.pid} on ${lock.host} since ${lock.time}`);
+    }
+    return found;
+  };
+  const lockedError = (found: string[]) => new LifeboatError('LB_REPO_LOCKED', { detail: found.join('; '), locks: found });
+  const before = await conflicts(undefined);
+  if (before.length > 0) throw lockedError(before);
+  const name = `${randomBytes(8).toString('hex')}.json`;
+  const file = path.join(folder, name);
+  const info = (): LockInfo => ({ host: os.hostname(), pid: process.pid, time: new Date().toISOString(), exclusive: options.exclusive, command: options.command });
+  await writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`));
+  const after = await conflicts(name);
+  if (after.length > 0) {
+    await rm(file, { force: true });
+    throw lockedError(after);
+  }
+  const timer = setInterval(() => {
+    void writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`)).catch(() => undefined);
+  }, REFRESH_MS);
+  timer.unref();
+  const onExit = () => rmSync(file, { force: true });
+  process.once('exit', onExit);
+  const lock: RepositoryLock = {
+    file,
+    release: async () => {
+      clearInterval(timer);
+      process.removeListener('exit', onExit);
+      await rm(file, { force: true });
+    },
+  };
+  return { lock, removedStale };
+}

@@ -1,0 +1,265 @@
+// Backup of a disk or a partition into a repository: reads only the used blocks the filesystems'
+// own maps name (everything, sector by sector, where no map can be read), cuts them into chunks at
+// fixed device offsets, stores each new chunk once, verifies the new packs, and writes the
+// manifest last, so an interrupted run leaves the repository as it was plus ignorable packs.
+
+import { sliceSource, type ByteSource } from '../core/byte-source.ts';
+import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
+import { wholeDeviceMap, type UsedBlockMap } from '../core/block-maps/used-block-map.ts';
+import { LifeboatError, toLifeboatError } from '../core/errors.ts';
+import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import type { FilesystemProbe } from '../core/filesystems/probe-types.ts';
+import { readPartitionTable, type PartitionTableInfo } from '../core/partition-table/partition-table.ts';
+import type { ProgressReporter } from '../core/progress.ts';
+import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
+import { REPOSITORY_FORMAT_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
+import type { RepositoryWriter } from '../core/repository/repository-port.ts';
+import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
+
+/** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
+const CHUNKS_IN_FLIGHT = 6;
+/** The head of a disk (tables, boot code, boot gap) is kept up to this size. */
+const MAX_HEAD_BYTES = 128 * 1024 * 1024;
+
+/** What to back up and how. */
+export interface BackupRequest {
+  readonly kind: 'disk' | 'partition';
+  readonly source: ByteSource;
+  readonly facts: SnapshotSource;
+  readonly tags: readonly string[];
+  readonly note: string;
+  readonly sectorBySector: boolean;
+  readonly compressionLevel: number;
+  readonly verify: boolean;
+  readonly host: string;
+  readonly lifeboatVersion: string;
+}
+
+/** The saved snapshot. */
+export interface BackupResult {
+  readonly id: string;
+  readonly manifest: SnapshotManifest;
+}
+
+interface PlannedItem {
+  readonly name: string;
+  readonly offset: number;
+  readonly sizeBytes: number;
+  readonly source: ByteSource;
+  readonly extents: ByteExtent[];
+  readonly volume?: Omit<SnapshotVolume, 'content'>;
+}
+
+interface RunCounters {
+  readBytes: number;
+  newBytes: number;
+  chunks: number;
+  newChunks: number;
+  doneBytes: number;
+}
+
+async function collectExtents(map: UsedBlockMap): Promise<ByteExtent[]> {
+  const extents: ByteExtent[] = [];
+  for await (const extent of map.extents()) extents.push({ offset: extent.offset, length: extent.length });
+  return extents;
+}
+
+function filesystemFacts(probe: FilesystemProbe | undefined): SnapshotVolume['filesystem'] {
+  return probe ? { type: probe.type, label: probe.label ?? '', uuid: probe.uuid ?? '' } : undefined;
+}
+
+async function planVolume(source: ByteSource, name: string, offset: number, partition: number | undefined, sectorBySector: boolean, reporter: ProgressReporter): Promise<PlannedItem> {
+  let probe: FilesystemProbe | undefined;
+  let map: UsedBlockMap;
+  let notice: string | undefined;
+  try {
+    probe = await probeFilesystem(source);
+    map = sectorBySector ? wholeDeviceMap(source, probe?.type ?? 'unrecognised') : await readUsedBlockMap(source, probe);
+    if (sectorBySector) notice = 'Backed up sector by sector (--sector-by-sector).';
+    else notice = map.notice;
+  } catch (error) {
+    const coded = toLifeboatError(error);
+    map = wholeDeviceMap(source, probe?.type ?? 'unrecognised');
+    notice = `${name}: ${coded.code} (${coded.message}); backed up sector by sector instead.`;
+  }
+  if (notice) reporter.notice(`${name}: ${notice}`);
+  const extents = await collectExtents(map);
+  const method = map.notice === undefined && !sectorBySector ? 'used-blocks' : 'sector-by-sector';
+  return { name, offset, sizeBytes: source.size, source, extents, volume: { partition, offset, filesystem: filesystemFacts(probe), method, notice } };
+}
+
+function snapshotTable(table: PartitionTableInfo): SnapshotTable {
+  return {
+    kind: table.kind,
+    sectorSize: table.sectorSize,
+    diskSectors: table.diskSectors,
+    id: table.id,
+    ...(table.firstUsableLba === undefined ? {} : { firstUsableLba: table.firstUsableLba }),
+    ...(table.lastUsableLba === undefined ? {} : { lastUsableLba: table.lastUsableLba }),
+    ...(table.gpt ? { gptEntryCount: table.gpt.entryCount } : {}),
+    partitions: table.partitions.map(({ number, startLba, sectors, type, kind, bootable, uuid, name, attributes }) => ({
+      number, startLba, sectors, type, kind, bootable,
+      ...(uuid === undefined ? {} : { uuid }), ...(name === undefined ? {} : { name }), ...(attributes === undefined ? {} : { attributes }),
+    })),
+  };
+}
+
+/** The bytes outside partitions a restore needs: head (MBR/GPT, boot code, gap), EBRs, backup GPT. */
+function planRegions(table: PartitionTableInfo, disk: ByteSource): PlannedItem[] {
+  const sectorSize = table.sectorSize;
+  const diskBytes = disk.size;
+  const regions: PlannedItem[] = [];
+  const add = (name: string, offset: number, length: number) => {
+    if (length > 0 && offset + length <= diskBytes) regions.push({ name, offset, sizeBytes: length, source: sliceSource(disk, offset, length), extents: [{ offset: 0, length }] });
+  };
+  const firstStart = Math.min(...table.partitions.map((partition) => partition.startLba * sectorSize), diskBytes);
+  add('head', 0, Math.min(firstStart, MAX_HEAD_BYTES));
+  for (const logical of table.mbr?.logicals ?? []) add(`ebr-${logical.ebrLba}`, logical.ebrLba * sectorSize, sectorSize);
+  if (table.kind === 'gpt' && table.lastUsableLba !== undefined) add('gpt-backup', (table.lastUsableLba + 1) * sectorSize, diskBytes - (table.lastUsableLba + 1) * sectorSize);
+  return regions;
+}
+
+async function planDisk(request: BackupRequest, reporter: ProgressReporter): Promise<{ table: SnapshotTable | undefined; regions: PlannedItem[]; volumes: PlannedItem[] }> {
+  const table = await readPartitionTable(request.source, request.facts.logicalSectorSize);
+  if (table.kind === 'none') return { table: snapshotTable(table), regions: [], volumes: [await planVolume(request.source, 'disk', 0, undefined, request.sectorBySector, reporter)] };
+  const volumes: PlannedItem[] = [];
+  for (const partition of table.partitions) {
+    if (partition.kind === 'extended') continue;
+    const offset = partition.startLba * table.sectorSize;
+    const source = sliceSource(request.source, offset, partition.sectors * table.sectorSize);
+    volumes.push(await planVolume(source, `partition ${partition.number}`, offset, partition.number, request.sectorBySector, reporter));
+  }
+  return { table: snapshotTable(table), regions: planRegions(table, request.source), volumes };
+}
+
+/** Reads a chunk's used bytes; unused bytes inside it are zero. */
+async function readChunk(source: ByteSource, span: ChunkSpan): Promise<Uint8Array> {
+  const first = span.used[0];
+  const last = span.used.at(-1);
+  if (!first || !last) return new Uint8Array(span.length);
+  const from = first.offset;
+  const to = last.offset + last.length;
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.read(from, to - from);
+  } catch (error) {
+    const errno = (error as { code?: string }).code;
+    const detail = error instanceof LifeboatError ? error.message : `${errno ?? 'error'} at byte ${from}`;
+    throw new LifeboatError('LB_DEVICE_READ_FAILED', { detail, offset: from, errno }, { cause: error });
+  }
+  if (from === span.start && to === span.start + span.length && span.used.length === 1) return bytes;
+  const chunk = new Uint8Array(span.length);
+  chunk.set(bytes, from - span.start);
+  zeroUnused(chunk, span.start, span.used);
+  return chunk;
+}
+
+/** Runs `work` over items with at most `limit` at once; the first failure stops the run. */
+async function forEachLimited<T>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for await (const item of items) {
+    if (failure) break;
+    const task = work(item).catch((error: unknown) => {
+      failure ??= { error };
+    });
+    running.add(task);
+    void task.finally(() => running.delete(task));
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+  if (failure) throw failure.error;
+}
+
+async function storeTrees(repository: RepositoryWriter, refs: ChunkRef[], extents: ByteExtent[], counters: RunCounters): Promise<Pick<VolumeContent, 'chunkLists' | 'extentLists'>> {
+  const store = async (bytes: Uint8Array) => {
+    const result = await repository.storeBlob('tree', bytes, { compressionLevel: 3 });
+    counters.newBytes += result.storedBytes;
+    return result.id;
+  };
+  const chunkLists: string[] = [];
+  for (const group of splitForTrees(refs)) chunkLists.push(await store(encodeChunkList(group)));
+  const extentLists: string[] = [];
+  for (const group of splitForTrees(extents)) extentLists.push(await store(encodeExtentList(group)));
+  return { chunkLists, extentLists };
+}
+
+async function backUpItem(request: BackupRequest, repository: RepositoryWriter, item: PlannedItem, total: number, counters: RunCounters, reporter: ProgressReporter): Promise<VolumeContent> {
+  const chunkBytes = repository.config.chunkBytes;
+  const refs: ChunkRef[] = [];
+  await forEachLimited(planChunks(item.extents, item.sizeBytes, chunkBytes), CHUNKS_IN_FLIGHT, async (span) => {
+    const chunk = await readChunk(item.source, span);
+    const usedBytes = span.used.reduce((sum, extent) => sum + extent.length, 0);
+    counters.readBytes += usedBytes;
+    if (!isAllZero(chunk)) {
+      const result = await repository.storeBlob('data', chunk, { compressionLevel: request.compressionLevel });
+      refs.push({ index: span.index, id: result.id });
+      counters.chunks++;
+      if (result.isNew) {
+        counters.newChunks++;
+        counters.newBytes += result.storedBytes;
+      }
+    }
+    counters.doneBytes += usedBytes;
+    reporter.progress({ phase: 'backup', bytesDone: counters.doneBytes, bytesTotal: total, item: item.name });
+  });
+  refs.sort((a, b) => a.index - b.index);
+  const usedBytes = item.extents.reduce((sum, extent) => sum + extent.length, 0);
+  return { sizeBytes: item.sizeBytes, usedBytes, ...(await storeTrees(repository, refs, item.extents, counters)) };
+}
+
+/** Backs up a disk or a partition and saves the snapshot; the repository must be locked for writing. */
+export async function backup(request: BackupRequest, repository: RepositoryWriter, reporter: ProgressReporter): Promise<BackupResult> {
+  const started = Date.now();
+  const plan = request.kind === 'disk'
+    ? await planDisk(request, reporter)
+    : { table: undefined, regions: [], volumes: [await planVolume(request.source, 'partition', 0, undefined, request.sectorBySector, reporter)] };
+  const items = [...plan.regions, ...plan.volumes];
+  const total = items.reduce((sum, item) => sum + item.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
+  const counters: RunCounters = { readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, doneBytes: 0 };
+  reporter.progress({ phase: 'backup', bytesDone: 0, bytesTotal: total });
+  const regions: SnapshotRegion[] = [];
+  const volumes: SnapshotVolume[] = [];
+  try {
+    for (const item of items) {
+      const content = await backUpItem(request, repository, item, total, counters, reporter);
+      if (item.volume) volumes.push({ ...item.volume, content });
+      else regions.push({ name: item.name, offset: item.offset, content });
+    }
+    await repository.flush();
+  } catch (error) {
+    await repository.abort();
+    throw error;
+  }
+  if (request.verify) await verifyWrittenPacks(repository, reporter);
+  const manifest: SnapshotManifest = {
+    version: REPOSITORY_FORMAT_VERSION,
+    kind: request.kind,
+    time: new Date(started).toISOString(),
+    host: request.host,
+    lifeboatVersion: request.lifeboatVersion,
+    tags: [...request.tags],
+    note: request.note,
+    chunkBytes: repository.config.chunkBytes,
+    source: request.facts,
+    table: plan.table,
+    regions,
+    volumes,
+    stats: { logicalBytes: total, readBytes: counters.readBytes, newBytes: counters.newBytes, chunks: counters.chunks, newChunks: counters.newChunks, durationMs: Date.now() - started },
+  };
+  const id = await repository.saveSnapshot(manifest);
+  return { id, manifest };
+}
+
+/** Reads back every pack this run wrote and checks it against its hash and the index. */
+async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter): Promise<void> {
+  const packs = repository.writtenPacks();
+  const total = packs.reduce((sum, pack) => sum + pack.size, 0);
+  reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
+  let done = 0;
+  for (const pack of packs) {
+    await repository.verifyPack(pack.id);
+    done += pack.size;
+    reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
+  }
+}

@@ -1,0 +1,124 @@
+// `check`: proves a repository restorable. Always: every index and manifest parses and matches
+// its hash, every chunk a snapshot names is indexed, every indexed pack exists with its full size.
+// With readData: every pack is read whole, checked against its name, and every blob in it is
+// decrypted, decompressed and hashed. Leftovers of interrupted runs are reported, not failures.
+
+import { toLifeboatError } from '../core/errors.ts';
+import type { ProgressReporter } from '../core/progress.ts';
+import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
+import type { RepositoryMaintenance } from '../core/repository/repository-port.ts';
+import { loadContent } from './restore.ts';
+
+/** A problem found by check (its code says what kind). */
+export interface CheckProblem {
+  readonly code: string;
+  readonly detail: string;
+}
+
+/** What check found. */
+export interface CheckReport {
+  readonly snapshots: number;
+  readonly packs: number;
+  readonly blobsRead: number;
+  readonly problems: CheckProblem[];
+  /** Things worth knowing that are not damage (leftover packs and temp files). */
+  readonly info: string[];
+}
+
+const MAX_PROBLEMS_PER_PACK = 20;
+
+function problemOf(error: unknown): CheckProblem {
+  const coded = toLifeboatError(error);
+  return { code: coded.code, detail: coded.message };
+}
+
+/** Every chunk id the snapshots need, and problems reading their trees. */
+async function checkSnapshots(repository: RepositoryMaintenance, problems: CheckProblem[]): Promise<number> {
+  const { snapshots, problems: broken } = await repository.scanSnapshots();
+  for (const error of broken) problems.push(problemOf(error));
+  for (const { id, manifest } of snapshots) {
+    const missing = new Set<string>();
+    for (const tree of manifestTreeIds(manifest)) if (!repository.hasBlob(tree)) missing.add(tree);
+    if (missing.size === 0) {
+      try {
+        for (const content of [...manifest.regions.map((region) => region.content), ...manifest.volumes.map((volume) => volume.content)]) {
+          const loaded = await loadContent(repository, content, manifest.chunkBytes);
+          for (const chunk of loaded.chunks.values()) if (!repository.hasBlob(chunk)) missing.add(chunk);
+        }
+      } catch (error) {
+        problems.push({ ...problemOf(error), detail: `Snapshot ${id.slice(0, 8)}: ${problemOf(error).detail}` });
+      }
+    }
+    if (missing.size > 0) problems.push({ code: 'LB_REPO_INDEX_MISSING', detail: `Snapshot ${id.slice(0, 8)} refers to ${missing.size} chunk(s) no index lists, e.g. ${[...missing][0]}.` });
+  }
+  return snapshots.length;
+}
+
+async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[], onDisk: Map<string, number>, reporter: ProgressReporter, problems: CheckProblem[]): Promise<number> {
+  const total = packs.reduce((sum, pack) => sum + pack.size, 0);
+  let done = 0;
+  let blobsRead = 0;
+  for (const pack of packs) {
+    if (!onDisk.has(pack.id)) continue;
+    const raw = await repository.readPackFile(pack.id);
+    let failures = 0;
+    for (const blob of pack.blobs) {
+      if (blob.offset + blob.length > raw.length) continue;
+      try {
+        await repository.openBlob(blob, raw.subarray(blob.offset, blob.offset + blob.length), pack.id);
+        blobsRead++;
+      } catch (error) {
+        if (failures++ < MAX_PROBLEMS_PER_PACK) problems.push(problemOf(error));
+      }
+    }
+    if (failures === 0 && raw.length >= pack.size) {
+      try {
+        await repository.verifyPack(pack.id);
+      } catch (error) {
+        problems.push(problemOf(error));
+      }
+    }
+    done += pack.size;
+    reporter.progress({ phase: 'check', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
+  }
+  return blobsRead;
+}
+
+/** Checks the repository; problems are returned as data (the command turns them into an exit code). */
+export async function checkRepository(repository: RepositoryMaintenance, options: { readData: boolean }, reporter: ProgressReporter): Promise<CheckReport> {
+  const problems: CheckProblem[] = repository.loadProblems.map((problem) => ({ code: problem.code, detail: problem.detail }));
+  const info: string[] = [];
+  const onDisk = await repository.listPackFiles();
+  const packs = [...repository.indexedPacks().values()];
+  for (const pack of packs) {
+    const size = onDisk.get(pack.id);
+    if (size === undefined) problems.push({ code: 'LB_REPO_PACK_MISSING', detail: `Pack ${pack.id} (${pack.blobs.length} chunks) is missing.` });
+    else if (size < pack.size) problems.push({ code: 'LB_REPO_PACK_TRUNCATED', detail: `Pack ${pack.id} has ${size} of its ${pack.size} bytes.` });
+    else if (size > pack.size) problems.push({ code: 'LB_REPO_INVALID', detail: `Pack ${pack.id} has ${size} bytes, the index says ${pack.size}.` });
+  }
+  const unreferenced = [...onDisk.keys()].filter((id) => !repository.indexedPacks().has(id));
+  if (unreferenced.length > 0) info.push(`${unreferenced.length} pack(s) no index lists (left by an interrupted backup; \`forget --prune\` removes them).`);
+  const temps = await repository.listTempFiles();
+  if (temps.length > 0) info.push(`${temps.length} temporary file(s) left by an interrupted run (\`forget --prune\` removes them).`);
+  const snapshots = await checkSnapshots(repository, problems);
+  const blobsRead = options.readData ? await readAllData(repository, packs, onDisk, reporter, problems) : 0;
+  return { snapshots, packs: packs.length, blobsRead, problems, info };
+}
+
+/** Rebuilds the index from the packs' own footers (after index files were lost); returns packs indexed and skipped. */
+export async function rebuildIndex(repository: RepositoryMaintenance): Promise<{ packs: number; skipped: CheckProblem[] }> {
+  const skipped: CheckProblem[] = [];
+  const packs: IndexPack[] = [];
+  for (const [id, size] of await repository.listPackFiles()) {
+    try {
+      const { blobs } = await repository.readPack(id);
+      packs.push({ id, size, blobs });
+    } catch (error) {
+      skipped.push(problemOf(error));
+    }
+  }
+  const old = repository.indexFiles().map((name) => `index/${name}`);
+  const written = await repository.writeIndex(packs);
+  await repository.removeFiles(old.filter((file) => file !== `index/${written}`));
+  return { packs: packs.length, skipped };
+}

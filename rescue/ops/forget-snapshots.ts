@@ -1,0 +1,100 @@
+// `forget` removes snapshots by id or by a retention policy; `--prune` then deletes the chunks no
+// remaining snapshot uses. Prune writes new packs and a new index before it deletes anything, so
+// a kill at any moment leaves every remaining snapshot restorable.
+
+import { LifeboatError } from '../core/errors.ts';
+import type { ProgressReporter } from '../core/progress.ts';
+import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
+import type { RepositoryMaintenance, StoredSnapshot } from '../core/repository/repository-port.ts';
+import { applyRetention, type RetentionDecision, type RetentionPolicy } from '../core/repository/retention.ts';
+import { loadContent } from './restore.ts';
+
+/** What forget decided (and, unless dry run, did). */
+export interface ForgetReport {
+  readonly decisions: RetentionDecision[];
+  readonly removed: string[];
+  readonly prune: PruneReport | undefined;
+}
+
+/** What prune removed. */
+export interface PruneReport {
+  readonly packsDeleted: number;
+  readonly packsRewritten: number;
+  readonly bytesFreed: number;
+  readonly tempFilesDeleted: number;
+}
+
+/** Groups snapshots by what they are a backup of. */
+export function snapshotGroup(snapshot: StoredSnapshot): string {
+  const source = snapshot.manifest.source;
+  return `${snapshot.manifest.kind}:${source.serial || source.path}`;
+}
+
+/** Decides (ids named, or the policy) and removes the forgotten manifests unless dryRun. */
+export async function forgetSnapshots(repository: RepositoryMaintenance, options: { ids: readonly string[]; policy: RetentionPolicy; dryRun: boolean; prune: boolean }, reporter: ProgressReporter): Promise<ForgetReport> {
+  const snapshots = await repository.listSnapshots();
+  let decisions: RetentionDecision[];
+  if (options.ids.length > 0) {
+    const named = new Set(options.ids);
+    decisions = snapshots.map((snapshot) => ({ id: snapshot.id, keep: !named.has(snapshot.id), reasons: named.has(snapshot.id) ? [] : ['not named'] }));
+  } else {
+    decisions = applyRetention(snapshots.map((snapshot) => ({ id: snapshot.id, time: snapshot.manifest.time, group: snapshotGroup(snapshot) })), options.policy);
+  }
+  const removed = decisions.filter((decision) => !decision.keep).map((decision) => decision.id);
+  if (!options.dryRun) for (const id of removed) await repository.removeSnapshot(id);
+  const prune = options.prune ? await pruneRepository(repository, { dryRun: options.dryRun, forgotten: new Set(options.dryRun ? removed : []) }, reporter) : undefined;
+  return { decisions, removed, prune };
+}
+
+/** Chunk and tree ids that the remaining snapshots use. */
+async function liveBlobs(repository: RepositoryMaintenance, ignore: ReadonlySet<string>): Promise<Set<string>> {
+  const { snapshots, problems } = await repository.scanSnapshots();
+  if (problems[0]) throw new LifeboatError('LB_REPO_SNAPSHOT_CORRUPT', { detail: `Prune refused: ${problems[0].message} Its chunks cannot be told apart; forget it first or restore the file.` });
+  const live = new Set<string>();
+  for (const { id, manifest } of snapshots) {
+    if (ignore.has(id)) continue;
+    for (const tree of manifestTreeIds(manifest)) live.add(tree);
+    for (const content of [...manifest.regions.map((region) => region.content), ...manifest.volumes.map((volume) => volume.content)]) {
+      const loaded = await loadContent(repository, content, manifest.chunkBytes);
+      for (const chunk of loaded.chunks.values()) live.add(chunk);
+    }
+  }
+  return live;
+}
+
+/** Deletes unused chunks: drops packs no snapshot uses, rewrites packs partly used. */
+export async function pruneRepository(repository: RepositoryMaintenance, options: { dryRun: boolean; forgotten: ReadonlySet<string> }, reporter: ProgressReporter): Promise<PruneReport> {
+  const live = await liveBlobs(repository, options.forgotten);
+  const onDisk = await repository.listPackFiles();
+  const keep: IndexPack[] = [];
+  const drop: string[] = [];
+  const rewrite: IndexPack[] = [];
+  for (const pack of repository.indexedPacks().values()) {
+    const used = pack.blobs.filter((blob) => live.has(blob.id) && repository.locateBlob(blob.id)?.pack === pack.id);
+    if (used.length === pack.blobs.length) keep.push(pack);
+    else if (used.length === 0) drop.push(pack.id);
+    else rewrite.push(pack);
+  }
+  const leftovers = [...onDisk.keys()].filter((id) => !repository.indexedPacks().has(id));
+  const temps = await repository.listTempFiles();
+  const freed = [...drop, ...leftovers].reduce((sum, id) => sum + (onDisk.get(id) ?? 0), 0);
+  const report: PruneReport = { packsDeleted: drop.length + leftovers.length, packsRewritten: rewrite.length, bytesFreed: freed, tempFilesDeleted: temps.length };
+  if (options.dryRun) return report;
+  let done = 0;
+  for (const pack of rewrite) {
+    const { bytes } = await repository.readPack(pack.id);
+    for (const blob of pack.blobs) {
+      if (live.has(blob.id) && repository.locateBlob(blob.id)?.pack === pack.id) await repository.copyStoredBlob(blob, bytes.subarray(blob.offset, blob.offset + blob.length));
+    }
+    done++;
+    reporter.progress({ phase: 'prune', bytesDone: done, bytesTotal: rewrite.length, item: pack.id.slice(0, 8) });
+  }
+  const oldIndexes = repository.indexFiles().map((name) => `index/${name}`);
+  await repository.flush();
+  const written = keep.length > 0 ? await repository.writeIndex(keep) : undefined;
+  const fresh = new Set([written, ...repository.writtenIndexes()].filter((name) => name !== undefined).map((name) => `index/${name}`));
+  await repository.removeFiles(oldIndexes.filter((file) => !fresh.has(file)));
+  await repository.removeFiles([...drop, ...leftovers, ...rewrite.map((pack) => pack.id)].map((id) => repository.packFile(id)));
+  await repository.removeFiles(temps);
+  return report;
+}

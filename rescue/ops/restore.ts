@@ -1,0 +1,179 @@
+// Executes a restore plan: every chunk is read from the repository, checked against its id
+// (hash or authentication) and only then written; chunks missing from the index are found before
+// the first write. Volumes go first, the partition table last, so an interrupted restore does not
+// leave a table pointing at half-written filesystems.
+
+import { LifeboatError } from '../core/errors.ts';
+import { encodeGpt } from '../core/partition-table/gpt.ts';
+import { encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
+import type { ProgressReporter } from '../core/progress.ts';
+import { chunkCount, planChunks } from '../core/repository/chunk-plan.ts';
+import type { ByteExtent, SnapshotManifest, VolumeContent } from '../core/repository/format.ts';
+import type { RepositoryReader } from '../core/repository/repository-port.ts';
+import type { RestorePlan, RestoreStep, RestoreTargetFacts } from '../core/repository/restore-plan.ts';
+import { decodeChunkList, decodeExtentList } from '../core/repository/tree-blobs.ts';
+
+/** Chunks read, checked and written at once. */
+const CHUNKS_IN_FLIGHT = 6;
+
+/** Where a restore writes (a disk, a partition, an image file or a window of one). */
+export interface RestoreTarget {
+  readonly size: number;
+  write(offset: number, bytes: Uint8Array): Promise<void>;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Flushes written data to the device. */
+  sync(): Promise<void>;
+}
+
+/** A target opened by io: the writer plus its facts and what backs it. */
+export interface OpenedRestoreTarget extends RestoreTarget {
+  readonly facts: RestoreTargetFacts;
+  readonly backing: { readonly path: string; readonly offset: number; readonly isBlockDevice: boolean };
+  close(): Promise<void>;
+}
+
+/** Runs the filesystem's own resize tool on the restored partition (io supplies it). */
+export type GrowFilesystem = (step: Extract<RestoreStep, { kind: 'grow-filesystem' }>) => Promise<void>;
+
+/** A volume's trees, loaded and checked. */
+interface LoadedContent {
+  readonly extents: ByteExtent[];
+  readonly chunks: Map<number, string>;
+}
+
+/** Loads the extent and chunk lists of a volume or region. */
+export async function loadContent(repository: RepositoryReader, content: VolumeContent, chunkBytes: number): Promise<LoadedContent> {
+  const extents: ByteExtent[] = [];
+  for (const id of content.extentLists) {
+    const previous = extents.at(-1);
+    extents.push(...decodeExtentList(await repository.readBlob(id), content.sizeBytes, previous ? previous.offset + previous.length : 0));
+  }
+  const chunks = new Map<number, string>();
+  const count = chunkCount(content.sizeBytes, chunkBytes);
+  let last = -1;
+  for (const id of content.chunkLists) {
+    for (const ref of decodeChunkList(await repository.readBlob(id), count, last)) {
+      chunks.set(ref.index, ref.id);
+      last = ref.index;
+    }
+  }
+  return { extents, chunks };
+}
+
+async function forEachLimited<T>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for await (const item of items) {
+    if (failure) break;
+    const task = work(item).catch((error: unknown) => {
+      failure ??= { error };
+    });
+    running.add(task);
+    void task.finally(() => running.delete(task));
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+  if (failure) throw failure.error;
+}
+
+interface RestoreContext {
+  readonly repository: RepositoryReader;
+  readonly target: RestoreTarget;
+  readonly chunkBytes: number;
+  readonly fresh: boolean;
+  readonly reporter: ProgressReporter;
+  readonly total: number;
+  done: number;
+}
+
+async function writeContent(context: RestoreContext, loaded: LoadedContent, sizeBytes: number, base: number, label: string): Promise<void> {
+  const zeros = new Uint8Array(context.chunkBytes);
+  await forEachLimited(planChunks(loaded.extents, sizeBytes, context.chunkBytes), CHUNKS_IN_FLIGHT, async (span) => {
+    const id = loaded.chunks.get(span.index);
+    const data = id ? await context.repository.readBlob(id) : undefined;
+    if (data && data.length !== span.length) {
+      throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${id} holds ${data.length} bytes where ${span.length} are expected.`, chunk: id });
+    }
+    for (const extent of span.used) {
+      if (data) await context.target.write(base + extent.offset, data.subarray(extent.offset - span.start, extent.offset - span.start + extent.length));
+      else if (!context.fresh) await context.target.write(base + extent.offset, zeros.subarray(0, extent.length));
+      context.done += extent.length;
+    }
+    context.reporter.progress({ phase: 'restore', bytesDone: context.done, bytesTotal: context.total, item: label });
+  });
+}
+
+async function writeGpt(target: RestoreTarget, manifest: SnapshotManifest, step: Extract<RestoreStep, { kind: 'gpt' }>): Promise<void> {
+  const table = manifest.table;
+  if (!table?.id || table.firstUsableLba === undefined) throw new LifeboatError('LB_REPO_INVALID', { detail: 'The snapshot\'s GPT lacks its disk GUID or usable range.' });
+  const sectorSize = table.sectorSize;
+  const head = await target.read(0, sectorSize);
+  const boot = parseBootSector(head.subarray(0, 512));
+  const protectiveStyle = head[446 + 5] === 0xff && head[446 + 6] === 0xff && head[446 + 7] === 0xff ? 'sfdisk' : 'gptfdisk';
+  const sectors = encodeGpt({
+    sectorSize,
+    diskSectors: step.diskSectors,
+    diskGuid: table.id,
+    firstUsableLba: table.firstUsableLba,
+    entryCount: table.gptEntryCount ?? 128,
+    entries: step.partitions.map((partition) => ({
+      index: partition.number,
+      typeGuid: partition.type,
+      uniqueGuid: partition.uuid ?? '00000000-0000-0000-0000-000000000000',
+      firstLba: partition.startLba,
+      lastLba: partition.startLba + partition.sectors - 1,
+      name: partition.name ?? '',
+      ...(partition.attributes === undefined ? {} : { attributes: partition.attributes }),
+    })),
+  }, { bootCode: boot.bootCode, diskSignature: boot.diskSignature, protectiveStyle });
+  for (const { lba, bytes } of sectors) {
+    const out = new Uint8Array(Math.ceil(bytes.length / sectorSize) * sectorSize);
+    out.set(bytes);
+    await target.write(lba * sectorSize, out);
+  }
+}
+
+async function writeMbrEntry(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-entry' }>): Promise<void> {
+  const boot = parseBootSector(await target.read(0, 512));
+  const slot = step.partition.number - 1;
+  const old = boot.slots[slot];
+  if (!old || slot > 3) throw new LifeboatError('LB_INPUT_USAGE', { detail: `Partition ${step.partition.number} is not a primary partition.` });
+  const slots = [...boot.slots] as [typeof old, typeof old, typeof old, typeof old];
+  slots[slot] = makeEntry({ type: old.type, start: step.partition.startLba, sectors: step.partition.sectors, bootable: old.status === 0x80 });
+  await target.write(0, encodeBootSector({ ...boot, slots }));
+}
+
+/** Restores a snapshot onto a target by the plan made for it. */
+export async function restore(options: {
+  repository: RepositoryReader;
+  manifest: SnapshotManifest;
+  plan: RestorePlan;
+  target: RestoreTarget;
+  reporter: ProgressReporter;
+  growFilesystem: GrowFilesystem;
+}): Promise<void> {
+  const { repository, manifest, plan, target, reporter } = options;
+  const contents = new Map<RestoreStep, { loaded: LoadedContent; sizeBytes: number }>();
+  for (const step of plan.steps) {
+    const content = step.kind === 'volume' ? manifest.volumes[step.volume]?.content : step.kind === 'region' ? manifest.regions[step.region]?.content : undefined;
+    if (!content) continue;
+    const loaded = await loadContent(repository, content, manifest.chunkBytes);
+    const missing = [...loaded.chunks.values()].find((id) => !repository.hasBlob(id));
+    if (missing) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${missing} (${step.label}) is listed in no index; nothing was written.`, chunk: missing });
+    contents.set(step, { loaded, sizeBytes: content.sizeBytes });
+  }
+  const total = [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
+  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, done: 0 };
+  reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
+  for (const step of plan.steps) {
+    const entry = contents.get(step);
+    if (entry && 'offset' in step) await writeContent(context, entry.loaded, entry.sizeBytes, step.offset, step.label);
+    else if (step.kind === 'gpt') await writeGpt(target, manifest, step);
+    else if (step.kind === 'mbr-entry') await writeMbrEntry(target, step);
+    else if (step.kind === 'grow-filesystem') {
+      await target.sync();
+      await options.growFilesystem(step);
+    }
+  }
+  await target.sync();
+}

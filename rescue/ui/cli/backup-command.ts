@@ -1,0 +1,80 @@
+// `lifeboat backup disk|partition SOURCE -r REPO`: a snapshot of a disk or a partition.
+
+import type { Argv, CommandModule } from 'yargs';
+import { formatBytes } from '../../core/disk-facts.ts';
+import { LifeboatError } from '../../core/errors.ts';
+import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
+import { backup } from '../../ops/backup.ts';
+import type { CliContext } from './context.ts';
+import { newPassword } from './init-command.ts';
+import { createCliReporter } from './progress-output.ts';
+import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+
+interface BackupArgs extends RepositoryArgs {
+  source: string;
+  tag: string[];
+  note: string;
+  'sector-by-sector': boolean;
+  compression: number;
+  verify: boolean;
+  then: 'poweroff' | 'reboot' | undefined;
+  encrypt: boolean;
+}
+
+function backupOptions(yargs: Argv): Argv<BackupArgs> {
+  return withRepositoryOptions(yargs)
+    .positional('source', { type: 'string', demandOption: true, describe: 'Block device or image file' })
+    .option('tag', { type: 'string', array: true, default: [], describe: 'Tag the snapshot (repeatable)' })
+    .option('note', { type: 'string', default: '', describe: 'A note kept with the snapshot' })
+    .option('sector-by-sector', { type: 'boolean', default: false, describe: 'Copy every sector, used or not' })
+    .option('compression', { type: 'number', default: DEFAULT_COMPRESSION_LEVEL, describe: 'zstd level 1-19 (0: store uncompressed)' })
+    .option('verify', { type: 'boolean', default: true, describe: 'Read the new data back and check it (--no-verify skips)' })
+    .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the backup succeeded' })
+    .option('encrypt', { type: 'boolean', default: false, describe: 'When the folder is new: create an encrypted repository' }) as unknown as Argv<BackupArgs>;
+}
+
+async function runBackup(context: CliContext, kind: 'disk' | 'partition', args: BackupArgs): Promise<void> {
+  if (!Number.isInteger(args.compression) || args.compression < 0 || args.compression > 19) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--compression takes a level from 0 to 19.' });
+  const services = context.repositories;
+  const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
+  if (await services.isEmptyFolder(args.repo)) {
+    const password = args.encrypt ? await newPassword(context, args) : undefined;
+    const config = await services.init(args.repo, password === undefined ? {} : { password });
+    reporter.notice(`Created repository ${args.repo} (encryption ${config.encryption}).`);
+  }
+  const result = await withRepository(context, args, { exclusive: true, command: `backup ${kind}` }, async (repository, notices) => {
+    for (const notice of notices) reporter.notice(notice);
+    const { source, facts } = await services.openSource(args.source, kind);
+    try {
+      reporter.event('start', { kind, source: facts, repository: args.repo });
+      return await backup({
+        kind, source, facts, tags: args.tag, note: args.note, sectorBySector: args['sector-by-sector'], compressionLevel: args.compression,
+        verify: args.verify, host: services.hostName(), lifeboatVersion: context.version,
+      }, repository, reporter);
+    } finally {
+      await source.close();
+      reporter.finish();
+    }
+  });
+  const { stats } = result.manifest;
+  if (args.json) {
+    context.stdout.write(`${JSON.stringify({ event: 'done', snapshot: { id: result.id, shortId: result.id.slice(0, 8), time: result.manifest.time, kind, tags: result.manifest.tags }, stats })}\n`);
+  } else {
+    context.stdout.write(`snapshot ${result.id.slice(0, 8)} saved: ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.newBytes)} new in the repository, ${(stats.durationMs / 1000).toFixed(1)} s${args.verify ? ', verified' : ''}.\n`);
+  }
+  if (args.then) await services.powerAction(args.then);
+}
+
+/** The backup command and its disk/partition subcommands. */
+export function backupCommand(context: CliContext): CommandModule {
+  return {
+    command: 'backup <kind>',
+    describe: 'Back up a disk or a partition into a repository',
+    builder: (yargs) =>
+      yargs
+        .command({ command: 'disk <source>', describe: 'Back up a whole disk: tables, boot code and every partition', builder: backupOptions, handler: (args) => runBackup(context, 'disk', args as unknown as BackupArgs) })
+        .command({ command: 'partition <source>', describe: 'Back up one partition (or a filesystem image)', builder: backupOptions, handler: (args) => runBackup(context, 'partition', args as unknown as BackupArgs) })
+        .demandCommand(1, 'Name what to back up: disk or partition.'),
+    handler: () => undefined,
+  };
+}

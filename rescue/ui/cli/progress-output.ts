@@ -1,0 +1,85 @@
+// Renders typed progress for the CLI: a status line on a terminal (rewritten 4 times a second),
+// a line every few seconds into logs, or JSON lines with --json. Rate and ETA are measured from
+// bytes actually done since the phase began.
+
+import { formatBytes } from '../../core/disk-facts.ts';
+import type { ProgressEvent, ProgressReporter } from '../../core/progress.ts';
+
+const PROGRESS_INTERVAL_MS = 250;
+const LOG_INTERVAL_MS = 5000;
+
+/** A reporter that also emits other JSON events and ends the status line. */
+export interface CliReporter extends ProgressReporter {
+  event(name: string, fields: Record<string, unknown>): void;
+  finish(): void;
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const whole = Math.max(0, Math.round(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const secs = whole % 60;
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${String(secs).padStart(2, '0')}` : `${minutes}:${String(secs).padStart(2, '0')}`;
+}
+
+/** Creates the reporter for one command run. */
+export function createCliReporter(options: { json: boolean; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; terminal: boolean }): CliReporter {
+  let phase: string | undefined;
+  let phaseStart = 0;
+  let lastEmit = 0;
+  let lineOpen = false;
+  let lastEvent: ProgressEvent | undefined;
+  const measure = (event: ProgressEvent) => {
+    const elapsed = (Date.now() - phaseStart) / 1000;
+    const rate = elapsed > 0 ? event.bytesDone / elapsed : 0;
+    const eta = rate > 0 ? (event.bytesTotal - event.bytesDone) / rate : Number.POSITIVE_INFINITY;
+    return { rate, eta };
+  };
+  const emit = (event: ProgressEvent) => {
+    const { rate, eta } = measure(event);
+    if (options.json) {
+      options.stdout.write(`${JSON.stringify({ event: 'progress', phase: event.phase, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, rateBytesPerSecond: Math.round(rate), etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null, item: event.item ?? null })}\n`);
+      return;
+    }
+    const percent = event.bytesTotal > 0 ? Math.floor((event.bytesDone / event.bytesTotal) * 100) : 100;
+    const line = `${event.phase.padEnd(7)} ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} ${String(percent).padStart(3)}%  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}${event.item ? `  ${event.item}` : ''}`;
+    if (options.terminal) {
+      options.stderr.write(`\r\x1b[K${line}`);
+      lineOpen = true;
+    } else {
+      options.stderr.write(`${line}\n`);
+    }
+  };
+  const closeLine = () => {
+    if (lineOpen) options.stderr.write('\n');
+    lineOpen = false;
+  };
+  return {
+    progress: (event) => {
+      const now = Date.now();
+      if (event.phase !== phase) {
+        if (lastEvent && phase) emit(lastEvent);
+        closeLine();
+        phase = event.phase;
+        phaseStart = now;
+        lastEmit = 0;
+      }
+      lastEvent = event;
+      const interval = options.json || options.terminal ? PROGRESS_INTERVAL_MS : LOG_INTERVAL_MS;
+      if (now - lastEmit >= interval || event.bytesDone >= event.bytesTotal) {
+        lastEmit = now;
+        emit(event);
+      }
+    },
+    notice: (message) => {
+      closeLine();
+      if (options.json) options.stdout.write(`${JSON.stringify({ event: 'notice', message })}\n`);
+      else options.stderr.write(`note: ${message}\n`);
+    },
+    event: (name, fields) => {
+      if (options.json) options.stdout.write(`${JSON.stringify({ event: name, ...fields })}\n`);
+    },
+    finish: closeLine,
+  };
+}

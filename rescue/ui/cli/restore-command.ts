@@ -1,0 +1,89 @@
+// `lifeboat restore -r REPO SNAPSHOT[:N] TARGET`: plans, shows the plan, asks, then writes.
+
+import type { CommandModule } from 'yargs';
+import { LifeboatError } from '../../core/errors.ts';
+import { describePlan, planRestore } from '../../core/repository/restore-plan.ts';
+import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
+import { parseSnapshotSpec, selectSnapshot } from '../../core/repository/select-snapshot.ts';
+import { restore } from '../../ops/restore.ts';
+import type { CliContext, RepositoryHandle } from './context.ts';
+import { createCliReporter } from './progress-output.ts';
+import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+
+interface RestoreArgs extends RepositoryArgs {
+  snapshot: string;
+  target: string;
+  tag: string | undefined;
+  grow: boolean;
+  'dry-run': boolean;
+  yes: boolean;
+  then: 'poweroff' | 'reboot' | undefined;
+}
+
+/** Picks the snapshot; a damaged manifest is never skipped silently when it could be the one meant. */
+export async function findSnapshot(repository: RepositoryHandle, spec: string, tag: string | undefined): Promise<StoredSnapshot> {
+  const { snapshots, problems } = await repository.scanSnapshots();
+  const damaged = problems.map((problem) => problem as LifeboatError);
+  const named = damaged.find((problem) => typeof problem.details?.snapshot === 'string' && (problem.details.snapshot as string).startsWith(spec));
+  if (named) throw named;
+  if (spec === 'latest' && damaged[0]) throw damaged[0];
+  return selectSnapshot(snapshots, spec, tag);
+}
+
+/** The restore command. */
+export function restoreCommand(context: CliContext): CommandModule<object, RestoreArgs> {
+  return {
+    command: 'restore <snapshot> <target>',
+    describe: 'Restore a snapshot (or partition N of it: SNAPSHOT:N) onto a disk, partition or image file',
+    builder: (yargs) =>
+      withRepositoryOptions(yargs)
+        .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id prefix or latest, optionally :N for partition N' })
+        .positional('target', { type: 'string', demandOption: true, describe: 'Block device, image file, or FILE:N (partition N of a disk image)' })
+        .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })
+        .option('grow', { type: 'boolean', default: false, describe: 'Enlarge the last partition and its filesystem to fill a larger target' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
+        .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+        .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the restore succeeded' }) as never,
+    handler: async (args) => {
+      const services = context.repositories;
+      const spec = parseSnapshotSpec(args.snapshot);
+      const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
+      await withRepository(context, args, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
+        for (const notice of notices) reporter.notice(notice);
+        const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
+        const partitionVolume = spec.partition === undefined ? undefined : manifest.volumes.find((volume) => volume.partition === spec.partition);
+        const createBytes = spec.partition !== undefined ? (partitionVolume?.content.sizeBytes ?? 0) : manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
+        const target = await services.openTarget(args.target, { createBytes, sectorSize: manifest.table?.sectorSize ?? 512, dryRun: args['dry-run'] });
+        try {
+          const plan = planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
+          const lines = [`Snapshot ${id.slice(0, 8)} (${manifest.kind}, ${manifest.time}, ${manifest.source.model} ${manifest.source.serial}).`, ...describePlan(plan)];
+          if (args.json) reporter.event('plan', { snapshot: id, plan });
+          else context.stdout.write(`${lines.join('\n')}\n`);
+          if (args['dry-run']) {
+            if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
+            return;
+          }
+          if (!args.yes && !target.facts.fresh) {
+            const answer = await services.ask(`Everything on ${target.facts.description} will be overwritten. Type yes to continue: `, { secret: false });
+            if (answer === undefined) throw new LifeboatError('LB_INPUT_CONFIRMATION_REQUIRED', { detail: `Restoring onto ${target.facts.description}.` });
+            if (answer.trim().toLowerCase() !== 'yes') throw new LifeboatError('LB_INPUT_CANCELLED');
+          }
+          await restore({
+            repository, manifest, plan, target, reporter,
+            growFilesystem: async (step) => {
+              const notice = await services.growFilesystem({ backingPath: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
+              if (notice) reporter.notice(notice);
+            },
+          });
+          reporter.finish();
+          if (args.json) reporter.event('done', { snapshot: id, target: args.target });
+          else context.stdout.write(`Restored snapshot ${id.slice(0, 8)} onto ${target.facts.description}; every chunk was verified.\n`);
+        } finally {
+          reporter.finish();
+          await target.close();
+        }
+      });
+      if (args.then && !args['dry-run']) await services.powerAction(args.then);
+    },
+  };
+}
