@@ -27,6 +27,8 @@ const SAMPLE_BYTES = 64 * 1024;
 const INCOMPRESSIBLE_RATIO = 0.97;
 /** Pack file descriptors kept open while reading. */
 const OPEN_PACKS = 16;
+/** A pack footer is read from at most this many trailing bytes (a 64 MiB pack's footer is ~10 KiB). */
+const MAX_FOOTER_READ_BYTES = 16 * 1024 * 1024;
 
 /** Where a blob lives. */
 interface BlobLocation extends BlobEntry {
@@ -297,13 +299,21 @@ export class FolderRepository implements RepositoryMaintenance {
   }
 
   private parsePackFooter(bytes: Buffer, id: string): BlobEntry[] {
+    if (bytes.length < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || bytes.toString('latin1', 0, 8) !== PACK_HEADER_MAGIC) {
+      throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id}: no pack header.`, pack: id });
+    }
+    return this.parseFooterAt(bytes, 0, id);
+  }
+
+  /** Parses the footer from `tail`, the pack's last bytes starting at `tailStart`. */
+  private parseFooterAt(tail: Buffer, tailStart: number, id: string): BlobEntry[] {
     const bad = (why: string) => new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id}: ${why}.`, pack: id });
-    if (bytes.length < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || bytes.toString('latin1', 0, 8) !== PACK_HEADER_MAGIC) throw bad('no pack header');
-    if (bytes.toString('latin1', bytes.length - 8) !== PACK_TRAILER_MAGIC) throw bad('no pack trailer (cut short)');
-    const footerLength = bytes.readUInt32LE(bytes.length - PACK_TRAILER_BYTES);
-    const footerStart = bytes.length - PACK_TRAILER_BYTES - footerLength;
-    if (footerStart < PACK_HEADER_BYTES) throw bad('footer length out of range');
-    const sealed = bytes.subarray(footerStart, bytes.length - PACK_TRAILER_BYTES);
+    const size = tailStart + tail.length;
+    if (tail.length < PACK_TRAILER_BYTES || tail.toString('latin1', tail.length - 8) !== PACK_TRAILER_MAGIC) throw bad('no pack trailer (cut short)');
+    const footerLength = tail.readUInt32LE(tail.length - PACK_TRAILER_BYTES);
+    const footerStart = size - PACK_TRAILER_BYTES - footerLength;
+    if (footerStart < PACK_HEADER_BYTES || footerStart < tailStart) throw bad('footer length out of range');
+    const sealed = tail.subarray(footerStart - tailStart, tail.length - PACK_TRAILER_BYTES);
     const plain = this.key ? unseal(this.key.encryption, sealed, 'pack-footer') : sealed;
     if (!plain) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: footer fails authentication.`, pack: id });
     let footer: unknown;
@@ -316,11 +326,33 @@ export class FolderRepository implements RepositoryMaintenance {
   }
 
   async verifyPack(id: string): Promise<void> {
-    const { blobs } = await this.readPack(id);
+    const blobs = await this.hashPackStreaming(id);
     const indexed = this.packs.get(id) ?? this.unindexedPacks.find((pack) => pack.id === id);
     if (!indexed || indexed.blobs.length !== blobs.length || indexed.blobs.some((blob, i) => blob.id !== blobs[i]?.id || blob.offset !== blobs[i]?.offset)) {
       throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: its footer and the index disagree.`, pack: id });
     }
+  }
+
+  /** Checks a pack's hash reading it in pieces (bounded memory), then parses its footer from the tail. */
+  private async hashPackStreaming(id: string): Promise<BlobEntry[]> {
+    const handle = await this.packHandle(id);
+    const size = (await handle.stat()).size;
+    const hash = createHash('sha256');
+    const piece = Buffer.alloc(Math.min(4 * 1024 * 1024, Math.max(size, 1)));
+    for (let offset = 0; offset < size; offset += piece.length) {
+      const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, size - offset), offset);
+      hash.update(piece.subarray(0, bytesRead));
+    }
+    if (hash.digest('hex') !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
+    const head = Buffer.alloc(PACK_HEADER_BYTES);
+    await handle.read(head, 0, PACK_HEADER_BYTES, 0);
+    if (size < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || head.toString('latin1') !== PACK_HEADER_MAGIC) {
+      throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id}: no pack header.`, pack: id });
+    }
+    const tailBytes = Math.min(size, MAX_FOOTER_READ_BYTES);
+    const tail = Buffer.alloc(tailBytes);
+    await handle.read(tail, 0, tailBytes, size - tailBytes);
+    return this.parseFooterAt(tail, size - tailBytes, id);
   }
 
   /** Pack files present in data/ with their sizes. */
@@ -470,6 +502,7 @@ export class FolderRepository implements RepositoryMaintenance {
     await this.serialize(async () => {
       await this.closePack();
       if (this.unindexedPacks.length === 0) return;
+      await syncPacks(this.path, this.unindexedPacks.map((pack) => pack.id));
       await this.writeIndex(this.unindexedPacks);
       for (const pack of this.unindexedPacks) this.addPack(pack);
       for (const pack of this.unindexedPacks) for (const blob of pack.blobs) this.pendingIds.delete(blob.id);
@@ -499,6 +532,24 @@ export class FolderRepository implements RepositoryMaintenance {
     await this.writeQueue;
     await this.pack?.discard();
     this.pack = undefined;
+  }
+}
+
+/** Makes packs durable before an index names them (synced together at the end, so the device's writeback overlaps the run). */
+async function syncPacks(root: string, ids: readonly string[]): Promise<void> {
+  const folders = new Set<string>();
+  try {
+    for (const id of ids) {
+      const handle = await open(packPath(root, id), 'r');
+      await handle.sync().finally(() => handle.close());
+      folders.add(path.dirname(packPath(root, id)));
+    }
+    for (const folder of [...folders, path.join(root, 'data')]) {
+      const directory = await open(folder, 'r');
+      await directory.sync().finally(() => directory.close());
+    }
+  } catch (error) {
+    throw toWriteError(error, root);
   }
 }
 
@@ -565,13 +616,10 @@ class PackWriter {
     await this.write(trailer);
     const id = this.hash.digest('hex');
     try {
-      await this.handle.sync();
       await this.handle.close();
       const folder = path.join(this.root, 'data', id.slice(0, 2));
       await mkdir(folder, { recursive: true });
       await rename(this.tempPath, packPath(this.root, id));
-      const directory = await open(folder, 'r');
-      await directory.sync().finally(() => directory.close());
     } catch (error) {
       await rm(this.tempPath, { force: true });
       throw toWriteError(error, this.root);
