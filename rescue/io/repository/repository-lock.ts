@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../core/errors.ts';
@@ -55,6 +55,7 @@ async function readLocks(folder: string): Promise<Array<{ name: string; lock: Lo
 /** Takes a lock; throws LB_REPO_LOCKED when a live conflicting lock exists. Returns the stale locks removed. */
 export async function acquireLock(folder: string, options: { exclusive: boolean; command: string }): Promise<{ lock: RepositoryLock; removedStale: string[] }> {
   const removedStale: string[] = [];
+  await mkdir(folder, { recursive: true });
   const conflicts = async (own: string | undefined) => {
     const found: string[] = [];
     for (const { name, lock } of await readLocks(folder)) {
