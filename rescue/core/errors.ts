@@ -4,6 +4,17 @@
 /** Groups of error codes; each group has its own exit code (see ui/cli/exit-codes.ts). */
 export type ErrorGroup = 'input' | 'device' | 'filesystem' | 'repository' | 'network' | 'build' | 'internal';
 
+/** The prefix every code of a group starts with (repository codes are abbreviated LB_REPO_). */
+export const GROUP_CODE_PREFIX: Readonly<Record<ErrorGroup, string>> = {
+  input: 'LB_INPUT_',
+  device: 'LB_DEVICE_',
+  filesystem: 'LB_FILESYSTEM_',
+  repository: 'LB_REPO_',
+  network: 'LB_NETWORK_',
+  build: 'LB_BUILD_',
+  internal: 'LB_INTERNAL',
+};
+
 /** One catalogue entry: what went wrong, the likely cause and what the user should do. */
 export interface ErrorSpec {
   readonly group: ErrorGroup;

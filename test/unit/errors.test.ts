@@ -1,13 +1,13 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
-import { ERROR_CATALOGUE, LifeboatError, toLifeboatError, type ErrorCode } from '../../rescue/core/errors.ts';
+import { ERROR_CATALOGUE, GROUP_CODE_PREFIX, LifeboatError, toLifeboatError, type ErrorCode } from '../../rescue/core/errors.ts';
 import { EXIT_CODES } from '../../rescue/ui/cli/exit-codes.ts';
 import { LIFEBOAT_VERSION } from '../../rescue/version.ts';
 
 test('every catalogue entry has a stable code, a group with an exit code, a cause and a fix', (t) => {
   for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) {
     t.regex(code, /^LB_[A-Z]+(_[A-Z0-9]+)*$/);
-    t.true(code.startsWith(`LB_${spec.group.toUpperCase()}_`) || code === 'LB_INTERNAL', code);
+    t.true(code.startsWith(GROUP_CODE_PREFIX[spec.group]), code);
     t.true(EXIT_CODES[spec.group] > 0, code);
     for (const text of [spec.message, spec.cause, spec.fix]) t.regex(text, /^[A-Z`].*\.$/, code);
   }
