@@ -126,7 +126,7 @@ test('with a key, blob ids are HMAC-SHA-256 under the id half and differ per key
 // two, r or p not integers, 128·N·r past the 256 MiB maxmem), so a damaged key file escapes as a
 // raw Node error (ERR_CRYPTO_INVALID_SCRYPT_PARAMS / ERR_OUT_OF_RANGE, reported as LB_INTERNAL)
 // instead of LB_REPO_INVALID. Remove .failing once the check covers them.
-test.failing('a key file with in-range but invalid scrypt parameters is refused as LB_REPO_INVALID', async (t) => {
+test('a key file with in-range but invalid scrypt parameters is refused as LB_REPO_INVALID', async (t) => {
   const { file } = await createKeyFile('pw', REPOSITORY_ID);
   for (const patch of [{ N: 3000 }, { r: 1.5 }, { N: 2 ** 22, r: 32 }]) {
     const error = await t.throwsAsync(openKeyFile({ ...file, ...patch }, 'pw', REPOSITORY_ID), undefined, JSON.stringify(patch));

@@ -77,7 +77,10 @@ export async function createKeyFile(password: string, repositoryId: string): Pro
 
 /** Unwraps the master key; undefined when the password is wrong. */
 export async function openKeyFile(file: KeyFile, password: string, repositoryId: string): Promise<MasterKey | undefined> {
-  if (file.kdf !== 'scrypt' || !(file.N >= 1024 && file.N <= 1 << 22) || !(file.r >= 1 && file.r <= 32) || !(file.p >= 1 && file.p <= 16)) {
+  const whole = (value: unknown, min: number, max: number) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+  const sane = typeof file === 'object' && file !== null && file.kdf === 'scrypt' && whole(file.N, 1024, 1 << 22) && (file.N & (file.N - 1)) === 0
+    && whole(file.r, 1, 32) && whole(file.p, 1, 16) && 128 * file.N * file.r <= SCRYPT_MAXMEM / 2 && typeof file.salt === 'string' && typeof file.wrappedKey === 'string';
+  if (!sane) {
     throw new LifeboatError('LB_REPO_INVALID', { detail: 'A key file has unknown key-derivation parameters.' });
   }
   const wrapping = await deriveKey(password, Buffer.from(file.salt, 'base64'), file);
