@@ -697,21 +697,42 @@ async function sha256File(file: string): Promise<string> {
   return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
-/** Adds each entry's xattrs as debugfs lists them (by inode number, on the same read-only device). */
+/** Adds each entry's xattrs as debugfs lists them (by inode number, on the same read-only device); long values, which ea_list elides, by the hash of ea_get -x. */
 async function addExt4Xattrs(volume: Volume, entries: Map<string, WalkEntry>): Promise<void> {
-  const inodes = [...new Set([...entries.values()].map((entry) => entry.inode))];
-  const output = await withVolumeDevice(volume, 'ro', async (device) => (await execa('debugfs', ['-f', '-', device], { input: inodes.map((inode) => `ea_list <${inode}>`).join('\n') + '\n', stderr: 'ignore' })).stdout);
+  const inodes = [...new Set([...entries.values()].map((entry) => String(entry.inode)))];
+  const listed = parseDebugfs(await debugfsBatch(volume, inodes.map((inode) => `ea_list <${inode}>`)), 'ea_list');
+  const elided = [...listed].flatMap(([key, lines]) => lines.flatMap((line) => (/^\S+ \(\d+\)$/.test(line) ? [`${key.slice(1, key.indexOf('>'))} ${line.split(' ')[0]}`] : [])));
+  const values = parseDebugfs(await debugfsBatch(volume, elided.map((request) => `ea_get -x <${request.split(' ')[0]}> ${request.split(' ')[1]}`)), 'ea_get -x');
   const byInode = new Map<string, string>();
-  for (const block of output.split(/^debugfs: ea_list </m).slice(1)) {
-    const [head = '', ...rest] = block.split('\n');
-    const inode = /^(\d+)>/.exec(head)?.[1];
-    const attributes = rest.filter((line) => /^\s+\S/.test(line)).map((line) => line.trim());
-    if (inode && attributes.length > 0) byInode.set(inode, attributes.sort().join('; '));
+  for (const [key, lines] of listed) {
+    const inode = key.slice(1, key.indexOf('>'));
+    const attributes = lines.filter((line) => line !== 'Extended attributes:').map((line) => {
+      if (!/^\S+ \(\d+\)$/.test(line)) return line;
+      const value = values.get(`<${inode}> ${line.split(' ')[0]}`)?.join('\n') ?? 'unreadable';
+      return `${line} sha256=${createHash('sha256').update(value).digest('hex')}`;
+    });
+    if (attributes.length > 0) byInode.set(inode, attributes.sort().join('; '));
   }
   for (const entry of entries.values()) {
     const attributes = byInode.get(String(entry.inode));
     if (attributes) entry.line += ` xattrs={${attributes}}`;
   }
+}
+
+/** Runs debugfs requests read-only on a loop device of the volume, all in one process. */
+async function debugfsBatch(volume: Volume, requests: readonly string[]): Promise<string> {
+  if (requests.length === 0) return '';
+  return withVolumeDevice(volume, 'ro', async (device) => (await execa('debugfs', ['-f', '-', device], { input: `${requests.join('\n')}\n`, stderr: 'ignore' })).stdout);
+}
+
+/** debugfs's echoed requests ("debugfs: COMMAND ARGS") and the trimmed lines each printed, keyed by ARGS. */
+function parseDebugfs(output: string, command: string): Map<string, string[]> {
+  const replies = new Map<string, string[]>();
+  for (const block of output.split(new RegExp(`^debugfs: ${command} `, 'm')).slice(1)) {
+    const [head = '', ...rest] = block.split('\n');
+    replies.set(head.trim(), rest.map((line) => line.trim()).filter((line) => line !== ''));
+  }
+  return replies;
 }
 
 /** FAT: mdir's recursive listing (short and long names, sizes, dates), mattrib's attributes, and the files copied out with mcopy -m (content, mtime). */
