@@ -6,7 +6,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { LifeboatError } from '../../core/errors.ts';
 import {
@@ -15,12 +14,13 @@ import {
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
+import { CompressionPool } from './compression-pool.ts';
 import { createKeyFile, makeIdFunction, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
 
-const zstdCompress = promisify(zlib.zstdCompress);
-const zstdDecompress = promisify(zlib.zstdDecompress);
+/** One pool of zstd workers for the process (idle workers let it exit). */
+const zstd = new CompressionPool();
 /** Bytes of a chunk compressed at level 1 to judge whether the rest is worth compressing. */
 const SAMPLE_BYTES = 64 * 1024;
 /** A sample that shrinks by less than this is treated as incompressible (random, media, encrypted). */
@@ -267,7 +267,7 @@ export class FolderRepository implements RepositoryMaintenance {
     let content: Uint8Array;
     if (entry.compression === 'zstd') {
       try {
-        content = await zstdDecompress(payload, { maxOutputLength: Math.max(1, entry.rawLength) });
+        content = await zstd.decompress(payload, entry.rawLength);
       } catch {
         throw corrupt('it does not decompress');
       }
@@ -463,7 +463,7 @@ export class FolderRepository implements RepositoryMaintenance {
     let payload: Uint8Array = content;
     let compression: 'zstd' | 'none' = 'none';
     if (options.compressionLevel > 0 && worthCompressing(content)) {
-      const compressed = await zstdCompress(content, { params: { [zlib.constants.ZSTD_c_compressionLevel]: options.compressionLevel } });
+      const compressed = await zstd.compress(content, options.compressionLevel);
       if (compressed.length < content.length) {
         payload = compressed;
         compression = 'zstd';
