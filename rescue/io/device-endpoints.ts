@@ -161,7 +161,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
   const totalSize = isBlockDevice ? (await openByteSource(file).then(async (source) => { await source.close(); return source.size; })) : (await handle.stat()).size;
   let base = 0;
   let size = totalSize;
-  let description = file;
+  let description = fresh ? `${file} (new file)` : file;
   if (partition !== undefined) {
     const whole: ByteSource = { size: totalSize, read: (offset, length) => readExact(handle, offset, length) };
     const sectorSize = await detectSectorSize(whole);

@@ -64,6 +64,16 @@ async function collectExtents(map: UsedBlockMap): Promise<ByteExtent[]> {
   return extents;
 }
 
+/** Bytes past an NTFS volume's last sector that a restore needs: the backup boot sector, which
+ * NTFS keeps in the sector after the volume (ntfsfix and chkdsk check it). Capped at 1 MiB. */
+const NTFS_TAIL_MAX_BYTES = 1024 * 1024;
+
+function ntfsTail(source: ByteSource, probe: FilesystemProbe): ByteExtent[] {
+  const end = probe.sizeBytes ?? source.size;
+  const length = Math.min(source.size - end, NTFS_TAIL_MAX_BYTES);
+  return length > 0 ? [{ offset: end, length }] : [];
+}
+
 function filesystemFacts(probe: FilesystemProbe | undefined): SnapshotVolume['filesystem'] {
   return probe ? { type: probe.type, label: probe.label ?? '', uuid: probe.uuid ?? '' } : undefined;
 }
@@ -84,6 +94,7 @@ async function planVolume(source: ByteSource, name: string, offset: number, part
   }
   if (notice) reporter.notice(`${name}: ${notice}`);
   const extents = await collectExtents(map);
+  if (probe?.type === 'ntfs' && map.notice === undefined) extents.push(...ntfsTail(source, probe));
   const method = map.notice === undefined && !sectorBySector ? 'used-blocks' : 'sector-by-sector';
   return { name, offset, sizeBytes: source.size, source, extents, volume: { partition, offset, filesystem: filesystemFacts(probe), method, notice } };
 }

@@ -56,7 +56,8 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         const target = await services.openTarget(args.target, { createBytes, sectorSize: manifest.table?.sectorSize ?? 512, dryRun: args['dry-run'] });
         try {
           const plan = planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
-          const lines = [`Snapshot ${id.slice(0, 8)} (${manifest.kind}, ${manifest.time}, ${manifest.source.model} ${manifest.source.serial}).`, ...describePlan(plan)];
+          const source = [manifest.source.model, manifest.source.serial].filter(Boolean).join(' ');
+          const lines = [`Snapshot ${id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${source}), ${manifest.time}.`, ...describePlan(plan)];
           if (args.json) reporter.event('plan', { snapshot: id, plan });
           else context.stdout.write(`${lines.join('\n')}\n`);
           if (args['dry-run']) {
