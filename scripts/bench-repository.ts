@@ -357,7 +357,9 @@ const ntfs: Filesystem = {
     if (!/alternate boot sector\.\.\. BAD/.test(first)) return { problem: first };
     await copyAlternateBootSector(image);
     const second = await ntfsfixReport(image);
-    return second === undefined ? { note: 'the alternate boot sector (after the last cluster) was not restored; clean once it was copied from the boot sector' } : { problem: second };
+    return second === undefined
+      ? { note: 'ntfsfix -n: "alternate boot sector BAD" (the sector after the last cluster was not restored); clean once it was copied from the boot sector' }
+      : { problem: second };
   },
 };
 
@@ -725,7 +727,7 @@ function printReport(report: FsReport): void {
   row('peak RSS restore', cell(peer, (x) => mib(x.restorePeakRssMiB * MiB)), cell(lifeboat, (x) => mib(x.restorePeakRssMiB * MiB)), '');
   row('second backup', '', cell(lifeboat, (x) => s(x.secondBackupSeconds)), ratio(live(lifeboat)?.secondBackupSeconds, live(lifeboat)?.backupSeconds));
   row('new bytes, first / second', '', cell(lifeboat, (x) => `${mib(x.firstNewBytes)} / ${mib(x.secondNewBytes)}`), '');
-  const checked = (x: Side) => (x.checks.every((c) => c === 'clean') ? (x.notes.length > 0 ? 'clean (note)' : 'clean') : 'NOT CLEAN');
+  const checked = (x: Side) => (x.checks.every((c) => c === 'clean') ? (x.notes.length > 0 ? 'not clean*' : 'clean') : 'NOT CLEAN');
   const same = (x: Side) => (x.identical.every(Boolean) ? 'yes' : x.identical.some(Boolean) ? 'some runs' : 'no');
   row(`${report.fs === 'ext4' ? 'e2fsck -fn' : 'ntfsfix -n'} after restore`, cell(peer, checked), cell(lifeboat, checked), '');
   row('restored image = source', cell(peer, same), cell(lifeboat, same), '');
@@ -736,7 +738,7 @@ function printReport(report: FsReport): void {
   for (const [name, side] of [['peer', peer], ['lifeboat', lifeboat]] as const) {
     for (const failure of side?.failures ?? []) console.log(`  ${name} FAILED: ${failure.replaceAll('\n', '\n    ')}`);
     for (const check of side?.checks ?? []) if (check !== 'clean') console.log(`  ${name} restore NOT CLEAN: ${check.replaceAll('\n', '\n    ')}`);
-    for (const note of side?.notes ?? []) console.log(`  ${name} restore note: ${note}`);
+    for (const note of side?.notes ?? []) console.log(`  * ${name} restore: ${note}`);
   }
 }
 
@@ -769,7 +771,8 @@ async function benchFilesystem(fs: Filesystem): Promise<FsReport> {
         log(
           `${fs.name} run ${run + 1}/${RUNS}: ${name}: backup ${result.backupSeconds.toFixed(1)} s, ${(result.storedBytes / MiB).toFixed(1)} MiB, ` +
             `restore ${result.restoreSeconds.toFixed(1)} s${result.secondBackupSeconds === undefined ? '' : `, second backup ${result.secondBackupSeconds.toFixed(1)} s`}, ` +
-            `check ${result.checkProblem ?? 'clean'}${result.checkNote === undefined ? '' : ` (${result.checkNote})`}, ${result.identical ? 'identical to' : 'differs from'} the source`,
+            `check ${result.checkProblem ?? (result.checkNote === undefined ? 'clean' : `not clean (${result.checkNote})`)}, ${result.identical ? 'identical to' : 'differs from'} the source, ` +
+            `peak RSS ${[result.backupPeakRssBytes, result.restorePeakRssBytes, ...(result.secondBackupPeakRssBytes === undefined ? [] : [result.secondBackupPeakRssBytes])].map((bytes) => (bytes / MiB).toFixed(0)).join(' / ')} MiB`,
         );
       } catch (error) {
         if (!(error instanceof StepFailure)) throw error;
