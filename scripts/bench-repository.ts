@@ -529,7 +529,7 @@ interface SideRun {
   /** undefined: clean. */
   checkProblem: string | undefined;
   checkNote: string | undefined;
-  /** The restored image equals the source image byte for byte (after the check's repair, if any). */
+  /** The restored image equals the source image byte for byte (as restored, before any repair by the check). */
   identical: boolean;
   secondBackupSeconds?: number;
   secondBackupPeakRssBytes?: number;
@@ -543,10 +543,10 @@ function failIfBad(what: string, measured: Measured): void {
   if (measured.exitCode !== 0) throw new StepFailure(`${what} exited ${measured.exitCode}:\n${tail(measured.stderr || measured.stdout)}`);
 }
 
-/** The restored image checked by the filesystem's checker, then compared with the source image. */
+/** The restored image compared with the source image, then checked by the filesystem's checker. */
 async function verify(fs: Filesystem, restored: string, pristine: string): Promise<Pick<SideRun, 'checkProblem' | 'checkNote' | 'identical'>> {
-  const { problem, note } = await fs.check(restored);
   const { exitCode } = await execa('cmp', ['-s', pristine, restored], { reject: false });
+  const { problem, note } = await fs.check(restored);
   return { checkProblem: problem, checkNote: note, identical: exitCode === 0 };
 }
 
