@@ -11,6 +11,7 @@ import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import type { FilesystemProbe } from '../core/filesystems/probe-types.ts';
 import { readPartitionTable, type PartitionTableInfo } from '../core/partition-table/partition-table.ts';
 import type { ProgressReporter } from '../core/progress.ts';
+import { forEachLimited } from '../core/run-limited.ts';
 import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
 import { REPOSITORY_FORMAT_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
@@ -163,23 +164,6 @@ async function readChunk(source: ByteSource, span: ChunkSpan): Promise<Uint8Arra
   chunk.set(bytes, from - span.start);
   zeroUnused(chunk, span.start, span.used);
   return chunk;
-}
-
-/** Runs `work` over items with at most `limit` at once; the first failure stops the run. */
-async function forEachLimited<T>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const running = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  for await (const item of items) {
-    if (failure) break;
-    const task = work(item).catch((error: unknown) => {
-      failure ??= { error };
-    });
-    running.add(task);
-    void task.finally(() => running.delete(task));
-    if (running.size >= limit) await Promise.race(running);
-  }
-  await Promise.all(running);
-  if (failure) throw failure.error;
 }
 
 async function storeTrees(repository: RepositoryWriter, refs: ChunkRef[], extents: ByteExtent[], counters: RunCounters): Promise<Pick<VolumeContent, 'chunkLists' | 'extentLists'>> {

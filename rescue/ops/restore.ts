@@ -7,6 +7,7 @@ import { LifeboatError } from '../core/errors.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
 import { encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
 import type { ProgressReporter } from '../core/progress.ts';
+import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks } from '../core/repository/chunk-plan.ts';
 import type { ByteExtent, SnapshotManifest, VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryReader } from '../core/repository/repository-port.ts';
@@ -58,22 +59,6 @@ export async function loadContent(repository: RepositoryReader, content: VolumeC
     }
   }
   return { extents, chunks };
-}
-
-async function forEachLimited<T>(items: AsyncIterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const running = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  for await (const item of items) {
-    if (failure) break;
-    const task = work(item).catch((error: unknown) => {
-      failure ??= { error };
-    });
-    running.add(task);
-    void task.finally(() => running.delete(task));
-    if (running.size >= limit) await Promise.race(running);
-  }
-  await Promise.all(running);
-  if (failure) throw failure.error;
 }
 
 interface RestoreContext {
