@@ -2,6 +2,7 @@
 // an image file, or `FILE:N` (partition N of a disk image). Targets are checked before they are
 // opened for writing: not mounted (directly or through a loop device), not the running medium.
 
+import { execa } from 'execa';
 import { constants, realpathSync } from 'node:fs';
 import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -198,7 +199,11 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
         throw writeError(error, file);
       }
     },
-    close: () => handle.close(),
+    close: async () => {
+      await handle.close();
+      // A whole disk got a new table: have the kernel read it (partition nodes appear or change).
+      if (isBlockDevice && partition === undefined && !options.dryRun) await execa('blockdev', ['--rereadpt', file], { reject: false });
+    },
   };
 }
 
