@@ -26,8 +26,8 @@ import {
 } from '../helpers/repository-harness.ts';
 
 const SEED = 0x4c1fe;
-const IMAGE_BYTES = 128 * MiB;
-const TREE_BYTES = 48 * MiB;
+const IMAGE_BYTES = 64 * MiB;
+const TREE_BYTES = 24 * MiB;
 const BACKUP_KILLS = 20;
 const PRUNE_KILLS = 4;
 

@@ -316,12 +316,14 @@ test.serial('restore onto an existing image file without --yes and without a ter
   t.is(await sha256File(target), before, 'the target was written');
 });
 
-test.serial('restore onto a new image file without --yes and without a terminal: LB_INPUT_CONFIRMATION_REQUIRED, no file created', async (t) => {
+test.serial('restore onto a new image file needs no --yes (nothing is overwritten): the file is created and equals the source', async (t) => {
   const dir = await caseDir(t);
   const { repo, id } = await repositoryWithSnapshot(t, dir);
   const missing = path.join(dir, 'missing.img');
-  assertFails(t, await lifeboat(['restore', '-r', repo, id, missing]), 'LB_INPUT_CONFIRMATION_REQUIRED', 2, 'restore onto a new file');
-  t.false(existsSync(missing), 'the new target file was created');
+  const result = await lifeboat(['restore', '-r', repo, id, missing]);
+  t.is(result.exitCode, 0, describe(result));
+  t.true(existsSync(missing), 'the new target file was not created');
+  t.regex(result.stdout, /\(new file\)/, 'the plan names the target as a new file');
 });
 
 test.serial('restore onto a target smaller than the source: LB_DEVICE_TARGET_TOO_SMALL, the target untouched', async (t) => {

@@ -37,25 +37,26 @@ async function runBackup(context: CliContext, kind: 'disk' | 'partition', args: 
   if (!Number.isInteger(args.compression) || args.compression < 0 || args.compression > 19) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--compression takes a level from 0 to 19.' });
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
-  if (await services.isEmptyFolder(args.repo)) {
-    const password = args.encrypt ? await newPassword(context, args) : undefined;
-    const config = await services.init(args.repo, password === undefined ? {} : { password });
-    reporter.notice(`Created repository ${args.repo} (encryption ${config.encryption}).`);
-  }
-  const result = await withRepository(context, args, { exclusive: true, command: `backup ${kind}` }, async (repository, notices) => {
-    for (const notice of notices) reporter.notice(notice);
-    const { source, facts } = await services.openSource(args.source, kind);
-    try {
+  const { source, facts } = await services.openSource(args.source, kind);
+  let result: Awaited<ReturnType<typeof backup>>;
+  try {
+    if (await services.isEmptyFolder(args.repo)) {
+      const password = args.encrypt ? await newPassword(context, args) : undefined;
+      const config = await services.init(args.repo, password === undefined ? {} : { password });
+      reporter.notice(`Created repository ${args.repo} (encryption ${config.encryption}).`);
+    }
+    result = await withRepository(context, args, { exclusive: true, command: `backup ${kind}` }, async (repository, notices) => {
+      for (const notice of notices) reporter.notice(notice);
       reporter.event('start', { kind, source: facts, repository: args.repo });
-      return await backup({
+      return backup({
         kind, source, facts, tags: args.tag, note: args.note, sectorBySector: args['sector-by-sector'], compressionLevel: args.compression,
         verify: args.verify, host: services.hostName(), lifeboatVersion: context.version,
       }, repository, reporter);
-    } finally {
-      await source.close();
-      reporter.finish();
-    }
-  });
+    });
+  } finally {
+    await source.close();
+    reporter.finish();
+  }
   const { stats } = result.manifest;
   if (args.json) {
     context.stdout.write(`${JSON.stringify({ event: 'done', snapshot: { id: result.id, shortId: result.id.slice(0, 8), time: result.manifest.time, kind, tags: result.manifest.tags }, stats })}\n`);
