@@ -32,7 +32,8 @@ export interface StoreResult {
 export interface RepositoryWriter extends RepositoryReader {
   /** The id a blob with this content has in this repository (SHA-256, or HMAC-SHA-256 when encrypted). */
   blobId(content: Uint8Array): Promise<string>;
-  /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored. */
+  /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored.
+   * `content` is handed over: the caller must not use it afterwards (it may be moved to a worker). */
   storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number }): Promise<StoreResult>;
   /** Closes the open pack and writes the index of every pack written since the last flush. */
   flush(): Promise<void>;

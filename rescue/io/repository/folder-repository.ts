@@ -6,7 +6,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { LifeboatError } from '../../core/errors.ts';
 import {
   DEFAULT_CHUNK_BYTES, DEFAULT_PACK_BYTES, MAX_BLOB_RAW_BYTES, PACK_HEADER_BYTES, PACK_HEADER_MAGIC, PACK_TRAILER_BYTES, PACK_TRAILER_MAGIC,
@@ -14,17 +13,13 @@ import {
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
-import { CompressionPool } from './compression-pool.ts';
+import { ChunkWorkers } from './compression-pool.ts';
 import { createKeyFile, makeIdFunction, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
 
-/** One pool of zstd workers for the process (idle workers let it exit). */
-const zstd = new CompressionPool();
-/** Bytes of a chunk compressed at level 1 to judge whether the rest is worth compressing. */
-const SAMPLE_BYTES = 64 * 1024;
-/** A sample that shrinks by less than this is treated as incompressible (random, media, encrypted). */
-const INCOMPRESSIBLE_RATIO = 0.97;
+/** One pool of chunk workers for the process (idle workers let it exit). */
+const workers = new ChunkWorkers();
 /** Pack file descriptors kept open while reading. */
 const OPEN_PACKS = 16;
 /** A pack footer is read from at most this many trailing bytes (a 64 MiB pack's footer is ~10 KiB). */
@@ -264,18 +259,15 @@ export class FolderRepository implements RepositoryMaintenance {
     const corrupt = (why: string) => new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${entry.id} in pack ${pack}: ${why}.`, chunk: entry.id, pack });
     const payload = this.key ? unseal(this.key.encryption, stored, entry.id) : stored;
     if (!payload) throw corrupt('authentication failed');
-    let content: Uint8Array;
-    if (entry.compression === 'zstd') {
-      try {
-        content = await zstd.decompress(payload, entry.rawLength);
-      } catch {
-        throw corrupt('it does not decompress');
-      }
-    } else {
-      content = payload;
+    let opened: { id: string; data: Uint8Array };
+    try {
+      opened = await workers.open(payload, entry.compression, entry.rawLength, this.key?.id);
+    } catch {
+      throw corrupt('it does not decompress');
     }
+    const content = opened.data;
     if (content.length !== entry.rawLength) throw corrupt(`${content.length} bytes instead of ${entry.rawLength}`);
-    if ((await this.idOf(content)) !== entry.id) throw corrupt('its content does not match its id');
+    if (opened.id !== entry.id) throw corrupt('its content does not match its id');
     return content;
   }
 
@@ -457,22 +449,17 @@ export class FolderRepository implements RepositoryMaintenance {
 
   async storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number }): Promise<StoreResult> {
     if (content.length > MAX_BLOB_RAW_BYTES) throw new LifeboatError('LB_INTERNAL', { detail: `A blob of ${content.length} bytes is over the limit.` });
-    const id = options.id ?? (await this.idOf(content));
+    const rawLength = content.length;
+    let id = options.id;
+    let data = content;
+    if (id === undefined) ({ id, data } = await workers.hash(content, this.key?.id));
     if (this.blobs.has(id) || this.pendingIds.has(id)) return { id, isNew: false, storedBytes: 0 };
     this.pendingIds.add(id);
-    let payload: Uint8Array = content;
-    let compression: 'zstd' | 'none' = 'none';
-    if (options.compressionLevel > 0 && worthCompressing(content)) {
-      const compressed = await zstd.compress(content, options.compressionLevel);
-      if (compressed.length < content.length) {
-        payload = compressed;
-        compression = 'zstd';
-      }
-    }
+    const { data: payload, compression } = options.compressionLevel > 0 ? await workers.compress(data, options.compressionLevel) : { data, compression: 'none' as const };
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
     await this.serialize(async () => {
       this.pack ??= await PackWriter.create(this.path);
-      await this.pack.append({ id, type, rawLength: content.length, compression }, stored);
+      await this.pack.append({ id, type, rawLength, compression }, stored);
       if (this.pack.size >= this.config.packBytes) await this.closePack();
     });
     return { id, isNew: true, storedBytes: stored.length };
@@ -551,15 +538,6 @@ async function syncPacks(root: string, ids: readonly string[]): Promise<void> {
   } catch (error) {
     throw toWriteError(error, root);
   }
-}
-
-/** Whether compressing is worth it: level-1 zstd on a sample must shrink it. */
-function worthCompressing(content: Uint8Array): boolean {
-  if (content.length <= SAMPLE_BYTES * 2) return true;
-  const middle = Math.floor(content.length / 2 / SAMPLE_BYTES) * SAMPLE_BYTES;
-  const sample = content.subarray(middle, middle + SAMPLE_BYTES);
-  const compressed = zlib.zstdCompressSync(sample, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } });
-  return compressed.length < sample.length * INCOMPRESSIBLE_RATIO;
 }
 
 /** A pack being written under a temp name; renamed to its SHA-256 once complete. */
