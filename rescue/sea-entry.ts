@@ -1,4 +1,5 @@
 // Entry point of the bundle inside the single executable.
-import { main } from './main.ts';
+import { reexecWithMallocTuning } from './io/malloc-tuning.ts';
 
-void main();
+reexecWithMallocTuning(process.argv.slice(2));
+void import('./main.ts').then(({ main }) => main());

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Launcher for `npx lifeboat` in a checkout: runs the TypeScript source with Node 24's type stripping.
-import { main } from '../main.ts';
+import { reexecWithMallocTuning } from '../io/malloc-tuning.ts';
 
+reexecWithMallocTuning([...process.execArgv, ...process.argv.slice(1)]);
+const { main } = await import('../main.ts');
 await main();

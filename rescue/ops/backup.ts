@@ -18,7 +18,7 @@ import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
 
 /** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
-const CHUNKS_IN_FLIGHT = 6;
+const CHUNKS_IN_FLIGHT = 4;
 /** The head of a disk (tables, boot code, boot gap) is kept up to this size. */
 const MAX_HEAD_BYTES = 128 * 1024 * 1024;
 

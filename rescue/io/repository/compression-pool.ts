@@ -21,7 +21,12 @@ const worthCompressing = (data) => {
   const middle = Math.floor(data.length / 2 / SAMPLE) * SAMPLE;
   return zstd(data.subarray(middle, middle + SAMPLE), 1, SAMPLE + 1024).length < SAMPLE * 0.97;
 };
-const own = (bytes) => { const copy = new Uint8Array(bytes.length); copy.set(bytes); return copy; };
+const own = (bytes) => {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return copy;
+};
 parentPort.on('message', (task) => {
   try {
     if (task.op === 'hash') {
