@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { lstat, link, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, symlink, truncate, unlink, utimes, lutimes, chmod, lchown, writeFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { blkid } from './filesystem-images.ts';
+import { blkid, writeAt } from './filesystem-images.ts';
 import { prng } from './mutation.ts';
 
 const MiB = 1024 * 1024;
@@ -611,15 +611,6 @@ async function copyInto(source: string, target: string, offset: number): Promise
   } finally {
     await input.close();
     await output.close();
-  }
-}
-
-async function writeAt(file: string, offset: number, bytes: Buffer): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.write(bytes, 0, bytes.length, offset);
-  } finally {
-    await handle.close();
   }
 }
 

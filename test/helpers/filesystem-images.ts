@@ -156,10 +156,24 @@ export async function craftBitlocker(file: string, metadataOffset: number, versi
   await writeAt(file, metadataOffset, metadata);
 }
 
-async function writeAt(file: string, offset: number, bytes: Buffer): Promise<void> {
+/** Writes `bytes` into an existing file at `offset`. */
+export async function writeAt(file: string, offset: number, bytes: Buffer): Promise<void> {
   const handle = await open(file, 'r+');
   try {
     await handle.write(bytes, 0, bytes.length, offset);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Inverts one byte of a file at `offset` (damage for the detection tests). */
+export async function flipByte(file: string, offset: number): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, offset);
+    byte[0] = (byte[0] ?? 0) ^ 0xff;
+    await handle.write(byte, 0, 1, offset);
   } finally {
     await handle.close();
   }

@@ -3,11 +3,11 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { mkdir, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { withLoop } from '../helpers/filesystem-images.ts';
+import { flipByte, withLoop } from '../helpers/filesystem-images.ts';
 import { prng } from '../helpers/mutation.ts';
 import {
   MiB,
@@ -94,19 +94,6 @@ async function largestPack(repo: string): Promise<string> {
   }
   if (best === '') throw new Error(`no pack files under ${repo}/data`);
   return best;
-}
-
-/** Inverts one byte of a file at `offset`. */
-async function flipByte(file: string, offset: number): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = (byte[0] ?? 0) ^ 0xff;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Flips a byte in the middle of the largest pack: inside blob data, not in a header. */

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { mkdtemp, open, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { flipByte } from '../helpers/filesystem-images.ts';
 import {
   compareDisks,
   compareVolumes,
@@ -41,18 +42,6 @@ test.after.always(async () => {
 async function sparseCopy(source: string, target: string): Promise<string> {
   await execa('cp', ['--sparse=always', source, target]);
   return target;
-}
-
-async function pokeByte(file: string, offset: number): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = (byte[0] ?? 0) ^ 0xff;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
 }
 
 function entry(t: ExecutionContext, listing: TreeListing, key: string): string {
@@ -91,7 +80,7 @@ const mutations: Record<FilesystemKind, Mutation[]> = {
       await handle.read(boot, 0, 512, 0);
       await handle.close();
       const secondFat = (boot.readUInt16LE(14) + boot.readUInt32LE(36)) * 512;
-      await pokeByte(copy.file, secondFat + 64);
+      await flipByte(copy.file, secondFat + 64);
     }, expect: /is not clean/ },
   ],
   exfat: [
@@ -166,7 +155,7 @@ async function checkDiskCopies(t: ExecutionContext, disk: DiskFixture, name: str
   t.deepEqual(await compareDisks(disk, copy), [], 'a sparse copy is equal');
   for (const [what, offset, expect] of pokes) {
     const changed = await sparseCopy(disk.file, path.join(workDir, `${name}-changed.img`));
-    await pokeByte(changed, offset);
+    await flipByte(changed, offset);
     const differences = await compareDisks(disk, changed);
     t.regex(differences.join('\n'), expect, what);
   }
