@@ -91,10 +91,14 @@ export async function pruneRepository(repository: RepositoryMaintenance, options
   }
   const oldIndexes = repository.indexFiles().map((name) => `index/${name}`);
   await repository.flush();
-  const written = keep.length > 0 ? await repository.writeIndex(keep) : undefined;
-  const fresh = new Set([written, ...repository.writtenIndexes()].filter((name) => name !== undefined).map((name) => `index/${name}`));
+  const keptIndex = keep.length > 0 ? await repository.writeIndex(keep) : undefined;
+  const fresh = new Set([keptIndex, ...repository.writtenIndexes()].filter((name) => name !== undefined).map((name) => `index/${name}`));
   await repository.removeFiles(oldIndexes.filter((file) => !fresh.has(file)));
-  await repository.removeFiles([...drop, ...leftovers, ...rewrite.map((pack) => pack.id)].map((id) => repository.packFile(id)));
+  // A repacked pack can come out byte-identical to a pack an interrupted prune already wrote (same
+  // blobs, same order): same name, same file. Such a pack is live again and must not be deleted.
+  const written = new Set(repository.writtenPacks().map((pack) => pack.id));
+  const doomed = [...drop, ...leftovers, ...rewrite.map((pack) => pack.id)].filter((id) => !written.has(id));
+  await repository.removeFiles(doomed.map((id) => repository.packFile(id)));
   await repository.removeFiles(temps);
   return report;
 }

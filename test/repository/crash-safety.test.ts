@@ -277,6 +277,8 @@ test('SIGKILL at random moments of backups and of forget --prune never damages w
   t.is(prune.exitCode, 0, `forget --prune: ${describe(prune)}`);
   const temporary = (await repoFiles(world.repo, '')).filter((file) => file.endsWith('.tmp'));
   t.deepEqual(temporary, [], 'a completed prune leaves no *.tmp files (FORMAT.md: "removed by prune")');
+  const afterPrune = await lifeboat(['check', '-r', world.repo, '--read-data']);
+  t.is(afterPrune.exitCode, 0, `check --read-data after the completed prune: ${describe(afterPrune)}`);
 
   // Afterwards the repository takes a normal backup and everything is still sound; successful commands release their locks.
   const staleBefore = await lockFiles(world.repo);
