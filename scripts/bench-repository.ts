@@ -585,6 +585,12 @@ function doneEvent(what: string, stdout: string): DoneEvent {
   throw new StepFailure(`${what} printed no done event with stats.newBytes:\n${tail(stdout)}`);
 }
 
+/** The figures mean nothing if a backup fell back to copying sector by sector: that fails the step. */
+function failIfSectorBySector(what: string, stdout: string): void {
+  const notice = stdout.split('\n').find((line) => line.includes('"event":"notice"') && /sector by sector/.test(line));
+  if (notice) throw new StepFailure(`${what} copied sector by sector instead of the used blocks:\n${notice}`);
+}
+
 async function runLifeboat(fs: Filesystem, source: string, pristine: string, modified: string, dir: string): Promise<SideRun> {
   const repo = path.join(dir, 'repo');
   const restored = path.join(dir, 'lifeboat-restored.img');
@@ -593,6 +599,7 @@ async function runLifeboat(fs: Filesystem, source: string, pristine: string, mod
   const backup = await measure(NODE, [LIFEBOAT, 'backup', 'partition', source, '-r', repo, '--json']);
   failIfBad('lifeboat backup partition', backup);
   const first = doneEvent('lifeboat backup partition', backup.stdout);
+  failIfSectorBySector('lifeboat backup partition', backup.stdout);
   const storedBytes = await folderBytes(repo);
   await rm(restored, { force: true });
   await execa('sync');
@@ -606,6 +613,7 @@ async function runLifeboat(fs: Filesystem, source: string, pristine: string, mod
   const second = await measure(NODE, [LIFEBOAT, 'backup', 'partition', source, '-r', repo, '--json']);
   failIfBad('second lifeboat backup partition', second);
   const secondDone = doneEvent('second lifeboat backup partition', second.stdout);
+  failIfSectorBySector('second lifeboat backup partition', second.stdout);
   await rm(repo, { recursive: true, force: true });
   return {
     backupSeconds: backup.seconds,

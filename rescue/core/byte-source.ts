@@ -8,6 +8,14 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset`; a read past the end is an error. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Optional: reads exactly `target.length` bytes at `offset` straight into `target` (no copy). */
+  readInto?(target: Uint8Array, offset: number): Promise<void>;
+}
+
+/** Fills `target` with the bytes at `offset`: straight through `readInto` where the source has it. */
+export async function readInto(source: ByteSource, target: Uint8Array, offset: number): Promise<void> {
+  if (source.readInto) await source.readInto(target, offset);
+  else target.set(await source.read(offset, target.length));
 }
 
 /** A source over bytes in memory. */
@@ -29,6 +37,10 @@ export function sliceSource(source: ByteSource, start: number, size: number): By
     read: async (offset, length) => {
       checkRange(size, offset, length);
       return source.read(start + offset, length);
+    },
+    readInto: async (target, offset) => {
+      checkRange(size, offset, target.length);
+      await readInto(source, target, start + offset);
     },
   };
 }

@@ -57,14 +57,17 @@ async function blockDeviceSize(rdev: number, sysRoot: string, path: string): Pro
 function makeSource(handle: FileHandle, path: string, size: number, isBlockDevice: boolean): FileByteSource {
   const cache = new Map<number, Uint8Array>();
 
-  const readExactly = async (offset: number, length: number): Promise<Uint8Array> => {
-    const buffer = new Uint8Array(length);
+  const fill = async (buffer: Uint8Array, offset: number): Promise<void> => {
     let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+    while (done < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, done, buffer.length - done, offset + done);
       if (bytesRead === 0) throw new LifeboatError('LB_INPUT_READ_OUT_OF_RANGE', { detail: `${path} ended at byte ${offset + done}, expected ${size}.`, path, offset: offset + done, size });
       done += bytesRead;
     }
+  };
+  const readExactly = async (offset: number, length: number): Promise<Uint8Array> => {
+    const buffer = new Uint8Array(length);
+    await fill(buffer, offset);
     return buffer;
   };
 
@@ -105,6 +108,10 @@ function makeSource(handle: FileHandle, path: string, size: number, isBlockDevic
         out.set(bytes.subarray(from - index * CHUNK_BYTES, to - index * CHUNK_BYTES), from - offset);
       }
       return out;
+    },
+    readInto: async (target, offset) => {
+      checkRange(size, offset, target.length);
+      await fill(target, offset);
     },
     close: () => handle.close(),
   };

@@ -3,7 +3,8 @@
 // fixed device offsets, stores each new chunk once, verifies the new packs, and writes the
 // manifest last, so an interrupted run leaves the repository as it was plus ignorable packs.
 
-import { sliceSource, type ByteSource } from '../core/byte-source.ts';
+import os from 'node:os';
+import { readInto, sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
 import { wholeDeviceMap, type UsedBlockMap } from '../core/block-maps/used-block-map.ts';
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
@@ -19,6 +20,8 @@ import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from 
 
 /** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
 const CHUNKS_IN_FLIGHT = 4;
+/** Packs re-read and hashed at once by the verification (each on a chunk worker). */
+const PACKS_VERIFIED_AT_ONCE = Math.max(1, os.availableParallelism());
 /** The head of a disk (tables, boot code, boot gap) is kept up to this size. */
 const MAX_HEAD_BYTES = 128 * 1024 * 1024;
 
@@ -144,24 +147,53 @@ async function planDisk(request: BackupRequest, reporter: ProgressReporter): Pro
   return { table: snapshotTable(table), regions: planRegions(table, request.source), volumes };
 }
 
-/** Reads a chunk's used bytes; unused bytes inside it are zero. */
-async function readChunk(source: ByteSource, span: ChunkSpan): Promise<Uint8Array> {
+/**
+ * Memory for one chunk in flight: the bytes read, and room for their compressed form. Both lie on
+ * SharedArrayBuffers, so the chunk workers read and write them in place and nothing is allocated
+ * per chunk (no garbage for the collector, no page faults for fresh buffers).
+ */
+interface ChunkSlot {
+  readonly input: Uint8Array;
+  readonly output: Uint8Array;
+}
+
+class ChunkSlots {
+  private readonly free: ChunkSlot[] = [];
+
+  constructor(count: number, chunkBytes: number) {
+    for (let i = 0; i < count; i++) this.free.push({ input: new Uint8Array(new SharedArrayBuffer(chunkBytes)), output: new Uint8Array(new SharedArrayBuffer(chunkBytes)) });
+  }
+
+  /** Runs `work` with a free slot; there is one per chunk in flight, so one is always free. */
+  async with<T>(work: (slot: ChunkSlot) => Promise<T>): Promise<T> {
+    const slot = this.free.pop();
+    if (!slot) throw new LifeboatError('LB_INTERNAL', { detail: 'No free chunk slot.' });
+    try {
+      return await work(slot);
+    } finally {
+      this.free.push(slot);
+    }
+  }
+}
+
+/** Reads a chunk's used bytes into `slot`; unused bytes inside it are zero. */
+async function readChunk(source: ByteSource, span: ChunkSpan, slot: ChunkSlot): Promise<Uint8Array> {
+  const chunk = slot.input.subarray(0, span.length);
   const first = span.used[0];
   const last = span.used.at(-1);
-  if (!first || !last) return new Uint8Array(span.length);
+  if (!first || !last) {
+    chunk.fill(0);
+    return chunk;
+  }
   const from = first.offset;
   const to = last.offset + last.length;
-  let bytes: Uint8Array;
   try {
-    bytes = await source.read(from, to - from);
+    await readInto(source, chunk.subarray(from - span.start, to - span.start), from);
   } catch (error) {
     const errno = (error as { code?: string }).code;
     const detail = error instanceof LifeboatError ? error.message : `${errno ?? 'error'} at byte ${from}`;
     throw new LifeboatError('LB_DEVICE_READ_FAILED', { detail, offset: from, errno }, { cause: error });
   }
-  if (from === span.start && to === span.start + span.length && span.used.length === 1) return bytes;
-  const chunk = new Uint8Array(span.length);
-  chunk.set(bytes, from - span.start);
   zeroUnused(chunk, span.start, span.used);
   return chunk;
 }
@@ -179,15 +211,15 @@ async function storeTrees(repository: RepositoryWriter, refs: ChunkRef[], extent
   return { chunkLists, extentLists };
 }
 
-async function backUpItem(request: BackupRequest, repository: RepositoryWriter, item: PlannedItem, total: number, counters: RunCounters, reporter: ProgressReporter): Promise<VolumeContent> {
+async function backUpItem(request: BackupRequest, repository: RepositoryWriter, slots: ChunkSlots, item: PlannedItem, total: number, counters: RunCounters, reporter: ProgressReporter): Promise<VolumeContent> {
   const chunkBytes = repository.config.chunkBytes;
   const refs: ChunkRef[] = [];
-  await forEachLimited(planChunks(item.extents, item.sizeBytes, chunkBytes), CHUNKS_IN_FLIGHT, async (span) => {
-    const chunk = await readChunk(item.source, span);
+  await forEachLimited(planChunks(item.extents, item.sizeBytes, chunkBytes), CHUNKS_IN_FLIGHT, (span) => slots.with(async (slot) => {
+    const chunk = await readChunk(item.source, span, slot);
     const usedBytes = span.used.reduce((sum, extent) => sum + extent.length, 0);
     counters.readBytes += usedBytes;
     if (!isAllZero(chunk)) {
-      const result = await repository.storeBlob('data', chunk, { compressionLevel: request.compressionLevel });
+      const result = await repository.storeBlob('data', chunk, { compressionLevel: request.compressionLevel, output: slot.output });
       refs.push({ index: span.index, id: result.id });
       counters.chunks++;
       if (result.isNew) {
@@ -197,7 +229,7 @@ async function backUpItem(request: BackupRequest, repository: RepositoryWriter, 
     }
     counters.doneBytes += usedBytes;
     reporter.progress({ phase: 'backup', bytesDone: counters.doneBytes, bytesTotal: total, item: item.name });
-  });
+  }));
   refs.sort((a, b) => a.index - b.index);
   const usedBytes = item.extents.reduce((sum, extent) => sum + extent.length, 0);
   return { sizeBytes: item.sizeBytes, usedBytes, ...(await storeTrees(repository, refs, item.extents, counters)) };
@@ -215,9 +247,10 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
   reporter.progress({ phase: 'backup', bytesDone: 0, bytesTotal: total });
   const regions: SnapshotRegion[] = [];
   const volumes: SnapshotVolume[] = [];
+  const slots = new ChunkSlots(CHUNKS_IN_FLIGHT, repository.config.chunkBytes);
   try {
     for (const item of items) {
-      const content = await backUpItem(request, repository, item, total, counters, reporter);
+      const content = await backUpItem(request, repository, slots, item, total, counters, reporter);
       if (item.volume) volumes.push({ ...item.volume, content });
       else regions.push({ name: item.name, offset: item.offset, content });
     }
@@ -252,9 +285,9 @@ async function verifyWrittenPacks(repository: RepositoryWriter, reporter: Progre
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
   let done = 0;
-  for (const pack of packs) {
+  await forEachLimited(packs, PACKS_VERIFIED_AT_ONCE, async (pack) => {
     await repository.verifyPack(pack.id);
     done += pack.size;
     reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
-  }
+  });
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readInto, sliceSource } from '../../rescue/core/byte-source.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
 import { withLoop } from '../helpers/filesystem-images.ts';
@@ -26,6 +27,15 @@ test('a file and the loop device over it read the same bytes at any offset and l
           }
           const error = await t.throwsAsync(source.read(content.length - 10, 11), { instanceOf: LifeboatError });
           t.is(error?.code, 'LB_INPUT_READ_OUT_OF_RANGE');
+          // readInto (what a backup reads chunks with): straight into shared memory, also through a slice.
+          const slice = sliceSource(source, 4096, content.length - 4096);
+          for (const [offset, length] of [[0, 512], [65530, 20], [100, 2 * 1024 * 1024], [content.length - 4097, 1]] as const) {
+            const target = new Uint8Array(new SharedArrayBuffer(length + 8)).subarray(4, 4 + length);
+            await readInto(slice, target, offset);
+            t.deepEqual(Buffer.from(target), content.subarray(4096 + offset, 4096 + offset + length), `${name} readInto ${offset}+${length}`);
+          }
+          const past = await t.throwsAsync(readInto(slice, new Uint8Array(11), content.length - 4096 - 10), { instanceOf: LifeboatError });
+          t.is(past?.code, 'LB_INPUT_READ_OUT_OF_RANGE');
         } finally {
           await source.close();
         }

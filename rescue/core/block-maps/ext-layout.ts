@@ -127,7 +127,7 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
     const seed = incompat & EXT_FEATURE.INCOMPAT_CSUM_SEED ? sb.u32(0x270, 's_checksum_seed') : crc32cUpdate(0xffffffff, uuid);
     descriptorChecksum = { kind: 'crc32c', seed };
   } else if (roCompat & EXT_FEATURE.RO_COMPAT_GDT_CSUM) {
-    descriptorChecksum = { kind: 'crc16', uuid: uuid.slice() };
+    descriptorChecksum = { kind: 'crc16', uuid: new Uint8Array(uuid) };
   }
   return {
     blockSize, clusterRatio, clusterBits, blocksCount, freeBlocks, firstDataBlock, blocksPerGroup, clustersPerGroup, groupCount,
@@ -149,7 +149,7 @@ export function groupDescriptorChecksum(checksum: DescriptorChecksum, group: num
   const groupBytes = new Uint8Array(4);
   new DataView(groupBytes.buffer).setUint32(0, group, true);
   if (checksum.kind === 'crc32c') {
-    const zeroed = descriptor.slice();
+    const zeroed = new Uint8Array(descriptor); // a copy even when given a Buffer (whose slice() shares memory)
     zeroed[BG_CHECKSUM_OFFSET] = 0;
     zeroed[BG_CHECKSUM_OFFSET + 1] = 0;
     return crc32cUpdate(crc32cUpdate(checksum.seed, groupBytes), zeroed) & 0xffff;

@@ -141,7 +141,7 @@ async function* walkGroups(source: ByteSource, layout: ExtLayout, uninitRuns: re
       if (at < layout.firstDataBlock || at >= layout.blocksCount) {
         throw corrupt('ext', 'bg_block_bitmap', descriptor.offset, `group ${group}'s block bitmap at block ${at} lies outside the ${layout.blocksCount} blocks.`);
       }
-      bits = (await readStructure(source, 'ext', 'block bitmap', at * layout.blockSize, bitmapBytes)).slice();
+      bits = new Uint8Array(await readStructure(source, 'ext', 'block bitmap', at * layout.blockSize, bitmapBytes)); // a copy (markBlocks writes into it) even from a Buffer
     }
     for (const run of overlapping(uninitRuns, firstBlock, blockCount)) markBlocks(layout, bits, firstBlock, blockCount, run);
     yield { group, firstBlock, clusterCount, bits };

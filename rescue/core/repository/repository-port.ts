@@ -33,8 +33,10 @@ export interface RepositoryWriter extends RepositoryReader {
   /** The id a blob with this content has in this repository (SHA-256, or HMAC-SHA-256 when encrypted). */
   blobId(content: Uint8Array): Promise<string>;
   /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored.
-   * `content` is handed over: the caller must not use it afterwards (it may be moved to a worker). */
-  storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number }): Promise<StoreResult>;
+   * `content` is handed over: the caller must not use it afterwards (it may be moved to a worker),
+   * unless it lies on a SharedArrayBuffer: then it is only read, and free again once the call returns.
+   * `output`, shared bytes too, is space the compressed bytes may be written into (free on return). */
+  storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array }): Promise<StoreResult>;
   /** Closes the open pack and writes the index of every pack written since the last flush. */
   flush(): Promise<void>;
   /** Packs written by this writer so far, with their sizes. */

@@ -1,25 +1,90 @@
 // Chunk work on worker threads: hashing (SHA-256 or HMAC), zstd compression and decompression.
-// The main thread only reads, writes and encrypts; one worker per core does the rest. Buffers are
-// transferred, not copied, and come back with the answer when the caller still needs them.
+// The main thread only reads, writes and encrypts; one worker per core does the rest. Bytes on a
+// SharedArrayBuffer (the backup's chunk slots) are shared with the worker, neither copied nor
+// transferred, and compressed output can be written into a shared slot too: a backup then makes no
+// per-chunk allocation on the main thread (no garbage, so no major collections; measured: ~3 s of
+// CPU on a 2 GiB backup). Other buffers are transferred and come back with the answer.
 // (Node's asynchronous zstd runs as a stream in 16 KiB steps and scaled badly: ~50 MB/s with four
 // calls at once; WebCrypto's digest runs on the main thread.)
 
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-/** The worker's code: plain CommonJS, so it runs the same from a checkout and inside the SEA. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
-const SAMPLE = 64 * 1024;
+const fs = require('node:fs');
+const C = zlib.constants;
+const SAMPLES = 8;
+const SAMPLE = 8 * 1024;
 const idOf = (data, key) => (key ? crypto.createHmac('sha256', key) : crypto.createHash('sha256')).update(data).digest('hex');
-const zstd = (data, level, outputBytes) => zlib.zstdCompressSync(data, { chunkSize: Math.max(64 * 1024, outputBytes), params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
-// Level-1 zstd on a 64 KiB sample from the middle: random or already compressed data is stored as is.
+
+// zstd with one context per level kept for the worker's life, writing straight into the caller's
+// buffer: each frame is one writeSync on the engine's native handle with ZSTD_e_end (zstd starts
+// the next frame on the same context). zstdCompressSync makes a context and an output buffer per
+// call: on 1 MiB chunks ~45% more CPU (page faults of fresh memory). The handle is internal to
+// Node, so the worker checks it on start against zstdCompressSync's format and falls back to that.
+const engines = new Map();
+const engineFor = (level) => {
+  let engine = engines.get(level);
+  if (!engine) {
+    engine = new zlib.ZstdCompress({ params: { [C.ZSTD_c_compressionLevel]: level } });
+    engines.set(level, engine);
+  }
+  return engine;
+};
+/** Compresses data into out as one zstd frame; its length, or -1 when it does not fit. */
+const compressIntoFast = (data, level, out) => {
+  const engine = engineFor(level);
+  engine._handle.writeSync(C.ZSTD_e_end, data, 0, data.length, out, 0, out.length);
+  const availOut = engine._writeState[0];
+  const availIn = engine._writeState[1];
+  if (availIn !== 0 || availOut === 0) {
+    engine.reset();
+    return -1;
+  }
+  return out.length - availOut;
+};
+const compressIntoPortable = (data, level, out) => {
+  const compressed = zlib.zstdCompressSync(data, { chunkSize: Math.max(64 * 1024, out.length + 1024), params: { [C.ZSTD_c_compressionLevel]: level } });
+  if (compressed.length > out.length) return -1;
+  out.set(compressed);
+  return compressed.length;
+};
+const fastPathWorks = () => {
+  try {
+    const text = Buffer.from('lifeboat '.repeat(20000) + crypto.randomBytes(4096).toString('hex'));
+    const out = Buffer.allocUnsafe(text.length);
+    for (let round = 0; round < 2; round++) {
+      const length = compressIntoFast(text, 3, out);
+      if (length <= 0 || !zlib.zstdDecompressSync(out.subarray(0, length)).equals(text)) return false;
+    }
+    return compressIntoFast(crypto.randomBytes(4096), 3, Buffer.allocUnsafe(1024)) === -1 && compressIntoFast(text, 3, out) > 0;
+  } catch {
+    return false;
+  }
+};
+const FAST = fastPathWorks();
+const compressInto = FAST ? compressIntoFast : compressIntoPortable;
+let scratch = Buffer.allocUnsafe(0);
+const scratchOf = (bytes) => {
+  if (scratch.length < bytes) scratch = Buffer.allocUnsafe(bytes);
+  return scratch.subarray(0, bytes);
+};
+
+// Level-1 zstd on a sample made of eight 8 KiB pieces spread over the chunk: only when the sample
+// does not shrink is the chunk (random or already compressed data) stored as is. One 64 KiB piece
+// from the middle missed mixed chunks: 3% more stored bytes on an NTFS volume of small files.
+const sample = Buffer.allocUnsafe(SAMPLES * SAMPLE);
+const sampleOut = Buffer.allocUnsafe(Math.floor(sample.length * 0.99));
 const worthCompressing = (data) => {
-  if (data.length <= SAMPLE * 2) return true;
-  const middle = Math.floor(data.length / 2 / SAMPLE) * SAMPLE;
-  return zstd(data.subarray(middle, middle + SAMPLE), 1, SAMPLE + 1024).length < SAMPLE * 0.97;
+  if (data.length < SAMPLES * SAMPLE * 2) return true;
+  for (let i = 0; i < SAMPLES; i++) {
+    const start = Math.floor(((i + 0.5) * data.length) / SAMPLES) - SAMPLE / 2;
+    sample.set(data.subarray(start, start + SAMPLE), i * SAMPLE);
+  }
+  return compressInto(sample, 1, sampleOut) > 0;
 };
 const own = (bytes) => {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes;
@@ -27,24 +92,50 @@ const own = (bytes) => {
   copy.set(bytes);
   return copy;
 };
+const shared = (bytes) => bytes.buffer instanceof SharedArrayBuffer;
+const reply = (message, data) => parentPort.postMessage(data && !shared(data) ? { ...message, data } : message, data && !shared(data) ? [data.buffer] : []);
+const hashFile = (file) => {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const hash = crypto.createHash('sha256');
+    const piece = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let bytes = 0;
+    for (let read; (read = fs.readSync(fd, piece, 0, piece.length, bytes)) > 0; bytes += read) hash.update(piece.subarray(0, read));
+    return { hash: hash.digest('hex'), bytes };
+  } finally {
+    fs.closeSync(fd);
+  }
+};
 parentPort.on('message', (task) => {
   try {
     if (task.op === 'hash') {
-      const id = idOf(task.data, task.key);
-      parentPort.postMessage({ id: task.id, ok: true, hash: id, data: task.data }, [task.data.buffer]);
+      reply({ id: task.id, ok: true, hash: idOf(task.data, task.key) }, task.data);
     } else if (task.op === 'compress') {
-      let out = null;
-      if (task.level > 0 && worthCompressing(task.data)) {
-        const compressed = zstd(task.data, task.level, task.data.length + 1024);
-        if (compressed.length < task.data.length) out = own(compressed);
+      // The input goes back as 'input' unless it is shared; the output is 'data', or 'length' bytes
+      // written into the shared 'output'.
+      const input = shared(task.data) ? {} : { input: task.data };
+      const transfer = shared(task.data) ? [] : [task.data.buffer];
+      // Compressed bytes must be fewer than the input's, or the chunk is stored as is.
+      const room = Math.max(0, task.data.length - 1);
+      const intoOutput = task.output !== undefined && task.output.length >= room;
+      const out = intoOutput ? task.output.subarray(0, room) : scratchOf(room);
+      const length = task.level > 0 && room > 0 && worthCompressing(task.data) ? compressInto(task.data, task.level, out) : -1;
+      if (length < 0) {
+        parentPort.postMessage({ id: task.id, ok: true, compression: 'none', ...input }, transfer);
+      } else if (!intoOutput) {
+        const copy = new Uint8Array(out.subarray(0, length));
+        parentPort.postMessage({ id: task.id, ok: true, compression: 'zstd', data: copy, ...input }, [copy.buffer, ...transfer]);
+      } else {
+        parentPort.postMessage({ id: task.id, ok: true, compression: 'zstd', length, ...input }, transfer);
       }
-      if (out) parentPort.postMessage({ id: task.id, ok: true, compression: 'zstd', data: out }, [out.buffer]);
-      else parentPort.postMessage({ id: task.id, ok: true, compression: 'none', data: task.data }, [task.data.buffer]);
+    } else if (task.op === 'info') {
+      parentPort.postMessage({ id: task.id, ok: true, compression: FAST ? 'native-handle' : 'portable' });
+    } else if (task.op === 'hash-file') {
+      parentPort.postMessage({ id: task.id, ok: true, ...hashFile(task.file) });
     } else {
       let content = task.data;
       if (task.compression === 'zstd') content = own(zlib.zstdDecompressSync(task.data, { chunkSize: Math.max(64 * 1024, task.rawLength), maxOutputLength: Math.max(1, task.rawLength) }));
-      const id = idOf(content, task.key);
-      parentPort.postMessage({ id: task.id, ok: true, hash: id, data: content }, [content.buffer]);
+      reply({ id: task.id, ok: true, hash: idOf(content, task.key) }, content);
     }
   } catch (error) {
     parentPort.postMessage({ id: task.id, ok: false, message: String(error && error.message) });
@@ -57,7 +148,10 @@ interface Answer {
   readonly ok: boolean;
   readonly data?: Uint8Array;
   readonly hash?: string;
-  readonly compression?: 'zstd' | 'none';
+  readonly input?: Uint8Array;
+  readonly length?: number;
+  readonly bytes?: number;
+  readonly compression?: string;
   readonly message?: string;
 }
 
@@ -115,34 +209,56 @@ export class ChunkWorkers {
     return this.workers.reduce((best, entry) => (entry.busy < best.busy ? entry : best));
   }
 
-  private run(task: Record<string, unknown> & { data: Uint8Array }): Promise<Answer> {
+  private run(task: Record<string, unknown> & { data?: Uint8Array }): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const entry = this.worker();
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
       if (entry.busy === 0) entry.worker.ref();
       entry.busy++;
-      const data = transferable(task.data);
-      entry.worker.postMessage({ ...task, id, data }, [data.buffer as ArrayBuffer]);
+      if (task.data === undefined || task.data.buffer instanceof SharedArrayBuffer) {
+        entry.worker.postMessage({ ...task, id });
+      } else {
+        const data = transferable(task.data);
+        entry.worker.postMessage({ ...task, id, data }, [data.buffer as ArrayBuffer]);
+      }
     });
   }
 
-  /** The chunk id (SHA-256, or HMAC-SHA-256 under `key`); `data` is handed over and returned. */
+  /** The chunk id (SHA-256, or HMAC-SHA-256 under `key`); `data` is handed over and returned (shared bytes stay in place). */
   async hash(data: Uint8Array, key: Uint8Array | undefined): Promise<{ id: string; data: Uint8Array }> {
     const answer = await this.run({ op: 'hash', data, key });
-    return { id: answer.hash ?? '', data: answer.data ?? new Uint8Array(0) };
+    return { id: answer.hash ?? '', data: answer.data ?? data };
   }
 
-  /** zstd at `level` unless a sample shows the data incompressible; `data` is handed over. */
-  async compress(data: Uint8Array, level: number): Promise<{ data: Uint8Array; compression: 'zstd' | 'none' }> {
-    const answer = await this.run({ op: 'compress', data, level });
-    return { data: answer.data ?? new Uint8Array(0), compression: answer.compression ?? 'none' };
+  /**
+   * zstd at `level` unless a sample shows the data incompressible. `data` is handed over (shared bytes
+   * stay in place); `output`, shared bytes, receives the compressed bytes when they fit. Returns the
+   * bytes to store and `input`, the data given (usable again once the answer is in).
+   */
+  async compress(data: Uint8Array, level: number, output?: Uint8Array): Promise<{ data: Uint8Array; compression: 'zstd' | 'none'; input: Uint8Array }> {
+    const sharedOutput = output && output.buffer instanceof SharedArrayBuffer ? output : undefined;
+    const answer = await this.run({ op: 'compress', data, level, output: sharedOutput });
+    const input = answer.input ?? data;
+    if (answer.compression !== 'zstd') return { data: input, compression: 'none', input };
+    return { data: answer.data ?? sharedOutput?.subarray(0, answer.length ?? 0) ?? new Uint8Array(0), compression: 'zstd', input };
+  }
+
+  /** How the workers compress: 'native-handle' (a kept zstd context, the fast path) or 'portable'. */
+  async compressionPath(): Promise<string> {
+    return (await this.run({ op: 'info' })).compression ?? '';
+  }
+
+  /** SHA-256 of a whole file, read by a worker in pieces; with its length. */
+  async hashFile(file: string): Promise<{ hash: string; bytes: number }> {
+    const answer = await this.run({ op: 'hash-file', file });
+    return { hash: answer.hash ?? '', bytes: answer.bytes ?? 0 };
   }
 
   /** Decompresses (at most `rawLength` bytes) and hashes a stored payload. */
   async open(data: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined): Promise<{ id: string; data: Uint8Array }> {
     const answer = await this.run({ op: 'open', data, compression, rawLength, key });
-    return { id: answer.hash ?? '', data: answer.data ?? new Uint8Array(0) };
+    return { id: answer.hash ?? '', data: answer.data ?? data };
   }
 
   /** Stops the workers. */

@@ -329,13 +329,9 @@ export class FolderRepository implements RepositoryMaintenance {
   private async hashPackStreaming(id: string): Promise<BlobEntry[]> {
     const handle = await this.packHandle(id);
     const size = (await handle.stat()).size;
-    const hash = createHash('sha256');
-    const piece = Buffer.alloc(Math.min(4 * 1024 * 1024, Math.max(size, 1)));
-    for (let offset = 0; offset < size; offset += piece.length) {
-      const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, size - offset), offset);
-      hash.update(piece.subarray(0, bytesRead));
-    }
-    if (hash.digest('hex') !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
+    // Hashed on a chunk worker, so that two packs are verified at once.
+    const hashed = await workers.hashFile(packPath(this.path, id));
+    if (hashed.hash !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
     const head = Buffer.alloc(PACK_HEADER_BYTES);
     await handle.read(head, 0, PACK_HEADER_BYTES, 0);
     if (size < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || head.toString('latin1') !== PACK_HEADER_MAGIC) {
@@ -447,7 +443,7 @@ export class FolderRepository implements RepositoryMaintenance {
     return next;
   }
 
-  async storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number }): Promise<StoreResult> {
+  async storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array }): Promise<StoreResult> {
     if (content.length > MAX_BLOB_RAW_BYTES) throw new LifeboatError('LB_INTERNAL', { detail: `A blob of ${content.length} bytes is over the limit.` });
     const rawLength = content.length;
     let id = options.id;
@@ -455,7 +451,7 @@ export class FolderRepository implements RepositoryMaintenance {
     if (id === undefined) ({ id, data } = await workers.hash(content, this.key?.id));
     if (this.blobs.has(id) || this.pendingIds.has(id)) return { id, isNew: false, storedBytes: 0 };
     this.pendingIds.add(id);
-    const { data: payload, compression } = options.compressionLevel > 0 ? await workers.compress(data, options.compressionLevel) : { data, compression: 'none' as const };
+    const { data: payload, compression } = options.compressionLevel > 0 ? await workers.compress(data, options.compressionLevel, options.output) : { data, compression: 'none' as const };
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
     await this.serialize(async () => {
       this.pack ??= await PackWriter.create(this.path);

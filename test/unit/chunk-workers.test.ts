@@ -1,0 +1,141 @@
+// The chunk workers (rescue/io/repository/compression-pool.ts): ids, zstd frames written straight
+// into shared memory by a kept compression context, the incompressible-sample test, file hashing.
+// Every frame is checked by decompressing it on its own (zlib and the zstd tool), since a kept
+// context that leaked state from one frame into the next would make frames that only decode in order.
+
+import test from 'ava';
+import { execa } from 'execa';
+import { createHash, createHmac, createCipheriv, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
+import { ChunkWorkers } from '../../rescue/io/repository/compression-pool.ts';
+
+const KiB = 1024;
+const CHUNK = 512 * KiB;
+
+/** Log-like text: compresses well. */
+function text(bytes: number, seed: number): Buffer {
+  const lines: string[] = [];
+  let length = 0;
+  for (let i = 0; length < bytes; i++) {
+    const line = `2026-11-29T12:${String(i % 60).padStart(2, '0')}:00Z host-${(i * seed) % 17} app[${1000 + ((i * 7) % 300)}]: request ${i * seed} status=${i % 13 === 0 ? 500 : 200}\n`;
+    lines.push(line);
+    length += line.length;
+  }
+  return Buffer.from(lines.join('')).subarray(0, bytes);
+}
+
+/** Incompressible bytes, reproducible from `seed`. */
+function noise(bytes: number, seed: number): Buffer {
+  const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update(`seed-${seed}`).digest(), Buffer.alloc(16));
+  return cipher.update(Buffer.alloc(bytes));
+}
+
+function sharedCopy(bytes: Uint8Array, size = bytes.length): Uint8Array {
+  const view = new Uint8Array(new SharedArrayBuffer(size));
+  view.set(bytes);
+  return view.subarray(0, bytes.length);
+}
+
+const workers = new ChunkWorkers(2);
+test.after.always(() => workers.close());
+
+test('on the pinned Node the workers keep one zstd context per level (the fast path is active)', async (t) => {
+  // If a Node upgrade changes zlib's internals, the workers fall back to zstdCompressSync (correct,
+  // ~45% slower): this test names that change.
+  t.is(await workers.compressionPath(), 'native-handle');
+});
+
+test('ids are SHA-256, or HMAC-SHA-256 under the key, for shared and transferred bytes', async (t) => {
+  const content = text(100 * KiB, 3);
+  const key = randomBytes(32);
+  t.is((await workers.hash(Buffer.from(content), undefined)).id, createHash('sha256').update(content).digest('hex'));
+  t.is((await workers.hash(sharedCopy(content), undefined)).id, createHash('sha256').update(content).digest('hex'));
+  t.is((await workers.hash(sharedCopy(content), key)).id, createHmac('sha256', key).update(content).digest('hex'));
+  // A known value, independent of node:crypto: SHA-256 of "abc".
+  t.is((await workers.hash(Buffer.from('abc'), undefined)).id, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  // RFC 4231 test case 2: HMAC-SHA-256 with key "Jefe".
+  t.is((await workers.hash(Buffer.from('what do ya want for nothing?'), Buffer.from('Jefe'))).id, '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+  const returned = await workers.hash(Buffer.from(content), undefined);
+  t.deepEqual(Buffer.from(returned.data), content, 'transferred bytes come back intact');
+});
+
+test('frames written into shared output decode on their own, in any order, with zlib and the zstd tool', async (t) => {
+  const inputs = [text(CHUNK, 1), text(CHUNK, 2), Buffer.concat([noise(CHUNK / 2, 1), text(CHUNK / 2, 9)]), text(CHUNK, 5), text(CHUNK - 4093, 7)];
+  const frames: Buffer[] = [];
+  // Twice through, so that each worker's kept context has made several frames before these.
+  for (let round = 0; round < 2; round++) {
+    for (const input of inputs) {
+      const slot = sharedCopy(input, CHUNK);
+      const output = new Uint8Array(new SharedArrayBuffer(CHUNK));
+      const result = await workers.compress(slot, 3, output);
+      t.is(result.compression, 'zstd');
+      t.true(result.data.length < input.length);
+      t.is(result.data.buffer, output.buffer, 'the frame lies in the given output');
+      t.deepEqual(Buffer.from(result.input), input, 'the shared input is untouched and still usable');
+      frames.push(Buffer.from(result.data));
+    }
+  }
+  for (const [i, frame] of [...frames.entries()].reverse()) t.deepEqual(zstdDecompressSync(frame), inputs[i % inputs.length], `frame ${i}`);
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-zstd-'));
+  try {
+    await writeFile(path.join(folder, 'f.zst'), frames[3] ?? Buffer.alloc(0));
+    const decoded = await execa('zstd', ['-dc', path.join(folder, 'f.zst')], { encoding: 'buffer' });
+    t.deepEqual(Buffer.from(decoded.stdout), inputs[3]);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
+
+test('incompressible chunks are stored as they are, and the next frame is still sound', async (t) => {
+  const random = noise(CHUNK, 4);
+  const slot = sharedCopy(random);
+  const result = await workers.compress(slot, 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
+  t.is(result.compression, 'none');
+  t.deepEqual(Buffer.from(result.data), random);
+  // Blobs under 128 KiB skip the sample test: random ones are compressed, do not fit, and the
+  // context gives up mid-frame. The frames after it must be complete ones.
+  const small = noise(100 * KiB, 5);
+  for (let i = 0; i < 4; i++) {
+    const attempt = await workers.compress(sharedCopy(small), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
+    t.is(attempt.compression, 'none');
+    t.deepEqual(Buffer.from(attempt.data), small);
+    const good = text(CHUNK, 10 + i);
+    const next = await workers.compress(sharedCopy(good), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
+    t.is(next.compression, 'zstd');
+    t.deepEqual(zstdDecompressSync(Buffer.from(next.data)), good);
+  }
+});
+
+test('a chunk that is mostly random but partly text is still compressed (eight samples, not one)', async (t) => {
+  // Text only in the first quarter: one sample from the middle would have called it incompressible.
+  const mixed = Buffer.concat([text(CHUNK / 4, 6), noise((CHUNK * 3) / 4, 6)]);
+  const result = await workers.compress(sharedCopy(mixed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
+  t.is(result.compression, 'zstd');
+  t.deepEqual(zstdDecompressSync(Buffer.from(result.data)), mixed);
+});
+
+test('without shared memory the bytes are transferred: the frame comes back on its own buffer', async (t) => {
+  const input = text(200 * KiB, 8);
+  const result = await workers.compress(Buffer.from(input), 3);
+  t.is(result.compression, 'zstd');
+  t.deepEqual(zstdDecompressSync(Buffer.from(result.data)), input);
+  t.deepEqual(Buffer.from(result.input), input);
+  const opened = await workers.open(Buffer.from(result.data), 'zstd', input.length, undefined);
+  t.is(opened.id, createHash('sha256').update(input).digest('hex'));
+  t.deepEqual(Buffer.from(opened.data), input);
+});
+
+test('hashFile hashes a whole file on a worker', async (t) => {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-hash-'));
+  try {
+    const content = Buffer.concat([text(5 * 1024 * KiB, 2), noise(123_457, 3)]);
+    await writeFile(path.join(folder, 'pack'), content);
+    t.deepEqual(await workers.hashFile(path.join(folder, 'pack')), { hash: createHash('sha256').update(content).digest('hex'), bytes: content.length });
+    await t.throwsAsync(workers.hashFile(path.join(folder, 'absent')));
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
