@@ -16,7 +16,7 @@
 // regenerates them. Mixed content: system files (~700 MiB), log and CSV text (~500 MiB), random data
 // (~500 MiB), zero-filled files (~250 MiB), thousands of small files and some large ones.
 // Run as root: node scripts/bench-repository.ts [--fs ext4|ntfs|all] [--runs 2] [--work /var/tmp/lifeboat-bench]
-//   [--fresh] [--json] [--tools peer,lifeboat] [--size-gib 4 (the content scales with it)] [--seed 4]
+//   [--program sea|checkout] [--fresh] [--json] [--tools peer,lifeboat] [--size-gib 4 (the content scales with it)] [--seed 4]
 
 import { execa } from 'execa';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     fresh: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     tools: { type: 'string', default: 'peer,lifeboat' },
+    program: { type: 'string', default: 'sea' },
     'size-gib': { type: 'string', default: '4' },
     seed: { type: 'string', default: '4' },
   },
@@ -55,6 +56,14 @@ const SEED = Number(values.seed) >>> 0;
 const SCALE = SIZE_GIB / 4;
 const TOOLS = new Set((values.tools ?? '').split(','));
 const WORK = path.resolve(values.work ?? '/var/tmp/lifeboat-bench');
+/**
+ * What is measured: 'sea' (default), the single executable users run, built from this checkout
+ * into the work folder first; or 'checkout', rescue/bin/lifeboat.mjs under Node's type stripping,
+ * which spends ~0.4 s more per command loading the TypeScript modules.
+ */
+const PROGRAM = values.program === 'checkout' ? 'checkout' : 'sea';
+const SEA = path.join(WORK, 'lifeboat');
+const lifeboat = (...args: string[]): [string, string[]] => (PROGRAM === 'sea' ? [SEA, args] : [NODE, [LIFEBOAT, ...args]]);
 
 /** Progress goes to stderr, so that --json leaves stdout to the summary. */
 const log = (message: string) => process.stderr.write(`bench-repository: ${message}\n`);
@@ -596,21 +605,21 @@ async function runLifeboat(fs: Filesystem, source: string, pristine: string, mod
   const restored = path.join(dir, 'lifeboat-restored.img');
   await rm(repo, { recursive: true, force: true });
   await warm(source);
-  const backup = await measure(NODE, [LIFEBOAT, 'backup', 'partition', source, '-r', repo, '--json']);
+  const backup = await measure(...lifeboat('backup', 'partition', source, '-r', repo, '--json'));
   failIfBad('lifeboat backup partition', backup);
   const first = doneEvent('lifeboat backup partition', backup.stdout);
   failIfSectorBySector('lifeboat backup partition', backup.stdout);
   const storedBytes = await folderBytes(repo);
   await rm(restored, { force: true });
   await execa('sync');
-  const restore = await measure(NODE, [LIFEBOAT, 'restore', '-r', repo, 'latest', restored, '--yes']);
+  const restore = await measure(...lifeboat('restore', '-r', repo, 'latest', restored, '--yes'));
   failIfBad('lifeboat restore', restore);
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
   // The same source path, now with 1% of its files rewritten.
   await execa('cp', ['--sparse=always', modified, source]);
   await warm(source);
-  const second = await measure(NODE, [LIFEBOAT, 'backup', 'partition', source, '-r', repo, '--json']);
+  const second = await measure(...lifeboat('backup', 'partition', source, '-r', repo, '--json'));
   failIfBad('second lifeboat backup partition', second);
   const secondDone = doneEvent('second lifeboat backup partition', second.stdout);
   failIfSectorBySector('second lifeboat backup partition', second.stdout);
@@ -811,11 +820,15 @@ if (process.getuid?.() !== 0) throw new Error('bench-repository needs root (loop
 const filesystems = FILESYSTEMS[values.fs ?? 'all'];
 if (!filesystems) throw new Error(`--fs must be one of ${Object.keys(FILESYSTEMS).join(', ')}`);
 await mkdir(WORK, { recursive: true });
+if (PROGRAM === 'sea' && TOOLS.has('lifeboat')) {
+  log(`building the single executable into ${SEA}`);
+  await execa(NODE, [LIFEBOAT, 'build', 'sea', '-o', SEA], { env: ENV });
+}
 const reports: FsReport[] = [];
 for (const fs of filesystems) reports.push(await benchFilesystem(fs));
 if (values.json) console.log(JSON.stringify({ runs: RUNS, seed: SEED, reports }, null, 2));
 else {
-  console.log(`\nLifeboat repository figures (issue 4): Clonezilla's pipeline (partclone.<fs> | zstd -T0 -3) vs lifeboat backup/restore`);
+  console.log(`\nLifeboat repository figures (issue 4): Clonezilla's pipeline (partclone.<fs> | zstd -T0 -3) vs lifeboat backup/restore (${PROGRAM === 'sea' ? 'the single executable' : 'the checkout under Node'})`);
   for (const report of reports) printReport(report);
 }
 const failed = reports.some((report) => [report.peer, report.lifeboat].some((side) => side && (side.failures.length > 0 || side.checks.some((check) => check !== 'clean'))));

@@ -18,6 +18,3 @@ export interface ProgressReporter {
   progress(event: ProgressEvent): void;
   notice(message: string): void;
 }
-
-/** The reporter that reports nothing. */
-export const SILENT_REPORTER: ProgressReporter = { progress: () => undefined, notice: () => undefined };

@@ -30,8 +30,6 @@ export interface StoreResult {
 
 /** Writing side (callers hold the exclusive lock). */
 export interface RepositoryWriter extends RepositoryReader {
-  /** The id a blob with this content has in this repository (SHA-256, or HMAC-SHA-256 when encrypted). */
-  blobId(content: Uint8Array): Promise<string>;
   /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored.
    * `content` is handed over: the caller must not use it afterwards (it may be moved to a worker),
    * unless it lies on a SharedArrayBuffer: then it is only read, and free again once the call returns.

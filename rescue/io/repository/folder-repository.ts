@@ -14,7 +14,7 @@ import {
 } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
 import { ChunkWorkers } from './compression-pool.ts';
-import { createKeyFile, makeIdFunction, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
+import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
 
@@ -115,7 +115,7 @@ async function unlockKey(root: string, config: RepositoryConfig, passwordSource:
 export async function openRepository(root: string, passwordSource: PasswordSource, options: { tolerant?: boolean } = {}): Promise<FolderRepository> {
   const config = parseConfig(await readJsonFile(path.join(root, 'config.json'), 'LB_REPO_NOT_FOUND'), path.join(root, 'config.json'));
   const key = await unlockKey(root, config, passwordSource);
-  const repository = new FolderRepository(root, config, key, await makeIdFunction(key));
+  const repository = new FolderRepository(root, config, key);
   const problems = await repository.loadIndex();
   if (problems[0] && !options.tolerant) throw new LifeboatError(problems[0].code as 'LB_REPO_INVALID', { detail: problems[0].detail, file: problems[0].file });
   return repository;
@@ -126,7 +126,6 @@ export class FolderRepository implements RepositoryMaintenance {
   readonly path: string;
   readonly config: RepositoryConfig;
   private readonly key: MasterKey | undefined;
-  private readonly idOf: (content: Uint8Array) => Promise<string>;
   private readonly blobs = new Map<string, BlobLocation>();
   private readonly packs = new Map<string, IndexPack>();
   private indexNames: string[] = [];
@@ -140,11 +139,10 @@ export class FolderRepository implements RepositoryMaintenance {
   private lock: RepositoryLock | undefined;
   loadProblems: LoadProblem[] = [];
 
-  constructor(root: string, config: RepositoryConfig, key: MasterKey | undefined, idOf: (content: Uint8Array) => Promise<string>) {
+  constructor(root: string, config: RepositoryConfig, key: MasterKey | undefined) {
     this.path = root;
     this.config = config;
     this.key = key;
-    this.idOf = idOf;
   }
 
   /** Takes the writer lock (exclusive) or a reader lock; stale locks of dead processes are removed. */
@@ -213,10 +211,6 @@ export class FolderRepository implements RepositoryMaintenance {
   /** Where the index says a blob is. */
   locateBlob(id: string): BlobLocation | undefined {
     return this.blobs.get(id);
-  }
-
-  async blobId(content: Uint8Array): Promise<string> {
-    return this.idOf(content);
   }
 
   // ---- reading --------------------------------------------------------------------------------

@@ -89,13 +89,6 @@ export async function openKeyFile(file: KeyFile, password: string, repositoryId:
   return { encryption: master.subarray(0, 32), id: master.subarray(32) };
 }
 
-/** Computes blob ids: SHA-256 of the content, or HMAC-SHA-256 under the id key (so ids reveal nothing). */
-export async function makeIdFunction(key: MasterKey | undefined): Promise<(content: Uint8Array) => Promise<string>> {
-  if (!key) return async (content) => Buffer.from(await webcrypto.subtle.digest('SHA-256', content)).toString('hex');
-  const hmacKey = await webcrypto.subtle.importKey('raw', key.id, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return async (content) => Buffer.from(await webcrypto.subtle.sign('HMAC', hmacKey, content)).toString('hex');
-}
-
 /** SHA-256 of bytes as hex (file names of packs, indexes and manifests). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
