@@ -14,9 +14,10 @@ import { readPartitionTable, type PartitionTableInfo } from '../core/partition-t
 import type { ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
-import { REPOSITORY_FORMAT_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
+import { DELTA_BLOBS_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
+import { loadContent } from './restore.ts';
 
 /** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
 const CHUNKS_IN_FLIGHT = 4;
@@ -55,6 +56,7 @@ interface PlannedItem {
 }
 
 interface RunCounters {
+  deltaChunks: number;
   readBytes: number;
   newBytes: number;
   chunks: number;
@@ -211,7 +213,7 @@ async function storeTrees(repository: RepositoryWriter, refs: ChunkRef[], extent
   return { chunkLists, extentLists };
 }
 
-async function backUpItem(request: BackupRequest, repository: RepositoryWriter, slots: ChunkSlots, item: PlannedItem, total: number, counters: RunCounters, reporter: ProgressReporter): Promise<VolumeContent> {
+async function backUpItem(request: BackupRequest, repository: RepositoryWriter, slots: ChunkSlots, item: PlannedItem, parent: ReadonlyMap<number, string>, total: number, counters: RunCounters, reporter: ProgressReporter): Promise<VolumeContent> {
   const chunkBytes = repository.config.chunkBytes;
   const refs: ChunkRef[] = [];
   await forEachLimited(planChunks(item.extents, item.sizeBytes, chunkBytes), CHUNKS_IN_FLIGHT, (span) => slots.with(async (slot) => {
@@ -219,11 +221,13 @@ async function backUpItem(request: BackupRequest, repository: RepositoryWriter, 
     const usedBytes = span.used.reduce((sum, extent) => sum + extent.length, 0);
     counters.readBytes += usedBytes;
     if (!isAllZero(chunk)) {
-      const result = await repository.storeBlob('data', chunk, { compressionLevel: request.compressionLevel, output: slot.output });
+      const similar = parent.get(span.index);
+      const result = await repository.storeBlob('data', chunk, { compressionLevel: request.compressionLevel, output: slot.output, ...(similar === undefined ? {} : { similar }) });
       refs.push({ index: span.index, id: result.id });
       counters.chunks++;
       if (result.isNew) {
         counters.newChunks++;
+        if (result.base !== undefined) counters.deltaChunks++;
         counters.newBytes += result.storedBytes;
       }
     }
@@ -235,6 +239,39 @@ async function backUpItem(request: BackupRequest, repository: RepositoryWriter, 
   return { sizeBytes: item.sizeBytes, usedBytes, ...(await storeTrees(repository, refs, item.extents, counters)) };
 }
 
+/** Whether two snapshots' sources are the same disk or file: serial and model when both have one, else the path; same size. */
+function sameSource(a: SnapshotSource, b: SnapshotSource): boolean {
+  if (a.sizeBytes !== b.sizeBytes) return false;
+  if (a.serial !== '' && b.serial !== '') return a.serial === b.serial && a.model === b.model;
+  return a.path === b.path;
+}
+
+/**
+ * The snapshot a new backup is compared with: the latest one of the same kind and source, cut into
+ * chunks of the same size. A changed chunk is then stored as a delta against the chunk that was at
+ * its place (see FORMAT.md, delta blobs); each snapshot still stands on its own.
+ */
+async function findParent(request: BackupRequest, repository: RepositoryWriter): Promise<SnapshotManifest | undefined> {
+  const candidates = (await repository.listSnapshots())
+    .map((snapshot) => snapshot.manifest)
+    .filter((manifest) => manifest.kind === request.kind && manifest.chunkBytes === repository.config.chunkBytes && sameSource(manifest.source, request.facts));
+  return candidates.sort((a, b) => b.time.localeCompare(a.time))[0];
+}
+
+/** The parent's chunks of the same region or volume (same place, same size), by chunk index. */
+async function parentChunks(repository: RepositoryWriter, parent: SnapshotManifest | undefined, item: PlannedItem): Promise<ReadonlyMap<number, string>> {
+  if (!parent) return new Map();
+  const content = item.volume
+    ? parent.volumes.find((volume) => volume.partition === item.volume?.partition && volume.offset === item.offset)?.content
+    : parent.regions.find((region) => region.name === item.name && region.offset === item.offset)?.content;
+  if (!content || content.sizeBytes !== item.sizeBytes) return new Map();
+  try {
+    return (await loadContent(repository, content, parent.chunkBytes)).chunks;
+  } catch {
+    return new Map(); // damaged parent trees: no deltas (check reports the damage)
+  }
+}
+
 /** Backs up a disk or a partition and saves the snapshot; the repository must be locked for writing. */
 export async function backup(request: BackupRequest, repository: RepositoryWriter, reporter: ProgressReporter): Promise<BackupResult> {
   const started = Date.now();
@@ -243,14 +280,15 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
     : { table: undefined, regions: [], volumes: [await planVolume(request.source, 'partition', 0, undefined, request.sectorBySector, reporter)] };
   const items = [...plan.regions, ...plan.volumes];
   const total = items.reduce((sum, item) => sum + item.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
-  const counters: RunCounters = { readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, doneBytes: 0 };
+  const counters: RunCounters = { deltaChunks: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, doneBytes: 0 };
   reporter.progress({ phase: 'backup', bytesDone: 0, bytesTotal: total });
   const regions: SnapshotRegion[] = [];
   const volumes: SnapshotVolume[] = [];
   const slots = new ChunkSlots(CHUNKS_IN_FLIGHT, repository.config.chunkBytes);
+  const parent = await findParent(request, repository);
   try {
     for (const item of items) {
-      const content = await backUpItem(request, repository, slots, item, total, counters, reporter);
+      const content = await backUpItem(request, repository, slots, item, await parentChunks(repository, parent, item), total, counters, reporter);
       if (item.volume) volumes.push({ ...item.volume, content });
       else regions.push({ name: item.name, offset: item.offset, content });
     }
@@ -261,7 +299,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
   }
   if (request.verify) await verifyWrittenPacks(repository, reporter);
   const manifest: SnapshotManifest = {
-    version: REPOSITORY_FORMAT_VERSION,
+    version: repository.config.version,
     kind: request.kind,
     time: new Date(started).toISOString(),
     host: request.host,
@@ -273,7 +311,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
     table: plan.table,
     regions,
     volumes,
-    stats: { logicalBytes: total, readBytes: counters.readBytes, newBytes: counters.newBytes, chunks: counters.chunks, newChunks: counters.newChunks, durationMs: Date.now() - started },
+    stats: { logicalBytes: total, readBytes: counters.readBytes, newBytes: counters.newBytes, chunks: counters.chunks, newChunks: counters.newChunks, ...(repository.config.version >= DELTA_BLOBS_VERSION ? { deltaChunks: counters.deltaChunks } : {}), durationMs: Date.now() - started },
   };
   const id = await repository.saveSnapshot(manifest);
   return { id, manifest };

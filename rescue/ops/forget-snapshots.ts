@@ -46,7 +46,7 @@ export async function forgetSnapshots(repository: RepositoryMaintenance, options
   return { decisions, removed, prune };
 }
 
-/** Chunk and tree ids that the remaining snapshots use. */
+/** Chunk and tree ids that the remaining snapshots use, with the bases of the delta blobs among them. */
 async function liveBlobs(repository: RepositoryMaintenance, ignore: ReadonlySet<string>): Promise<Set<string>> {
   const { snapshots, problems } = await repository.scanSnapshots();
   if (problems[0]) throw new LifeboatError('LB_REPO_SNAPSHOT_CORRUPT', { detail: `Prune refused: ${problems[0].message} Its chunks cannot be told apart; forget it first or restore the file.` });
@@ -58,6 +58,11 @@ async function liveBlobs(repository: RepositoryMaintenance, ignore: ReadonlySet<
       const loaded = await loadContent(repository, content, manifest.chunkBytes);
       for (const chunk of loaded.chunks.values()) live.add(chunk);
     }
+  }
+  // A delta blob needs its base, even when no remaining snapshot uses the base itself.
+  for (const id of [...live]) {
+    const base = repository.locateBlob(id)?.base;
+    if (base !== undefined) live.add(base);
   }
   return live;
 }

@@ -1,15 +1,19 @@
-// Repositories written by an earlier Lifeboat (test/fixtures/repository-v1) must still restore
-// byte for byte: the format's compatibility promise, checked on every run.
+// Repositories written by earlier Lifeboats (test/fixtures/repository-v1 and -v2) must still restore
+// byte for byte: the format's compatibility promise, checked on every run. A version-1 repository
+// also stays version 1 when a newer Lifeboat backs up into it (no delta blobs, version-1 files).
 
 import test from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test/fixtures/repository-v1');
+const FIXTURES_V2 = path.join(PROJECT_ROOT, 'test/fixtures/repository-v2');
+/** The two states of the version-2 fixture's source disk (see its README). */
+const V2_SHA256 = { frozen: '5fee9da1ec9e336cfaaec8f2670cda91e54567f3f6105111b23b08dd2db9fb89', 'frozen-second': 'be40cc0a3cf2d01ea53657ac8001eca826d9229a905b6a09f4ac6d25a0a22ce1' } as const;
 const SOURCE_SHA256 = 'f28751c962b73017bea9d5585c31eb94c10ec90c6e8bfa5d7d5fe66267aa09d5';
 
 async function lifeboat(args: readonly string[], env: Record<string, string> = {}) {
@@ -18,11 +22,16 @@ async function lifeboat(args: readonly string[], env: Record<string, string> = {
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
-async function copyFixture(name: string): Promise<{ dir: string; repo: string }> {
+async function copyFixture(name: string, from = FIXTURES): Promise<{ dir: string; repo: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-frozen-'));
   const repo = path.join(dir, name);
-  await cp(path.join(FIXTURES, name), repo, { recursive: true });
+  await cp(path.join(from, name), repo, { recursive: true });
   return { dir, repo };
+}
+
+async function indexFiles(repo: string): Promise<Array<{ version: number; packs: Array<{ blobs: Array<{ base?: string }> }> }>> {
+  const folder = path.join(repo, 'index');
+  return Promise.all((await readdir(folder)).map(async (name) => JSON.parse(await readFile(path.join(folder, name), 'utf8'))));
 }
 
 for (const [name, env] of [['plain', {}], ['encrypted', { LIFEBOAT_PASSWORD: 'fixture-password' }]] as const) {
@@ -62,6 +71,66 @@ test('frozen encrypted repository refuses a wrong password and a missing one', a
     await writeFile(file, 'fixture-password\n');
     const right = await lifeboat(['snapshots', '-r', repo, '--password-file', file]);
     t.is(right.exitCode, 0, right.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+for (const [name, env] of [['plain', {}], ['encrypted', { LIFEBOAT_PASSWORD: 'fixture-password' }]] as const) {
+  test(`frozen ${name} repository (format 2, with a delta blob) restores both snapshots byte-identical and checks clean`, async (t) => {
+    const { dir, repo } = await copyFixture(name, FIXTURES_V2);
+    try {
+      const listed = await lifeboat(['snapshots', '-r', repo, '--json'], env);
+      t.is(listed.exitCode, 0, listed.stderr);
+      t.deepEqual((JSON.parse(listed.stdout) as Array<{ tags: string[] }>).map((snapshot) => snapshot.tags), [['frozen'], ['frozen-second']]);
+      if (name === 'plain') {
+        const bases = (await indexFiles(repo)).flatMap((index) => index.packs.flatMap((pack) => pack.blobs.filter((blob) => blob.base !== undefined)));
+        t.is(bases.length, 1, 'the changed chunk of the second snapshot is a delta blob');
+      }
+      const check = await lifeboat(['check', '-r', repo, '--read-data'], env);
+      t.is(check.exitCode, 0, check.stdout + check.stderr);
+      for (const [tag, sha256] of Object.entries(V2_SHA256)) {
+        const out = path.join(dir, `${tag}.img`);
+        const restored = await lifeboat(['restore', '-r', repo, 'latest', '--tag', tag, out, '--yes'], env);
+        t.is(restored.exitCode, 0, restored.stderr);
+        t.is(createHash('sha256').update(await readFile(out)).digest('hex'), sha256, tag);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a backup into a version-1 repository keeps it version 1: no delta blobs, version-1 index and manifest', async (t) => {
+  const { dir, repo } = await copyFixture('plain');
+  try {
+    const source = path.join(dir, 'disk.img');
+    const restored = await lifeboat(['restore', '-r', repo, 'latest', source, '--yes']);
+    t.is(restored.exitCode, 0, restored.stderr);
+    // Change a few bytes inside the FAT12 partition's data area, then back up the same path twice.
+    const bytes = await readFile(source);
+    bytes.fill(0x42, 2048 * 512 + 200_000, 2048 * 512 + 204_096);
+    await writeFile(source, bytes);
+    for (let i = 0; i < 2; i++) {
+      const backup = await lifeboat(['backup', 'disk', source, '-r', repo, '--json']);
+      t.is(backup.exitCode, 0, backup.stderr);
+    }
+    t.is((JSON.parse(await readFile(path.join(repo, 'config.json'), 'utf8')) as { version: number }).version, 1);
+    const indexes = await indexFiles(repo);
+    t.true(indexes.length >= 2);
+    t.true(indexes.every((index) => index.version === 1), 'every index file is version 1');
+    t.false(indexes.some((index) => index.packs.some((pack) => pack.blobs.some((blob) => blob.base !== undefined))), 'no delta blob');
+    for (const file of await readdir(path.join(repo, 'snapshots'))) {
+      t.is((JSON.parse(await readFile(path.join(repo, 'snapshots', file), 'utf8')) as { version: number }).version, 1, file);
+    }
+    const check = await lifeboat(['check', '-r', repo, '--read-data']);
+    t.is(check.exitCode, 0, check.stdout + check.stderr);
+    const again = path.join(dir, 'again.img');
+    t.is((await lifeboat(['restore', '-r', repo, 'latest', again, '--yes'])).exitCode, 0);
+    t.deepEqual(await readFile(again), bytes);
+    const frozen = path.join(dir, 'frozen.img');
+    t.is((await lifeboat(['restore', '-r', repo, 'latest', '--tag', 'frozen', frozen, '--yes'])).exitCode, 0);
+    t.is(createHash('sha256').update(await readFile(frozen)).digest('hex'), SOURCE_SHA256);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

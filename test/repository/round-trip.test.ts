@@ -33,6 +33,7 @@ import {
   withMountedVolume,
   withVolumeDevice,
 } from '../helpers/disk-fixtures.ts';
+import { flipByte } from '../helpers/filesystem-images.ts';
 
 const MiB = 1024 * 1024;
 const SECTOR = 512;
@@ -118,7 +119,7 @@ async function succeed(args: readonly string[]): Promise<CliResult> {
 interface BackupDone {
   readonly event: 'done';
   readonly snapshot: { readonly id: string; readonly shortId: string };
-  readonly stats: { readonly logicalBytes: number; readonly readBytes: number; readonly newBytes: number; readonly newChunks: number; readonly chunks: number; readonly durationMs: number };
+  readonly stats: { readonly logicalBytes: number; readonly readBytes: number; readonly newBytes: number; readonly newChunks: number; readonly deltaChunks?: number; readonly chunks: number; readonly durationMs: number };
 }
 
 /** `lifeboat backup disk|partition SOURCE -r REPO --json ...`: the done event. */
@@ -373,5 +374,55 @@ test('a second backup after changing a few files stores few new bytes; each snap
     await restore(repository, 'latest', secondTarget);
     t.deepEqual(await compareVolumes(original, { ...fixture, file: firstTarget }), [], 'the first snapshot is the original');
     t.deepEqual(await compareVolumes(fixture, { ...fixture, file: secondTarget }), [], 'latest is the changed filesystem');
+
+    // The changed chunks went in as deltas against the first snapshot's chunks at the same places.
+    const deltas = await deltaBlobs(repository);
+    t.true((second.stats.deltaChunks ?? 0) > 0 && deltas.length === second.stats.deltaChunks, `deltaChunks ${second.stats.deltaChunks}, delta blobs in the index ${deltas.length}`);
+    t.true(second.stats.newBytes < 2 * MiB, `with deltas the second backup stored ${second.stats.newBytes} bytes`);
+
+    // No chains of snapshots: forget the first and prune; the bases the deltas need stay, latest restores.
+    const forget = await inRepository(repository, () => lifeboat(['forget', '-r', repository, first.snapshot.shortId, '--prune']));
+    t.is(forget.exitCode, 0, describe(['forget'], forget));
+    const afterPrune = await inRepository(repository, () => lifeboat(['check', '-r', repository, '--read-data']));
+    t.is(afterPrune.exitCode, 0, describe(['check', '--read-data', 'after prune'], afterPrune));
+    await rm(secondTarget, { force: true });
+    await restore(repository, 'latest', secondTarget);
+    t.deepEqual(await compareVolumes(fixture, { ...fixture, file: secondTarget }), [], 'latest restores after its parent was forgotten and pruned');
+
+    // A damaged base: restore names the delta and its base, writes nothing wrong, and check finds it.
+    const [delta] = await deltaBlobs(repository);
+    if (!delta) return;
+    const base = (await indexBlobs(repository)).find((blob) => blob.id === delta.base);
+    t.truthy(base, 'the base is indexed');
+    if (!base) return;
+    await flipByte(path.join(repository, 'data', base.pack.slice(0, 2), `${base.pack}.pack`), base.offset + Math.floor(base.length / 2));
+    const broken = path.join(workDir, 'incremental-broken.img');
+    const failed = await inRepository(repository, () => lifeboat(['restore', '-r', repository, 'latest', broken, '--yes']));
+    assertFailure(t, ['restore', 'latest', 'with a damaged base'], failed, 5, 'LB_REPO_DATA_CORRUPT');
+    t.true(failed.stderr.includes(delta.base ?? '-') || failed.stdout.includes(delta.base ?? '-'), `the error names the base ${delta.base}: ${failed.stderr}`);
+    const checked = await inRepository(repository, () => lifeboat(['check', '-r', repository, '--read-data']));
+    t.is(checked.exitCode, 5, describe(['check', 'with a damaged base'], checked));
   });
 });
+
+interface IndexedBlob {
+  readonly id: string;
+  readonly pack: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly base?: string;
+}
+
+/** Every blob the repository's index files list, with its pack. */
+async function indexBlobs(repository: string): Promise<IndexedBlob[]> {
+  const blobs: IndexedBlob[] = [];
+  for (const name of await readdir(path.join(repository, 'index'))) {
+    const index = JSON.parse(await readFile(path.join(repository, 'index', name), 'utf8')) as { packs: Array<{ id: string; blobs: Array<Omit<IndexedBlob, 'pack'>> }> };
+    for (const pack of index.packs) for (const blob of pack.blobs) blobs.push({ ...blob, pack: pack.id });
+  }
+  return blobs;
+}
+
+async function deltaBlobs(repository: string): Promise<IndexedBlob[]> {
+  return (await indexBlobs(repository)).filter((blob) => blob.base !== undefined);
+}

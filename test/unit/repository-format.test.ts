@@ -81,8 +81,9 @@ test('parseConfig says a foreign JSON file is not a repository', (t) => {
   for (const value of [null, [], 'lifeboat-repository', 42]) rejects(t, () => parseConfig(value), 'LB_REPO_INVALID', '(root)', JSON.stringify(value));
 });
 
-test('parseConfig refuses an unknown format version', (t) => {
-  for (const version of [0, 2, 99]) rejects(t, () => parseConfig(withField(validConfig, 'version', version)), 'LB_REPO_UNSUPPORTED_VERSION', undefined, `version ${version}`);
+test('parseConfig reads versions 1 and 2 and refuses others', (t) => {
+  for (const version of [1, 2]) t.is(parseConfig(withField(validConfig, 'version', version)).version, version);
+  for (const version of [0, 3, 99]) rejects(t, () => parseConfig(withField(validConfig, 'version', version)), 'LB_REPO_UNSUPPORTED_VERSION', undefined, `version ${version}`);
   for (const version of ['1', -1, 1.5, undefined]) rejects(t, () => parseConfig(withField(validConfig, 'version', version)), 'LB_REPO_INVALID', 'version', `version ${String(version)}`);
 });
 
@@ -159,6 +160,16 @@ test('parsePackBlobs refuses blob entries with bad fields', (t) => {
     rejects(t, () => parsePackBlobs([withField(base, field, value)], 'pack', MAX_PACK_BYTES * 2), 'LB_REPO_INVALID', `blob.${field}`, `${field}=${String(value)}`);
   }
   rejects(t, () => parsePackBlobs('not a list', 'pack', dataEnd), 'LB_REPO_INVALID', 'blobs');
+  // Delta blobs (format 2): a base is another data blob's id, only on zstd data blobs.
+  t.is(parsePackBlobs([blob(1, 8, 100, { base: hexId(9) })], 'pack', 108)[0]?.base, hexId(9));
+  t.is(parsePackBlobs([blob(1, 8, 100)], 'pack', 108)[0]?.base, undefined);
+  const deltaCases: Array<[string, Json]> = [
+    ['base not hex', { base: 'abc' }],
+    ['base is the blob itself', { base: hexId(1) }],
+    ['base on a tree blob', { base: hexId(9), type: 'tree' }],
+    ['base on an uncompressed blob', { base: hexId(9), compression: 'none' }],
+  ];
+  for (const [name, extra] of deltaCases) rejects(t, () => parsePackBlobs([blob(1, 8, 100, extra)], 'pack', 108), 'LB_REPO_INVALID', 'blob.base', name);
   rejects(t, () => parsePackBlobs([null], 'pack', dataEnd), 'LB_REPO_INVALID', 'blob');
 });
 
@@ -176,7 +187,8 @@ test('parseIndex accepts a valid index and an empty one', (t) => {
 });
 
 test('parseIndex refuses unknown versions and bad packs', (t) => {
-  rejects(t, () => parseIndex(withField(validIndex, 'version', 2), 'index/x'), 'LB_REPO_UNSUPPORTED_VERSION');
+  rejects(t, () => parseIndex(withField(validIndex, 'version', 3), 'index/x'), 'LB_REPO_UNSUPPORTED_VERSION');
+  t.is(parseIndex(withField(validIndex, 'version', 2), 'index/x').version, 2);
   rejects(t, () => parseIndex(withField(validIndex, 'version', -1), 'index/x'), 'LB_REPO_INVALID', 'version');
   rejects(t, () => parseIndex([], 'index/x'), 'LB_REPO_INVALID', '(root)');
   rejects(t, () => parseIndex(withField(validIndex, 'packs', {}), 'index/x'), 'LB_REPO_INVALID', 'packs');
@@ -257,7 +269,8 @@ test('parseManifest maps absent optional fields to undefined', (t) => {
 });
 
 test('parseManifest refuses unknown versions', (t) => {
-  for (const version of [0, 2]) rejects(t, () => parseManifest(withField(validManifest, 'version', version), 'x'), 'LB_REPO_UNSUPPORTED_VERSION', undefined, `version ${version}`);
+  for (const version of [0, 3]) rejects(t, () => parseManifest(withField(validManifest, 'version', version), 'x'), 'LB_REPO_UNSUPPORTED_VERSION', undefined, `version ${version}`);
+  t.is(parseManifest(withField(validManifest, 'version', 2), 'x').version, 2);
   rejects(t, () => parseManifest(withField(validManifest, 'version', 'one'), 'x'), 'LB_REPO_INVALID', 'version');
 });
 

@@ -14,7 +14,7 @@ export interface RepositoryReader {
   readonly config: RepositoryConfig;
   readonly path: string;
   listSnapshots(): Promise<StoredSnapshot[]>;
-  /** True when an index lists the blob. */
+  /** True when an index lists the blob (and, for a delta blob, its base). */
   hasBlob(id: string): boolean;
   /** The blob's content, decrypted, decompressed and checked against its id. */
   readBlob(id: string): Promise<Uint8Array>;
@@ -26,6 +26,8 @@ export interface StoreResult {
   readonly isNew: boolean;
   /** Bytes added to the repository (0 when the blob was already there). */
   readonly storedBytes: number;
+  /** Set when the blob was stored as a delta against this base. */
+  readonly base?: string;
 }
 
 /** Writing side (callers hold the exclusive lock). */
@@ -33,8 +35,10 @@ export interface RepositoryWriter extends RepositoryReader {
   /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored.
    * `content` is handed over: the caller must not use it afterwards (it may be moved to a worker),
    * unless it lies on a SharedArrayBuffer: then it is only read, and free again once the call returns.
-   * `output`, shared bytes too, is space the compressed bytes may be written into (free on return). */
-  storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array }): Promise<StoreResult>;
+   * `output`, shared bytes too, is space the compressed bytes may be written into (free on return).
+   * `similar`: the id of the chunk at the same place in an earlier snapshot; a new data blob is then
+   * stored as a delta against it (or against its base) where the format allows. */
+  storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array; similar?: string }): Promise<StoreResult>;
   /** Closes the open pack and writes the index of every pack written since the last flush. */
   flush(): Promise<void>;
   /** Packs written by this writer so far, with their sizes. */

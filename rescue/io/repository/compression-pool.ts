@@ -67,6 +67,12 @@ const fastPathWorks = () => {
 };
 const FAST = fastPathWorks();
 const compressInto = FAST ? compressIntoFast : compressIntoPortable;
+const compressWithDictionary = (data, level, dictionary, out) => {
+  const compressed = zlib.zstdCompressSync(data, { dictionary, chunkSize: Math.max(64 * 1024, out.length + 1024), params: { [C.ZSTD_c_compressionLevel]: level } });
+  if (compressed.length > out.length) return -1;
+  out.set(compressed);
+  return compressed.length;
+};
 let scratch = Buffer.allocUnsafe(0);
 const scratchOf = (bytes) => {
   if (scratch.length < bytes) scratch = Buffer.allocUnsafe(bytes);
@@ -119,7 +125,11 @@ parentPort.on('message', (task) => {
       const room = Math.max(0, task.data.length - 1);
       const intoOutput = task.output !== undefined && task.output.length >= room;
       const out = intoOutput ? task.output.subarray(0, room) : scratchOf(room);
-      const length = task.level > 0 && room > 0 && worthCompressing(task.data) ? compressInto(task.data, task.level, out) : -1;
+      // Against a dictionary (a delta) the sample test says nothing: a chunk of random bytes that
+      // equals its base but for one block shrinks to almost nothing.
+      const length = task.level <= 0 || room <= 0 ? -1
+        : task.dictionary ? compressWithDictionary(task.data, task.level, task.dictionary, out)
+        : worthCompressing(task.data) ? compressInto(task.data, task.level, out) : -1;
       if (length < 0) {
         parentPort.postMessage({ id: task.id, ok: true, compression: 'none', ...input }, transfer);
       } else if (!intoOutput) {
@@ -134,7 +144,7 @@ parentPort.on('message', (task) => {
       parentPort.postMessage({ id: task.id, ok: true, ...hashFile(task.file) });
     } else {
       let content = task.data;
-      if (task.compression === 'zstd') content = own(zlib.zstdDecompressSync(task.data, { chunkSize: Math.max(64 * 1024, task.rawLength), maxOutputLength: Math.max(1, task.rawLength) }));
+      if (task.compression === 'zstd') content = own(zlib.zstdDecompressSync(task.data, { chunkSize: Math.max(64 * 1024, task.rawLength), maxOutputLength: Math.max(1, task.rawLength), ...(task.dictionary ? { dictionary: task.dictionary } : {}) }));
       reply({ id: task.id, ok: true, hash: idOf(content, task.key) }, content);
     }
   } catch (error) {
@@ -232,13 +242,14 @@ export class ChunkWorkers {
   }
 
   /**
-   * zstd at `level` unless a sample shows the data incompressible. `data` is handed over (shared bytes
+   * zstd at `level` unless a sample shows the data incompressible; with `dictionary` (copied to the
+   * worker), zstd against it, always tried. `data` is handed over (shared bytes
    * stay in place); `output`, shared bytes, receives the compressed bytes when they fit. Returns the
    * bytes to store and `input`, the data given (usable again once the answer is in).
    */
-  async compress(data: Uint8Array, level: number, output?: Uint8Array): Promise<{ data: Uint8Array; compression: 'zstd' | 'none'; input: Uint8Array }> {
+  async compress(data: Uint8Array, level: number, output?: Uint8Array, dictionary?: Uint8Array): Promise<{ data: Uint8Array; compression: 'zstd' | 'none'; input: Uint8Array }> {
     const sharedOutput = output && output.buffer instanceof SharedArrayBuffer ? output : undefined;
-    const answer = await this.run({ op: 'compress', data, level, output: sharedOutput });
+    const answer = await this.run({ op: 'compress', data, level, output: sharedOutput, dictionary });
     const input = answer.input ?? data;
     if (answer.compression !== 'zstd') return { data: input, compression: 'none', input };
     return { data: answer.data ?? sharedOutput?.subarray(0, answer.length ?? 0) ?? new Uint8Array(0), compression: 'zstd', input };
@@ -255,9 +266,9 @@ export class ChunkWorkers {
     return { hash: answer.hash ?? '', bytes: answer.bytes ?? 0 };
   }
 
-  /** Decompresses (at most `rawLength` bytes) and hashes a stored payload. */
-  async open(data: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined): Promise<{ id: string; data: Uint8Array }> {
-    const answer = await this.run({ op: 'open', data, compression, rawLength, key });
+  /** Decompresses (at most `rawLength` bytes, with `dictionary` for a delta) and hashes a stored payload. */
+  async open(data: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined, dictionary?: Uint8Array): Promise<{ id: string; data: Uint8Array }> {
+    const answer = await this.run({ op: 'open', data, compression, rawLength, key, dictionary });
     return { id: answer.hash ?? '', data: answer.data ?? data };
   }
 

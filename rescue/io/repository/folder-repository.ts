@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../core/errors.ts';
 import {
-  DEFAULT_CHUNK_BYTES, DEFAULT_PACK_BYTES, MAX_BLOB_RAW_BYTES, PACK_HEADER_BYTES, PACK_HEADER_MAGIC, PACK_TRAILER_BYTES, PACK_TRAILER_MAGIC,
+  DEFAULT_CHUNK_BYTES, DEFAULT_PACK_BYTES, DELTA_BLOBS_VERSION, MAX_BLOB_RAW_BYTES, PACK_HEADER_BYTES, PACK_HEADER_MAGIC, PACK_TRAILER_BYTES, PACK_TRAILER_MAGIC,
   REPOSITORY_FORMAT_NAME, REPOSITORY_FORMAT_VERSION, parseConfig, parseIndex, parseManifest, parsePackBlobs,
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
@@ -204,8 +204,10 @@ export class FolderRepository implements RepositoryMaintenance {
     return this.indexNames;
   }
 
+  /** True when an index lists the blob, and for a delta also its base. */
   hasBlob(id: string): boolean {
-    return this.blobs.has(id);
+    const entry = this.blobs.get(id);
+    return entry !== undefined && (entry.base === undefined || this.blobs.has(entry.base));
   }
 
   /** Where the index says a blob is. */
@@ -253,9 +255,20 @@ export class FolderRepository implements RepositoryMaintenance {
     const corrupt = (why: string) => new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${entry.id} in pack ${pack}: ${why}.`, chunk: entry.id, pack });
     const payload = this.key ? unseal(this.key.encryption, stored, entry.id) : stored;
     if (!payload) throw corrupt('authentication failed');
+    let dictionary: Uint8Array | undefined;
+    if (entry.base !== undefined) {
+      try {
+        dictionary = await this.readBlob(entry.base);
+      } catch (error) {
+        const cause = error instanceof LifeboatError ? `${error.code}: ${error.message}` : String(error);
+        throw new LifeboatError(error instanceof LifeboatError && error.code === 'LB_REPO_INDEX_MISSING' ? 'LB_REPO_INDEX_MISSING' : 'LB_REPO_DATA_CORRUPT', {
+          detail: `Chunk ${entry.id} in pack ${pack} is stored against chunk ${entry.base}, which cannot be read (${cause}).`, chunk: entry.id, base: entry.base, pack,
+        }, { cause: error });
+      }
+    }
     let opened: { id: string; data: Uint8Array };
     try {
-      opened = await workers.open(payload, entry.compression, entry.rawLength, this.key?.id);
+      opened = await workers.open(payload, entry.compression, entry.rawLength, this.key?.id, dictionary);
     } catch {
       throw corrupt('it does not decompress');
     }
@@ -437,7 +450,7 @@ export class FolderRepository implements RepositoryMaintenance {
     return next;
   }
 
-  async storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array }): Promise<StoreResult> {
+  async storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array; similar?: string }): Promise<StoreResult> {
     if (content.length > MAX_BLOB_RAW_BYTES) throw new LifeboatError('LB_INTERNAL', { detail: `A blob of ${content.length} bytes is over the limit.` });
     const rawLength = content.length;
     let id = options.id;
@@ -445,14 +458,35 @@ export class FolderRepository implements RepositoryMaintenance {
     if (id === undefined) ({ id, data } = await workers.hash(content, this.key?.id));
     if (this.blobs.has(id) || this.pendingIds.has(id)) return { id, isNew: false, storedBytes: 0 };
     this.pendingIds.add(id);
-    const { data: payload, compression } = options.compressionLevel > 0 ? await workers.compress(data, options.compressionLevel, options.output) : { data, compression: 'none' as const };
+    const base = type === 'data' && options.compressionLevel > 0 ? await this.deltaBase(options.similar) : undefined;
+    const { data: payload, compression } = options.compressionLevel > 0
+      ? await workers.compress(data, options.compressionLevel, options.output, base?.content)
+      : { data, compression: 'none' as const };
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
+    const baseId = compression === 'zstd' && base ? base.id : undefined;
     await this.serialize(async () => {
       this.pack ??= await PackWriter.create(this.path);
-      await this.pack.append({ id, type, rawLength, compression }, stored);
+      await this.pack.append({ id, type, rawLength, compression, ...(baseId === undefined ? {} : { base: baseId }) }, stored);
       if (this.pack.size >= this.config.packBytes) await this.closePack();
     });
-    return { id, isNew: true, storedBytes: stored.length };
+    return { id, isNew: true, storedBytes: stored.length, ...(baseId === undefined ? {} : { base: baseId }) };
+  }
+
+  /**
+   * The base for a delta of a chunk that was `similar` (the chunk at the same place in an earlier
+   * snapshot): that chunk, or its own base when it is a delta (so a delta never needs more than one
+   * other blob). Undefined in version-1 repositories, or when it cannot be read back sound.
+   */
+  private async deltaBase(similar: string | undefined): Promise<{ id: string; content: Uint8Array } | undefined> {
+    if (similar === undefined || this.config.version < DELTA_BLOBS_VERSION) return undefined;
+    const entry = this.blobs.get(similar);
+    if (!entry || entry.type !== 'data') return undefined;
+    const id = entry.base ?? similar;
+    try {
+      return { id, content: await this.readBlob(id) };
+    } catch {
+      return undefined; // a damaged base: store the chunk whole (check reports the damage)
+    }
   }
 
   /** Copies an already stored blob (prune's repacking) without re-encoding it. */
@@ -489,7 +523,7 @@ export class FolderRepository implements RepositoryMaintenance {
 
   /** Writes an index file listing `packs`; returns its name. */
   async writeIndex(packs: readonly IndexPack[]): Promise<string> {
-    const plain = Buffer.from(JSON.stringify({ version: REPOSITORY_FORMAT_VERSION, packs } satisfies IndexFile));
+    const plain = Buffer.from(JSON.stringify({ version: this.config.version, packs } satisfies IndexFile));
     const stored = this.key ? seal(this.key.encryption, plain, 'index') : plain;
     const name = `${await sha256Hex(stored)}.json`;
     await writeFileAtomic(path.join(this.path, 'index'), name, stored);
@@ -573,7 +607,7 @@ class PackWriter {
   async append(entry: Omit<BlobEntry, 'offset' | 'length'>, stored: Uint8Array): Promise<void> {
     const offset = this.size;
     await this.write(stored);
-    this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression });
+    this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression, ...(entry.base === undefined ? {} : { base: entry.base }) });
   }
 
   async finish(footer: Uint8Array): Promise<IndexPack> {
