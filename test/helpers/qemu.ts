@@ -29,6 +29,8 @@ export interface BootOptions {
   readonly timeoutMs?: number;
   /** Stop the VM as soon as the serial console output satisfies this. */
   readonly until?: RegExp | ((transcript: string) => boolean);
+  /** Typed on the serial console (QEMU's stdin), each once, as soon as the transcript matches `when`. */
+  readonly input?: ReadonlyArray<{ readonly when: RegExp; readonly text: string }>;
 }
 
 /** What came out of a run. */
@@ -95,7 +97,10 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
   const started = Date.now();
   try {
     return await new Promise<BootResult>((resolve, reject) => {
-      const child = spawn('qemu-system-x86_64', qemuArguments(options, varsFile), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pending = [...(options.input ?? [])];
+      const args = qemuArguments(options, varsFile);
+      // stdin is the serial console's keyboard: a pipe only when something is to be typed.
+      const child = pending.length > 0 ? spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let transcript = '';
       let matchedAfterSeconds: number | undefined;
       let timedOut = false;
@@ -107,6 +112,7 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
       }, options.timeoutMs ?? 240_000);
       const onData = (chunk: Buffer) => {
         transcript += chunk.toString('utf8');
+        while (pending[0]?.when.test(transcript)) child.stdin?.write(pending.shift()?.text ?? '');
         const until = options.until;
         const matched = until === undefined ? false : until instanceof RegExp ? until.test(transcript) : until(transcript);
         if (matched && matchedAfterSeconds === undefined) {
@@ -115,6 +121,7 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
           child.kill('SIGKILL');
         }
       };
+      child.stdin?.on('error', () => undefined);
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
       child.on('error', reject);
