@@ -20,7 +20,7 @@ import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from 
 import { loadContent } from './restore.ts';
 
 /** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
-const CHUNKS_IN_FLIGHT = 4;
+const CHUNKS_IN_FLIGHT = 8;
 /** Packs re-read and hashed at once by the verification (each on a chunk worker). */
 const PACKS_VERIFIED_AT_ONCE = Math.max(1, os.availableParallelism());
 /** The head of a disk (tables, boot code, boot gap) is kept up to this size. */

@@ -139,3 +139,47 @@ test('hashFile hashes a whole file on a worker', async (t) => {
     await rm(folder, { recursive: true, force: true });
   }
 });
+
+test('with a base, a chunk where a few blocks changed is stored as a small patch that opens to the chunk', async (t) => {
+  const base = Buffer.concat([noise(CHUNK / 2, 11), text(CHUNK / 2, 11)]);
+  const changed = Buffer.from(base);
+  changed.fill(0x42, 5000, 9000); // blocks 1 and 2
+  changed.fill(0x17, CHUNK - 10, CHUNK); // the last block
+  const result = await workers.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), base);
+  t.true(result.delta);
+  t.is(result.compression, 'zstd');
+  t.true(result.data.length < 3 * 4096 + 200, `${result.data.length} bytes for three changed blocks`);
+  const opened = await workers.open(Buffer.from(result.data), 'zstd', CHUNK, undefined, base);
+  t.deepEqual(Buffer.from(opened.data), changed);
+  t.is(opened.id, createHash('sha256').update(changed).digest('hex'));
+  // Without the base, or against another base, the patch does not give the chunk back (the
+  // repository then reports the id mismatch).
+  t.not((await workers.open(Buffer.from(result.data), 'zstd', CHUNK, undefined)).id, opened.id);
+  const other = Buffer.from(base);
+  other.writeUInt8((other.readUInt8(100_000) ^ 1), 100_000);
+  t.not((await workers.open(Buffer.from(result.data), 'zstd', CHUNK, undefined, other)).id, opened.id);
+});
+
+test('no patch when over half the blocks differ or the base has another length; a malformed patch is refused', async (t) => {
+  const base = text(CHUNK, 12);
+  const mostlyNew = text(CHUNK, 13);
+  const whole = await workers.compress(sharedCopy(mostlyNew), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), base);
+  t.false(whole.delta);
+  t.deepEqual(zstdDecompressSync(Buffer.from(whole.data)), mostlyNew);
+  const shorter = await workers.compress(sharedCopy(base.subarray(0, CHUNK - 4096)), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), base);
+  t.false(shorter.delta);
+  const header = Buffer.alloc(24);
+  header.write('LBPATCH1', 0, 'latin1');
+  header.writeUInt32LE(4096, 8);
+  header.writeUInt32LE(CHUNK, 12);
+  header.writeUInt32LE(1, 16);
+  for (const [name, patch] of [
+    ['block index past the end', Buffer.concat([Buffer.from(header.subarray(0, 20)), Buffer.from([0xff, 0xff, 0, 0]), Buffer.alloc(4096)])],
+    ['missing block bytes', Buffer.concat([header.subarray(0, 20), Buffer.alloc(4)])],
+    ['wrong length', (() => { const copy = Buffer.from(header); copy.writeUInt32LE(CHUNK / 2, 12); return Buffer.concat([copy, Buffer.alloc(4096)]); })()],
+    ['wrong magic', Buffer.concat([Buffer.from('LBPATCH2'), header.subarray(8), Buffer.alloc(4096)])],
+  ] as const) {
+    const frame = (await import('node:zlib')).zstdCompressSync(patch);
+    await t.throwsAsync(workers.open(frame, 'zstd', CHUNK, undefined, base), undefined, name);
+  }
+});

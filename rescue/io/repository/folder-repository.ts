@@ -135,7 +135,7 @@ export class FolderRepository implements RepositoryMaintenance {
   private readonly indexesWritten: string[] = [];
   private pack: PackWriter | undefined;
   private writeQueue: Promise<unknown> = Promise.resolve();
-  private readonly handles = new Map<string, FileHandle>();
+  private readonly handles = new Map<string, { handle: Promise<FileHandle>; users: number; evicted: boolean }>();
   private lock: RepositoryLock | undefined;
   loadProblems: LoadProblem[] = [];
 
@@ -154,8 +154,9 @@ export class FolderRepository implements RepositoryMaintenance {
 
   /** Releases the lock and closes files. */
   async close(): Promise<void> {
-    for (const handle of this.handles.values()) await handle.close().catch(() => undefined);
+    const entries = [...this.handles.values()];
     this.handles.clear();
+    for (const entry of entries) await entry.handle.then((handle) => handle.close()).catch(() => undefined);
     await this.lock?.release();
     this.lock = undefined;
   }
@@ -217,33 +218,46 @@ export class FolderRepository implements RepositoryMaintenance {
 
   // ---- reading --------------------------------------------------------------------------------
 
-  private async packHandle(id: string): Promise<FileHandle> {
-    const cached = this.handles.get(id);
-    if (cached) return cached;
-    let handle: FileHandle;
-    try {
-      handle = await open(packPath(this.path, id), 'r');
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ENOENT') throw new LifeboatError('LB_REPO_PACK_MISSING', { detail: `Pack ${id} is missing.`, pack: id }, { cause: error });
-      throw new LifeboatError('LB_REPO_INVALID', { detail: `Pack ${id} cannot be opened.`, pack: id }, { cause: error });
-    }
-    if (this.handles.size >= OPEN_PACKS) {
-      const [oldest, oldHandle] = this.handles.entries().next().value ?? [];
-      if (oldest && oldHandle) {
-        this.handles.delete(oldest);
-        await oldHandle.close();
+  /**
+   * Runs `work` with an open handle of pack `id`. Handles are shared and kept (at most OPEN_PACKS,
+   * least recently used closed first); a handle is opened once even when asked for twice at the
+   * same time, and an evicted one is closed only after its last user is done.
+   */
+  private async withPack<T>(id: string, work: (handle: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.handles.get(id);
+    if (entry) {
+      this.handles.delete(id);
+      this.handles.set(id, entry);
+    } else {
+      const opening = open(packPath(this.path, id), 'r').catch((error: unknown) => {
+        if (this.handles.get(id) === entry) this.handles.delete(id);
+        if ((error as { code?: string }).code === 'ENOENT') throw new LifeboatError('LB_REPO_PACK_MISSING', { detail: `Pack ${id} is missing.`, pack: id }, { cause: error });
+        throw new LifeboatError('LB_REPO_INVALID', { detail: `Pack ${id} cannot be opened.`, pack: id }, { cause: error });
+      });
+      entry = { handle: opening, users: 0, evicted: false };
+      this.handles.set(id, entry);
+      for (const [oldId, old] of this.handles) {
+        if (this.handles.size <= OPEN_PACKS) break;
+        this.handles.delete(oldId);
+        old.evicted = true;
+        if (old.users === 0) void old.handle.then((handle) => handle.close()).catch(() => undefined);
       }
     }
-    this.handles.set(id, handle);
-    return handle;
+    const used = entry;
+    used.users++;
+    try {
+      return await work(await used.handle);
+    } finally {
+      used.users--;
+      if (used.evicted && used.users === 0) await used.handle.then((handle) => handle.close()).catch(() => undefined);
+    }
   }
 
   async readBlob(id: string): Promise<Uint8Array> {
     const location = this.blobs.get(id);
     if (!location) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${id} is listed in no index.`, chunk: id });
-    const handle = await this.packHandle(location.pack);
     const stored = Buffer.alloc(location.length);
-    const { bytesRead } = await handle.read(stored, 0, location.length, location.offset);
+    const { bytesRead } = await this.withPack(location.pack, (handle) => handle.read(stored, 0, location.length, location.offset));
     if (bytesRead !== location.length) {
       throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${location.pack} ends before chunk ${id} (offset ${location.offset}).`, pack: location.pack, chunk: id });
     }
@@ -255,10 +269,10 @@ export class FolderRepository implements RepositoryMaintenance {
     const corrupt = (why: string) => new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${entry.id} in pack ${pack}: ${why}.`, chunk: entry.id, pack });
     const payload = this.key ? unseal(this.key.encryption, stored, entry.id) : stored;
     if (!payload) throw corrupt('authentication failed');
-    let dictionary: Uint8Array | undefined;
+    let base: Uint8Array | undefined;
     if (entry.base !== undefined) {
       try {
-        dictionary = await this.readBlob(entry.base);
+        base = await this.readBlob(entry.base);
       } catch (error) {
         const cause = error instanceof LifeboatError ? `${error.code}: ${error.message}` : String(error);
         throw new LifeboatError(error instanceof LifeboatError && error.code === 'LB_REPO_INDEX_MISSING' ? 'LB_REPO_INDEX_MISSING' : 'LB_REPO_DATA_CORRUPT', {
@@ -268,7 +282,7 @@ export class FolderRepository implements RepositoryMaintenance {
     }
     let opened: { id: string; data: Uint8Array };
     try {
-      opened = await workers.open(payload, entry.compression, entry.rawLength, this.key?.id, dictionary);
+      opened = await workers.open(payload, entry.compression, entry.rawLength, this.key?.id, base);
     } catch {
       throw corrupt('it does not decompress');
     }
@@ -334,20 +348,21 @@ export class FolderRepository implements RepositoryMaintenance {
 
   /** Checks a pack's hash reading it in pieces (bounded memory), then parses its footer from the tail. */
   private async hashPackStreaming(id: string): Promise<BlobEntry[]> {
-    const handle = await this.packHandle(id);
-    const size = (await handle.stat()).size;
-    // Hashed on a chunk worker, so that two packs are verified at once.
-    const hashed = await workers.hashFile(packPath(this.path, id));
-    if (hashed.hash !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
-    const head = Buffer.alloc(PACK_HEADER_BYTES);
-    await handle.read(head, 0, PACK_HEADER_BYTES, 0);
-    if (size < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || head.toString('latin1') !== PACK_HEADER_MAGIC) {
-      throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id}: no pack header.`, pack: id });
-    }
-    const tailBytes = Math.min(size, MAX_FOOTER_READ_BYTES);
-    const tail = Buffer.alloc(tailBytes);
-    await handle.read(tail, 0, tailBytes, size - tailBytes);
-    return this.parseFooterAt(tail, size - tailBytes, id);
+    return this.withPack(id, async (handle) => {
+      const size = (await handle.stat()).size;
+      // Hashed on a chunk worker, so that two packs are verified at once.
+      const hashed = await workers.hashFile(packPath(this.path, id));
+      if (hashed.hash !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
+      const head = Buffer.alloc(PACK_HEADER_BYTES);
+      await handle.read(head, 0, PACK_HEADER_BYTES, 0);
+      if (size < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || head.toString('latin1') !== PACK_HEADER_MAGIC) {
+        throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${id}: no pack header.`, pack: id });
+      }
+      const tailBytes = Math.min(size, MAX_FOOTER_READ_BYTES);
+      const tail = Buffer.alloc(tailBytes);
+      await handle.read(tail, 0, tailBytes, size - tailBytes);
+      return this.parseFooterAt(tail, size - tailBytes, id);
+    });
   }
 
   /** Pack files present in data/ with their sizes. */
@@ -459,11 +474,11 @@ export class FolderRepository implements RepositoryMaintenance {
     if (this.blobs.has(id) || this.pendingIds.has(id)) return { id, isNew: false, storedBytes: 0 };
     this.pendingIds.add(id);
     const base = type === 'data' && options.compressionLevel > 0 ? await this.deltaBase(options.similar) : undefined;
-    const { data: payload, compression } = options.compressionLevel > 0
+    const { data: payload, compression, delta } = options.compressionLevel > 0
       ? await workers.compress(data, options.compressionLevel, options.output, base?.content)
-      : { data, compression: 'none' as const };
+      : { data, compression: 'none' as const, delta: false };
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
-    const baseId = compression === 'zstd' && base ? base.id : undefined;
+    const baseId = delta && base ? base.id : undefined;
     await this.serialize(async () => {
       this.pack ??= await PackWriter.create(this.path);
       await this.pack.append({ id, type, rawLength, compression, ...(baseId === undefined ? {} : { base: baseId }) }, stored);
