@@ -7,7 +7,7 @@
 //  - second backup: 1% of the files rewritten in place (same size, seeded choice), backed up into the
 //    same repository: its wall time against the first backup's and the bytes it stored (stats.newBytes)
 //    against the first backup's;
-//  - peak RSS of each command's whole process tree (sum of VmRSS polled every 50 ms, or the largest
+//  - peak RSS of each command's whole process tree (sum of VmRSS polled every 200 ms, or the largest
 //    single VmHWM if higher).
 // Page cache warm for both (the source is read once before each timed step, `sync` before each), tools
 // interleaved (peer, lifeboat, peer, lifeboat...), the median of the runs reported.
@@ -474,7 +474,11 @@ async function statusKiB(pid: number): Promise<{ rss: number; hwm: number } | un
   }
 }
 
-/** Runs a command, timing it from spawn to exit and polling its process tree's memory every 50 ms. */
+/**
+ * Runs a command, timing it from spawn to exit and polling its process tree's memory every 200 ms
+ * (each process's VmHWM keeps its own peak between polls; polling every 50 ms cost the machine
+ * ~1400 /proc reads a second, taken from whichever tool used both cores).
+ */
 async function measure(file: string, args: readonly string[]): Promise<Measured> {
   const started = performance.now();
   const child = execa(file, args, { reject: false, env: ENV, stdin: 'ignore', maxBuffer: 256 * MiB });
@@ -502,7 +506,7 @@ async function measure(file: string, args: readonly string[]): Promise<Measured>
         peakKiB = Math.max(peakKiB, status.hwm);
       }
       peakKiB = Math.max(peakKiB, sum);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   })();
   const result = await child;
