@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { extractRunOutput } from '../../rescue/core/kernel-cmdline.ts';
 import type { DiskSummary } from '../../rescue/core/disk-facts.ts';
-import { requireMedia, TEST_MEDIA } from '../helpers/media.ts';
+import { extractKernelAndInitrd, requireMedia, SERIAL_CONSOLE_APPEND, TEST_MEDIA } from '../helpers/media.ts';
 import { bootVm, createLimiter, type BootOptions, type ExtraDisk } from '../helpers/qemu.ts';
 
 const MiB = 1024 * 1024;
 const limit = createLimiter(2);
-const CONSOLE = 'console=tty0 console=ttyS0,115200n8 quiet loglevel=3';
+const CONSOLE = SERIAL_CONSOLE_APPEND;
 
 let workDir = '';
 let kernel = '';
@@ -23,9 +23,7 @@ let initrd = '';
 test.before(async () => {
   const iso = await requireMedia(TEST_MEDIA.runIso);
   workDir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-init-'));
-  kernel = path.join(workDir, 'vmlinuz');
-  initrd = path.join(workDir, 'initrd.zst');
-  await execa('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/boot/vmlinuz', kernel, '-extract', '/boot/initrd.zst', initrd]);
+  ({ kernel, initrd } = await extractKernelAndInitrd(iso, workDir));
 });
 
 test.after.always(async () => {

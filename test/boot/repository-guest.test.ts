@@ -13,12 +13,12 @@ import { PROJECT_ROOT } from '../../builder/paths.ts';
 import { ERROR_CATALOGUE } from '../../rescue/core/errors.ts';
 import { extractRunOutput, RUN_MARKERS } from '../../rescue/core/kernel-cmdline.ts';
 import { EXIT_CODES } from '../../rescue/ui/cli/exit-codes.ts';
-import { requireMedia, TEST_MEDIA } from '../helpers/media.ts';
+import { extractKernelAndInitrd, requireMedia, SERIAL_CONSOLE_APPEND, TEST_MEDIA } from '../helpers/media.ts';
 import { bootVm, createLimiter, type BootOptions, type ExtraDisk } from '../helpers/qemu.ts';
 
 const MiB = 1024 * 1024;
 const limit = createLimiter(2);
-const CONSOLE = 'console=tty0 console=ttyS0,115200n8 quiet loglevel=3';
+const CONSOLE = SERIAL_CONSOLE_APPEND;
 const FIXTURE = path.join(PROJECT_ROOT, 'test/fixtures/repository-v1');
 /** The data partition on the stick: 1 MiB .. 41 MiB of a 48 MiB disk. */
 const DATA_START = 1 * MiB;
@@ -33,9 +33,7 @@ let initrd = '';
 test.before(async () => {
   const iso = await requireMedia(TEST_MEDIA.runIso);
   workDir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-repo-guest-'));
-  kernel = path.join(workDir, 'vmlinuz');
-  initrd = path.join(workDir, 'initrd.zst');
-  await execa('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/boot/vmlinuz', kernel, '-extract', '/boot/initrd.zst', initrd]);
+  ({ kernel, initrd } = await extractKernelAndInitrd(iso, workDir));
 });
 
 test.after.always(async () => {

@@ -1,5 +1,6 @@
 // The media the tests boot, built by scripts/build-test-media.ts before ava starts.
 
+import { execa } from 'execa';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { DIST_DIR } from '../../builder/paths.ts';
@@ -24,4 +25,15 @@ export async function requireMedia(file: string): Promise<string> {
     throw new Error(`${file} is missing: run \`node scripts/build-test-media.ts\` (npm test does it first)`);
   }
   return file;
+}
+
+/** Kernel parameters that put the console on the screen and on the first serial port, quietly. */
+export const SERIAL_CONSOLE_APPEND = 'console=tty0 console=ttyS0,115200n8 quiet loglevel=3';
+
+/** Copies the ISO's kernel and initramfs into `dir` (for QEMU's direct kernel boot with own parameters). */
+export async function extractKernelAndInitrd(iso: string, dir: string): Promise<{ kernel: string; initrd: string }> {
+  const kernel = path.join(dir, 'vmlinuz');
+  const initrd = path.join(dir, 'initrd.zst');
+  await execa('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/boot/vmlinuz', kernel, '-extract', '/boot/initrd.zst', initrd]);
+  return { kernel, initrd };
 }
