@@ -1,5 +1,5 @@
 // The chunk workers (rescue/io/repository/compression-pool.ts): ids, zstd frames written straight
-// into shared memory by a kept compression context, the incompressible-sample test, file hashing.
+// into shared memory by a kept compression context, incompressible chunks, file hashing.
 // Every frame is checked by decompressing it on its own (zlib and the zstd tool), since a kept
 // context that leaked state from one frame into the next would make frames that only decode in order.
 
@@ -95,8 +95,8 @@ test('incompressible chunks are stored as they are, and the next frame is still 
   const result = await workers.compress(slot, 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
   t.is(result.compression, 'none');
   t.deepEqual(Buffer.from(result.data), random);
-  // Blobs under 128 KiB skip the sample test: random ones are compressed, do not fit, and the
-  // context gives up mid-frame. The frames after it must be complete ones.
+  // Random blobs are compressed, do not fit, and the context gives up mid-frame. The frames after
+  // it must be complete ones.
   const small = noise(100 * KiB, 5);
   for (let i = 0; i < 4; i++) {
     const attempt = await workers.compress(sharedCopy(small), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
@@ -109,11 +109,13 @@ test('incompressible chunks are stored as they are, and the next frame is still 
   }
 });
 
-test('a chunk that is mostly random but partly text is still compressed (eight samples, not one)', async (t) => {
-  // Text only in the first quarter: one sample from the middle would have called it incompressible.
-  const mixed = Buffer.concat([text(CHUNK / 4, 6), noise((CHUNK * 3) / 4, 6)]);
+test('a chunk that is random but for a small piece of text is still compressed (no guess from samples)', async (t) => {
+  // 48 KiB of text before 976 KiB of random bytes: samples spread over the chunk (eight of 8 KiB,
+  // the first centred at 64 KiB) see only random bytes and would store it as is.
+  const mixed = Buffer.concat([text(48 * KiB, 6), noise(CHUNK - 48 * KiB, 6)]);
   const result = await workers.compress(sharedCopy(mixed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)));
   t.is(result.compression, 'zstd');
+  t.true(result.data.length < CHUNK - 24 * KiB, `stored ${result.data.length} bytes`);
   t.deepEqual(zstdDecompressSync(Buffer.from(result.data)), mixed);
 });
 
