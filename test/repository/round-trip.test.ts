@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { mkdtemp, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
 import {
   compareDisks,
@@ -379,6 +380,12 @@ test('a second backup after changing a few files stores few new bytes; each snap
     const deltas = await deltaBlobs(repository);
     t.true((second.stats.deltaChunks ?? 0) > 0 && deltas.length === second.stats.deltaChunks, `deltaChunks ${second.stats.deltaChunks}, delta blobs in the index ${deltas.length}`);
     t.true(second.stats.newBytes < 2 * MiB, `with deltas the second backup stored ${second.stats.newBytes} bytes`);
+    // Version 2 stores pack footers (like index files, checked by indexBlobs) as zstd frames.
+    for (const pack of new Set(deltas.map((blob) => blob.pack))) {
+      const bytes = await readFile(path.join(repository, 'data', pack.slice(0, 2), `${pack}.pack`));
+      const footerLength = bytes.readUInt32LE(bytes.length - 12);
+      t.is(bytes.readUInt32LE(bytes.length - 12 - footerLength), 0xfd2fb528, `pack ${pack}: the footer is a zstd frame`);
+    }
 
     // No chains of snapshots: forget the first and prune; the bases the deltas need stay, latest restores.
     const forget = await inRepository(repository, () => lifeboat(['forget', '-r', repository, first.snapshot.shortId, '--prune']));
@@ -413,11 +420,14 @@ interface IndexedBlob {
   readonly base?: string;
 }
 
-/** Every blob the repository's index files list, with its pack. */
+/** Every blob the repository's (plain, version-2) index files list, with its pack. */
 async function indexBlobs(repository: string): Promise<IndexedBlob[]> {
   const blobs: IndexedBlob[] = [];
   for (const name of await readdir(path.join(repository, 'index'))) {
-    const index = JSON.parse(await readFile(path.join(repository, 'index', name), 'utf8')) as { packs: Array<{ id: string; blobs: Array<Omit<IndexedBlob, 'pack'>> }> };
+    const stored = await readFile(path.join(repository, 'index', name));
+    // Version 2 writes index files as zstd frames of the JSON (FORMAT.md).
+    if (stored.readUInt32LE(0) !== 0xfd2fb528) throw new Error(`index/${name} is not a zstd frame`);
+    const index = JSON.parse(zstdDecompressSync(stored).toString('utf8')) as { packs: Array<{ id: string; blobs: Array<Omit<IndexedBlob, 'pack'>> }> };
     for (const pack of index.packs) for (const blob of pack.blobs) blobs.push({ ...blob, pack: pack.id });
   }
   return blobs;

@@ -3,6 +3,8 @@
 // (chunk lists, extent lists) round-trip, split at TREE_ENTRIES_PER_BLOB and refuse bad bytes.
 
 import test, { type ExecutionContext } from 'ava';
+import { zstdDecompressSync } from 'node:zlib';
+import { decodeMetadata, encodeMetadata } from '../../rescue/io/repository/folder-repository.ts';
 import { LifeboatError, type ErrorCode } from '../../rescue/core/errors.ts';
 import {
   MAX_BLOB_RAW_BYTES,
@@ -111,6 +113,22 @@ test('parseConfig refuses bad chunk and pack sizes, encryption and ids', (t) => 
 
 // ---------------------------------------------------------------------------------------------
 // Pack footers and index files
+
+test('index files and pack footers: JSON in version 1, a zstd frame of the JSON from version 2; both read back', (t) => {
+  const value = { version: 2, packs: [{ id: hexId(7), size: 99, blobs: [blob(1, PACK_HEADER_BYTES, 100)] }] };
+  const v1 = encodeMetadata(value, 1);
+  t.deepEqual(JSON.parse(v1.toString('utf8')), value);
+  const v2 = encodeMetadata(value, 2);
+  t.is(v2.readUInt32LE(0), 0xfd2fb528);
+  t.deepEqual(JSON.parse(zstdDecompressSync(v2).toString('utf8')), value);
+  t.deepEqual(decodeMetadata(v1), value);
+  t.deepEqual(decodeMetadata(v2), value);
+  // Many ids: compressed well under the JSON's size (hex ids are half their length in entropy).
+  const many = { blobs: Array.from({ length: 500 }, (_, i) => blob(i, PACK_HEADER_BYTES + i * 100, 100)) };
+  t.true(encodeMetadata(many, 2).length < encodeMetadata(many, 1).length * 0.6);
+  t.throws(() => decodeMetadata(v2.subarray(0, v2.length - 3)));
+  t.throws(() => decodeMetadata(Buffer.from('not json')));
+});
 
 function blob(n: number, offset: number, length: number, extra: Json = {}): Json {
   return { id: hexId(n), type: 'data', offset, length, rawLength: length * 2, compression: 'zstd', ...extra };

@@ -23,11 +23,15 @@ const idOf = (data, key) => (key ? crypto.createHmac('sha256', key) : crypto.cre
 // the next frame on the same context). zstdCompressSync makes a context and an output buffer per
 // call: on 1 MiB chunks ~45% more CPU (page faults of fresh memory). The handle is internal to
 // Node, so the worker checks it on start against zstdCompressSync's format and falls back to that.
+// Level 3 (the default) with a chain table of 2^17 entries instead of 2^16: 0.1% smaller chunks of
+// an NTFS test volume (0.5 MB of 553), no CPU cost measurable on 1 MiB chunks. Level 4 (also a
+// larger hash table) gained 0.2% for ~40% more CPU.
+const paramsFor = (level) => (level === 3 ? { [C.ZSTD_c_compressionLevel]: 3, [C.ZSTD_c_chainLog]: 17 } : { [C.ZSTD_c_compressionLevel]: level });
 const engines = new Map();
 const engineFor = (level) => {
   let engine = engines.get(level);
   if (!engine) {
-    engine = new zlib.ZstdCompress({ params: { [C.ZSTD_c_compressionLevel]: level } });
+    engine = new zlib.ZstdCompress({ params: paramsFor(level) });
     engines.set(level, engine);
   }
   return engine;
@@ -45,7 +49,7 @@ const compressIntoFast = (data, level, out) => {
   return out.length - availOut;
 };
 const compressIntoPortable = (data, level, out) => {
-  const compressed = zlib.zstdCompressSync(data, { chunkSize: Math.max(64 * 1024, out.length + 1024), params: { [C.ZSTD_c_compressionLevel]: level } });
+  const compressed = zlib.zstdCompressSync(data, { chunkSize: Math.max(64 * 1024, out.length + 1024), params: paramsFor(level) });
   if (compressed.length > out.length) return -1;
   out.set(compressed);
   return compressed.length;

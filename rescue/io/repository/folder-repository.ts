@@ -6,9 +6,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { LifeboatError } from '../../core/errors.ts';
 import {
-  DEFAULT_CHUNK_BYTES, DEFAULT_PACK_BYTES, DELTA_BLOBS_VERSION, MAX_BLOB_RAW_BYTES, PACK_HEADER_BYTES, PACK_HEADER_MAGIC, PACK_TRAILER_BYTES, PACK_TRAILER_MAGIC,
+  COMPRESSED_METADATA_VERSION, DEFAULT_CHUNK_BYTES, DEFAULT_PACK_BYTES, DELTA_BLOBS_VERSION, MAX_BLOB_RAW_BYTES, PACK_HEADER_BYTES, PACK_HEADER_MAGIC, PACK_TRAILER_BYTES, PACK_TRAILER_MAGIC,
   REPOSITORY_FORMAT_NAME, REPOSITORY_FORMAT_VERSION, parseConfig, parseIndex, parseManifest, parsePackBlobs,
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
@@ -24,6 +25,29 @@ const workers = new ChunkWorkers();
 const OPEN_PACKS = 16;
 /** A pack footer is read from at most this many trailing bytes (a 64 MiB pack's footer is ~10 KiB). */
 const MAX_FOOTER_READ_BYTES = 16 * 1024 * 1024;
+
+/** zstd level of index files and pack footers (JSON; the hex ids make up most of it). */
+const METADATA_LEVEL = 9;
+/** Largest decompressed index file or footer accepted (a 4 TiB disk's index is ~700 MB of JSON). */
+const MAX_METADATA_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * An index file's or pack footer's bytes before sealing (FORMAT.md): JSON, as a zstd frame from
+ * version 2 on (an NTFS test volume's 1 MiB chunks: 0.7 MB of JSON, 0.2 MB compressed).
+ */
+export function encodeMetadata(value: unknown, version: number): Buffer {
+  const json = Buffer.from(JSON.stringify(value));
+  if (version < COMPRESSED_METADATA_VERSION) return json;
+  return zstdCompressSync(json, { params: { [zlibConstants.ZSTD_c_compressionLevel]: METADATA_LEVEL } });
+}
+
+/** Parses what encodeMetadata wrote: a zstd frame of JSON, or JSON (version 1, or written so). */
+export function decodeMetadata(bytes: Uint8Array): unknown {
+  const frame = bytes.length >= 4 && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32LE(0) === ZSTD_MAGIC;
+  const json = frame ? zstdDecompressSync(bytes, { maxOutputLength: MAX_METADATA_BYTES }) : bytes;
+  return JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.length).toString('utf8'));
+}
 
 /** Where a blob lives. */
 interface BlobLocation extends BlobEntry {
@@ -187,7 +211,13 @@ export class FolderRepository implements RepositoryMaintenance {
     if ((await sha256Hex(stored)) !== expectedHash) throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} does not match its name (damaged or altered).`, file });
     const plain = this.key ? unseal(this.key.encryption, stored, 'index') : stored;
     if (!plain) throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} fails authentication.`, file });
-    return parseIndex(JSON.parse(plain.toString('utf8')), file);
+    let parsed: unknown;
+    try {
+      parsed = decodeMetadata(plain);
+    } catch (error) {
+      throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} cannot be decoded (${(error as Error).message}).`, file });
+    }
+    return parseIndex(parsed, file);
   }
 
   private addPack(pack: IndexPack): void {
@@ -331,9 +361,9 @@ export class FolderRepository implements RepositoryMaintenance {
     if (!plain) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: footer fails authentication.`, pack: id });
     let footer: unknown;
     try {
-      footer = JSON.parse(plain.toString('utf8'));
+      footer = decodeMetadata(plain);
     } catch {
-      throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: footer is not valid JSON.`, pack: id });
+      throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: the footer cannot be decoded.`, pack: id });
     }
     return parsePackBlobs((footer as { blobs?: unknown }).blobs, `pack ${id}`, footerStart);
   }
@@ -517,7 +547,7 @@ export class FolderRepository implements RepositoryMaintenance {
     const pack = this.pack;
     if (!pack) return;
     this.pack = undefined;
-    const footer = Buffer.from(JSON.stringify({ blobs: pack.entries }));
+    const footer = encodeMetadata({ blobs: pack.entries }, this.config.version);
     const sealed = this.key ? seal(this.key.encryption, footer, 'pack-footer') : footer;
     const indexPack = await pack.finish(sealed);
     this.unindexedPacks.push(indexPack);
@@ -538,7 +568,7 @@ export class FolderRepository implements RepositoryMaintenance {
 
   /** Writes an index file listing `packs`; returns its name. */
   async writeIndex(packs: readonly IndexPack[]): Promise<string> {
-    const plain = Buffer.from(JSON.stringify({ version: this.config.version, packs } satisfies IndexFile));
+    const plain = encodeMetadata({ version: this.config.version, packs } satisfies IndexFile, this.config.version);
     const stored = this.key ? seal(this.key.encryption, plain, 'index') : plain;
     const name = `${await sha256Hex(stored)}.json`;
     await writeFileAtomic(path.join(this.path, 'index'), name, stored);

@@ -15,18 +15,24 @@ export function toWriteError(error: unknown, root: string): LifeboatError {
   return new LifeboatError('LB_REPO_WRITE_FAILED', { detail: `${root}: ${errno}.`, path: root, errno }, { cause: error });
 }
 
-/** Writes `bytes` to folder/name atomically and durably. */
-export async function writeFileAtomic(folder: string, name: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes `bytes` to folder/name atomically (other processes see the whole file or none) and, unless
+ * `durable` is false, durably. Locks are not synced: after a crash a lock is stale whether or not it
+ * survived, and an fsync waits for the filesystem's journal, which on ext4 also writes back other
+ * files' dirty pages (0.7 s measured after copying a 4 GiB image onto the same filesystem).
+ */
+export async function writeFileAtomic(folder: string, name: string, bytes: Uint8Array, { durable = true }: { durable?: boolean } = {}): Promise<void> {
   const temp = path.join(folder, `${name}.tmp`);
   try {
     const handle = await open(temp, 'w');
     try {
       await handle.writeFile(bytes);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temp, path.join(folder, name));
+    if (!durable) return;
     const directory = await open(folder, 'r');
     await directory.sync().finally(() => directory.close());
   } catch (error) {

@@ -76,14 +76,14 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
   const name = `${randomBytes(8).toString('hex')}.json`;
   const file = path.join(folder, name);
   const info = (): LockInfo => ({ host: os.hostname(), pid: process.pid, time: new Date().toISOString(), exclusive: options.exclusive, command: options.command });
-  await writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`));
+  await writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`), { durable: false });
   const after = await conflicts(name);
   if (after.length > 0) {
     await rm(file, { force: true });
     throw lockedError(after);
   }
   const timer = setInterval(() => {
-    void writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`)).catch(() => undefined);
+    void writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`), { durable: false }).catch(() => undefined);
   }, REFRESH_MS);
   timer.unref();
   const onExit = () => rmSync(file, { force: true });
