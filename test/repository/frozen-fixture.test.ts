@@ -8,12 +8,28 @@ import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test/fixtures/repository-v1');
-const FIXTURES_V2 = path.join(PROJECT_ROOT, 'test/fixtures/repository-v2');
-/** The two states of the version-2 fixture's source disk (see its README). */
-const V2_SHA256 = { frozen: '5fee9da1ec9e336cfaaec8f2670cda91e54567f3f6105111b23b08dd2db9fb89', 'frozen-second': 'be40cc0a3cf2d01ea53657ac8001eca826d9229a905b6a09f4ac6d25a0a22ce1' } as const;
+/**
+ * The version-2 sets: index files and pack footers as plain JSON (written before version-2 writers
+ * compressed them) and as zstd frames; the sha256 of each snapshot's restore (see their READMEs).
+ */
+const V2_SETS = [
+  {
+    folder: path.join(PROJECT_ROOT, 'test/fixtures/repository-v2'),
+    metadata: 'json',
+    sha256: { frozen: '5fee9da1ec9e336cfaaec8f2670cda91e54567f3f6105111b23b08dd2db9fb89', 'frozen-second': 'be40cc0a3cf2d01ea53657ac8001eca826d9229a905b6a09f4ac6d25a0a22ce1' },
+  },
+  {
+    folder: path.join(PROJECT_ROOT, 'test/fixtures/repository-v2-zstd-metadata'),
+    metadata: 'zstd',
+    sha256: { frozen: '5fee9da1ec9e336cfaaec8f2670cda91e54567f3f6105111b23b08dd2db9fb89', 'frozen-second': '8f09f55b987b325dc6458df8778ba20e386f90e945484a06173bd45f71e6037a' },
+  },
+] as const;
+/** The zstd frame magic 28 B5 2F FD (FORMAT.md, "Metadata encoding"). */
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const SOURCE_SHA256 = 'f28751c962b73017bea9d5585c31eb94c10ec90c6e8bfa5d7d5fe66267aa09d5';
 
 async function lifeboat(args: readonly string[], env: Record<string, string> = {}) {
@@ -29,9 +45,19 @@ async function copyFixture(name: string, from = FIXTURES): Promise<{ dir: string
   return { dir, repo };
 }
 
-async function indexFiles(repo: string): Promise<Array<{ version: number; packs: Array<{ blobs: Array<{ base?: string }> }> }>> {
+/** The raw bytes of an unencrypted repository's index files. */
+async function indexBytes(repo: string): Promise<Buffer[]> {
   const folder = path.join(repo, 'index');
-  return Promise.all((await readdir(folder)).map(async (name) => JSON.parse(await readFile(path.join(folder, name), 'utf8'))));
+  return Promise.all((await readdir(folder)).map((name) => readFile(path.join(folder, name))));
+}
+
+/** An unencrypted repository's index files, read as JSON or as a zstd frame of JSON. */
+async function indexFiles(repo: string): Promise<Array<{ version: number; packs: Array<{ blobs: Array<{ base?: string }> }> }>> {
+  return (await indexBytes(repo)).map((bytes) => JSON.parse((isZstdFrame(bytes) ? zstdDecompressSync(bytes) : bytes).toString('utf8')));
+}
+
+function isZstdFrame(bytes: Buffer): boolean {
+  return bytes.subarray(0, 4).equals(ZSTD_MAGIC);
 }
 
 for (const [name, env] of [['plain', {}], ['encrypted', { LIFEBOAT_PASSWORD: 'fixture-password' }]] as const) {
@@ -76,29 +102,32 @@ test('frozen encrypted repository refuses a wrong password and a missing one', a
   }
 });
 
-for (const [name, env] of [['plain', {}], ['encrypted', { LIFEBOAT_PASSWORD: 'fixture-password' }]] as const) {
-  test(`frozen ${name} repository (format 2, with a delta blob) restores both snapshots byte-identical and checks clean`, async (t) => {
-    const { dir, repo } = await copyFixture(name, FIXTURES_V2);
-    try {
-      const listed = await lifeboat(['snapshots', '-r', repo, '--json'], env);
-      t.is(listed.exitCode, 0, listed.stderr);
-      t.deepEqual((JSON.parse(listed.stdout) as Array<{ tags: string[] }>).map((snapshot) => snapshot.tags), [['frozen'], ['frozen-second']]);
-      if (name === 'plain') {
-        const bases = (await indexFiles(repo)).flatMap((index) => index.packs.flatMap((pack) => pack.blobs.filter((blob) => blob.base !== undefined)));
-        t.is(bases.length, 1, 'the changed chunk of the second snapshot is a delta blob');
+for (const { folder, metadata, sha256: restoredSha256 } of V2_SETS) {
+  for (const [name, env] of [['plain', {}], ['encrypted', { LIFEBOAT_PASSWORD: 'fixture-password' }]] as const) {
+    test(`frozen ${name} repository (format 2, ${metadata} metadata, with a delta blob) restores both snapshots byte-identical and checks clean`, async (t) => {
+      const { dir, repo } = await copyFixture(name, folder);
+      try {
+        const listed = await lifeboat(['snapshots', '-r', repo, '--json'], env);
+        t.is(listed.exitCode, 0, listed.stderr);
+        t.deepEqual((JSON.parse(listed.stdout) as Array<{ tags: string[] }>).map((snapshot) => snapshot.tags), [['frozen'], ['frozen-second']]);
+        if (name === 'plain') {
+          t.true((await indexBytes(repo)).every((bytes) => isZstdFrame(bytes) === (metadata === 'zstd')), `every index file is ${metadata}`);
+          const bases = (await indexFiles(repo)).flatMap((index) => index.packs.flatMap((pack) => pack.blobs.filter((blob) => blob.base !== undefined)));
+          t.is(bases.length, 1, 'the changed chunk of the second snapshot is a delta blob');
+        }
+        const check = await lifeboat(['check', '-r', repo, '--read-data'], env);
+        t.is(check.exitCode, 0, check.stdout + check.stderr);
+        for (const [tag, sha256] of Object.entries(restoredSha256)) {
+          const out = path.join(dir, `${tag}.img`);
+          const restored = await lifeboat(['restore', '-r', repo, 'latest', '--tag', tag, out, '--yes'], env);
+          t.is(restored.exitCode, 0, restored.stderr);
+          t.is(createHash('sha256').update(await readFile(out)).digest('hex'), sha256, tag);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      const check = await lifeboat(['check', '-r', repo, '--read-data'], env);
-      t.is(check.exitCode, 0, check.stdout + check.stderr);
-      for (const [tag, sha256] of Object.entries(V2_SHA256)) {
-        const out = path.join(dir, `${tag}.img`);
-        const restored = await lifeboat(['restore', '-r', repo, 'latest', '--tag', tag, out, '--yes'], env);
-        t.is(restored.exitCode, 0, restored.stderr);
-        t.is(createHash('sha256').update(await readFile(out)).digest('hex'), sha256, tag);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    });
+  }
 }
 
 test('a backup into a version-1 repository keeps it version 1: no delta blobs, version-1 index and manifest', async (t) => {
