@@ -1,0 +1,136 @@
+// The files of an ext2, ext3 or ext4 filesystem (issue 5), read-only over any ByteSource.
+// The root is inode 2. Directories are read linearly (ext-directory.ts), each name's inode decoded
+// (ext-inode.ts); contents come through ext-content.ts, attributes through ext-xattrs.ts.
+// Names are decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD). The journal is not replayed:
+// a volume that was not unmounted cleanly reads as its main area stands.
+
+import { LifeboatError } from '../errors.ts';
+import { probeExt } from '../filesystems/ext.ts';
+import { corrupt, MAX_METADATA_READ_BYTES } from '../filesystems/fields.ts';
+import type { ExtendedAttribute, FileContent, FileEntry, FileTree, FileTreeOpener } from './file-tree.ts';
+import { readBlockRuns } from './ext-block-runs.ts';
+import { inlineBytes, isInline, openContent } from './ext-content.ts';
+import { parseDirents, type RawDirent } from './ext-directory.ts';
+import { decodeInode, EXT_INODE_FLAG, I_BLOCK_BYTES, type ExtInode } from './ext-inode.ts';
+import { ExtVolume } from './ext-volume.ts';
+import { aclToXattrForm, blockXattrs, inodeXattrs, type RawXattr } from './ext-xattrs.ts';
+
+const ROOT_INODE = 2;
+/** Blocks of a directory read at once (1 MiB with 4 KiB blocks). */
+const DIRECTORY_BATCH_BYTES = 1024 * 1024;
+const INLINE_DIR_PARENT_BYTES = 4;
+const MAX_SYMLINK_BYTES = 65536;
+
+/** Opens an ext2/3/4 filesystem's files; undefined when the source holds none. */
+export const openExtTree: FileTreeOpener = async (source) => {
+  const probe = await probeExt(source);
+  if (!probe) return undefined;
+  const volume = await ExtVolume.open(source);
+  if (!volume) return undefined;
+  return new ExtTree(volume, probe.type, probe.label);
+};
+
+class ExtTree implements FileTree {
+  readonly filesystem: string;
+  readonly label?: string;
+  private readonly volume: ExtVolume;
+
+  constructor(volume: ExtVolume, filesystem: string, label: string | undefined) {
+    this.volume = volume;
+    this.filesystem = filesystem;
+    if (label !== undefined) this.label = label;
+  }
+
+  async root(): Promise<FileEntry> {
+    const inode = await this.inode(ROOT_INODE);
+    if (inode.kind !== 'directory') throw corrupt('ext', 'root inode i_mode', inode.offset, `inode 2 is a ${inode.kind}, not a directory.`);
+    return { name: '', ...inode.entry };
+  }
+
+  async list(directory: FileEntry): Promise<FileEntry[]> {
+    const inode = await this.inode(directory.id);
+    if (inode.kind !== 'directory') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${directory.name} (inode ${directory.id}) is not a directory.` });
+    const dirents = await this.readDirents(inode);
+    const entries: FileEntry[] = [];
+    for (const dirent of dirents) {
+      const child = await this.inode(dirent.inode, inode.number);
+      entries.push({ name: dirent.name, ...child.entry });
+    }
+    return entries;
+  }
+
+  async openFile(file: FileEntry, stream?: string): Promise<FileContent> {
+    if (stream !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: `ext files have no named streams (asked for "${stream}" of ${file.name}).` });
+    return openContent(this.volume, await this.inode(file.id));
+  }
+
+  async readLink(entry: FileEntry): Promise<string> {
+    const inode = await this.inode(entry.id);
+    if (inode.kind !== 'symlink') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${entry.name} (inode ${entry.id}) is not a symlink.` });
+    if (inode.size > MAX_SYMLINK_BYTES) throw corrupt('ext', `inode ${inode.number} i_size`, inode.offset + 0x04, `a ${inode.size}-byte symlink target.`);
+    const content = openContent(this.volume, inode);
+    return new TextDecoder().decode(await content.read(0, content.size));
+  }
+
+  async extendedAttributes(entry: FileEntry): Promise<ExtendedAttribute[]> {
+    const inode = await this.inode(entry.id);
+    const raw = [...inodeXattrs(this.volume, inode), ...(await blockXattrs(this.volume, inode))];
+    const result: ExtendedAttribute[] = [];
+    for (const attribute of raw) {
+      if (attribute.index === 7 && attribute.suffix === 'data') continue; // inline data: the file's content, not an attribute
+      let value = await this.xattrValue(inode, attribute);
+      if (attribute.index === 2 || attribute.index === 3) value = aclToXattrForm(value, `inode ${inode.number} ${attribute.name}`, inode.offset);
+      result.push({ name: attribute.name, value });
+    }
+    return result;
+  }
+
+  private async xattrValue(owner: ExtInode, attribute: RawXattr): Promise<Uint8Array> {
+    if (attribute.value instanceof Uint8Array) return attribute.value;
+    const holder = await this.inode(attribute.value.inode, owner.number);
+    if (!(holder.flags & EXT_INODE_FLAG.EA_INODE) || holder.size < attribute.value.size) {
+      throw corrupt('ext', `inode ${owner.number} xattr ${attribute.name} e_value_inum`, owner.offset, `inode ${holder.number} is not an attribute inode of at least ${attribute.value.size} bytes.`);
+    }
+    return openContent(this.volume, holder).read(0, attribute.value.size);
+  }
+
+  private async inode(number: number, parent?: number): Promise<ExtInode> {
+    try {
+      const { bytes, offset } = await this.volume.readInodeBytes(number);
+      return decodeInode(this.volume, number, bytes, offset);
+    } catch (error) {
+      if (parent !== undefined && error instanceof LifeboatError && error.code === 'LB_FILESYSTEM_CORRUPT') {
+        throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { ...error.details, detail: `${String(error.details.detail)} (named in directory inode ${parent})`, directory: parent }, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private async readDirents(inode: ExtInode): Promise<RawDirent[]> {
+    const blockSize = this.volume.blockSize;
+    if (inode.size > MAX_METADATA_READ_BYTES * 16) throw corrupt('ext', `directory inode ${inode.number} i_size`, inode.offset + 0x04, `a ${inode.size}-byte directory.`);
+    if (isInline(inode)) {
+      const bytes = inlineBytes(this.volume, inode);
+      const base = inode.offset + 0x28;
+      const found = parseDirents(bytes.subarray(INLINE_DIR_PARENT_BYTES, I_BLOCK_BYTES), base + INLINE_DIR_PARENT_BYTES, blockSize, inode.number);
+      if (bytes.length > I_BLOCK_BYTES) found.push(...parseDirents(bytes.subarray(I_BLOCK_BYTES), base, blockSize, inode.number));
+      return found;
+    }
+    const blocks = Math.ceil(inode.size / blockSize);
+    const batch = Math.max(1, Math.floor(DIRECTORY_BATCH_BYTES / blockSize));
+    const found: RawDirent[] = [];
+    for (const run of await readBlockRuns(this.volume, inode)) {
+      if (run.unwritten) continue;
+      const count = Math.min(run.count, blocks - run.logical);
+      for (let done = 0; done < count; done += batch) {
+        const physical = run.physical + done;
+        const n = Math.min(batch, count - done);
+        const bytes = await this.volume.readBlocks(physical, n, inode.number, 'directory block', inode.offset + 0x28);
+        for (let i = 0; i < n; i++) {
+          found.push(...parseDirents(bytes.subarray(i * blockSize, (i + 1) * blockSize), (physical + i) * blockSize, blockSize, inode.number));
+        }
+      }
+    }
+    return found;
+  }
+}
