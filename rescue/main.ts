@@ -16,6 +16,11 @@ import { forgetCommand } from './ui/cli/forget-command.ts';
 import { initCommand } from './ui/cli/init-command.ts';
 import { restoreCommand } from './ui/cli/restore-command.ts';
 import { snapshotsCommand } from './ui/cli/snapshots-command.ts';
+import { lsCommand } from './ui/cli/ls-command.ts';
+import { getCommand } from './ui/cli/get-command.ts';
+import { openFileTree } from './core/file-trees/open-file-tree.ts';
+import { localFileWriter, prepareDestination } from './io/file-writer.ts';
+import { openVolume } from './io/volume-source.ts';
 import { listDisks } from './io/sysfs-disks.ts';
 import { inspectDisk } from './ops/inspect-disk.ts';
 import { powerAction, readFirmwareFacts, readKernelCmdline, requestShell } from './io/machine.ts';
@@ -57,6 +62,7 @@ const repositories: RepositoryServices = {
 function createContext(): CliContext {
   return {
     repositories,
+    browse: { openVolume, openFileTree: (source) => openFileTree(source), fileWriter: localFileWriter(), prepareDestination },
     listDisks,
     describeTarget,
     inspectTarget: (target, sectorSize) => withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem)),
@@ -82,6 +88,8 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .command(backupCommand(context))
     .command(snapshotsCommand(context))
     .command(restoreCommand(context))
+    .command(lsCommand(context))
+    .command(getCommand(context))
     .command(checkCommand(context))
     .command(forgetCommand(context))
     .command(errorsCommand(context))

@@ -43,6 +43,24 @@ export const ERROR_CATALOGUE = {
     cause: 'A structure on the disk points outside it, or the image file is truncated.',
     fix: 'Check that the image is complete (compare its size with the source disk) and that the right device was named.',
   },
+  LB_INPUT_PATH_NOT_FOUND: {
+    group: 'input',
+    message: 'The path does not exist in the filesystem.',
+    cause: 'A misspelt name, or a path inside another partition of the disk or snapshot.',
+    fix: 'List the folder first (lifeboat ls SOURCE /folder); on FAT, exFAT and NTFS names match whatever their case.',
+  },
+  LB_INPUT_DESTINATION_EXISTS: {
+    group: 'input',
+    message: 'A file to restore already exists in the destination.',
+    cause: 'An earlier restore into the same folder, or a folder that already holds files of that name.',
+    fix: 'Choose an empty folder, or pass --overwrite (replace) or --skip-existing (keep what is there).',
+  },
+  LB_INPUT_UNSAFE_NAME: {
+    group: 'input',
+    message: 'An entry was not restored: its name or link could lead outside the destination.',
+    cause: 'A name with "..", "/", NUL or control characters, or an entry met twice, in a damaged or hostile filesystem.',
+    fix: 'Nothing was written for that entry; the others were restored. Inspect it with lifeboat ls -l if you need it.',
+  },
   LB_DEVICE_TABLE_TRUNCATED: {
     group: 'device',
     message: 'The disk is too small to hold the partition table it claims to have.',
@@ -72,6 +90,12 @@ export const ERROR_CATALOGUE = {
     message: 'The filesystem is larger than the partition or image holding it.',
     cause: 'A truncated image, or a partition shrunk without shrinking its filesystem first.',
     fix: 'Use the complete image; or grow the partition back to the filesystem\'s size before going on.',
+  },
+  LB_FILESYSTEM_UNSUPPORTED: {
+    group: 'filesystem',
+    message: 'Lifeboat cannot read files on this partition.',
+    cause: 'The partition holds no filesystem, an encrypted one, or one Lifeboat has no file reader for (it reads ext2/3/4, FAT, exFAT and NTFS).',
+    fix: 'Pick another partition (lifeboat snapshots or lifeboat disks show them), or restore the partition and mount it.',
   },
   LB_DEVICE_UNREADABLE: {
     group: 'device',

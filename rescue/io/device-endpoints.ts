@@ -123,7 +123,7 @@ function writeError(error: unknown, target: string): LifeboatError {
 }
 
 /** Splits `FILE:N` when FILE exists and FILE:N does not. */
-async function splitPartitionSuffix(target: string): Promise<{ file: string; partition: number | undefined }> {
+export async function splitPartitionSuffix(target: string): Promise<{ file: string; partition: number | undefined }> {
   const match = /^(.*):(\d{1,3})$/.exec(target);
   if (!match?.[1] || !match[2]) return { file: target, partition: undefined };
   const whole = await stat(target).then(() => true, () => false);

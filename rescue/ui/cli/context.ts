@@ -4,6 +4,8 @@ import type { DiskSummary } from '../../core/disk-facts.ts';
 import type { RepositoryConfig, SnapshotSource } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance } from '../../core/repository/repository-port.ts';
 import type { ByteSource } from '../../core/byte-source.ts';
+import type { FileTree } from '../../core/file-trees/file-tree.ts';
+import type { FileWriter } from '../../core/file-trees/file-writer-port.ts';
 import type { DiskContents } from '../../ops/inspect-disk.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 
@@ -30,6 +32,17 @@ export interface RepositoryServices {
   readonly stderrIsTerminal: boolean;
 }
 
+/** Reading files out of volumes (wired in main.ts). */
+export interface BrowseServices {
+  /** A device, an image file, or DISK:N, opened read-only. */
+  openVolume(spec: string): Promise<{ source: ByteSource; label: string; close(): Promise<void> }>;
+  /** The file tree of a volume (LB_FILESYSTEM_UNSUPPORTED when no reader knows it). */
+  openFileTree(source: ByteSource): Promise<FileTree>;
+  readonly fileWriter: FileWriter;
+  /** Makes the destination folder (and its parents) when missing; refuses anything that is not a folder. */
+  prepareDestination(path: string): Promise<string>;
+}
+
 /** The capabilities main.ts wires in; commands never import io themselves. */
 export interface CliContext {
   readonly listDisks: (options: { includeVirtual: boolean }) => Promise<DiskSummary[]>;
@@ -41,6 +54,8 @@ export interface CliContext {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly repositories: RepositoryServices;
+  /** What `ls` and `get` need: volumes outside repositories, file readers, and a file writer. */
+  readonly browse: BrowseServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
 }

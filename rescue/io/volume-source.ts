@@ -1,0 +1,50 @@
+// What `ls` and `get` read without a repository: a partition device, an image of one, or
+// partition N of a disk (device or image) named `DISK:N`, opened read-only.
+
+import { LifeboatError } from '../core/errors.ts';
+import { sliceSource, type ByteSource } from '../core/byte-source.ts';
+import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
+import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import { splitPartitionSuffix } from './device-endpoints.ts';
+import { openByteSource } from './file-source.ts';
+
+const UNREADABLE_ERRNOS = ['EACCES', 'EPERM', 'ENOENT', 'ENXIO', 'EIO', 'ENOMEDIUM', 'EBUSY', 'EISDIR'];
+
+/** An opened volume: its bytes, a name for messages, and close. */
+export interface OpenedVolume {
+  readonly source: ByteSource;
+  readonly label: string;
+  close(): Promise<void>;
+}
+
+/** Opens `spec` (a device, an image file, or DISK:N) read-only as one volume. */
+export async function openVolume(spec: string): Promise<OpenedVolume> {
+  const { file, partition } = await splitPartitionSuffix(spec);
+  const whole = await openByteSource(file).catch((error: unknown) => {
+    const errno = (error as { code?: string }).code;
+    if (errno && UNREADABLE_ERRNOS.includes(errno)) throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `${file}: ${errno}.`, path: file, errno }, { cause: error });
+    throw error;
+  });
+  try {
+    if (partition === undefined) {
+      if (!(await probeFilesystem(whole))) {
+        const table = await readPartitionTable(whole, await detectSectorSize(whole)).catch(() => undefined);
+        if (table && table.kind !== 'none' && table.partitions.length > 0) {
+          const numbers = table.partitions.filter((entry) => entry.kind !== 'extended').map((entry) => `${spec}:${entry.number}`);
+          throw new LifeboatError('LB_INPUT_USAGE', { detail: `${spec} is a whole disk (${table.kind}); name one of its partitions: ${numbers.join(', ')}.`, path: spec });
+        }
+      }
+      return { source: whole, label: spec, close: () => whole.close() };
+    }
+    const sectorSize = await detectSectorSize(whole);
+    const table = await readPartitionTable(whole, sectorSize);
+    const entry = table.partitions.find((candidate) => candidate.number === partition && candidate.kind !== 'extended');
+    if (!entry) {
+      throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} has no partition ${partition} (it has ${table.partitions.map((p) => p.number).join(', ') || 'none'}).`, path: file });
+    }
+    return { source: sliceSource(whole, entry.startLba * sectorSize, entry.sectors * sectorSize), label: spec, close: () => whole.close() };
+  } catch (error) {
+    await whole.close();
+    throw error;
+  }
+}

@@ -1,0 +1,209 @@
+// `lifeboat ls` and `lifeboat get` as a user runs them: on an ext4 image made by mkfs and filled
+// through a loop mount, on partition 1 of a disk image (DISK:1), and on the same filesystem inside
+// a snapshot (read through the chunk index, nothing restored first). Listings are compared with
+// debugfs on the same image; restored files with the mounted source (content, mode, owner,
+// times, links, sparse holes). Hostile names are refused without writing outside the destination.
+
+import test from 'ava';
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sparseFile, withLoop, writeAt } from '../helpers/filesystem-images.ts';
+import { lifeboat } from '../helpers/repository-harness.ts';
+
+const MiB = 1024 * 1024;
+
+let work = '';
+let image = '';
+let repo = '';
+/** The source tree, mounted read-only for comparisons. */
+let mounted = '';
+
+interface Listed {
+  name: string;
+  kind: string;
+  size: number;
+  mode: number | null;
+  uid: number | null;
+  gid: number | null;
+  links: number | null;
+  mtime: string | null;
+  target?: string;
+}
+
+async function sha256(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+/** debugfs `ls -p`: /inode/mode/uid/gid/name/size/ per entry. */
+async function debugfsListing(file: string, folder: string): Promise<Map<string, { mode: number; uid: number; gid: number; size: number }>> {
+  const { stdout } = await execa('debugfs', ['-R', `ls -p ${folder}`, file]);
+  const entries = new Map<string, { mode: number; uid: number; gid: number; size: number }>();
+  for (const line of stdout.split('\n')) {
+    const fields = line.split('/');
+    if (fields.length < 7 || fields[5] === '.' || fields[5] === '..') continue;
+    entries.set(fields[5] ?? '', { mode: Number.parseInt(fields[2] ?? '', 8), uid: Number(fields[3]), gid: Number(fields[4]), size: Number(fields[6] || 0) });
+  }
+  return entries;
+}
+
+test.before(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-browse-'));
+  image = await sparseFile(path.join(work, 'fs.img'), 64 * MiB);
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'BROWSE', image]);
+  mounted = path.join(work, 'mnt');
+  await mkdir(mounted);
+  await withLoop(image, async (device) => {
+    await execa('mount', [device, mounted]);
+    try {
+      const at = (name: string) => path.join(mounted, name);
+      await mkdir(at('docs/deep/deeper'), { recursive: true });
+      await writeFile(at('docs/readme.txt'), 'hello from lifeboat\n'.repeat(100));
+      await writeFile(at('docs/deep/deeper/note.txt'), 'deep note\n');
+      await writeFile(at('big.bin'), createHash('sha512').update('seed').digest().toString('hex').repeat(160_000));
+      await execa('sh', ['-c', `head -c 3000000 /dev/urandom > '${at('random.bin')}'`]);
+      await execa('truncate', ['-s', '20M', at('sparse.img')]);
+      await writeAt(at('sparse.img'), 5 * MiB, Buffer.from('in the middle'));
+      await execa('ln', [at('docs/readme.txt'), at('hardlink.txt')]);
+      await execa('ln', ['-s', 'docs/readme.txt', at('relative-link')]);
+      await execa('ln', ['-s', '/etc/passwd', at('absolute-link')]);
+      await execa('mkfifo', [at('pipe')]);
+      await writeFile(at('café-日本.txt'), 'non-ascii name\n');
+      await writeFile(at('owned.txt'), 'owned\n');
+      await execa('chown', ['1234:5678', at('owned.txt')]);
+      await execa('chmod', ['4751', at('owned.txt')]);
+      await execa('touch', ['-d', '2001-02-03 04:05:06 UTC', at('owned.txt')]);
+      await mkdir(at('empty-folder'));
+      await writeFile(at('evilXname'), 'a name that becomes hostile\n');
+    } finally {
+      await execa('umount', [mounted]);
+    }
+  });
+  repo = path.join(work, 'repo');
+  const backup = await lifeboat(['backup', 'partition', image, '-r', repo, '--json']);
+  if (backup.exitCode !== 0) throw new Error(`backup failed: ${backup.stderr}`);
+});
+
+test.after.always(async () => {
+  await execa('umount', [mounted], { reject: false });
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function mountReadOnly<T>(use: (root: string) => Promise<T>): Promise<T> {
+  return withLoop(image, async (device) => {
+    await execa('mount', ['-o', 'ro', device, mounted]);
+    try {
+      return await use(mounted);
+    } finally {
+      await execa('umount', [mounted]);
+    }
+  });
+}
+
+for (const where of ['image', 'snapshot'] as const) {
+  test(`ls --json of the ${where} lists what debugfs lists: names, kinds, modes, owners, sizes, link targets`, async (t) => {
+    const args = where === 'image' ? ['ls', image, '/', '--json'] : ['ls', '-r', repo, 'latest', '/', '--json'];
+    const listed = await lifeboat(args);
+    t.is(listed.exitCode, 0, listed.stderr);
+    const { entries, filesystem } = JSON.parse(listed.stdout) as { entries: Listed[]; filesystem: string };
+    t.is(filesystem, 'ext4');
+    const expected = await debugfsListing(image, '/');
+    t.deepEqual(entries.map((entry) => entry.name).sort(), [...expected.keys()].sort());
+    for (const entry of entries) {
+      const reference = expected.get(entry.name);
+      t.is(entry.mode, reference?.mode === undefined ? null : reference.mode & 0o7777, entry.name);
+      t.is(entry.uid, reference?.uid ?? null, entry.name);
+      t.is(entry.gid, reference?.gid ?? null, entry.name);
+      if (entry.kind === 'file') t.is(entry.size, reference?.size, entry.name);
+    }
+    const byName = new Map(entries.map((entry) => [entry.name, entry]));
+    t.is(byName.get('relative-link')?.kind, 'symlink');
+    t.is(byName.get('relative-link')?.target, 'docs/readme.txt');
+    t.is(byName.get('absolute-link')?.target, '/etc/passwd');
+    t.is(byName.get('pipe')?.kind, 'fifo');
+    t.is(byName.get('docs')?.kind, 'directory');
+    t.is(byName.get('owned.txt')?.mtime, '2001-02-03T04:05:06.000Z');
+  });
+}
+
+test('ls of partition 1 of a disk image (DISK:1) and of a sub-folder; a whole disk asks for a partition', async (t) => {
+  const disk = await sparseFile(path.join(work, 'disk.img'), 80 * MiB);
+  await execa('sfdisk', ['-q', disk], { input: 'label: dos\nstart=2048, size=131072, type=83\n' });
+  await execa('dd', [`if=${image}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc,sparse', 'status=none']);
+  const listed = await lifeboat(['ls', `${disk}:1`, '/docs/deep']);
+  t.is(listed.exitCode, 0, listed.stderr);
+  t.is(listed.stdout, 'deeper/\n');
+  const whole = await lifeboat(['ls', disk, '/']);
+  t.is(whole.exitCode, 2, whole.stderr);
+  t.regex(whole.stderr, /LB_INPUT_USAGE/);
+  t.regex(whole.stderr, new RegExp(`${disk.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1`));
+  const missing = await lifeboat(['ls', image, '/no/such/folder']);
+  t.is(missing.exitCode, 2);
+  t.regex(missing.stderr, /LB_INPUT_PATH_NOT_FOUND/);
+});
+
+test('get from a snapshot restores files and folders with content, mode, owner, times, hard links, links and holes', async (t) => {
+  const dest = path.join(work, 'get-all');
+  const got = await lifeboat(['get', '-r', repo, 'latest', '/docs', '/big.bin', '/random.bin', '/sparse.img', '/owned.txt', '/hardlink.txt', '/relative-link', '/absolute-link', '/pipe', '/café-日本.txt', '/empty-folder', dest]);
+  t.is(got.exitCode, 0, got.stderr);
+  t.regex(got.stdout, /Restored \d+ files/);
+  await mountReadOnly(async (root) => {
+    for (const name of ['docs/readme.txt', 'docs/deep/deeper/note.txt', 'big.bin', 'random.bin', 'sparse.img', 'owned.txt', 'hardlink.txt', 'café-日本.txt']) {
+      t.is(await sha256(path.join(dest, name)), await sha256(path.join(root, name)), name);
+      const [restored, original] = [await stat(path.join(dest, name)), await stat(path.join(root, name))];
+      t.is(restored.mode, original.mode, `${name} mode`);
+      t.is(restored.uid, original.uid, `${name} uid`);
+      t.is(restored.gid, original.gid, `${name} gid`);
+      t.is(Math.floor(restored.mtimeMs), Math.floor(original.mtimeMs), `${name} mtime`);
+    }
+    t.is(await readlink(path.join(dest, 'relative-link')), 'docs/readme.txt');
+    t.is(await readlink(path.join(dest, 'absolute-link')), '/etc/passwd');
+    t.true((await lstat(path.join(dest, 'pipe'))).isFIFO());
+    t.true((await stat(path.join(dest, 'empty-folder'))).isDirectory());
+    t.deepEqual(await readdir(path.join(dest, 'empty-folder')), []);
+  });
+  // The sparse file stays sparse: 20 MiB long, a few KiB allocated.
+  const sparse = await stat(path.join(dest, 'sparse.img'));
+  t.is(sparse.size, 20 * MiB);
+  t.true(sparse.blocks * 512 < 1 * MiB, `sparse.img allocates ${sparse.blocks * 512} bytes`);
+  // The absolute link was reported, never followed.
+  t.regex(got.stderr, /absolute-link: a link to \/etc\/passwd, outside the restored folder/);
+});
+
+test('get refuses to overwrite unless told; --skip-existing keeps, --overwrite replaces', async (t) => {
+  const dest = path.join(work, 'get-existing');
+  await mkdir(dest, { recursive: true });
+  await writeFile(path.join(dest, 'owned.txt'), 'mine\n');
+  const refused = await lifeboat(['get', image, '/owned.txt', dest]);
+  t.is(refused.exitCode, 2, refused.stderr);
+  t.regex(refused.stderr, /LB_INPUT_DESTINATION_EXISTS/);
+  t.is(await readFile(path.join(dest, 'owned.txt'), 'utf8'), 'mine\n');
+  const kept = await lifeboat(['get', image, '/owned.txt', dest, '--skip-existing']);
+  t.is(kept.exitCode, 0, kept.stderr);
+  t.is(await readFile(path.join(dest, 'owned.txt'), 'utf8'), 'mine\n');
+  const replaced = await lifeboat(['get', image, '/owned.txt', dest, '--overwrite']);
+  t.is(replaced.exitCode, 0, replaced.stderr);
+  t.is(await readFile(path.join(dest, 'owned.txt'), 'utf8'), 'owned\n');
+});
+
+test('a hostile name ("evil/name" in a directory entry) is refused and reported; the rest is restored; nothing lands outside', async (t) => {
+  const hostile = path.join(work, 'hostile.img');
+  await execa('cp', ['--sparse=always', image, hostile]);
+  // Rename the entry in place: find "evilXname" in the root directory block and turn X into "/".
+  const bytes = await readFile(hostile);
+  const at = bytes.indexOf(Buffer.from('evilXname'));
+  t.true(at > 0, 'the directory entry is in the image');
+  await writeAt(hostile, at + 4, Buffer.from('/'));
+  const { stdout } = await execa('debugfs', ['-R', 'ls -p /', hostile]);
+  t.regex(stdout, /\/evil\/name\//, 'debugfs shows the name with a slash');
+  const dest = path.join(work, 'get-hostile', 'inside');
+  const got = await lifeboat(['get', hostile, '/', dest]);
+  t.is(got.exitCode, 2, got.stderr);
+  t.regex(got.stderr, /LB_INPUT_UNSAFE_NAME/);
+  t.regex(got.stderr, /evil\/name/);
+  t.is(await readFile(path.join(dest, 'docs', 'readme.txt'), 'utf8'), 'hello from lifeboat\n'.repeat(100));
+  t.deepEqual(await readdir(path.dirname(dest)), ['inside'], 'nothing was written beside the destination');
+  t.false(await stat(path.join(dest, 'evil')).then(() => true, () => false), 'no folder "evil" was made');
+});
