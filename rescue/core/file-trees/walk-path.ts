@@ -20,7 +20,7 @@ export interface WalkedPath {
   readonly path: string;
 }
 
-/** Finds the entry at `path`; LB_INPUT_USAGE naming the missing part when there is none. */
+/** Finds the entry at `path`; LB_INPUT_PATH_NOT_FOUND naming the missing part when there is none. */
 export async function walkPath(tree: FileTree, path: string): Promise<WalkedPath> {
   let entry = await tree.root();
   const parents: FileEntry[] = [];
@@ -32,13 +32,13 @@ export async function walkPath(tree: FileTree, path: string): Promise<WalkedPath
       continue;
     }
     if (entry.kind !== 'directory') {
-      throw new LifeboatError('LB_INPUT_USAGE', { detail: `/${spelled.join('/')} is not a folder (looking for ${name}).`, path });
+      throw new LifeboatError('LB_INPUT_PATH_NOT_FOUND', { detail: `/${spelled.join('/')} is not a folder (looking for ${name}).`, path });
     }
     const children = await tree.list(entry);
     const found = children.find((child) => child.name === name)
       ?? (CASE_INSENSITIVE.has(tree.filesystem) ? children.find((child) => child.name.toLowerCase() === name.toLowerCase()) : undefined);
     if (!found) {
-      throw new LifeboatError('LB_INPUT_USAGE', { detail: `No ${name} in /${spelled.join('/')} (${tree.filesystem}).`, path });
+      throw new LifeboatError('LB_INPUT_PATH_NOT_FOUND', { detail: `No ${name} in /${spelled.join('/')} (${tree.filesystem}).`, path });
     }
     parents.push(entry);
     spelled.push(found.name);
