@@ -14,6 +14,10 @@ const TABLE_BLOCK_BYTES = 256 * 1024;
 const TABLE_CACHED_BLOCKS = 32;
 /** Chains longer than this track visited clusters in a bitmap instead of a Set. */
 const SET_TRACKING_CLUSTERS = 65536;
+/** Directory runs separated by at most this many bytes are read together (a directory grown between its files). */
+const BRIDGED_GAP_BYTES = 1024 * 1024;
+/** Largest read that bridges gaps. */
+const MAX_BRIDGED_READ_BYTES = 16 * 1024 * 1024;
 
 /** Clusters first, first+1, ... first+count-1, contiguous on the volume. */
 export interface ClusterRun {
@@ -139,15 +143,35 @@ export function runClusters(runs: readonly ClusterRun[]): number {
   return runs.reduce((sum, run) => sum + run.count, 0);
 }
 
-/** Reads the first `length` bytes of runs, one source read per run. */
+/** Reads the first `length` bytes of runs (directories): runs close together on disk share one source read. */
 export async function readRuns(source: ByteSource, heap: ClusterHeap, runs: readonly ClusterRun[], length: number, field: string): Promise<Uint8Array> {
   const out = new Uint8Array(length);
+  const pieces: Array<{ at: number; cluster: number; bytes: number }> = [];
   let at = 0;
   for (const run of runs) {
     if (at >= length) break;
     const bytes = Math.min(run.count * heap.clusterSize, length - at);
-    out.set(await readStructure(source, heap.filesystem, field, heap.dataOffset + (run.first - 2) * heap.clusterSize, bytes), at);
+    pieces.push({ at, cluster: run.first, bytes });
     at += bytes;
+  }
+  for (let i = 0; i < pieces.length;) {
+    const first = pieces[i] as { at: number; cluster: number; bytes: number };
+    const start = heap.dataOffset + (first.cluster - 2) * heap.clusterSize;
+    let end = i + 1;
+    let spanEnd = start + first.bytes;
+    for (; end < pieces.length; end++) {
+      const piece = pieces[end] as { at: number; cluster: number; bytes: number };
+      const pieceStart = heap.dataOffset + (piece.cluster - 2) * heap.clusterSize;
+      if (pieceStart < spanEnd || pieceStart - spanEnd > BRIDGED_GAP_BYTES || pieceStart + piece.bytes - start > MAX_BRIDGED_READ_BYTES) break;
+      spanEnd = pieceStart + piece.bytes;
+    }
+    const span = await readStructure(source, heap.filesystem, field, start, spanEnd - start);
+    for (let j = i; j < end; j++) {
+      const piece = pieces[j] as { at: number; cluster: number; bytes: number };
+      const from = heap.dataOffset + (piece.cluster - 2) * heap.clusterSize - start;
+      out.set(span.subarray(from, from + piece.bytes), piece.at);
+    }
+    i = end;
   }
   return out;
 }
