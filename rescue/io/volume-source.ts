@@ -1,10 +1,12 @@
-// What `ls` and `get` read without a repository: a partition device, an image of one, or
-// partition N of a disk (device or image) named `DISK:N`, opened read-only.
+// What `ls` and `get` read without a repository: a partition device, an image of one, partition N
+// of a disk (device or image) named `DISK:N`, or a partition of a Clonezilla image directory
+// (`DIR:sda1`), opened read-only.
 
 import { LifeboatError } from '../core/errors.ts';
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import { openClonezillaVolume, isClonezillaDirectory } from './clonezilla-volume.ts';
 import { splitPartitionSuffix } from './device-endpoints.ts';
 import { openByteSource } from './file-source.ts';
 
@@ -17,8 +19,12 @@ export interface OpenedVolume {
   close(): Promise<void>;
 }
 
-/** Opens `spec` (a device, an image file, or DISK:N) read-only as one volume. */
+/** Opens `spec` (a device, an image file, DISK:N, or a Clonezilla image directory DIR[:PARTITION]) read-only as one volume. */
 export async function openVolume(spec: string): Promise<OpenedVolume> {
+  const clonezilla = /^(.*?)(?::([A-Za-z0-9_.+-]+))?$/.exec(spec);
+  for (const [folder, which] of [[spec, undefined], [clonezilla?.[1], clonezilla?.[2]]] as const) {
+    if (folder && (await isClonezillaDirectory(folder))) return openClonezillaVolume(folder, which);
+  }
   const { file, partition } = await splitPartitionSuffix(spec);
   const whole = await openByteSource(file).catch((error: unknown) => {
     const errno = (error as { code?: string }).code;

@@ -216,3 +216,27 @@ test('a hostile name ("evil/name" in a directory entry) is refused and reported;
   t.deepEqual(await readdir(path.dirname(dest)), ['inside'], 'nothing was written beside the destination');
   t.false(await stat(path.join(dest, 'evil')).then(() => true, () => false), 'no folder "evil" was made');
 });
+
+test('a Clonezilla image directory (partclone | zstd, split) is a source too: DIR:sda1 lists as the image, get restores from it', async (t) => {
+  const dir = path.join(work, 'clonezilla');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'disk'), 'sda\n');
+  await writeFile(path.join(dir, 'parts'), 'sda1\n');
+  await writeFile(path.join(dir, 'clonezilla-img'), 'made by the Lifeboat tests, named as ocs-sr does\n');
+  await execa('bash', ['-c', `set -o pipefail; partclone.ext4 -c -q -L /dev/null -s "$1" -o - | zstd -q -c | split -b 256K -a 2 - "$2/sda1.ext4-ptcl-img.zst."`, 'bash', image, dir]);
+  t.true((await readdir(dir)).includes('sda1.ext4-ptcl-img.zst.ab'), 'the image is split into parts');
+  const fromImage = await lifeboat(['ls', image, '/docs', '--json']);
+  const fromClonezilla = await lifeboat(['ls', `${dir}:sda1`, '/docs', '--json']);
+  t.is(fromClonezilla.exitCode, 0, fromClonezilla.stderr);
+  const entries = (stdout: string) => (JSON.parse(stdout) as { entries: Listed[] }).entries;
+  t.deepEqual(entries(fromClonezilla.stdout), entries(fromImage.stdout));
+  const dest = path.join(work, 'get-clonezilla');
+  const got = await lifeboat(['get', dir, '/docs/readme.txt', '/big.bin', dest]);
+  t.is(got.exitCode, 0, got.stderr);
+  await mountReadOnly(async (root) => {
+    t.is(await sha256(path.join(dest, 'readme.txt')), await sha256(path.join(root, 'docs/readme.txt')));
+    t.is(await sha256(path.join(dest, 'big.bin')), await sha256(path.join(root, 'big.bin')));
+  });
+  // The image directory was not written to (the partition was unpacked into the temporary folder).
+  t.deepEqual((await readdir(dir)).sort(), ['clonezilla-img', 'disk', 'parts', ...(await readdir(dir)).filter((name) => name.startsWith('sda1.'))].sort());
+});
