@@ -177,7 +177,7 @@ export interface SnapshotStats {
 /** A snapshot manifest: everything needed to restore, plus what it came from. */
 export interface SnapshotManifest {
   readonly version: number;
-  readonly kind: 'disk' | 'partition';
+  readonly kind: 'files' | 'disk' | 'partition';
   readonly time: string;
   readonly host: string;
   readonly lifeboatVersion: string;
@@ -188,6 +188,8 @@ export interface SnapshotManifest {
   readonly table: SnapshotTable | undefined;
   readonly regions: readonly SnapshotRegion[];
   readonly volumes: readonly SnapshotVolume[];
+  /** Files snapshots (kind 'files'): the backed-up folders and the root folder's tree blobs. */
+  readonly files?: FilesSnapshotInfo;
   readonly stats: SnapshotStats;
 }
 
@@ -380,7 +382,7 @@ export function parseManifest(value: unknown, file: string): SnapshotManifest {
   const raw = record(value, file, '(root)');
   const version = integer(raw.version, file, 'version');
   if (!READABLE_FORMAT_VERSIONS.includes(version)) throw new LifeboatError('LB_REPO_UNSUPPORTED_VERSION', { detail: `${file}: version ${version}.`, version });
-  if (raw.kind !== 'disk' && raw.kind !== 'partition') invalid(file, 'kind');
+  if (raw.kind !== 'files' && raw.kind !== 'disk' && raw.kind !== 'partition') invalid(file, 'kind');
   const source = record(raw.source, file, 'source');
   const chunkBytes = integer(raw.chunkBytes, file, 'chunkBytes', MAX_CHUNK_BYTES);
   if (chunkBytes < MIN_CHUNK_BYTES || !isPowerOfTwo(chunkBytes)) invalid(file, 'chunkBytes');
@@ -408,8 +410,39 @@ export function parseManifest(value: unknown, file: string): SnapshotManifest {
       return { name: text(region.name, file, 'region.name', 64), offset: integer(region.offset, file, 'region.offset'), content: parseContent(region.content, file, 'region.content') };
     }),
     volumes: list(raw.volumes, file, 'volumes', 256).map((entry) => parseVolume(entry, file)),
+    ...(raw.kind === 'files' ? { files: parseFilesInfo(raw, file) } : {}),
     stats: parseStats(raw.stats, file),
   };
+}
+
+/** What a files snapshot adds to its manifest (FORMAT.md, "Files snapshots"). */
+export interface FilesSnapshotInfo {
+  /** The backed-up folders, absolute, as given on the command line (resolved). */
+  readonly roots: readonly string[];
+  /** The tree blobs of the snapshot's root folder ("/"), which leads to every root. */
+  readonly trees: readonly string[];
+  /** Entries (files, folders, links...) in the snapshot. */
+  readonly entries: number;
+  /** The content-defined chunking parameters the files were cut with. */
+  readonly chunking: { readonly minBytes: number; readonly averageBytes: number; readonly maxBytes: number };
+}
+
+/** Validates the `files` part of a files snapshot; such a snapshot has no table, regions or volumes. */
+function parseFilesInfo(raw: Record<string, unknown>, file: string): FilesSnapshotInfo {
+  if (raw.table !== null && raw.table !== undefined) invalid(file, 'table');
+  if (list(raw.regions, file, 'regions').length !== 0) invalid(file, 'regions');
+  if (list(raw.volumes, file, 'volumes').length !== 0) invalid(file, 'volumes');
+  const files = record(raw.files, file, 'files');
+  const roots = list(files.roots, file, 'files.roots', 4096).map((root) => text(root, file, 'files.roots'));
+  if (roots.length === 0 || roots.some((root) => !root.startsWith('/') || root.includes('\u0000'))) invalid(file, 'files.roots');
+  const trees = list(files.trees, file, 'files.trees', 1_000_000).map((id) => hexId(id, file, 'files.trees'));
+  if (trees.length === 0) invalid(file, 'files.trees');
+  const chunking = record(files.chunking, file, 'files.chunking');
+  const minBytes = integer(chunking.minBytes, file, 'files.chunking.minBytes', MAX_BLOB_RAW_BYTES);
+  const averageBytes = integer(chunking.averageBytes, file, 'files.chunking.averageBytes', MAX_BLOB_RAW_BYTES);
+  const maxBytes = integer(chunking.maxBytes, file, 'files.chunking.maxBytes', MAX_BLOB_RAW_BYTES);
+  if (minBytes === 0 || minBytes > averageBytes || averageBytes > maxBytes || !isPowerOfTwo(averageBytes)) invalid(file, 'files.chunking');
+  return { roots, trees, entries: integer(files.entries, file, 'files.entries'), chunking: { minBytes, averageBytes, maxBytes } };
 }
 
 /** Validates a lock file (a damaged one counts as stale by its caller). */
@@ -427,5 +460,5 @@ export function parseLock(value: unknown, file: string): LockInfo {
 /** Every tree blob a manifest refers to. */
 export function manifestTreeIds(manifest: SnapshotManifest): string[] {
   const contents = [...manifest.regions.map((region) => region.content), ...manifest.volumes.map((volume) => volume.content)];
-  return contents.flatMap((content) => [...content.chunkLists, ...content.extentLists]);
+  return [...contents.flatMap((content) => [...content.chunkLists, ...content.extentLists]), ...(manifest.files?.trees ?? [])];
 }
