@@ -151,6 +151,30 @@ export const ERROR_CATALOGUE = {
     cause: 'The confirmation was refused or interrupted.',
     fix: 'Run the command again and confirm when the plan is right.',
   },
+  LB_INPUT_IMAGE_CORRUPT: {
+    group: 'input',
+    message: 'An image to read (a Clonezilla or partclone image) is damaged.',
+    cause: 'A stored checksum does not match the data, a header or bitmap fails its check, or a compressed part cannot be decompressed: the copy of the image is damaged.',
+    fix: 'Copy the image directory again from its original medium; the details name the partition and the block.',
+  },
+  LB_INPUT_IMAGE_TRUNCATED: {
+    group: 'input',
+    message: 'An image to read ends early or misses a part.',
+    cause: 'A split part (.aa, .ab...) is missing or cut short, usually by an interrupted copy or a full disk when the image was saved.',
+    fix: 'Copy the whole image directory again and check that every part is there with its full size.',
+  },
+  LB_INPUT_IMAGE_UNSUPPORTED: {
+    group: 'input',
+    message: 'The image uses a format variant Lifeboat cannot read.',
+    cause: 'A partclone version, checksum mode (XXH64/XXH128), bitmap mode, compression or partition layout Lifeboat does not handle.',
+    fix: 'Restore it with Clonezilla or partclone itself, then back up the restored disk with lifeboat backup disk.',
+  },
+  LB_INPUT_NOT_CLONEZILLA_IMAGE: {
+    group: 'input',
+    message: 'The folder is not a Clonezilla image directory.',
+    cause: 'It holds no disk or parts list and no partition image files named as ocs-sr names them (sda1.ext4-ptcl-img.zst.aa...).',
+    fix: 'Name the folder that holds the files disk, parts and sda-pt.sf (one level inside the Clonezilla image repository).',
+  },
   LB_DEVICE_TARGET_MOUNTED: {
     group: 'device',
     message: 'The target is in use: it or one of its partitions is mounted.',

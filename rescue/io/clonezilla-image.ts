@@ -35,6 +35,8 @@ export interface ClonezillaDisk {
   readonly mbr: Uint8Array | undefined;
   /** Bytes of sda-hidden-data-after-mbr (boot loader stages between the MBR and the first partition). */
   readonly hiddenDataAfterMbrBytes: number;
+  /** The disk's size as `parted unit s print` saved it in sda-pt.parted, when present. */
+  readonly sizeBytes: number | undefined;
 }
 
 /** One partition of the image and how its content was saved. */
@@ -82,7 +84,7 @@ export async function openClonezillaImage(directory: string): Promise<Clonezilla
   const partNames = await readNameList(directory, 'parts', entries);
   const images = groupImageFiles(directory, entries);
   if (diskNames.length === 0 && partNames.length === 0 && images.size === 0) {
-    throw new LifeboatError('LB_INPUT_USAGE', { detail: `${directory} is not a Clonezilla image directory (no disk, parts or partition image files).`, path: directory });
+    throw new LifeboatError('LB_INPUT_NOT_CLONEZILLA_IMAGE', { detail: `${directory} is not a Clonezilla image directory (no disk, parts or partition image files).`, path: directory });
   }
   for (const entry of entries) {
     const match = /^(.+)-pt\.sf$/.exec(entry);
@@ -136,7 +138,7 @@ function groupImageFiles(directory: string, entries: readonly string[]): Map<str
     };
     const suffix = ptcl ? ptcl[4] : dd?.[3];
     if (image.kind !== (ptcl ? 'partclone' : 'dd') || image.compression !== ((ptcl?.[3] ?? dd?.[2]) as string | undefined)) {
-      throw new LifeboatError('LB_INPUT_USAGE', { detail: `${directory} holds two different images of ${name} (${entry}); remove the stale one.`, partition: name });
+      throw new LifeboatError('LB_INPUT_IMAGE_CORRUPT', { detail: `${directory} holds two different images of ${name} (${entry}); remove the stale one.`, partition: name });
     }
     if (suffix) image.split.set(suffix, path.join(directory, entry));
     else image.whole = path.join(directory, entry);
@@ -159,13 +161,13 @@ function describePartition(directory: string, name: string, entries: readonly st
 /** The split parts in split's order (aa, ab... az, ba...), refusing a gap or a mix with an unsplit file. */
 function orderParts(directory: string, name: string, image: ImageFiles): string[] {
   if (image.split.size === 0) return image.whole ? [image.whole] : [];
-  if (image.whole) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${directory} holds ${name} both whole and split; remove the stale copy.`, partition: name });
+  if (image.whole) throw new LifeboatError('LB_INPUT_IMAGE_CORRUPT', { detail: `${directory} holds ${name} both whole and split; remove the stale copy.`, partition: name });
   const suffixes = [...image.split.keys()].sort();
   const width = (suffixes[0] as string).length;
   suffixes.forEach((suffix, index) => {
     const expected = splitSuffix(index, width);
     if (suffix !== expected) {
-      throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `image of ${name}: part .${expected} is missing (found .${suffix}); copy the whole image directory again.`, partition: name, missing: expected });
+      throw new LifeboatError('LB_INPUT_IMAGE_TRUNCATED', { detail: `image of ${name}: part .${expected} is missing (found .${suffix}); copy the whole image directory again.`, partition: name, missing: expected });
     }
   });
   return suffixes.map((suffix) => image.split.get(suffix) as string);
@@ -190,7 +192,17 @@ async function readDisk(directory: string, name: string, entries: readonly strin
     if (mbr.length !== MBR_BYTES) throw new LifeboatError('LB_DEVICE_MBR_INVALID', { detail: `${files.mbr} holds ${mbr.length} bytes, not one 512-byte sector.`, path: files.mbr });
   }
   const hiddenDataAfterMbrBytes = files.hiddenDataAfterMbr ? (await stat(files.hiddenDataAfterMbr)).size : 0;
-  return { name, files, partitionTable, mbr, hiddenDataAfterMbrBytes };
+  const parted = files.parted ?? files.partedCompact;
+  const sizeBytes = parted ? parsePartedDiskBytes(await readSmallFile(parted)) : undefined;
+  return { name, files, partitionTable, mbr, hiddenDataAfterMbrBytes, sizeBytes };
+}
+
+/** The disk size in `parted -s DISK unit s print` output ("Disk /dev/sda: 67584s" and the logical sector size). */
+function parsePartedDiskBytes(text: string): number | undefined {
+  const sectors = /^Disk \/\S+:\s*(\d{1,15})s\s*$/m.exec(text)?.[1];
+  const sectorSize = /^Sector size \(logical\/physical\):\s*(\d{3,5})B/m.exec(text)?.[1] ?? '512';
+  const bytes = sectors ? Number(sectors) * Number(sectorSize) : undefined;
+  return bytes !== undefined && Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 async function readNameList(directory: string, file: string, entries: readonly string[]): Promise<string[]> {
@@ -210,7 +222,7 @@ async function readSwapInfo(file: string): Promise<Record<string, string>> {
 
 async function readSmallFile(file: string): Promise<string> {
   const size = (await stat(file)).size;
-  if (size > SMALL_FILE_BYTES) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} is ${size} bytes; Clonezilla writes it far smaller.`, path: file });
+  if (size > SMALL_FILE_BYTES) throw new LifeboatError('LB_INPUT_IMAGE_CORRUPT', { detail: `${file} is ${size} bytes; Clonezilla writes it far smaller.`, path: file });
   return readFile(file, 'utf8');
 }
 

@@ -48,13 +48,14 @@ export async function* decompressParts(files: readonly string[], compression: Cl
     else if (compression === 'zst' || compression === 'gz') yield* viaZlib(files, compression === 'zst' ? zlib.createZstdDecompress() : zlib.createGunzip());
     else {
       const command = TOOL_COMMANDS[compression];
-      if (!command) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${label} is compressed with ${compression}, which Lifeboat cannot read.` });
+      if (!command) throw new LifeboatError('LB_INPUT_IMAGE_UNSUPPORTED', { detail: `${label} is compressed with ${compression}, which Lifeboat cannot read.` });
       yield* viaCommand(files, command);
     }
   } catch (error) {
     if (error instanceof LifeboatError) throw error;
     const message = error instanceof Error ? (error as Error & { shortMessage?: string }).shortMessage ?? error.message : String(error);
-    throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `${label} could not be decompressed (${compression}): ${message}`, image: label, compression }, { cause: error });
+    const code = /unexpected end|truncat|premature|incomplete/i.test(message) ? 'LB_INPUT_IMAGE_TRUNCATED' : 'LB_INPUT_IMAGE_CORRUPT';
+    throw new LifeboatError(code, { detail: `${label} could not be decompressed (${compression}): ${message}`, image: label, compression }, { cause: error });
   }
 }
 

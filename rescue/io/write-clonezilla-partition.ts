@@ -35,7 +35,7 @@ export async function writeClonezillaPartition(options: WriteClonezillaPartition
   const isPartclone = String.fromCharCode(...start.subarray(0, PARTCLONE_MAGIC.length)) === PARTCLONE_MAGIC;
   if (partition.kind === 'partclone' && !isPartclone) {
     await stream.close();
-    throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `the image of ${partition.name} does not start with the partclone magic.`, partition: partition.name });
+    throw new LifeboatError('LB_INPUT_IMAGE_CORRUPT', { detail: `the image of ${partition.name} does not start with the partclone magic.`, partition: partition.name });
   }
   const handle = await openTarget(target);
   try {

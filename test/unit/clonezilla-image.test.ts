@@ -5,102 +5,30 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { parseSfdiskDump } from '../../rescue/core/clonezilla/sfdisk-dump.ts';
 import { openClonezillaImage, type ClonezillaPartition } from '../../rescue/io/clonezilla-image.ts';
 import { writeClonezillaPartition } from '../../rescue/io/write-clonezilla-partition.ts';
-import { fillWithKernelMount, sparseFile } from '../helpers/filesystem-images.ts';
+import { sparseFile } from '../helpers/filesystem-images.ts';
+import { buildClonezillaSourceDisk, MiB, P1, P2, P3, partcloneRestore, saveLikeOcsSr, SECTOR, type BuiltClonezillaDisk } from '../helpers/clonezilla.ts';
 
-const MiB = 1024 * 1024;
-const SECTOR = 512;
-const P1 = { start: 2048, size: 24 * 2048 };
-const P2 = { start: 2048 + 24 * 2048, size: 34 * 2048 };
-const P3 = { start: P2.start + P2.size, size: 4 * 2048 };
-
-interface Built {
-  readonly root: string;
-  readonly disk: string;
-  /** Uncompressed partclone images, the oracle for partclone.restore. */
-  readonly ptcl: Readonly<Record<'sda1' | 'sda2', string>>;
-}
-
-let built: Promise<Built> | undefined;
+let built: Promise<BuiltClonezillaDisk> | undefined;
 const roots: string[] = [];
 
-function buildDisk(): Promise<Built> {
-  built ??= (async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-ocs-'));
-    roots.push(root);
-    const ext4 = await sparseFile(path.join(root, 'p1.img'), P1.size * SECTOR);
-    await execa('mkfs.ext4', ['-q', '-F', '-b', '4096', ext4]);
-    await fillWithKernelMount(ext4, path.join(root, 'mnt'), 25);
-    const fat = await sparseFile(path.join(root, 'p2.img'), P2.size * SECTOR);
-    await execa('mkfs.fat', ['-F', '32', '-s', '1', fat]);
-    const file = path.join(root, 'payload.bin');
-    await writeFile(file, Buffer.from(Array.from({ length: 900_000 }, (_, i) => (i * 7919) & 0xff)));
-    await execa('mcopy', ['-i', fat, file, '::/payload.bin']);
-    const disk = await sparseFile(path.join(root, 'disk.img'), (P3.start + P3.size + 2048) * SECTOR);
-    await execa('sfdisk', ['-q', disk], {
-      input: `label: dos\nlabel-id: 0x1234abcd\n${P1.start},${P1.size},83,*\n${P2.start},${P2.size},c\n${P3.start},${P3.size},82\n`,
-    });
-    // Boot code and a fake boot loader stage in the gap, so sda-mbr and the hidden data are not empty.
-    await execa('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=440', 'count=1', 'conv=notrunc'], { stderr: 'ignore' });
-    await execa('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=512', 'seek=1', 'count=60', 'conv=notrunc'], { stderr: 'ignore' });
-    await execa('dd', [`if=${ext4}`, `of=${disk}`, 'bs=1M', `seek=${P1.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse'], { stderr: 'ignore' });
-    await execa('dd', [`if=${fat}`, `of=${disk}`, 'bs=1M', `seek=${P2.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse'], { stderr: 'ignore' });
-    await execa('mkswap', ['-q', '-U', '11111111-2222-3333-4444-555555555555', '-L', 'swappy', '--offset', String(P3.start * SECTOR), disk, String((P3.size * SECTOR) / 1024)]).catch(() => undefined);
-    const ptcl = {
-      sda1: path.join(root, 'sda1.ptcl'),
-      sda2: path.join(root, 'sda2.ptcl'),
-    };
-    await execa('partclone.ext4', ['-c', '-q', '-L', `${ptcl.sda1}.log`, '-s', ext4, '-O', ptcl.sda1], { stdin: 'ignore' });
-    await execa('partclone.vfat', ['-c', '-q', '-L', `${ptcl.sda2}.log`, '-s', fat, '-O', ptcl.sda2], { stdin: 'ignore' });
-    return { root, disk, ptcl };
-  })();
+function buildDisk(): Promise<BuiltClonezillaDisk> {
+  built ??= buildClonezillaSourceDisk().then((b) => {
+    roots.push(b.root);
+    return b;
+  });
   return built;
 }
 
 test.after.always(async () => {
   for (const root of roots) await rm(root, { recursive: true, force: true });
 });
-
-const COMPRESSORS = { zst: 'zstd -q -c', gz: 'gzip -c', xz: 'xz -c -T1', uncomp: 'cat' } as const;
-
-/** An image directory as ocs-sr writes it; partition images compressed with `sda1`/`sda2`'s choice. */
-async function saveLikeOcsSr(b: Built, name: string, choice: { sda1: keyof typeof COMPRESSORS; sda2: keyof typeof COMPRESSORS; splitSda2: boolean }): Promise<string> {
-  const dir = path.join(b.root, name);
-  await mkdir(dir);
-  await writeFile(path.join(dir, 'disk'), 'sda\n');
-  await writeFile(path.join(dir, 'parts'), 'sda1 sda2 sda3\n');
-  await writeFile(path.join(dir, 'clonezilla-img'), 'This is an image made by Lifeboat tests, named as Clonezilla does.\n');
-  await writeFile(path.join(dir, 'Info-packages.txt'), 'partclone 0.3.23\n');
-  const { stdout } = await execa('sfdisk', ['-d', b.disk]);
-  await writeFile(path.join(dir, 'sda-pt.sf'), `${stdout.replaceAll(b.disk, '/dev/sda')}\n`);
-  await execa('dd', [`if=${b.disk}`, `of=${path.join(dir, 'sda-mbr')}`, 'bs=512', 'count=1'], { stderr: 'ignore' });
-  await execa('dd', [`if=${b.disk}`, `of=${path.join(dir, 'sda-hidden-data-after-mbr')}`, 'bs=512', 'skip=1', `count=${P1.start - 1}`], { stderr: 'ignore' });
-  await writeFile(path.join(dir, 'sda3.swap-info'), 'UUID="11111111-2222-3333-4444-555555555555"\nLABEL="swappy"\n');
-  const save = async (part: 'sda1' | 'sda2', fs: string, compression: keyof typeof COMPRESSORS, split: boolean) => {
-    const prefix = path.join(dir, `${part}.${fs}-ptcl-img.${compression}`);
-    const sink = split ? `split -b 1M -a 2 - '${prefix}.'` : `cat > '${prefix}'`;
-    await execa('sh', ['-c', `${COMPRESSORS[compression]} < '${b.ptcl[part]}' | ${sink}`]);
-  };
-  await save('sda1', 'ext4', choice.sda1, true);
-  await save('sda2', 'vfat', choice.sda2, choice.splitSda2);
-  return dir;
-}
-
-/** What partclone.restore writes for a partition into a fresh sparse file. */
-async function partcloneRestore(image: string, size: number, tag: string): Promise<Buffer> {
-  const out = `${image}.${tag}.restored`;
-  await sparseFile(out, size);
-  await execa('partclone.restore', ['-C', '-q', '-L', `${out}.log`, '-s', image, '-O', out], { stdin: 'ignore' });
-  const bytes = await readFile(out);
-  await rm(out);
-  return bytes;
-}
 
 const layouts = [
   { name: 'zst-gz', sda1: 'zst', sda2: 'gz', splitSda2: true },
@@ -168,7 +96,7 @@ test('damaged images: a flipped byte names its block, a cut or missing part is a
   bytes[flipAt] = bytes[flipAt]! ^ 0x10;
   await writeFile(sda2.files[0]!, bytes);
   const flipped = await t.throwsAsync(writeClonezillaPartition({ partition: sda2, target, targetOffset: sda2.startBytes! }), { instanceOf: LifeboatError });
-  t.is(flipped?.code, 'LB_FILESYSTEM_CORRUPT');
+  t.is(flipped?.code, 'LB_INPUT_IMAGE_CORRUPT');
   t.regex(flipped?.message ?? '', /checksum mismatch at block \d+/);
   t.is(typeof flipped?.details.block, 'number');
 
@@ -176,7 +104,7 @@ test('damaged images: a flipped byte names its block, a cut or missing part is a
   const last = sda1.files.at(-1)!;
   await writeFile(last, (await readFile(last)).subarray(0, 1000));
   const cut = await t.throwsAsync(writeClonezillaPartition({ partition: sda1, target, targetOffset: sda1.startBytes! }), { instanceOf: LifeboatError });
-  t.is(cut?.code, 'LB_FILESYSTEM_CORRUPT');
+  t.is(cut?.code, 'LB_INPUT_IMAGE_TRUNCATED');
 
   const lastPart = sda1.files.at(-1)!;
   await rename(lastPart, `${lastPart.slice(0, -2)}zz`);

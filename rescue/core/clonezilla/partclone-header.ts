@@ -49,30 +49,30 @@ export interface PartcloneHeader {
   readonly bitmapBytes: number;
 }
 
-/** A LifeboatError for a damaged or unsupported partclone image. */
-export function partcloneError(detail: string, context: Record<string, unknown> = {}): LifeboatError {
-  return new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `partclone image: ${detail}`, ...context });
+/** A LifeboatError for a damaged (default), truncated or unsupported partclone image. */
+export function partcloneError(detail: string, context: Record<string, unknown> = {}, code: 'LB_INPUT_IMAGE_CORRUPT' | 'LB_INPUT_IMAGE_TRUNCATED' | 'LB_INPUT_IMAGE_UNSUPPORTED' = 'LB_INPUT_IMAGE_CORRUPT'): LifeboatError {
+  return new LifeboatError(code, { detail: `partclone image: ${detail}`, ...context });
 }
 
 /** The image version named by the first 36 bytes: throws unless they carry the magic and 0001 or 0002. */
 export function readPartcloneVersion(start: Uint8Array): 1 | 2 {
-  if (start.length < 34) throw partcloneError('shorter than its header', { bytes: start.length });
+  if (start.length < 34) throw partcloneError('shorter than its header', { bytes: start.length }, 'LB_INPUT_IMAGE_TRUNCATED');
   if (latin1(start, 0, 15) !== PARTCLONE_MAGIC) throw partcloneError('no "partclone-image" magic at the start (not a partclone image)');
   const v2 = latin1(start, 30, 34);
   if (v2 === '0002') return 2;
   // Version 0001 keeps its version after a 15-byte filesystem name, at the same offset.
   if (v2 === '0001') return 1;
-  throw partcloneError(`unsupported image version "${v2.replace(/[^\x20-\x7e]/g, '?')}"`);
+  throw partcloneError(`unsupported image version "${v2.replace(/[^\x20-\x7e]/g, '?')}"`, {}, 'LB_INPUT_IMAGE_UNSUPPORTED');
 }
 
 /** Decodes and checks a version 0002 descriptor (PARTCLONE_V2_HEADER_BYTES bytes). */
 export function parsePartcloneV2Header(bytes: Uint8Array): PartcloneHeader {
-  if (bytes.length < PARTCLONE_V2_HEADER_BYTES) throw partcloneError('version 0002 header is truncated', { bytes: bytes.length });
+  if (bytes.length < PARTCLONE_V2_HEADER_BYTES) throw partcloneError('version 0002 header is truncated', { bytes: bytes.length }, 'LB_INPUT_IMAGE_TRUNCATED');
   const view = new DataView(bytes.buffer, bytes.byteOffset, PARTCLONE_V2_HEADER_BYTES);
   const storedCrc = view.getUint32(106, true);
   const crc = updatePartcloneCrc(PARTCLONE_CRC_SEED, bytes.subarray(0, 106));
   if (crc !== storedCrc) throw partcloneError(`header CRC mismatch (stored 0x${hex(storedCrc)}, computed 0x${hex(crc)})`);
-  if (view.getUint16(34, true) !== ENDIAN_MAGIC) throw partcloneError('written on a big-endian machine (endianness mark is not 0xC0DE)');
+  if (view.getUint16(34, true) !== ENDIAN_MAGIC) throw partcloneError('written on a big-endian machine (endianness mark is not 0xC0DE)', {}, 'LB_INPUT_IMAGE_UNSUPPORTED');
   const featureSize = view.getUint32(88, true);
   if (featureSize !== V2_OPTIONS_BYTES) throw partcloneError(`options size ${featureSize}, expected ${V2_OPTIONS_BYTES}`);
   if (view.getUint16(92, true) !== 2) throw partcloneError(`options say image version ${view.getUint16(92, true)} in a 0002 header`);
@@ -80,7 +80,7 @@ export function parsePartcloneV2Header(bytes: Uint8Array): PartcloneHeader {
   if (cpuBits !== 32 && cpuBits !== 64) throw partcloneError(`cpu_bits ${cpuBits} is neither 32 nor 64`);
   const modeCode = view.getUint16(96, true);
   const checksum = CHECKSUM_MODES[modeCode as keyof typeof CHECKSUM_MODES];
-  if (!checksum) throw partcloneError(`checksum mode 0x${modeCode.toString(16)} is not supported (only none and CRC32; XXH64/XXH128 images need a partclone built with xxhash)`);
+  if (!checksum) throw partcloneError(`checksum mode 0x${modeCode.toString(16)} is not supported (only none and CRC32; XXH64/XXH128 images need a partclone built with xxhash)`, {}, 'LB_INPUT_IMAGE_UNSUPPORTED');
   const checksumBytes = view.getUint16(98, true);
   if (checksumBytes !== CHECKSUM_BYTES[checksum]) throw partcloneError(`checksum size ${checksumBytes} does not match mode ${checksum}`);
   const blocksPerChecksum = view.getUint32(100, true);
@@ -90,7 +90,7 @@ export function parsePartcloneV2Header(bytes: Uint8Array): PartcloneHeader {
   const bitmapCode = bytes[105] as number;
   const bitmap = BITMAP_MODES[bitmapCode as keyof typeof BITMAP_MODES];
   // partclone writes a byte bitmap only in 0001 images; a 0002 one would be followed by a CRC of another layout.
-  if (!bitmap || bitmap === 'byte') throw partcloneError(`bitmap mode 0x${bitmapCode.toString(16)} is not supported in a 0002 image`);
+  if (!bitmap || bitmap === 'byte') throw partcloneError(`bitmap mode 0x${bitmapCode.toString(16)} is not supported in a 0002 image`, {}, 'LB_INPUT_IMAGE_UNSUPPORTED');
   const blockSize = view.getUint32(84, true);
   const header = {
     imageVersion: 2 as const,
@@ -112,7 +112,7 @@ export function parsePartcloneV2Header(bytes: Uint8Array): PartcloneHeader {
 
 /** Decodes and checks a version 0001 descriptor (PARTCLONE_V1_HEADER_BYTES bytes; its options area is unused). */
 export function parsePartcloneV1Header(bytes: Uint8Array): PartcloneHeader {
-  if (bytes.length < PARTCLONE_V1_HEADER_BYTES) throw partcloneError('version 0001 header is truncated', { bytes: bytes.length });
+  if (bytes.length < PARTCLONE_V1_HEADER_BYTES) throw partcloneError('version 0001 header is truncated', { bytes: bytes.length }, 'LB_INPUT_IMAGE_TRUNCATED');
   const view = new DataView(bytes.buffer, bytes.byteOffset, PARTCLONE_V1_HEADER_BYTES);
   const totalBlocks = readCount(view, 48, MAX_TOTAL_BLOCKS, 'total blocks');
   return checkTotals({

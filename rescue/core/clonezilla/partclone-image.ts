@@ -52,7 +52,7 @@ export async function openPartcloneImage(chunks: AsyncIterable<Uint8Array>, opti
     partcloneError(`truncated in the ${where.part}${where.block === undefined ? '' : ` at block ${where.block}`} (wanted ${wanted} more bytes, got ${got})`, {
       block: where.block,
       imageOffset: reader.consumed,
-    }),
+    }, 'LB_INPUT_IMAGE_TRUNCATED'),
   );
   try {
     const start = await reader.read(PARTCLONE_V2_HEADER_BYTES);
