@@ -7,6 +7,7 @@ import { describeTarget, withByteSource } from './io/disk-targets.ts';
 import { readFile } from 'node:fs/promises';
 import { openBackupSource, openRestoreTarget } from './io/device-endpoints.ts';
 import { growFilesystem } from './io/grow-filesystem.ts';
+import { createFileWalker } from './io/walk-files.ts';
 import { hostName, initRepository, isEmptyFolder, openRepository } from './io/repository/folder-repository.ts';
 import { askOnTerminal } from './io/terminal-prompt.ts';
 import type { RepositoryServices } from './ui/cli/context.ts';
@@ -46,6 +47,7 @@ const repositories: RepositoryServices = {
   openSource: openBackupSource,
   openTarget: openRestoreTarget,
   growFilesystem,
+  openFileWalker: createFileWalker,
   readPasswordFile: async (file) => {
     const text = await readFile(file, 'utf8').catch((error: unknown) => {
       throw new LifeboatError('LB_INPUT_USAGE', { detail: `The password file ${file} cannot be read.`, path: file }, { cause: error });

@@ -5,6 +5,7 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
 import { backup } from '../../ops/backup.ts';
+import { backupFilesSubcommand } from './backup-files-command.ts';
 import type { CliContext } from './context.ts';
 import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
@@ -75,6 +76,7 @@ export function backupCommand(context: CliContext): CommandModule {
       yargs
         .command({ command: 'disk <source>', describe: 'Back up a whole disk: tables, boot code and every partition', builder: backupOptions, handler: (args) => runBackup(context, 'disk', args as unknown as BackupArgs) })
         .command({ command: 'partition <source>', describe: 'Back up one partition (or a filesystem image)', builder: backupOptions, handler: (args) => runBackup(context, 'partition', args as unknown as BackupArgs) })
+        .command(backupFilesSubcommand(context))
         .demandCommand(1, 'Name what to back up: disk or partition.'),
     handler: () => undefined,
   };

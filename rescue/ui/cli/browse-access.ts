@@ -7,6 +7,7 @@ import { LifeboatError } from '../../core/errors.ts';
 import type { FileTree } from '../../core/file-trees/file-tree.ts';
 import type { SnapshotManifest, SnapshotVolume } from '../../core/repository/format.ts';
 import { parseSnapshotSpec } from '../../core/repository/select-snapshot.ts';
+import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
 import { openSnapshotVolume } from '../../ops/snapshot-source.ts';
 import type { CliContext } from './context.ts';
 import { withRepository, type RepositoryArgs } from './repository-access.ts';
@@ -56,6 +57,7 @@ export async function withFileTree<T>(context: CliContext, args: BrowseArgs, sou
   const repositoryArgs: RepositoryArgs = { repo: args.repo, 'password-file': args['password-file'], json: args.json };
   return withRepository(context, repositoryArgs, { exclusive: false, command }, async (repository) => {
     const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
+    if (manifest.kind === 'files') return use(openFilesSnapshot(repository, manifest), id.slice(0, 8));
     const volume = pickVolume(manifest, spec.partition, id.slice(0, 8));
     const bytes = await openSnapshotVolume(repository, volume.content, manifest.chunkBytes);
     const label = `${id.slice(0, 8)}${volume.partition === null ? '' : `:${volume.partition}`}`;

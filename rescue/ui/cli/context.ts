@@ -6,6 +6,7 @@ import type { RepositoryMaintenance } from '../../core/repository/repository-por
 import type { ByteSource } from '../../core/byte-source.ts';
 import type { FileTree } from '../../core/file-trees/file-tree.ts';
 import type { FileWriter } from '../../core/file-trees/file-writer-port.ts';
+import type { FileSystemWalker, FileWalkOptions } from '../../core/repository/files-backup-port.ts';
 import type { DiskContents } from '../../ops/inspect-disk.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 
@@ -22,6 +23,8 @@ export interface RepositoryServices {
   isEmptyFolder(path: string): Promise<boolean>;
   openSource(path: string, kind: 'disk' | 'partition'): Promise<{ source: ByteSource & { close(): Promise<void> }; facts: SnapshotSource }>;
   openTarget(path: string, options: { createBytes: number; sectorSize: number; dryRun: boolean }): Promise<OpenedRestoreTarget>;
+  /** The local file system as `backup files` walks it (exclusions applied). */
+  openFileWalker(options: FileWalkOptions): Promise<FileSystemWalker>;
   growFilesystem(request: { backingPath: string; offset: number; sizeBytes: number; filesystem: string }): Promise<string | undefined>;
   readPasswordFile(path: string): Promise<string>;
   /** Asks on the terminal (input hidden when `secret`); undefined when there is no terminal. */

@@ -8,6 +8,7 @@ import { parseSnapshotSpec, selectSnapshot } from '../../core/repository/select-
 import { restore } from '../../ops/restore.ts';
 import type { CliContext, RepositoryHandle } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
+import { restoreFilesSnapshot } from './restore-files-snapshot.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 
 interface RestoreArgs extends RepositoryArgs {
@@ -51,6 +52,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
       await withRepository(context, args, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
         for (const notice of notices) reporter.notice(notice);
         const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
+        if (manifest.kind === 'files') return restoreFilesSnapshot(context, args, repository, { id, manifest }, reporter);
         const partitionVolume = spec.partition === undefined ? undefined : manifest.volumes.find((volume) => volume.partition === spec.partition);
         const createBytes = spec.partition !== undefined ? (partitionVolume?.content.sizeBytes ?? 0) : manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
         const target = await services.openTarget(args.target, { createBytes, sectorSize: manifest.table?.sectorSize ?? 512, dryRun: args['dry-run'] });

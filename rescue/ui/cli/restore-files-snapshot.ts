@@ -1,0 +1,31 @@
+// `lifeboat restore -r REPO FILES_SNAPSHOT DEST_FOLDER`: a files snapshot goes back into a folder
+// (content, modes, owners, times, links, empty folders, extended attributes) through the same
+// safe writer as `get`; files that exist in DEST are refused, never overwritten.
+
+import { formatBytes } from '../../core/disk-facts.ts';
+import { LifeboatError } from '../../core/errors.ts';
+import type { SnapshotManifest } from '../../core/repository/format.ts';
+import type { RepositoryReader } from '../../core/repository/repository-port.ts';
+import type { ProgressReporter } from '../../core/progress.ts';
+import { restoreFiles } from '../../ops/restore-files.ts';
+import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
+import type { CliContext } from './context.ts';
+
+/** Restores a files snapshot into the folder `args.target` (made when missing). */
+export async function restoreFilesSnapshot(context: CliContext, args: { target: string; json: boolean; 'dry-run': boolean }, repository: RepositoryReader, snapshot: { id: string; manifest: SnapshotManifest }, reporter: ProgressReporter & { finish(): void; event(name: string, fields: Record<string, unknown>): void }): Promise<void> {
+  const { id, manifest } = snapshot;
+  const line = `Snapshot ${id.slice(0, 8)}: files backup of ${manifest.files?.roots.join(', ') ?? '?'} (${manifest.files?.entries ?? 0} entries, ${formatBytes(manifest.stats.logicalBytes)}), ${manifest.time}; into the folder ${args.target}.`;
+  if (args.json) reporter.event('plan', { snapshot: id, kind: 'files', destination: args.target });
+  else context.stdout.write(`${line}\n`);
+  if (args['dry-run']) {
+    if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
+    return;
+  }
+  const destination = await context.browse.prepareDestination(args.target);
+  const result = await restoreFiles({ tree: openFilesSnapshot(repository, manifest), paths: ['/'], destination, existing: 'refuse', writer: context.browse.fileWriter, reporter });
+  reporter.finish();
+  if (args.json) reporter.event('done', { snapshot: id, destination, ...result });
+  else context.stdout.write(`Restored ${result.files} files (${formatBytes(result.bytes)}), ${result.folders} folders and ${result.links} links into ${destination}${result.remarks.length > 0 ? `; ${result.remarks.length} entries not restored (see above)` : ''}.\n`);
+  const first = result.remarks[0];
+  if (first) throw new LifeboatError(first.code as never, { detail: `${result.remarks.length} entr${result.remarks.length === 1 ? 'y was' : 'ies were'} not restored, the first ${first.path}: ${first.message}.` });
+}
