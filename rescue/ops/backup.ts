@@ -16,6 +16,7 @@ import { forEachLimited } from '../core/run-limited.ts';
 import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
 import { DELTA_BLOBS_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
+import type { SystemChoice } from '../core/repository/system-selection.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
 import { loadContent } from './restore.ts';
 
@@ -28,7 +29,10 @@ const MAX_HEAD_BYTES = 128 * 1024 * 1024;
 
 /** What to back up and how. */
 export interface BackupRequest {
-  readonly kind: 'disk' | 'partition';
+  /** 'system': a disk backup keeping only the volumes `system` chooses (tables and head regions complete). */
+  readonly kind: 'disk' | 'partition' | 'system';
+  /** For 'system': the decision for every partition of the table (gather-system-facts.ts). */
+  readonly system?: readonly SystemChoice[];
   readonly source: ByteSource;
   readonly facts: SnapshotSource;
   readonly tags: readonly string[];
@@ -138,10 +142,14 @@ function planRegions(table: PartitionTableInfo, disk: ByteSource): PlannedItem[]
 
 async function planDisk(request: BackupRequest, reporter: ProgressReporter): Promise<{ table: SnapshotTable | undefined; regions: PlannedItem[]; volumes: PlannedItem[] }> {
   const table = await readPartitionTable(request.source, request.facts.logicalSectorSize);
+  const chosen = request.kind === 'system' ? new Set((request.system ?? []).filter((choice) => choice.chosen).map((choice) => choice.partition)) : undefined;
+  if (chosen && (table.kind === 'none' || table.partitions.some((partition) => !request.system?.some((choice) => choice.partition === partition.number)))) {
+    throw new LifeboatError('LB_INPUT_USAGE', { detail: table.kind === 'none' ? 'The disk has no partition table: back it up with `backup disk`.' : 'The system selection does not cover every partition of the disk (it changed since it was made).' });
+  }
   if (table.kind === 'none') return { table: snapshotTable(table), regions: [], volumes: [await planVolume(request.source, 'disk', 0, undefined, request.sectorBySector, reporter)] };
   const volumes: PlannedItem[] = [];
   for (const partition of table.partitions) {
-    if (partition.kind === 'extended') continue;
+    if (partition.kind === 'extended' || (chosen && !chosen.has(partition.number))) continue;
     const offset = partition.startLba * table.sectorSize;
     const source = sliceSource(request.source, offset, partition.sectors * table.sectorSize);
     volumes.push(await planVolume(source, `partition ${partition.number}`, offset, partition.number, request.sectorBySector, reporter));
@@ -275,7 +283,7 @@ async function parentChunks(repository: RepositoryWriter, parent: SnapshotManife
 /** Backs up a disk or a partition and saves the snapshot; the repository must be locked for writing. */
 export async function backup(request: BackupRequest, repository: RepositoryWriter, reporter: ProgressReporter): Promise<BackupResult> {
   const started = Date.now();
-  const plan = request.kind === 'disk'
+  const plan = request.kind !== 'partition'
     ? await planDisk(request, reporter)
     : { table: undefined, regions: [], volumes: [await planVolume(request.source, 'partition', 0, undefined, request.sectorBySector, reporter)] };
   const items = [...plan.regions, ...plan.volumes];
@@ -311,6 +319,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
     table: plan.table,
     regions,
     volumes,
+    ...(request.kind === 'system' ? { system: [...(request.system ?? [])] } : {}),
     stats: { logicalBytes: total, readBytes: counters.readBytes, newBytes: counters.newBytes, chunks: counters.chunks, newChunks: counters.newChunks, ...(repository.config.version >= DELTA_BLOBS_VERSION ? { deltaChunks: counters.deltaChunks } : {}), durationMs: Date.now() - started },
   };
   const id = await repository.saveSnapshot(manifest);

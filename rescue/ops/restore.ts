@@ -5,7 +5,7 @@
 
 import { LifeboatError } from '../core/errors.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
-import { encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
+import { EMPTY_ENTRY, encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
 import type { ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks } from '../core/repository/chunk-plan.ts';
@@ -118,6 +118,26 @@ async function writeGpt(target: RestoreTarget, manifest: SnapshotManifest, step:
   }
 }
 
+/** Keeps only the listed primary (or extended) slots of the MBR on the target; the others become empty. */
+async function writeMbrTable(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-table' }>): Promise<void> {
+  const boot = parseBootSector(await target.read(0, 512));
+  const slots = boot.slots.map((slot, index) => (step.keep.includes(index + 1) ? slot : EMPTY_ENTRY)) as unknown as typeof boot.slots;
+  await target.write(0, encodeBootSector({ ...boot, slots }));
+}
+
+/** The parts of `extents` inside `only` (both ascending): a region step that writes part of a region. */
+function clipExtents(extents: readonly ByteExtent[], only: readonly ByteExtent[]): ByteExtent[] {
+  const clipped: ByteExtent[] = [];
+  for (const extent of extents) {
+    for (const range of only) {
+      const start = Math.max(extent.offset, range.offset);
+      const end = Math.min(extent.offset + extent.length, range.offset + range.length);
+      if (end > start) clipped.push({ offset: start, length: end - start });
+    }
+  }
+  return clipped;
+}
+
 async function writeMbrEntry(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-entry' }>): Promise<void> {
   const boot = parseBootSector(await target.read(0, 512));
   const slot = step.partition.number - 1;
@@ -142,7 +162,8 @@ export async function restore(options: {
   for (const step of plan.steps) {
     const content = step.kind === 'volume' ? manifest.volumes[step.volume]?.content : step.kind === 'region' ? manifest.regions[step.region]?.content : undefined;
     if (!content) continue;
-    const loaded = await loadContent(repository, content, manifest.chunkBytes);
+    const whole = await loadContent(repository, content, manifest.chunkBytes);
+    const loaded = step.kind === 'region' && step.only ? { extents: clipExtents(whole.extents, step.only), chunks: whole.chunks } : whole;
     const missing = [...loaded.chunks.values()].find((id) => !repository.hasBlob(id));
     if (missing) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${missing} (${step.label}) is listed in no index; nothing was written.`, chunk: missing });
     contents.set(step, { loaded, sizeBytes: content.sizeBytes });
@@ -155,6 +176,7 @@ export async function restore(options: {
     if (entry && 'offset' in step) await writeContent(context, entry.loaded, entry.sizeBytes, step.offset, step.label);
     else if (step.kind === 'gpt') await writeGpt(target, manifest, step);
     else if (step.kind === 'mbr-entry') await writeMbrEntry(target, step);
+    else if (step.kind === 'mbr-table') await writeMbrTable(target, step);
     else if (step.kind === 'grow-filesystem') {
       await target.sync();
       await options.growFilesystem(step);

@@ -346,6 +346,8 @@ function shape(restore: RestorePlan): string[] {
         return `gpt ${step.diskSectors}`;
       case 'mbr-entry':
         return `mbr-entry ${step.partition.number} ${step.partition.startLba}+${step.partition.sectors}`;
+      case 'mbr-table':
+        return `mbr-table ${step.keep.join(',')}`;
       case 'grow-filesystem':
         return `grow ${step.filesystem} p${step.partition} @${step.offset} ${step.sizeBytes}`;
     }

@@ -3,6 +3,7 @@
 // from disk is trusted before its fields are checked against the hard limits below.
 
 import { LifeboatError } from '../errors.ts';
+import { SYSTEM_ROLES, type SystemChoice, type SystemRole } from './system-selection.ts';
 
 /**
  * The format version new repositories get. Bumped when readers would be affected. Version 2 adds
@@ -177,7 +178,8 @@ export interface SnapshotStats {
 /** A snapshot manifest: everything needed to restore, plus what it came from. */
 export interface SnapshotManifest {
   readonly version: number;
-  readonly kind: 'files' | 'disk' | 'partition';
+  /** 'system': a disk snapshot holding only the partitions a system needs (see `system`). */
+  readonly kind: 'files' | 'disk' | 'partition' | 'system';
   readonly time: string;
   readonly host: string;
   readonly lifeboatVersion: string;
@@ -190,6 +192,8 @@ export interface SnapshotManifest {
   readonly volumes: readonly SnapshotVolume[];
   /** Files snapshots (kind 'files'): the backed-up folders and the root folder's tree blobs. */
   readonly files?: FilesSnapshotInfo;
+  /** System snapshots: every partition of the table with its role, whether it was kept, and why. */
+  readonly system?: readonly SystemChoice[];
   readonly stats: SnapshotStats;
 }
 
@@ -382,11 +386,11 @@ export function parseManifest(value: unknown, file: string): SnapshotManifest {
   const raw = record(value, file, '(root)');
   const version = integer(raw.version, file, 'version');
   if (!READABLE_FORMAT_VERSIONS.includes(version)) throw new LifeboatError('LB_REPO_UNSUPPORTED_VERSION', { detail: `${file}: version ${version}.`, version });
-  if (raw.kind !== 'files' && raw.kind !== 'disk' && raw.kind !== 'partition') invalid(file, 'kind');
+  if (raw.kind !== 'files' && raw.kind !== 'disk' && raw.kind !== 'partition' && raw.kind !== 'system') invalid(file, 'kind');
   const source = record(raw.source, file, 'source');
   const chunkBytes = integer(raw.chunkBytes, file, 'chunkBytes', MAX_CHUNK_BYTES);
   if (chunkBytes < MIN_CHUNK_BYTES || !isPowerOfTwo(chunkBytes)) invalid(file, 'chunkBytes');
-  return {
+  const manifest: SnapshotManifest = {
     version,
     kind: raw.kind,
     time: text(raw.time, file, 'time', 64),
@@ -411,8 +415,30 @@ export function parseManifest(value: unknown, file: string): SnapshotManifest {
     }),
     volumes: list(raw.volumes, file, 'volumes', 256).map((entry) => parseVolume(entry, file)),
     ...(raw.kind === 'files' ? { files: parseFilesInfo(raw, file) } : {}),
+    ...(raw.kind === 'system' ? { system: parseSystem(raw.system, file) } : {}),
     stats: parseStats(raw.stats, file),
   };
+  if (raw.kind === 'system') checkSystemSnapshot(manifest, file);
+  return manifest;
+}
+
+function parseSystem(value: unknown, file: string): SystemChoice[] {
+  return list(value, file, 'system', 256).map((entry) => {
+    const raw = record(entry, file, 'system');
+    if (typeof raw.role !== 'string' || !SYSTEM_ROLES.includes(raw.role as SystemRole)) invalid(file, 'system.role');
+    if (typeof raw.chosen !== 'boolean') invalid(file, 'system.chosen');
+    return { partition: integer(raw.partition, file, 'system.partition', 256), role: raw.role as SystemRole, chosen: raw.chosen, reason: text(raw.reason, file, 'system.reason', 1024) };
+  });
+}
+
+/** A system snapshot has a table, one choice per partition of it, and volumes of chosen partitions only. */
+function checkSystemSnapshot(manifest: SnapshotManifest, file: string): void {
+  const partitions = manifest.table?.partitions;
+  const system = manifest.system ?? [];
+  if (!partitions || manifest.table?.kind === 'none') invalid(file, 'table');
+  if (system.length !== partitions.length || partitions.some((partition) => system.filter((choice) => choice.partition === partition.number).length !== 1)) invalid(file, 'system');
+  const chosen = new Set(system.filter((choice) => choice.chosen).map((choice) => choice.partition));
+  if (manifest.volumes.some((volume) => volume.partition === undefined || !chosen.has(volume.partition))) invalid(file, 'volumes');
 }
 
 /** What a files snapshot adds to its manifest (FORMAT.md, "Files snapshots"). */

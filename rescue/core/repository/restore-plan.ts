@@ -5,7 +5,7 @@
 
 import { LifeboatError } from '../errors.ts';
 import { formatBytes } from '../disk-facts.ts';
-import type { SnapshotManifest, SnapshotPartition } from './format.ts';
+import type { ByteExtent, SnapshotManifest, SnapshotPartition } from './format.ts';
 
 /** What the restore needs to know of the target. */
 export interface RestoreTargetFacts {
@@ -22,14 +22,15 @@ export interface RestoreTargetFacts {
 /** One step of a restore. */
 export type RestoreStep =
   | { readonly kind: 'volume'; readonly volume: number; readonly offset: number; readonly sizeBytes: number; readonly usedBytes: number; readonly label: string }
-  | { readonly kind: 'region'; readonly region: number; readonly offset: number; readonly sizeBytes: number; readonly label: string }
+  | { readonly kind: 'region'; readonly region: number; readonly offset: number; readonly sizeBytes: number; readonly label: string; readonly only?: readonly ByteExtent[] }
+  | { readonly kind: 'mbr-table'; readonly keep: readonly number[]; readonly label: string }
   | { readonly kind: 'gpt'; readonly diskSectors: number; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
   | { readonly kind: 'mbr-entry'; readonly partition: SnapshotPartition; readonly label: string }
   | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string };
 
 /** The whole plan. */
 export interface RestorePlan {
-  readonly kind: 'disk' | 'partition';
+  readonly kind: 'disk' | 'partition' | 'system';
   readonly target: RestoreTargetFacts;
   readonly steps: readonly RestoreStep[];
   /** Bytes the target must hold at least. */
@@ -38,11 +39,12 @@ export interface RestorePlan {
 }
 
 /** GPT structures at the end of a disk: the entry array plus the header. */
-function gptTailSectors(entryCount: number, sectorSize: number): number {
+export function gptTailSectors(entryCount: number, sectorSize: number): number {
   return Math.ceil((entryCount * 128) / sectorSize) + 1;
 }
 
-function volumeLabel(manifest: SnapshotManifest, index: number): string {
+/** How a plan names a volume: partition, filesystem, used and total bytes, method. */
+export function volumeLabel(manifest: SnapshotManifest, index: number): string {
   const volume = manifest.volumes[index];
   if (!volume) return 'volume';
   const fs = volume.filesystem ? `${volume.filesystem.type}${volume.filesystem.label ? ` "${volume.filesystem.label}"` : ''}` : 'unknown contents';
@@ -124,6 +126,7 @@ export function planRestore(manifest: SnapshotManifest, target: RestoreTargetFac
     if (options.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow applies to whole-disk restores.' });
     return planPartition(manifest, target, options.partition);
   }
+  if (manifest.kind === 'system') throw new LifeboatError('LB_INPUT_USAGE', { detail: 'A system snapshot is restored whole by planSystemRestore (system-restore-plan.ts), which needs the target\'s layout.' });
   return planDisk(manifest, target, options.grow ?? false);
 }
 

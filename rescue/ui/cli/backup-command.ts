@@ -1,10 +1,13 @@
-// `lifeboat backup disk|partition SOURCE -r REPO`: a snapshot of a disk or a partition.
+// `lifeboat backup disk|partition|system SOURCE -r REPO`: a snapshot of a disk, a partition, or
+// of the partitions a system needs (printed with the reason for each before the backup starts).
 
 import type { Argv, CommandModule } from 'yargs';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
+import { describeSelection } from '../../core/repository/system-selection.ts';
 import { backup } from '../../ops/backup.ts';
+import { gatherSystemSelection } from '../../ops/gather-system-facts.ts';
 import { backupFilesSubcommand } from './backup-files-command.ts';
 import type { CliContext } from './context.ts';
 import { newPassword } from './init-command.ts';
@@ -34,13 +37,19 @@ function backupOptions(yargs: Argv): Argv<BackupArgs> {
     .option('encrypt', { type: 'boolean', default: false, describe: 'When the folder is new: create an encrypted repository' }) as unknown as Argv<BackupArgs>;
 }
 
-async function runBackup(context: CliContext, kind: 'disk' | 'partition', args: BackupArgs): Promise<void> {
+async function runBackup(context: CliContext, kind: 'disk' | 'partition' | 'system', args: BackupArgs): Promise<void> {
   if (!Number.isInteger(args.compression) || args.compression < 0 || args.compression > 19) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--compression takes a level from 0 to 19.' });
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
-  const { source, facts } = await services.openSource(args.source, kind);
+  const { source, facts } = await services.openSource(args.source, kind === 'partition' ? 'partition' : 'disk');
   let result: Awaited<ReturnType<typeof backup>>;
   try {
+    const system = kind === 'system' ? await gatherSystemSelection(source, facts.logicalSectorSize) : undefined;
+    if (system) {
+      if (args.json) reporter.event('selection', { partitions: system });
+      else context.stdout.write(`System partitions of ${args.source}:\n${describeSelection(system).join('\n')}\n`);
+      if (!system.some((choice) => choice.chosen)) throw new LifeboatError('LB_INPUT_USAGE', { detail: `No partition of ${args.source} holds a boot loader, Windows or a Linux system; use \`backup disk\` to back up all of it.` });
+    }
     if (await services.isEmptyFolder(args.repo)) {
       const password = args.encrypt ? await newPassword(context, args) : undefined;
       const config = await services.init(args.repo, password === undefined ? {} : { password });
@@ -50,7 +59,7 @@ async function runBackup(context: CliContext, kind: 'disk' | 'partition', args: 
       for (const notice of notices) reporter.notice(notice);
       reporter.event('start', { kind, source: facts, repository: args.repo });
       return backup({
-        kind, source, facts, tags: args.tag, note: args.note, sectorBySector: args['sector-by-sector'], compressionLevel: args.compression,
+        kind, ...(system ? { system } : {}), source, facts, tags: args.tag, note: args.note, sectorBySector: args['sector-by-sector'], compressionLevel: args.compression,
         verify: args.verify, host: services.hostName(), lifeboatVersion: context.version,
       }, repository, reporter);
     });
@@ -76,8 +85,9 @@ export function backupCommand(context: CliContext): CommandModule {
       yargs
         .command({ command: 'disk <source>', describe: 'Back up a whole disk: tables, boot code and every partition', builder: backupOptions, handler: (args) => runBackup(context, 'disk', args as unknown as BackupArgs) })
         .command({ command: 'partition <source>', describe: 'Back up one partition (or a filesystem image)', builder: backupOptions, handler: (args) => runBackup(context, 'partition', args as unknown as BackupArgs) })
+        .command({ command: 'system <source>', describe: 'Back up what a system needs to boot and run: tables, boot code, ESP, MSR, Windows and Linux system partitions (data partitions left out)', builder: backupOptions, handler: (args) => runBackup(context, 'system', args as unknown as BackupArgs) })
         .command(backupFilesSubcommand(context))
-        .demandCommand(1, 'Name what to back up: disk or partition.'),
+        .demandCommand(1, 'Name what to back up: disk, partition or system.'),
     handler: () => undefined,
   };
 }

@@ -5,6 +5,8 @@ import { LifeboatError } from '../../core/errors.ts';
 import { describePlan, planRestore } from '../../core/repository/restore-plan.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
 import { parseSnapshotSpec, selectSnapshot } from '../../core/repository/select-snapshot.ts';
+import { planSystemRestore } from '../../core/repository/system-restore-plan.ts';
+import { readTargetLayout } from '../../ops/read-target-layout.ts';
 import { restore } from '../../ops/restore.ts';
 import type { CliContext, RepositoryHandle } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
@@ -57,7 +59,11 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         const createBytes = spec.partition !== undefined ? (partitionVolume?.content.sizeBytes ?? 0) : manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
         const target = await services.openTarget(args.target, { createBytes, sectorSize: manifest.table?.sectorSize ?? 512, dryRun: args['dry-run'] });
         try {
-          const plan = planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
+          const wholeSystem = manifest.kind === 'system' && spec.partition === undefined;
+          if (wholeSystem && args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow applies to whole-disk restores, not to system snapshots.' });
+          const plan = wholeSystem
+            ? planSystemRestore(manifest, target.facts, await readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }))
+            : planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
           const source = [manifest.source.model, manifest.source.serial].filter(Boolean).join(' ');
           const lines = [`Snapshot ${id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${source}), ${manifest.time}.`, ...describePlan(plan)];
           if (args.json) reporter.event('plan', { snapshot: id, plan });
@@ -67,7 +73,8 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
             return;
           }
           if (!args.yes && !target.facts.fresh) {
-            const answer = await services.ask(`Everything on ${target.facts.description} will be overwritten. Type yes to continue: `, { secret: false });
+            const what = plan.kind === 'system' ? `The system partitions and boot code on ${target.facts.description} will be overwritten (see the plan)` : `Everything on ${target.facts.description} will be overwritten`;
+            const answer = await services.ask(`${what}. Type yes to continue: `, { secret: false });
             if (answer === undefined) throw new LifeboatError('LB_INPUT_CONFIRMATION_REQUIRED', { detail: `Restoring onto ${target.facts.description}.` });
             if (answer.trim().toLowerCase() !== 'yes') throw new LifeboatError('LB_INPUT_CANCELLED');
           }
