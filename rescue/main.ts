@@ -16,6 +16,9 @@ import { checkCommand } from './ui/cli/check-command.ts';
 import { forgetCommand } from './ui/cli/forget-command.ts';
 import { initCommand } from './ui/cli/init-command.ts';
 import { restoreCommand } from './ui/cli/restore-command.ts';
+import { importCommand } from './ui/cli/import-command.ts';
+import { openClonezillaForRestore } from './io/clonezilla-restore-io.ts';
+import { isClonezillaDirectory } from './io/clonezilla-volume.ts';
 import { snapshotsCommand } from './ui/cli/snapshots-command.ts';
 import { lsCommand } from './ui/cli/ls-command.ts';
 import { getCommand } from './ui/cli/get-command.ts';
@@ -65,6 +68,7 @@ function createContext(): CliContext {
   return {
     repositories,
     browse: { openVolume, openFileTree: (source) => openFileTree(source), fileWriter: localFileWriter(), prepareDestination },
+    clonezilla: { isImage: isClonezillaDirectory, open: openClonezillaForRestore },
     listDisks,
     describeTarget,
     inspectTarget: (target, sectorSize) => withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem)),
@@ -90,6 +94,7 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .command(backupCommand(context))
     .command(snapshotsCommand(context))
     .command(restoreCommand(context))
+    .command(importCommand(context))
     .command(lsCommand(context))
     .command(getCommand(context))
     .command(checkCommand(context))

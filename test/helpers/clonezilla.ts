@@ -47,7 +47,10 @@ export async function buildClonezillaSourceDisk(): Promise<BuiltClonezillaDisk> 
   await execa('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=512', 'seek=1', 'count=60', 'conv=notrunc'], { stderr: 'ignore' });
   await execa('dd', [`if=${ext4}`, `of=${disk}`, 'bs=1M', `seek=${P1.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse'], { stderr: 'ignore' });
   await execa('dd', [`if=${fat}`, `of=${disk}`, 'bs=1M', `seek=${P2.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse'], { stderr: 'ignore' });
-  await execa('mkswap', ['-q', '-U', SWAP.uuid, '-L', SWAP.label, '--offset', String(P3.start * SECTOR), disk, String((P3.size * SECTOR) / 1024)]).catch(() => undefined);
+  // mkswap on its own file (not every mkswap has --offset), then copied into place.
+  const swap = await sparseFile(path.join(root, 'p3.img'), P3.size * SECTOR);
+  await execa('mkswap', ['-q', '-U', SWAP.uuid, '-L', SWAP.label, swap]);
+  await execa('dd', [`if=${swap}`, `of=${disk}`, 'bs=1M', `seek=${P3.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse'], { stderr: 'ignore' });
   const ptcl = {
     sda1: path.join(root, 'sda1.ptcl'),
     sda2: path.join(root, 'sda2.ptcl'),

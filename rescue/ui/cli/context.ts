@@ -9,6 +9,8 @@ import type { FileWriter } from '../../core/file-trees/file-writer-port.ts';
 import type { FileSystemWalker, FileWalkOptions } from '../../core/repository/files-backup-port.ts';
 import type { DiskContents } from '../../ops/inspect-disk.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
+import type { ClonezillaLayout } from '../../core/clonezilla/clonezilla-restore-plan.ts';
+import type { ClonezillaRestoreIo, ClonezillaScratch } from '../../core/clonezilla/clonezilla-ports.ts';
 
 /** An open repository with its lock. */
 export type RepositoryHandle = RepositoryMaintenance & {
@@ -46,6 +48,22 @@ export interface BrowseServices {
   prepareDestination(path: string): Promise<string>;
 }
 
+/** An opened Clonezilla image directory: its layout and the io bound to it. */
+export interface OpenedClonezillaImage {
+  readonly layout: ClonezillaLayout;
+  /** The restore io writing into a target's backing file or device at its offset. */
+  restoreIo(backing: { path: string; offset: number }): ClonezillaRestoreIo;
+  /** A scratch disk file in the temporary folder for `import clonezilla`. */
+  createScratch(sizeBytes: number, sectorSize: number): Promise<ClonezillaScratch>;
+}
+
+/** Clonezilla image directories (wired in main.ts). */
+export interface ClonezillaServices {
+  /** True when `path` is a directory holding a Clonezilla image. */
+  isImage(path: string): Promise<boolean>;
+  open(directory: string): Promise<OpenedClonezillaImage>;
+}
+
 /** The capabilities main.ts wires in; commands never import io themselves. */
 export interface CliContext {
   readonly listDisks: (options: { includeVirtual: boolean }) => Promise<DiskSummary[]>;
@@ -59,6 +77,8 @@ export interface CliContext {
   readonly repositories: RepositoryServices;
   /** What `ls` and `get` need: volumes outside repositories, file readers, and a file writer. */
   readonly browse: BrowseServices;
+  /** `restore` and `import` from Clonezilla image directories. */
+  readonly clonezilla: ClonezillaServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
 }

@@ -11,10 +11,10 @@ export interface RepositoryArgs {
   json: boolean;
 }
 
-/** Adds -r, --password-file and --json. */
-export function withRepositoryOptions<T>(yargs: Argv<T>): Argv<T & RepositoryArgs> {
+/** Adds -r, --password-file and --json; `repoRequired: false` where the command has a form without a repository. */
+export function withRepositoryOptions<T>(yargs: Argv<T>, options: { repoRequired?: boolean } = {}): Argv<T & RepositoryArgs> {
   return yargs
-    .option('repo', { alias: 'r', type: 'string', demandOption: true, describe: 'The repository folder' })
+    .option('repo', { alias: 'r', type: 'string', demandOption: options.repoRequired ?? true, describe: 'The repository folder' })
     .option('password-file', { type: 'string', describe: 'Read the repository password from this file (else LIFEBOAT_PASSWORD, else a prompt)' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output (JSON lines for long operations)' }) as unknown as Argv<T & RepositoryArgs>;
 }

@@ -12,8 +12,11 @@ import type { CliContext, RepositoryHandle } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
 import { restoreFilesSnapshot } from './restore-files-snapshot.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 
-interface RestoreArgs extends RepositoryArgs {
+interface RestoreArgs extends Omit<RepositoryArgs, 'repo'> {
+  /** Absent when the snapshot argument is a Clonezilla image directory. */
+  repo: string | undefined;
   snapshot: string;
   target: string;
   tag: string | undefined;
@@ -37,10 +40,10 @@ export async function findSnapshot(repository: RepositoryHandle, spec: string, t
 export function restoreCommand(context: CliContext): CommandModule<object, RestoreArgs> {
   return {
     command: 'restore <snapshot> <target>',
-    describe: 'Restore a snapshot (or partition N of it: SNAPSHOT:N) onto a disk, partition or image file',
+    describe: 'Restore a snapshot (or partition N of it: SNAPSHOT:N), or a Clonezilla image directory (DIR or DIR:sda1, without -r), onto a disk, partition or image file',
     builder: (yargs) =>
-      withRepositoryOptions(yargs)
-        .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id prefix or latest, optionally :N for partition N' })
+      withRepositoryOptions(yargs, { repoRequired: false })
+        .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id prefix or latest, optionally :N for partition N; without -r: a Clonezilla image directory, optionally :sda1' })
         .positional('target', { type: 'string', demandOption: true, describe: 'Block device, image file, or FILE:N (partition N of a disk image)' })
         .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })
         .option('grow', { type: 'boolean', default: false, describe: 'Enlarge the last partition and its filesystem to fill a larger target' })
@@ -48,10 +51,14 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
         .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the restore succeeded' }) as never,
     handler: async (args) => {
+      const clonezilla = args.repo === undefined ? await findClonezillaSource(context, args.snapshot) : undefined;
+      if (clonezilla) return runClonezillaRestore(context, args, clonezilla);
+      const { repo } = args;
+      if (repo === undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: `Missing required argument: repo (-r REPO); without -r, ${args.snapshot} must be a Clonezilla image directory.` });
       const services = context.repositories;
       const spec = parseSnapshotSpec(args.snapshot);
       const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
-      await withRepository(context, args, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
+      await withRepository(context, { ...args, repo }, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
         for (const notice of notices) reporter.notice(notice);
         const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
         if (manifest.kind === 'files') return restoreFilesSnapshot(context, args, repository, { id, manifest }, reporter);
