@@ -15,6 +15,8 @@ import type { StoredKind } from '../core/repository/files-tree-blobs.ts';
 const STATS_AT_ONCE = 32;
 /** Paths per getfattr call (keeps the command line short). */
 const XATTR_PATHS_PER_CALL = 256;
+/** How long xattr requests of folders listed at the same time are gathered into one getfattr. */
+const XATTR_GATHER_MS = 5;
 
 interface Located {
   readonly path: Buffer;
@@ -137,8 +139,24 @@ export async function createFileWalker(options: FileWalkOptions): Promise<FileSy
     return entry;
   };
 
+  // Folders listed at the same time share getfattr processes: requests are gathered for a few
+  // milliseconds (or up to XATTR_PATHS_PER_CALL paths), so a tree of small folders does not cost
+  // one process start per folder.
+  let pending: Array<{ paths: Buffer[]; resolve: (found: Map<string, Array<{ name: string; value: Uint8Array }>>) => void; reject: (error: unknown) => void }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const runPending = () => {
+    const batch = pending;
+    pending = [];
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    readXattrs(batch.flatMap((item) => item.paths), xattrState).then((found) => batch.forEach((item) => item.resolve(found)), (error: unknown) => batch.forEach((item) => item.reject(error)));
+  };
   const withXattrs = async (entries: Array<{ path: Buffer; name: Uint8Array }>) => {
-    const xattrs = await readXattrs(entries.map((entry) => entry.path), xattrState);
+    const xattrs = await new Promise<Map<string, Array<{ name: string; value: Uint8Array }>>>((resolve, reject) => {
+      pending.push({ paths: entries.map((entry) => entry.path), resolve, reject });
+      if (pending.reduce((sum, item) => sum + item.paths.length, 0) >= XATTR_PATHS_PER_CALL) runPending();
+      else timer ??= setTimeout(runPending, XATTR_GATHER_MS);
+    });
     return (path: Buffer) => xattrs.get(path.toString('latin1')) ?? [];
   };
 

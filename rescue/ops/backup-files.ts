@@ -23,8 +23,8 @@ import { forEachLimited } from '../core/run-limited.ts';
 
 /** Files read and chunked at once (reads, hashing and compression overlap on the thread pool). */
 const FILES_IN_FLIGHT = 6;
-/** Folders listed at once (each runs lstat on its entries and one getfattr). */
-const FOLDERS_LISTED_AT_ONCE = 4;
+/** Folders listed at once (lstat of their entries; their getfattr calls are gathered into few processes). */
+const FOLDERS_LISTED_AT_ONCE = 16;
 /** Progress events at most this often. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -120,7 +120,8 @@ function isAllZero(bytes: Uint8Array): boolean {
 async function backUpContent(state: RunState, entry: LocalEntry): Promise<StoredChunk[]> {
   const file = await state.walker.openFile(entry);
   const chunks: StoredChunk[] = [];
-  const buffer = new Uint8Array(state.chunking.maxBytes);
+  // Sized to the file (most are small: a max-size buffer per file would be mostly zeroing), plus room to see its end.
+  const buffer = new Uint8Array(Math.min(state.chunking.maxBytes, entry.size + 4096));
   const stores: Array<Promise<void>> = [];
   try {
     let filled = 0;
@@ -135,7 +136,8 @@ async function backUpContent(state: RunState, entry: LocalEntry): Promise<Stored
         state.counters.readBytes += read;
       }
       if (filled === 0) break;
-      const length = nextChunkLength(buffer.subarray(0, filled), atEnd, state.chunking);
+      // A file that grew past its buffer while being read is cut where the buffer ends.
+      const length = nextChunkLength(buffer.subarray(0, filled), atEnd, state.chunking) || filled;
       const piece = buffer.slice(0, length);
       buffer.copyWithin(0, length, filled);
       filled -= length;

@@ -8,6 +8,7 @@ import type { ProgressReporter } from '../core/progress.ts';
 import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
 import type { RepositoryMaintenance } from '../core/repository/repository-port.ts';
 import { loadContent } from './restore.ts';
+import { filesSnapshotBlobs } from './snapshot-file-tree.ts';
 
 /** A problem found by check (its code says what kind). */
 export interface CheckProblem {
@@ -44,6 +45,10 @@ async function checkSnapshots(repository: RepositoryMaintenance, problems: Check
         for (const content of [...manifest.regions.map((region) => region.content), ...manifest.volumes.map((volume) => volume.content)]) {
           const loaded = await loadContent(repository, content, manifest.chunkBytes);
           for (const chunk of loaded.chunks.values()) if (!repository.hasBlob(chunk)) missing.add(chunk);
+        }
+        if (manifest.kind === 'files') {
+          const blobs = await filesSnapshotBlobs(repository, manifest);
+          for (const blob of [...blobs.trees, ...blobs.data]) if (!repository.hasBlob(blob)) missing.add(blob);
         }
       } catch (error) {
         problems.push({ ...problemOf(error), detail: `Snapshot ${id.slice(0, 8)}: ${problemOf(error).detail}` });

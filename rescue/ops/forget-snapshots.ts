@@ -8,6 +8,7 @@ import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot } from '../core/repository/repository-port.ts';
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from '../core/repository/retention.ts';
 import { loadContent } from './restore.ts';
+import { filesSnapshotBlobs } from './snapshot-file-tree.ts';
 
 /** What forget decided (and, unless dry run, did). */
 export interface ForgetReport {
@@ -54,6 +55,10 @@ async function liveBlobs(repository: RepositoryMaintenance, ignore: ReadonlySet<
   for (const { id, manifest } of snapshots) {
     if (ignore.has(id)) continue;
     for (const tree of manifestTreeIds(manifest)) live.add(tree);
+    if (manifest.kind === 'files') {
+      const blobs = await filesSnapshotBlobs(repository, manifest);
+      for (const blob of [...blobs.trees, ...blobs.data]) live.add(blob);
+    }
     for (const content of [...manifest.regions.map((region) => region.content), ...manifest.volumes.map((volume) => volume.content)]) {
       const loaded = await loadContent(repository, content, manifest.chunkBytes);
       for (const chunk of loaded.chunks.values()) live.add(chunk);

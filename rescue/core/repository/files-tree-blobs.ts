@@ -14,8 +14,8 @@ export const FOLDER_BLOB_MAX_BYTES = 4 * 1024 * 1024;
 export const FOLDER_BLOB_MAX_ENTRIES = 16384;
 /** A file with more chunks than this keeps them in LBFC chunk-list blobs instead of inline. */
 export const INLINE_CHUNKS_MAX = 1024;
-/** Extended attribute values up to this size are kept inline; larger ones in a data blob. */
-export const INLINE_XATTR_MAX_BYTES = 4096;
+/** Extended attribute values up to this size are kept inline (ACLs, capabilities, labels); larger ones in a data blob. */
+export const INLINE_XATTR_MAX_BYTES = 1024;
 /** Hard limits checked on read. */
 const MAX_NAME_BYTES = 4096;
 const MAX_XATTR_NAME_BYTES = 255;
