@@ -151,6 +151,12 @@ export const ERROR_CATALOGUE = {
     cause: 'The confirmation was refused or interrupted.',
     fix: 'Run the command again and confirm when the plan is right.',
   },
+  LB_INPUT_STOPPED: {
+    group: 'input',
+    message: 'The operation was stopped before it finished.',
+    cause: 'Cancel was chosen while it ran (the TUI\'s progress screen).',
+    fix: 'A stopped backup leaves the repository as it was: run it again. A stopped restore leaves the target incomplete: restore again before using it.',
+  },
   LB_INPUT_IMAGE_CORRUPT: {
     group: 'input',
     message: 'An image to read (a Clonezilla or partclone image) is damaged.',

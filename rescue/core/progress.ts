@@ -1,5 +1,8 @@
 // Typed progress: long operations report what they have done through this reporter; the CLI and
 // the TUI render it (text, JSON lines, gauges). The default reporter ignores everything.
+// A stop request reaches them as an AbortSignal, checked between chunks.
+
+import { LifeboatError } from './errors.ts';
 
 /** A step of a long operation. */
 export type ProgressPhase = 'backup' | 'verify' | 'restore' | 'check' | 'prune';
@@ -17,4 +20,9 @@ export interface ProgressEvent {
 export interface ProgressReporter {
   progress(event: ProgressEvent): void;
   notice(message: string): void;
+}
+
+/** Throws LB_INPUT_STOPPED once `signal` is aborted; long operations call it between chunks. */
+export function throwIfStopped(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new LifeboatError('LB_INPUT_STOPPED', { detail: `Stopped during ${what}.` });
 }

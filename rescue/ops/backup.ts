@@ -11,7 +11,7 @@ import { LifeboatError, toLifeboatError } from '../core/errors.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import type { FilesystemProbe } from '../core/filesystems/probe-types.ts';
 import { readPartitionTable, type PartitionTableInfo } from '../core/partition-table/partition-table.ts';
-import type { ProgressReporter } from '../core/progress.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
 import { DELTA_BLOBS_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
@@ -42,6 +42,8 @@ export interface BackupRequest {
   readonly verify: boolean;
   readonly host: string;
   readonly lifeboatVersion: string;
+  /** Stops the backup between chunks (LB_INPUT_STOPPED); the repository stays as it was. */
+  readonly signal?: AbortSignal;
 }
 
 /** The saved snapshot. */
@@ -225,6 +227,7 @@ async function backUpItem(request: BackupRequest, repository: RepositoryWriter, 
   const chunkBytes = repository.config.chunkBytes;
   const refs: ChunkRef[] = [];
   await forEachLimited(planChunks(item.extents, item.sizeBytes, chunkBytes), CHUNKS_IN_FLIGHT, (span) => slots.with(async (slot) => {
+    throwIfStopped(request.signal, 'the backup');
     const chunk = await readChunk(item.source, span, slot);
     const usedBytes = span.used.reduce((sum, extent) => sum + extent.length, 0);
     counters.readBytes += usedBytes;
@@ -305,7 +308,14 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
     await repository.abort();
     throw error;
   }
-  if (request.verify) await verifyWrittenPacks(repository, reporter);
+  try {
+    throwIfStopped(request.signal, 'the backup');
+    if (request.verify) await verifyWrittenPacks(repository, reporter, request.signal);
+    throwIfStopped(request.signal, 'the verification');
+  } catch (error) {
+    await repository.abort();
+    throw error;
+  }
   const manifest: SnapshotManifest = {
     version: repository.config.version,
     kind: request.kind,
@@ -327,12 +337,13 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
 }
 
 /** Reads back every pack this run wrote and checks it against its hash and the index. */
-async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter): Promise<void> {
+async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
   const packs = repository.writtenPacks();
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
   let done = 0;
   await forEachLimited(packs, PACKS_VERIFIED_AT_ONCE, async (pack) => {
+    throwIfStopped(signal, 'the verification');
     await repository.verifyPack(pack.id);
     done += pack.size;
     reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });

@@ -6,7 +6,7 @@
 import { LifeboatError } from '../core/errors.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
 import { EMPTY_ENTRY, encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
-import type { ProgressReporter } from '../core/progress.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks } from '../core/repository/chunk-plan.ts';
 import type { ByteExtent, SnapshotManifest, VolumeContent } from '../core/repository/format.ts';
@@ -68,12 +68,14 @@ interface RestoreContext {
   readonly fresh: boolean;
   readonly reporter: ProgressReporter;
   readonly total: number;
+  readonly signal: AbortSignal | undefined;
   done: number;
 }
 
 async function writeContent(context: RestoreContext, loaded: LoadedContent, sizeBytes: number, base: number, label: string): Promise<void> {
   const zeros = new Uint8Array(context.chunkBytes);
   await forEachLimited(planChunks(loaded.extents, sizeBytes, context.chunkBytes), CHUNKS_IN_FLIGHT, async (span) => {
+    throwIfStopped(context.signal, 'the restore');
     const id = loaded.chunks.get(span.index);
     const data = id ? await context.repository.readBlob(id) : undefined;
     if (data && data.length !== span.length) {
@@ -156,6 +158,8 @@ export async function restore(options: {
   target: RestoreTarget;
   reporter: ProgressReporter;
   growFilesystem: GrowFilesystem;
+  /** Stops between chunks and steps (LB_INPUT_STOPPED); what was written stays written. */
+  signal?: AbortSignal;
 }): Promise<void> {
   const { repository, manifest, plan, target, reporter } = options;
   const contents = new Map<RestoreStep, { loaded: LoadedContent; sizeBytes: number }>();
@@ -169,9 +173,10 @@ export async function restore(options: {
     contents.set(step, { loaded, sizeBytes: content.sizeBytes });
   }
   const total = [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
-  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, done: 0 };
+  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, done: 0 };
   reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const step of plan.steps) {
+    throwIfStopped(options.signal, 'the restore');
     const entry = contents.get(step);
     if (entry && 'offset' in step) await writeContent(context, entry.loaded, entry.sizeBytes, step.offset, step.label);
     else if (step.kind === 'gpt') await writeGpt(target, manifest, step);

@@ -586,6 +586,8 @@ export class FolderRepository implements RepositoryMaintenance {
 
   async abort(): Promise<void> {
     await this.writeQueue;
+    // Blobs of the discarded pack are stored nowhere: a later run on this handle must store them again.
+    for (const entry of this.pack?.entries ?? []) this.pendingIds.delete(entry.id);
     await this.pack?.discard();
     this.pack = undefined;
   }
