@@ -10,6 +10,16 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Optional: reads exactly `target.length` bytes at `offset` straight into `target` (no copy). */
   readInto?(target: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Optional: a buffer of `length` bytes on a SharedArrayBuffer that `readInto` can fill straight from
+   * the device, bypassing the page cache (O_DIRECT), where whole aligned blocks are read into it.
+   */
+  allocateReadBuffer?(length: number): Promise<Uint8Array>;
+}
+
+/** A shared buffer for reads from `source`: one the source can fill directly where it offers that. */
+export async function allocateReadBuffer(source: ByteSource, length: number): Promise<Uint8Array> {
+  return source.allocateReadBuffer ? source.allocateReadBuffer(length) : new Uint8Array(new SharedArrayBuffer(length));
 }
 
 /** Fills `target` with the bytes at `offset`: straight through `readInto` where the source has it. */
@@ -42,6 +52,7 @@ export function sliceSource(source: ByteSource, start: number, size: number): By
       checkRange(size, offset, target.length);
       await readInto(source, target, start + offset);
     },
+    ...(source.allocateReadBuffer ? { allocateReadBuffer: (length: number) => allocateReadBuffer(source, length) } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
 // manifest last, so an interrupted run leaves the repository as it was plus ignorable packs.
 
 import os from 'node:os';
-import { readInto, sliceSource, type ByteSource } from '../core/byte-source.ts';
+import { allocateReadBuffer, readInto, sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
 import { wholeDeviceMap, type UsedBlockMap } from '../core/block-maps/used-block-map.ts';
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
@@ -172,8 +172,15 @@ interface ChunkSlot {
 class ChunkSlots {
   private readonly free: ChunkSlot[] = [];
 
-  constructor(count: number, chunkBytes: number) {
-    for (let i = 0; i < count; i++) this.free.push({ input: new Uint8Array(new SharedArrayBuffer(chunkBytes)), output: new Uint8Array(new SharedArrayBuffer(chunkBytes)) });
+  private constructor(slots: ChunkSlot[]) {
+    this.free.push(...slots);
+  }
+
+  /** Input buffers come from the source, so it can read into them directly (around the page cache). */
+  static async create(count: number, chunkBytes: number, source: ByteSource): Promise<ChunkSlots> {
+    const slots: ChunkSlot[] = [];
+    for (let i = 0; i < count; i++) slots.push({ input: await allocateReadBuffer(source, chunkBytes), output: new Uint8Array(new SharedArrayBuffer(chunkBytes)) });
+    return new ChunkSlots(slots);
   }
 
   /** Runs `work` with a free slot; there is one per chunk in flight, so one is always free. */
@@ -295,7 +302,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
   reporter.progress({ phase: 'backup', bytesDone: 0, bytesTotal: total });
   const regions: SnapshotRegion[] = [];
   const volumes: SnapshotVolume[] = [];
-  const slots = new ChunkSlots(CHUNKS_IN_FLIGHT, repository.config.chunkBytes);
+  const slots = await ChunkSlots.create(CHUNKS_IN_FLIGHT, repository.config.chunkBytes, request.source);
   const parent = await findParent(request, repository);
   try {
     for (const item of items) {

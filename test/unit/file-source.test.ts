@@ -1,11 +1,12 @@
 // openByteSource over a regular file and over a block device (a loop device): same size, same bytes.
 
 import test from 'ava';
+import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readInto, sliceSource } from '../../rescue/core/byte-source.ts';
+import { allocateReadBuffer, readInto, sliceSource } from '../../rescue/core/byte-source.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
 import { withLoop } from '../helpers/filesystem-images.ts';
@@ -41,6 +42,56 @@ test('a file and the loop device over it read the same bytes at any offset and l
         }
       }
     });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Bytes of `file` in the page cache (fincore). */
+async function cachedBytes(file: string): Promise<number> {
+  const { stdout } = await execa('fincore', ['--bytes', '--noheadings', '--output', 'RES', file]);
+  return Number(stdout.trim());
+}
+
+/** Drops `file` from the page cache (after writing it back). */
+async function evict(file: string): Promise<void> {
+  await execa('sync', [file]);
+  await execa('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
+
+test('reads into buffers from allocateReadBuffer go around the page cache, at aligned places only', async (t) => {
+  // On tmpfs there is no O_DIRECT and the reads are buffered: the file lies under /var/tmp (a disk).
+  const dir = await mkdtemp(path.join('/var/tmp', 'lifeboat-direct-'));
+  try {
+    const content = randomBytes(8 * 1024 * 1024);
+    const file = path.join(dir, 'data.img');
+    await writeFile(file, content);
+    await evict(file);
+    t.true((await cachedBytes(file)) < 1024 * 1024, 'the test could not drop the file from the page cache');
+    const source = await openByteSource(file);
+    try {
+      const slice = sliceSource(source, 1024 * 1024, 6 * 1024 * 1024);
+      const buffer = await allocateReadBuffer(slice, 2 * 1024 * 1024);
+      t.true(buffer.buffer instanceof SharedArrayBuffer, 'chunk workers read the buffer in place');
+      const before = await cachedBytes(file);
+      // Aligned: whole 4 KiB blocks at 4 KiB offsets, into the buffer at a 4 KiB offset.
+      await readInto(slice, buffer.subarray(8192, 8192 + 1024 * 1024), 2 * 1024 * 1024);
+      t.deepEqual(Buffer.from(buffer.subarray(8192, 8192 + 1024 * 1024)), content.subarray(3 * 1024 * 1024, 4 * 1024 * 1024));
+      t.true((await cachedBytes(file)) - before < 256 * 1024, 'an aligned bulk read went through the page cache');
+      // Not aligned (offset, length or place in the buffer): buffered, and the bytes are the same.
+      for (const [at, offset, length] of [[0, 512, 65536], [100, 4096, 8192], [4096, 4096, 5000]] as const) {
+        const target = buffer.subarray(at, at + length);
+        await readInto(slice, target, offset);
+        t.deepEqual(Buffer.from(target), content.subarray(1024 * 1024 + offset, 1024 * 1024 + offset + length), `${at} ${offset}+${length}`);
+      }
+      // A plain buffer is read buffered: the same source, the same bytes, now cached.
+      const plain = new Uint8Array(1024 * 1024);
+      await readInto(slice, plain, 4 * 1024 * 1024);
+      t.deepEqual(Buffer.from(plain), content.subarray(5 * 1024 * 1024, 6 * 1024 * 1024));
+      t.true((await cachedBytes(file)) - before >= 1024 * 1024, 'fincore sees buffered reads (so the check above can fail)');
+    } finally {
+      await source.close();
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
