@@ -9,6 +9,7 @@ import { openBackupSource, openRestoreTarget } from './io/device-endpoints.ts';
 import { growFilesystem } from './io/grow-filesystem.ts';
 import { createFileWalker } from './io/walk-files.ts';
 import { hostName, initRepository, isEmptyFolder, openRepository } from './io/repository/folder-repository.ts';
+import { findRepositories } from './io/find-repositories.ts';
 import { askOnTerminal } from './io/terminal-prompt.ts';
 import type { RepositoryServices } from './ui/cli/context.ts';
 import { backupCommand } from './ui/cli/backup-command.ts';
@@ -79,9 +80,12 @@ function createContext(): CliContext {
   };
 }
 
+/** Where the medium mounts its LIFEBOAT data partition (images/linux/rootfs/etc/lifeboat/rc.sysinit). */
+const MEDIUM_DATA_FOLDER = '/mnt/lifeboat-data';
+
 async function openTui(context: CliContext) {
-  const { runHomeScreen } = await import('./ui/tui/home-screen.ts');
-  return runHomeScreen({ version: context.version, loadDisks: () => context.listDisks({ includeVirtual: false }) });
+  const { runTui } = await import('./ui/tui/tui.ts');
+  return runTui({ cli: context, findRepositories: () => findRepositories([process.env.LIFEBOAT_REPOSITORY, MEDIUM_DATA_FOLDER]) });
 }
 
 function buildParser(argv: readonly string[], context: CliContext, outcome: CommandOutcome): Argv {

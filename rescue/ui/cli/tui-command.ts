@@ -1,7 +1,7 @@
 // `lifeboat tui` (and `lifeboat` alone on a terminal): opens the text user interface.
 
 import type { CommandModule } from 'yargs';
-import type { HomeChoice } from '../tui/home-screen.ts';
+import type { TuiOutcome } from '../tui/tui-context.ts';
 import { EXIT_WANTS_SHELL } from './boot-command.ts';
 
 /** Where a command leaves an exit status that is not an error (the TUI's Shell choice). */
@@ -10,7 +10,7 @@ export interface CommandOutcome {
 }
 
 /** Opens the TUI; main.ts passes the screen runner so the CLI needs no terminal to be built. */
-export function tuiCommand(openTui: () => Promise<HomeChoice>, outcome: CommandOutcome): CommandModule<object, object> {
+export function tuiCommand(openTui: () => Promise<TuiOutcome>, outcome: CommandOutcome): CommandModule<object, object> {
   return {
     command: 'tui',
     describe: 'Open the text user interface (the default on a terminal)',

@@ -11,8 +11,17 @@ declare module 'blessed-contrib' {
     /** The list that draws the rows (its style.selected colours the selected row). */
     rows: Widgets.ListElement;
   }
+  interface LineSeries {
+    title: string;
+    x: string[];
+    y: number[];
+  }
+  interface LineElement extends Widgets.BoxElement {
+    setData(data: LineSeries[]): void;
+  }
   interface Contrib {
     table(options: Record<string, unknown>): TableElement;
+    line(options: Record<string, unknown>): LineElement;
   }
   const contrib: Contrib;
   export default contrib;

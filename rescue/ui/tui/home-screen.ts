@@ -1,81 +1,100 @@
-// The TUI's first screen: what Lifeboat is, the disks it sees, and the keys that lead on.
-// Screens hold no business logic: they get data and return what the user chose.
+// The TUI's first screen: a map of every disk (a bar per disk, partitions to scale, a legend with
+// filesystem, label, used space and role), the repositories found, and the actions. It holds no
+// logic: it gets the disks and repositories and returns the action chosen.
 
 import blessed from 'blessed';
-import contrib from 'blessed-contrib';
-import { formatBytes, type DiskSummary } from '../../core/disk-facts.ts';
-import { themeForColors } from './theme.ts';
+import { formatBytes } from '../../core/disk-facts.ts';
+import { hintLine, type TuiApp } from './app.ts';
+import { describePartitions, drawDiskBar } from './disk-map.ts';
+import { escapeTags } from './common-screens.ts';
+import type { LoadedDisk } from './tui-context.ts';
 
 /** What the user chose on the home screen. */
-export type HomeChoice = 'quit' | 'shell';
+export type HomeAction = 'backup' | 'restore' | 'browse' | 'verify' | 'disks' | 'logs' | 'shell' | 'poweroff' | 'reboot' | 'quit' | 'add-repository' | 'refresh';
 
-/** What the home screen shows. */
+/** The actions in menu order, with their shortcut letters. */
+export const HOME_ACTIONS: ReadonlyArray<{ readonly key: string; readonly label: string; readonly action: HomeAction }> = [
+  { key: 'b', label: 'Backup', action: 'backup' },
+  { key: 'r', label: 'Restore', action: 'restore' },
+  { key: 'f', label: 'Browse a backup', action: 'browse' },
+  { key: 'v', label: 'Verify', action: 'verify' },
+  { key: 'd', label: 'Disks', action: 'disks' },
+  { key: 'l', label: 'Logs', action: 'logs' },
+  { key: 's', label: 'Shell', action: 'shell' },
+  { key: 'p', label: 'Power off', action: 'poweroff' },
+  { key: 'o', label: 'Reboot', action: 'reboot' },
+  { key: 'q', label: 'Quit', action: 'quit' },
+];
+
+/** What the home screen shows; disks arrive later (reading every table takes a moment). */
 export interface HomeScreenInput {
-  readonly version: string;
-  readonly loadDisks: () => Promise<DiskSummary[]>;
+  readonly disks: Promise<LoadedDisk[]>;
+  readonly repositories: readonly string[];
+  /** The menu row selected when the screen opens. */
+  readonly selected?: HomeAction;
 }
 
-/** Opens the home screen on the terminal and resolves with the user's choice. */
-export async function runHomeScreen(input: HomeScreenInput): Promise<HomeChoice> {
-  const screen = blessed.screen({ smartCSR: true, title: 'Lifeboat', fullUnicode: false, dockBorders: true });
-  const theme = themeForColors((screen.tput as unknown as { colors: number }).colors);
-  blessed.box({
-    parent: screen,
-    top: 0,
-    left: 0,
-    width: '100%',
-    height: 3,
-    border: { type: 'line' },
-    tags: true,
-    content: `{bold}Lifeboat ${input.version}{/bold}  rescue toolkit: backup, restore, clone`,
-    style: { border: { fg: theme.accent } },
-  });
-  const table = contrib.table({
-    parent: screen,
-    top: 3,
-    left: 0,
-    width: '100%',
-    height: '100%-5',
-    label: ' Disks ',
-    keys: true,
-    interactive: true,
-    columnSpacing: 2,
-    columnWidth: [12, 10, 9, 30],
-    border: { type: 'line', fg: theme.accent },
-    fg: theme.text,
-  });
-  table.rows.style.selected = { ...theme.selected };
-  blessed.box({
-    parent: screen,
-    bottom: 0,
-    left: 0,
-    width: '100%',
-    height: 2,
-    tags: true,
-    content: ' {bold}r{/bold} refresh   {bold}s{/bold} shell   {bold}q{/bold} quit',
-  });
+const ACTIONS_WIDTH = 22;
 
-  const refresh = async (): Promise<void> => {
-    const disks = await input.loadDisks();
-    table.setData({
-      headers: ['Device', 'Size', 'Bus', 'Model'],
-      data: disks.length > 0 ? disks.map((d) => [d.path, formatBytes(d.sizeBytes), d.transport, d.model || '-']) : [['(no disks found)', '', '', '']],
+/** The disk lines of the map: a header, then per disk its facts, its bar and its legend. */
+export function diskMapLines(disks: readonly LoadedDisk[], width: number): string[] {
+  const lines = [`{bold}${'Device'.padEnd(12)} ${'Size'.padEnd(9)} ${'Bus'.padEnd(7)} Model{/bold}`];
+  if (disks.length === 0) lines.push('(no disks found)');
+  for (const { summary, map } of disks) {
+    const flags = [summary.holdsMedium ? 'medium' : '', [...summary.mountPoints, ...summary.partitions.flatMap((p) => p.mountPoints)].length > 0 ? 'mounted' : ''].filter(Boolean);
+    const facts = `${summary.path.padEnd(12)} ${formatBytes(summary.sizeBytes).padEnd(9)} ${summary.transport.padEnd(7)} ${summary.model || '-'}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`;
+    lines.push(escapeTags(facts.slice(0, width)));
+    lines.push(escapeTags(drawDiskBar(map, width)));
+    lines.push(escapeTags(`  ${describePartitions(map).join('; ')}`.slice(0, width)));
+  }
+  return lines;
+}
+
+/** Opens the home screen; resolves with the action chosen. */
+export async function runHomeScreen(app: TuiApp, input: HomeScreenInput): Promise<HomeAction> {
+  const choice = await app.show<HomeAction>({ title: 'Home', hint: hintLine([['letters', 'act'], ['Tab', 'disks'], ['a', 'add repository'], ['F5', 'refresh'], ['q', 'quit']]) }, (page) => {
+    const menu = blessed.list({
+      parent: page.box, top: 0, left: 0, width: ACTIONS_WIDTH, height: '100%-2', label: ' Actions ', border: { type: 'line' }, keys: true, tags: true,
+      items: HOME_ACTIONS.map((entry) => ` {bold}${entry.key}{/bold}  ${entry.label}`),
+      style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text }, border: { fg: app.theme.accent } },
     });
-    table.focus();
-    screen.render();
-  };
-  await refresh();
-
-  return new Promise<HomeChoice>((resolve) => {
-    const finish = (choice: HomeChoice) => {
-      screen.destroy();
-      // blessed leaves stdin flowing after destroy; paused, it no longer keeps the process alive
-      if (process.stdin.isTTY) process.stdin.setRawMode(false);
-      process.stdin.pause();
-      resolve(choice);
-    };
-    screen.key(['q', 'C-c'], () => finish('quit'));
-    screen.key(['s'], () => finish('shell'));
-    screen.key(['r'], () => void refresh());
+    const repositoryHeight = Math.min(7, input.repositories.length + 3);
+    const disksBox = blessed.box({
+      parent: page.box, top: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: `100%-${repositoryHeight + 2}`, label: ' Disks ', border: { type: 'line' },
+      tags: true, scrollable: true, keys: true, alwaysScroll: true, style: { border: { fg: app.theme.accent }, focus: { border: { fg: app.theme.text } } },
+      content: 'Reading the disks...',
+    });
+    const repositoryLines = input.repositories.length > 0 ? input.repositories.map((folder) => escapeTags(folder)) : ['(none found: press a to type a folder)'];
+    blessed.box({
+      parent: page.box, bottom: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: repositoryHeight, label: ' Repositories ', border: { type: 'line' },
+      tags: true, content: repositoryLines.join('\n'), style: { border: { fg: app.theme.accent } },
+    });
+    menu.on('select', (_item, index) => {
+      const entry = HOME_ACTIONS[index];
+      if (entry) page.resolve(entry.action);
+    });
+    for (const entry of HOME_ACTIONS) page.onKey([entry.key], () => page.resolve(entry.action));
+    page.onKey(['a'], () => page.resolve('add-repository'));
+    page.onKey(['f5', 'C-r'], () => page.resolve('refresh'));
+    page.onKey(['tab'], () => {
+      if (app.screen.focused === menu) disksBox.focus();
+      else menu.focus();
+      app.render();
+    });
+    page.onEscape(() => undefined);
+    const selected = HOME_ACTIONS.findIndex((entry) => entry.action === input.selected);
+    menu.select(Math.max(0, selected));
+    menu.focus();
+    void input.disks.then((disks) => {
+      if (disksBox.detached) return; // the user left the screen before the disks were read
+      const width = Math.max(20, (disksBox.width as number) - 4);
+      disksBox.setContent(diskMapLines(disks, width).join('\n'));
+      app.render();
+    }, (error: unknown) => {
+      if (disksBox.detached) return;
+      disksBox.setContent(escapeTags(`The disks could not be read: ${String((error as Error).message)}`));
+      app.render();
+    });
   });
+  return choice ?? 'quit';
 }

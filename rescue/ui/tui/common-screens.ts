@@ -1,0 +1,117 @@
+// Screens every flow uses: pick one row of a list, type a line (or a password), read a message,
+// answer yes or no, and the error screen that shows a failure's code, message and fix.
+
+import blessed from 'blessed';
+import { toLifeboatError } from '../../core/errors.ts';
+import { hintLine, type TuiApp } from './app.ts';
+
+/** One row of a choice list; `refusal` rows are listed but choosing them shows why they cannot be used. */
+export interface ChoiceRow<T> {
+  readonly label: string;
+  readonly value: T;
+  /** A shortcut letter. */
+  readonly key?: string;
+}
+
+/** Escapes blessed's tag braces in text that comes from disks and users. */
+export function escapeTags(text: string): string {
+  return blessed.escape(text);
+}
+
+/** A list of rows under an optional header and intro text; resolves with the chosen row's value. */
+export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?: readonly string[]; header?: string; rows: readonly ChoiceRow<T>[]; hint?: string; selected?: number }): Promise<T | undefined> {
+  return app.show<T>({ title: options.title, hint: options.hint ?? hintLine([['Up/Down', 'move'], ['Enter', 'choose'], ['Esc', 'back']]) }, (page) => {
+    const intro = options.intro ?? [];
+    let top = 0;
+    if (intro.length > 0) {
+      blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: intro.length, tags: true, content: intro.join('\n') });
+      top = intro.length + 1;
+    }
+    if (options.header) {
+      blessed.box({ parent: page.box, top, left: 1, width: '100%-4', height: 1, tags: true, content: `{bold}${escapeTags(options.header)}{/bold}` });
+      top += 1;
+    }
+    const list = blessed.list({
+      parent: page.box, top, left: 1, width: '100%-4', height: `100%-${top + 2}`, keys: true, vi: false, mouse: false, tags: false,
+      items: options.rows.map((row) => row.label), style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text } },
+    });
+    list.on('select', (_item, index) => {
+      const row = options.rows[index];
+      if (row) page.resolve(row.value);
+    });
+    for (const row of options.rows) if (row.key) page.onKey([row.key], () => page.resolve(row.value));
+    list.select(options.selected ?? 0);
+    list.focus();
+  });
+}
+
+/** One line typed by the user (hidden when `secret`); Escape resolves undefined. */
+export function askText(app: TuiApp, options: { title: string; prompt: readonly string[]; initial?: string; secret?: boolean }): Promise<string | undefined> {
+  const height = options.prompt.length + 6;
+  return app.show<string>({ title: options.title, hint: hintLine([['Enter', 'accept'], ['Esc', 'cancel']]), dialog: { width: 72, height } }, (page) => {
+    blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: options.prompt.length, tags: true, content: options.prompt.join('\n') });
+    const input = blessed.textbox({
+      parent: page.box, top: options.prompt.length + 1, left: 1, width: '100%-4', height: 1, inputOnFocus: false, censor: options.secret === true,
+      style: { fg: app.theme.text, bg: app.theme.selected.bg === 'default' ? 'default' : 'blue' },
+    });
+    blessed.box({ parent: page.box, top: options.prompt.length + 2, left: 1, width: '100%-4', height: 1, content: options.secret ? '(typed characters are hidden)' : '' });
+    if (options.initial) input.setValue(options.initial);
+    input.focus();
+    app.render();
+    input.readInput((error, value) => {
+      if (error || value === undefined || value === null) page.resolve(undefined);
+      else page.resolve(value);
+    });
+  });
+}
+
+/** A message (lines of text) until Enter or Escape. */
+export async function showMessage(app: TuiApp, options: { title: string; lines: readonly string[] }): Promise<void> {
+  const width = Math.min(78, Math.max(40, ...options.lines.map((line) => line.length + 4)));
+  await app.show<void>({ title: options.title, hint: hintLine([['Enter', 'continue']]), dialog: { width, height: Math.min(22, options.lines.length + 4) } }, (page) => {
+    const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, content: options.lines.join('\n') });
+    box.focus();
+    page.onKey(['enter', 'space'], () => page.resolve(undefined));
+  });
+}
+
+/** Yes or no (keys y and n; Escape is no). */
+export async function confirm(app: TuiApp, options: { title: string; lines: readonly string[] }): Promise<boolean> {
+  const answer = await app.show<boolean>({ title: options.title, hint: hintLine([['y', 'yes'], ['n', 'no'], ['Esc', 'no']]), dialog: { width: 64, height: options.lines.length + 5 } }, (page) => {
+    blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: options.lines.length + 2, tags: true, content: `${options.lines.join('\n')}\n\n{bold}y{/bold} yes   {bold}n{/bold} no` });
+    page.onKey(['y'], () => page.resolve(true));
+    page.onKey(['n'], () => page.resolve(false));
+  });
+  return answer === true;
+}
+
+/** The lines an error screen shows: code, message, fix (never a stack trace). */
+export function errorLines(error: unknown): string[] {
+  const coded = toLifeboatError(error);
+  return [`{bold}${coded.code}{/bold}`, '', escapeTags(coded.message), '', `{bold}Fix:{/bold} ${escapeTags(coded.fix)}`];
+}
+
+/** Shows any failure as its catalogue entry. */
+export async function showError(app: TuiApp, error: unknown, title = 'Error'): Promise<void> {
+  await showMessage(app, { title, lines: wrapLines(errorLines(error), 70) });
+}
+
+/** Wraps long lines at spaces to `width` columns (tags count, which only makes lines shorter). */
+export function wrapLines(lines: readonly string[], width: number): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.length <= width) {
+      out.push(line);
+      continue;
+    }
+    let rest = line;
+    while (rest.length > width) {
+      const cut = rest.lastIndexOf(' ', width);
+      const at = cut > width / 2 ? cut : width;
+      out.push(rest.slice(0, at));
+      rest = rest.slice(at).trimStart();
+    }
+    if (rest) out.push(rest);
+  }
+  return out;
+}

@@ -1,0 +1,121 @@
+// The disk map: a disk drawn as one bar of characters with its partitions to scale, and a legend
+// line with each partition's filesystem, label, used space and role. Pure text (plain ASCII, so it
+// reads the same on the Linux console and over a vt220 serial line).
+
+import { formatBytes, type DiskSummary } from '../../core/disk-facts.ts';
+import type { PartitionRole } from '../../core/partition-table/partition-types.ts';
+import type { DiskContents } from '../../ops/inspect-disk.ts';
+import type { SnapshotManifest } from '../../core/repository/format.ts';
+
+/** A partition as the map draws it. */
+export interface MapPartition {
+  readonly number: number | undefined;
+  readonly startBytes: number;
+  readonly sizeBytes: number;
+  readonly filesystem?: string;
+  readonly label?: string;
+  readonly usedBytes?: number;
+  readonly role?: PartitionRole;
+}
+
+/** A disk as the map draws it. */
+export interface MapDisk {
+  readonly sizeBytes: number;
+  readonly partitions: readonly MapPartition[];
+  /** A coded problem reading the disk (its table or filesystems). */
+  readonly problem?: string;
+}
+
+const ROLE_NAMES: Readonly<Record<PartitionRole, string>> = {
+  esp: 'ESP', 'microsoft-reserved': 'MSR', 'windows-recovery': 'WinRE', 'bios-boot': 'BIOS boot', 'linux-swap': 'swap',
+  'linux-root-candidate': 'Linux', 'windows-system-candidate': 'Windows', extended: 'extended', data: 'data',
+};
+
+/** The short name of a role. */
+export function roleName(role: PartitionRole | undefined): string {
+  return role ? ROLE_NAMES[role] : '';
+}
+
+/** The map of a disk read by inspectDisk. */
+export function mapFromContents(sizeBytes: number, contents: DiskContents): MapDisk {
+  if (contents.table.kind === 'none') {
+    const fs = contents.filesystem;
+    return { sizeBytes, partitions: fs ? [{ number: undefined, startBytes: 0, sizeBytes, filesystem: fs.type, ...(fs.label ? { label: fs.label } : {}), ...(fs.usedBytes === undefined ? {} : { usedBytes: fs.usedBytes }) }] : [] };
+  }
+  const problems = contents.table.partitions.filter((partition) => partition.problem).map((partition) => `${partition.number}: ${partition.problem?.code}`);
+  return {
+    sizeBytes,
+    partitions: contents.table.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => ({
+      number: partition.number, startBytes: partition.startBytes, sizeBytes: partition.sizeBytes, role: partition.role,
+      ...(partition.filesystem ? { filesystem: partition.filesystem.type } : {}),
+      ...(partition.filesystem?.label ? { label: partition.filesystem.label } : {}),
+      ...(partition.filesystem?.usedBytes === undefined ? {} : { usedBytes: partition.filesystem.usedBytes }),
+    })),
+    ...(problems.length > 0 ? { problem: problems.join(', ') } : {}),
+  };
+}
+
+/** The map of a disk from the kernel's partition list only (when the table cannot be read). */
+export function mapFromSummary(disk: DiskSummary, problem?: string): MapDisk {
+  return { sizeBytes: disk.sizeBytes, partitions: disk.partitions.map((partition) => ({ number: partition.number, startBytes: partition.startBytes, sizeBytes: partition.sizeBytes })), ...(problem ? { problem } : {}) };
+}
+
+/** The layout a snapshot restores: its table's partitions with the filesystems it kept. */
+export function mapFromSnapshot(manifest: SnapshotManifest, targetBytes: number): MapDisk {
+  const table = manifest.table;
+  if (!table || table.kind === 'none' || manifest.kind === 'partition') {
+    const volume = manifest.volumes[0];
+    return { sizeBytes: targetBytes, partitions: volume ? [{ number: undefined, startBytes: 0, sizeBytes: volume.content.sizeBytes, ...(volume.filesystem ? { filesystem: volume.filesystem.type, label: volume.filesystem.label } : {}), usedBytes: volume.content.usedBytes }] : [] };
+  }
+  return {
+    sizeBytes: targetBytes,
+    partitions: table.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => {
+      const volume = manifest.volumes.find((entry) => entry.partition === partition.number);
+      return {
+        number: partition.number, startBytes: partition.startLba * table.sectorSize, sizeBytes: partition.sectors * table.sectorSize,
+        ...(volume?.filesystem ? { filesystem: volume.filesystem.type, label: volume.filesystem.label } : {}),
+        ...(volume ? { usedBytes: volume.content.usedBytes } : {}),
+      };
+    }),
+  };
+}
+
+function segmentText(partition: MapPartition): string {
+  return [partition.number === undefined ? '' : String(partition.number), partition.filesystem ?? '', partition.label ?? ''].filter(Boolean).join(' ');
+}
+
+/** One bar `width` characters wide: `[` partitions to scale, `.` unpartitioned space `]`. */
+export function drawDiskBar(disk: MapDisk, width: number): string {
+  const inner = Math.max(4, width - 2);
+  const cells = Array.from({ length: inner }, () => '.');
+  if (disk.sizeBytes > 0) {
+    const sorted = [...disk.partitions].sort((a, b) => a.startBytes - b.startBytes);
+    let nextFree = 0;
+    for (const partition of sorted) {
+      let from = Math.max(nextFree, Math.floor((partition.startBytes / disk.sizeBytes) * inner));
+      const to = Math.min(inner, Math.max(from + 1, Math.round(((partition.startBytes + partition.sizeBytes) / disk.sizeBytes) * inner)));
+      if (from >= inner) from = inner - 1;
+      if (to <= from) continue;
+      const text = segmentText(partition);
+      for (let cell = from; cell < to; cell++) cells[cell] = ' ';
+      cells[from] = '|';
+      const room = to - from - 1;
+      for (let i = 0; i < Math.min(room, text.length); i++) cells[from + 1 + i] = text[i] ?? ' ';
+      nextFree = to;
+    }
+  }
+  return `[${cells.join('')}]`;
+}
+
+/** The legend: one entry per partition (number, filesystem, label, used of size, role). */
+export function describePartitions(disk: MapDisk): string[] {
+  if (disk.partitions.length === 0) return [disk.problem ? `unreadable (${disk.problem})` : 'no partitions'];
+  const lines = disk.partitions.map((partition) => {
+    const used = partition.usedBytes === undefined ? formatBytes(partition.sizeBytes) : `${formatBytes(partition.usedBytes)} used of ${formatBytes(partition.sizeBytes)}`;
+    const label = partition.label ? ` "${partition.label}"` : '';
+    const role = partition.role ? `, ${roleName(partition.role)}` : '';
+    return `${partition.number ?? '-'}: ${partition.filesystem ?? 'unknown'}${label}, ${used}${role}`;
+  });
+  if (disk.problem) lines.push(`problem: ${disk.problem}`);
+  return lines;
+}

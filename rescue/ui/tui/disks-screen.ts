@@ -1,0 +1,42 @@
+// Disks: every disk with its facts (model, serial, bus, sector sizes, flags) and every partition on
+// its own line (start, size, filesystem, label, used space, role, mount points).
+
+import blessed from 'blessed';
+import { formatBytes } from '../../core/disk-facts.ts';
+import { hintLine, type TuiApp } from './app.ts';
+import { escapeTags } from './common-screens.ts';
+import { describePartitions, drawDiskBar } from './disk-map.ts';
+import type { LoadedDisk } from './tui-context.ts';
+
+/** The lines of the disks screen. */
+export function diskDetailLines(disks: readonly LoadedDisk[], width: number): string[] {
+  const lines: string[] = [];
+  for (const { summary, map } of disks) {
+    const flags = [summary.removable ? 'removable' : '', summary.readOnly ? 'read-only' : '', summary.holdsMedium ? 'holds the Lifeboat medium' : ''].filter(Boolean).join(', ');
+    lines.push(`{bold}${escapeTags(summary.path)}{/bold}  ${formatBytes(summary.sizeBytes)}  ${summary.transport}  ${escapeTags(summary.model || '-')}  serial ${escapeTags(summary.serial || '-')}`);
+    lines.push(`  sectors ${summary.logicalSectorSize}/${summary.physicalSectorSize} B${flags ? `  ${flags}` : ''}`);
+    lines.push(escapeTags(drawDiskBar(map, width)));
+    const mounts = new Map(summary.partitions.map((partition) => [partition.number, partition.mountPoints]));
+    describePartitions(map).forEach((line, index) => {
+      const number = map.partitions[index]?.number;
+      const points = number === undefined ? summary.mountPoints : (mounts.get(number) ?? []);
+      lines.push(escapeTags(`  ${line}${points.length > 0 ? `, mounted on ${points.join(', ')}` : ''}`));
+    });
+    lines.push('');
+  }
+  return lines.length > 0 ? lines : ['(no disks found)'];
+}
+
+/** Shows the disks until Escape; r reads them again. */
+export async function showDisks(app: TuiApp, load: () => Promise<LoadedDisk[]>): Promise<void> {
+  await app.show<void>({ title: 'Disks', hint: hintLine([['Up/Down', 'scroll'], ['r', 'read again'], ['Esc', 'back']]) }, async (page) => {
+    const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, alwaysScroll: true, content: 'Reading the disks...' });
+    const fill = async () => {
+      box.setContent(diskDetailLines(await load(), Math.max(20, (box.width as number) - 2)).join('\n'));
+      app.render();
+    };
+    page.onKey(['r'], () => void fill());
+    box.focus();
+    await fill();
+  });
+}

@@ -1,0 +1,198 @@
+// Restore: repository -> snapshot -> target -> before/after picture and plan -> the destructive
+// confirmation (type the target's name) -> progress. The target is opened read-only (the same
+// checks as `lifeboat restore --dry-run`) until the name is typed; only then is it opened for
+// writing, planned again and written.
+
+import path from 'node:path';
+import blessed from 'blessed';
+import { formatBytes } from '../../core/disk-facts.ts';
+import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
+import { describePlan, planRestore, type RestorePlan } from '../../core/repository/restore-plan.ts';
+import { planSystemRestore } from '../../core/repository/system-restore-plan.ts';
+import type { ProgressReporter } from '../../core/progress.ts';
+import type { OpenedRestoreTarget } from '../../ops/restore.ts';
+import { readTargetLayout } from '../../ops/read-target-layout.ts';
+import { restore } from '../../ops/restore.ts';
+import type { RepositoryHandle } from '../cli/context.ts';
+import { withRepository } from '../cli/repository-access.ts';
+import { hintLine, type TuiApp } from './app.ts';
+import { askText, chooseFromList, escapeTags, showError, showMessage } from './common-screens.ts';
+import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from './disk-map.ts';
+import { loadDisks, targetRefusal } from './disk-loading.ts';
+import { runWithProgress } from './progress-screen.ts';
+import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
+import type { LoadedDisk, TuiContext } from './tui-context.ts';
+
+const TYPE = '\u0000type';
+
+/** One snapshot as a list row: time, kind, source, size, note. */
+export function snapshotRow(snapshot: StoredSnapshot): string {
+  const { manifest } = snapshot;
+  const time = manifest.time.replace('T', ' ').slice(0, 16);
+  const source = path.basename(manifest.source.path || (manifest.files?.roots?.[0] ?? '')) || '-';
+  const size = formatBytes(manifest.stats.logicalBytes);
+  return `${snapshot.id.slice(0, 8)} ${time} ${manifest.kind.padEnd(9)} ${source.slice(0, 14).padEnd(14)} ${size.padStart(10)}  ${manifest.note}`;
+}
+
+/** The snapshots of an open repository, newest first, as a choice. */
+export async function chooseSnapshot(app: TuiApp, repository: RepositoryHandle, title: string): Promise<StoredSnapshot | undefined> {
+  const { snapshots, problems } = await repository.scanSnapshots();
+  const sorted = [...snapshots].sort((a, b) => b.manifest.time.localeCompare(a.manifest.time));
+  if (sorted.length === 0) {
+    await showMessage(app, { title, lines: ['The repository holds no snapshot yet.', ...problems.map((problem) => escapeTags(problem.message))] });
+    return undefined;
+  }
+  return chooseFromList(app, {
+    title,
+    intro: problems.length > 0 ? [`${problems.length} damaged snapshot(s) are not listed (lifeboat check shows them).`] : [],
+    header: `${'Id'.padEnd(8)} ${'Time (UTC)'.padEnd(16)} ${'Kind'.padEnd(9)} ${'Source'.padEnd(14)} ${'Size'.padStart(10)}  Note`,
+    rows: sorted.map((snapshot) => ({ label: snapshotRow(snapshot), value: snapshot })),
+  });
+}
+
+/** The name the user types to confirm: the device name (sdb) or the image file's name. */
+export function confirmationName(target: string): string {
+  return path.basename(target.replace(/:\d+$/, ''));
+}
+
+function mapLines(title: string, map: MapDisk, width: number): string[] {
+  return [`{bold}${title}{/bold}`, escapeTags(drawDiskBar(map, width)), ...describePartitions(map).map((line) => escapeTags(`  ${line}`))];
+}
+
+/** The before/after picture and the plan; resolves true to go on. */
+async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: RestorePlan; before: MapDisk | undefined; after: MapDisk }): Promise<boolean> {
+  const answer = await app.show<boolean>({ title: 'Restore plan', hint: hintLine([['Enter', 'continue'], ['Up/Down', 'scroll'], ['Esc', 'back']]) }, (page) => {
+    const width = 72;
+    const { manifest } = options.snapshot;
+    const lines = [
+      escapeTags(`Snapshot ${options.snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${[manifest.source.model, manifest.source.serial].filter(Boolean).join(' ')}), ${manifest.time}`),
+      '',
+      ...(options.before ? mapLines('Before (now on the target):', options.before, width) : ['{bold}Before:{/bold} a new image file']),
+      ...mapLines('After:', options.after, width),
+      '',
+      ...describePlan(options.plan).map((line) => escapeTags(line)),
+    ];
+    const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, alwaysScroll: true, content: lines.join('\n') });
+    box.focus();
+    page.onKey(['enter'], () => page.resolve(true));
+  });
+  return answer === true;
+}
+
+/** The destructive confirmation: names the target and what will be lost; resolves true only when its name was typed. */
+async function confirmTarget(app: TuiApp, options: { target: string; disk: LoadedDisk | undefined; before: MapDisk | undefined; sizeBytes: number; description: string }): Promise<boolean> {
+  const name = confirmationName(options.target);
+  const summary = options.disk?.summary;
+  const lines = [
+    '{bold}Everything on this target will be overwritten:{/bold}',
+    '',
+    escapeTags(`  Target:     ${options.description}`),
+    escapeTags(`  Model:      ${summary?.model || (summary ? '-' : 'image file')}`),
+    escapeTags(`  Serial:     ${summary?.serial || '-'}`),
+    `  Size:       ${formatBytes(options.sizeBytes)}`,
+    '  Partitions (will be lost):',
+    ...(options.before ? describePartitions(options.before) : ['(none)']).map((line) => escapeTags(`    ${line}`)),
+    '',
+    `Type {bold}${escapeTags(name)}{/bold} and press Enter to start; Esc cancels (nothing is written).`,
+  ];
+  for (;;) {
+    const typed = await askText(app, { title: 'Confirm: overwrite the target', prompt: lines });
+    if (typed === undefined) return false;
+    if (typed.trim() === name) return true;
+    await showMessage(app, { title: 'Not confirmed', lines: [`You typed "${escapeTags(typed)}", not "${escapeTags(name)}".`, 'Nothing was written.'] });
+  }
+}
+
+async function chooseTarget(app: TuiApp, tui: TuiContext): Promise<{ path: string; disk: LoadedDisk | undefined } | undefined> {
+  const disks = await loadDisks(tui.cli);
+  const rows = disks.map((disk) => {
+    const refusal = targetRefusal(disk);
+    return { label: `${disk.summary.path.padEnd(14)} ${formatBytes(disk.summary.sizeBytes).padEnd(10)} ${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}${refusal ? `  (in use: ${refusal})` : ''}`, value: disk.summary.path };
+  });
+  rows.push({ label: 'Type a device or image file...', value: TYPE });
+  const chosen = await chooseFromList(app, { title: 'Restore: target', intro: ['The disk to overwrite. Disks in use are listed but refused.'], rows });
+  if (chosen === undefined) return undefined;
+  if (chosen !== TYPE) return { path: chosen, disk: disks.find((disk) => disk.summary.path === chosen) };
+  const typed = (await askText(app, { title: 'Target', prompt: ['A block device or an image file:'] }))?.trim();
+  return typed ? { path: typed, disk: disks.find((disk) => disk.summary.path === typed) } : undefined;
+}
+
+function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget): Promise<RestorePlan> | RestorePlan {
+  const { manifest } = snapshot;
+  if (manifest.kind === 'system') {
+    return readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }).then((layout) => planSystemRestore(manifest, target.facts, layout));
+  }
+  return planRestore(manifest, target.facts, {});
+}
+
+/** The whole restore flow. */
+export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiSession): Promise<void> {
+  const folder = await chooseRepository(app, tui, session, 'read');
+  if (!folder) return;
+  const services = tui.cli.repositories;
+  await withRepository(tui.cli, repositoryArgs(folder), { exclusive: false, command: 'restore', tolerant: true }, async (repository) => {
+    for (;;) {
+      const snapshot = await chooseSnapshot(app, repository, 'Restore: snapshot');
+      if (!snapshot) return;
+      const { manifest } = snapshot;
+      if (manifest.kind === 'files') {
+        await showMessage(app, { title: 'Files snapshot', lines: ['A files snapshot is restored into a folder: use Browse a backup (f).'] });
+        continue;
+      }
+      for (;;) {
+        const target = await chooseTarget(app, tui);
+        if (!target) break;
+        const createBytes = manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
+        const sectorSize = manifest.table?.sectorSize ?? 512;
+        let go = false;
+        let description = target.path;
+        let sizeBytes = 0;
+        let before: MapDisk | undefined;
+        try {
+          // Read-only: the target checks (mounted, medium) run here; nothing is written.
+          const probe = await services.openTarget(target.path, { createBytes, sectorSize, dryRun: true });
+          try {
+            const plan = await makePlan(snapshot, probe);
+            description = probe.facts.description;
+            sizeBytes = probe.facts.sizeBytes;
+            before = probe.facts.fresh || !probe.backing ? undefined : await tui.cli.inspectTarget(target.path, target.disk?.summary.logicalSectorSize ?? 'detect').then((contents) => mapFromContents(probe.facts.sizeBytes, contents), () => undefined);
+            if (!(await showPlan(app, { snapshot, plan, before, after: mapFromSnapshot(manifest, probe.facts.sizeBytes) }))) continue;
+          } finally {
+            await probe.close();
+          }
+          go = await confirmTarget(app, { target: target.path, disk: target.disk, before, sizeBytes, description });
+        } catch (error) {
+          await showError(app, error, 'Restore refused');
+          continue;
+        }
+        if (!go) continue;
+        const outcome = await runWithProgress(app, {
+          title: `Restore onto ${target.path}`,
+          whenDone: 'stay',
+          run: (reporter, signal) => performRestore(tui, { snapshot, repository, targetPath: target.path, createBytes, sectorSize }, reporter, signal),
+        });
+        if (outcome?.ok && outcome.whenDone !== 'stay') await services.powerAction(outcome.whenDone);
+        return;
+      }
+    }
+  });
+}
+
+async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
+  const services = tui.cli.repositories;
+  const target = await services.openTarget(chosen.targetPath, { createBytes: chosen.createBytes, sectorSize: chosen.sectorSize, dryRun: false });
+  try {
+    const plan = await makePlan(chosen.snapshot, target);
+    for (const line of describePlan(plan)) reporter.notice(line);
+    await restore({
+      repository: chosen.repository, manifest: chosen.snapshot.manifest, plan, target, reporter, signal,
+      growFilesystem: async (step) => {
+        const notice = await services.growFilesystem({ backingPath: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
+        if (notice) reporter.notice(notice);
+      },
+    });
+    return [`Restored snapshot ${chosen.snapshot.id.slice(0, 8)} onto ${target.facts.description}; every chunk was verified.`];
+  } finally {
+    await target.close();
+  }
+}
