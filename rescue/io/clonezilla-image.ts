@@ -1,7 +1,8 @@
 // A Clonezilla image directory as ocs-sr writes it: `disk` and `parts` name the disks and
 // partitions; per disk sda-pt.sf (sfdisk -d), sda-mbr, sda-hidden-data-after-mbr and the GPT copies;
-// per partition sda1.ext4-ptcl-img.zst.aa... (partclone, compressed, split), sda2.swap-info or
-// sda3.dd-img.*. Opening reads only these small files; partition images stream on demand.
+// per partition sda1.ext4-ptcl-img.zst.aa... (partclone, compressed, split), swappt-sda2.info or
+// sda3.dd-img.*, and sda2-ebr, the first EBR of an extended partition. Opening reads only these
+// small files; partition images stream on demand.
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,6 +38,8 @@ export interface ClonezillaDisk {
   readonly hiddenDataAfterMbrBytes: number;
   /** The disk's size as `parted unit s print` saved it in sda-pt.parted, when present. */
   readonly sizeBytes: number | undefined;
+  /** The first EBR of each extended partition (sda2-ebr, 512 bytes), by partition name. */
+  readonly extendedBootRecords: Readonly<Record<string, Uint8Array>>;
 }
 
 /** One partition of the image and how its content was saved. */
@@ -51,7 +54,7 @@ export interface ClonezillaPartition {
   readonly compression: ClonezillaCompression | undefined;
   /** The image files in order (.aa, .ab... or the one unsplit file). */
   readonly files: readonly string[];
-  /** UUID and LABEL from sda2.swap-info. */
+  /** UUID and LABEL from swappt-sda2.info (sda2.swap-info in old images). */
   readonly swap: Readonly<Record<string, string>> | undefined;
   /** Size in bytes from the disk's sfdisk dump, when known. */
   readonly sizeBytes: number | undefined;
@@ -93,8 +96,13 @@ export async function openClonezillaImage(directory: string): Promise<Clonezilla
   const disks = await Promise.all(diskNames.map((name) => readDisk(directory, name, entries)));
   const names = [...partNames];
   for (const name of [...images.keys()].sort()) if (!names.includes(name)) names.push(name);
+  // ocs-sr lists swap partitions in no name file, only as swappt-sda2.info.
+  for (const entry of entries) {
+    const swap = /^swappt-(.+)\.info$/.exec(entry)?.[1];
+    if (swap && NAME.test(swap) && !names.includes(swap)) names.push(swap);
+  }
   const partitions = names.map((name) => describePartition(directory, name, entries, images.get(name), disks));
-  const swaps = await Promise.all(partitions.map((p) => (p.kind === 'swap' ? readSwapInfo(path.join(directory, `${p.name}.swap-info`)) : undefined)));
+  const swaps = await Promise.all(partitions.map((p) => (p.kind === 'swap' ? readSwapInfo(path.join(directory, swapInfoFile(p.name, entries) as string)) : undefined)));
   return {
     directory,
     disks,
@@ -154,8 +162,13 @@ function describePartition(directory: string, name: string, entries: readonly st
   const placement = { sizeBytes: entry && table ? entry.size * table.sectorSize : undefined, startBytes: entry && table ? entry.start * table.sectorSize : undefined };
   const base = { name, disk: disk?.name, ...placement };
   if (image) return { ...base, kind: image.kind, filesystem: image.filesystem, compression: image.compression, files: orderParts(directory, name, image) };
-  const kind = entries.includes(`${name}.swap-info`) ? 'swap' : 'missing';
+  const kind = swapInfoFile(name, entries) ? 'swap' : 'missing';
   return { ...base, kind, filesystem: kind === 'swap' ? 'swap' : undefined, compression: undefined, files: [] };
+}
+
+/** The file holding a swap partition's UUID and label: swappt-sda2.info (ocs-sr), or sda2.swap-info (old images). */
+function swapInfoFile(name: string, entries: readonly string[]): string | undefined {
+  return [`swappt-${name}.info`, `${name}.swap-info`].find((file) => entries.includes(file));
 }
 
 /** The split parts in split's order (aa, ab... az, ba...), refusing a gap or a mix with an unsplit file. */
@@ -192,9 +205,18 @@ async function readDisk(directory: string, name: string, entries: readonly strin
     if (mbr.length !== MBR_BYTES) throw new LifeboatError('LB_DEVICE_MBR_INVALID', { detail: `${files.mbr} holds ${mbr.length} bytes, not one 512-byte sector.`, path: files.mbr });
   }
   const hiddenDataAfterMbrBytes = files.hiddenDataAfterMbr ? (await stat(files.hiddenDataAfterMbr)).size : 0;
+  const extendedBootRecords: Record<string, Uint8Array> = {};
+  for (const entry of partitionTable?.partitions ?? []) {
+    const part = entry.device.replace(/^\/dev\//, '').replace(/\//g, '-');
+    if (!NAME.test(part) || !entries.includes(`${part}-ebr`)) continue;
+    const file = path.join(directory, `${part}-ebr`);
+    const bytes = new Uint8Array(await readFile(file));
+    if (bytes.length !== MBR_BYTES) throw new LifeboatError('LB_DEVICE_MBR_INVALID', { detail: `${file} holds ${bytes.length} bytes, not one 512-byte sector.`, path: file });
+    extendedBootRecords[part] = bytes;
+  }
   const parted = files.parted ?? files.partedCompact;
   const sizeBytes = parted ? parsePartedDiskBytes(await readSmallFile(parted)) : undefined;
-  return { name, files, partitionTable, mbr, hiddenDataAfterMbrBytes, sizeBytes };
+  return { name, files, partitionTable, mbr, hiddenDataAfterMbrBytes, sizeBytes, extendedBootRecords };
 }
 
 /** The disk size in `parted -s DISK unit s print` output ("Disk /dev/sda: 67584s" and the logical sector size). */

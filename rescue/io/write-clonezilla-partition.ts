@@ -1,10 +1,13 @@
 // Restores one partition of a Clonezilla image into a file or a device at a byte offset: only the
 // used blocks of a partclone image are written (a fresh image file stays sparse where the filesystem
-// was free); a raw dd image is written whole.
+// was free); a raw dd image is written whole. For NTFS the backup boot sector after the volume,
+// which partclone does not carry, is written back as a copy of the boot sector when the partition's
+// size is known (core/clonezilla/ntfs-backup-boot-sector.ts).
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { LifeboatError } from '../core/errors.ts';
 import { PARTCLONE_MAGIC } from '../core/clonezilla/partclone-header.ts';
+import { ntfsBackupBootSector } from '../core/clonezilla/ntfs-backup-boot-sector.ts';
 import { openPartcloneImage, type PartcloneHeader } from '../core/clonezilla/partclone-image.ts';
 import { streamPartitionImage, type ClonezillaPartition } from './clonezilla-image.ts';
 import { openByteSource } from './file-source.ts';
@@ -44,11 +47,15 @@ export async function writeClonezillaPartition(options: WriteClonezillaPartition
     const { header } = image;
     await ensureRoom(handle, target, targetOffset + header.deviceSizeBytes, image);
     let done = 0;
+    let bootSector: Uint8Array | undefined;
     for await (const run of image.runs()) {
       await writeAll(handle, run.bytes, targetOffset + run.offset);
+      if (run.offset === 0) bootSector = run.bytes.slice(0, 4096);
       done += run.bytes.length;
       onProgress(done, image.usedBytes);
     }
+    const backup = header.filesystem === 'NTFS' && bootSector && partition.sizeBytes ? ntfsBackupBootSector(bootSector, { imageBytes: header.totalBlocks * header.blockSize, partitionBytes: partition.sizeBytes }) : undefined;
+    if (backup) await writeAll(handle, backup.bytes, targetOffset + backup.offset);
     return { header, bytesWritten: done };
   } catch (error) {
     await stream.close();

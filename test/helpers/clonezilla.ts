@@ -108,3 +108,147 @@ export async function partcloneRestore(image: string, size: number, tag: string)
   await rm(`${out}.log`, { force: true });
   return bytes;
 }
+
+const shared: { disk?: Promise<BuiltClonezillaDisk>; roots: string[] } = { roots: [] };
+
+/** The MBR test disk above, built once per test file (each ava file runs in its own process) and
+ * removed by `removeClonezillaTestDisks` in the file's `test.after.always`. */
+export function sharedClonezillaSourceDisk(): Promise<BuiltClonezillaDisk> {
+  shared.disk ??= buildClonezillaSourceDisk().then((b) => {
+    shared.roots.push(b.root);
+    return b;
+  });
+  return shared.disk;
+}
+
+/** Removes every folder this helper made in this process (test disks and `newScratchRoot` folders). */
+export async function removeClonezillaTestDisks(): Promise<void> {
+  for (const root of shared.roots.splice(0)) await rm(root, { recursive: true, force: true });
+}
+
+/** A new temporary folder, removed by `removeClonezillaTestDisks`. */
+export async function newScratchRoot(tag: string): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), `lifeboat-${tag}-`));
+  shared.roots.push(root);
+  return root;
+}
+
+/** One partition of a generated disk, in sectors; `fs` says what to put in it (nothing for an extended partition). */
+export interface PartitionSpec {
+  readonly number: number;
+  readonly start: number;
+  readonly size: number;
+  /** MBR type in hex (83, c, 7, 82, 5) or a GPT type GUID. */
+  readonly type: string;
+  readonly fs?: 'ext4' | 'vfat' | 'ntfs' | 'swap';
+  readonly bootable?: boolean;
+  /** GPT partition name. */
+  readonly name?: string;
+}
+
+/** A disk to generate: its table (sfdisk makes it) and partitions (mkfs makes them, in partition order for sfdisk). */
+export interface DiskSpec {
+  readonly label: 'dos' | 'gpt';
+  readonly labelId: string;
+  readonly sectors: number;
+  readonly partitions: readonly PartitionSpec[];
+}
+
+/** A generated disk and the uncompressed partclone image of each filesystem (by sdaN). */
+export interface BuiltSpecDisk {
+  readonly root: string;
+  readonly disk: string;
+  readonly spec: DiskSpec;
+  readonly ptcl: Readonly<Record<string, string>>;
+  /** The file every filesystem holds at its root, by sdaN: /payload-sdaN.bin. */
+  readonly payloads: Readonly<Record<string, Buffer>>;
+}
+
+/** GPT type GUIDs the tests use. */
+export const GPT_TYPES = {
+  esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
+  linux: '0FC63DAF-8483-4772-8E79-3D69D8477DE4',
+  basicData: 'EBD0A0A2-B9E5-4433-87C0-68B6B72699C7',
+  swap: '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F',
+} as const;
+
+/** Swap identity of the generated disks. */
+export const SPEC_SWAP = { uuid: '66666666-7777-4888-9999-aaaaaaaaaaaa', label: 'specswap' } as const;
+
+/** Generates the disk in `root`: sfdisk writes the table, mkfs the filesystems (each holding /payload-sdaN.bin), partclone saves each one. */
+export async function buildSpecDisk(root: string, spec: DiskSpec): Promise<BuiltSpecDisk> {
+  const disk = await sparseFile(path.join(root, 'disk.img'), spec.sectors * SECTOR);
+  const lines = spec.partitions.map((p) => [`start=${p.start}`, `size=${p.size}`, `type=${p.type}`, ...(p.bootable ? ['bootable'] : []), ...(p.name ? [`name="${p.name}"`] : [])].join(', '));
+  await execa('sfdisk', ['-q', disk], { input: `label: ${spec.label}\nlabel-id: ${spec.labelId}\n${lines.join('\n')}\n` });
+  const ptcl: Record<string, string> = {};
+  const payloads: Record<string, Buffer> = {};
+  for (const p of spec.partitions) {
+    if (!p.fs) continue;
+    const part = `sda${p.number}`;
+    const file = await sparseFile(path.join(root, `${part}.img`), p.size * SECTOR);
+    const payload = Buffer.from(Array.from({ length: 300_000 + p.number * 1000 }, (_, i) => (i * 31 + p.number * 7) & 0xff));
+    const payloadFile = path.join(root, `payload-${part}.bin`);
+    await writeFile(payloadFile, payload);
+    if (p.fs === 'ext4') {
+      await execa('mkfs.ext4', ['-q', '-F', '-b', '4096', '-L', part, file]);
+      await fillWithKernelMount(file, path.join(root, `mnt-${part}`), 12);
+      await execa('debugfs', ['-w', '-R', `write ${payloadFile} payload-${part}.bin`, file]);
+    } else if (p.fs === 'vfat') {
+      await execa('mkfs.fat', ['-F', '32', '-s', '1', '-n', part.toUpperCase(), file]);
+      await execa('mcopy', ['-i', file, payloadFile, `::/payload-${part}.bin`]);
+    } else if (p.fs === 'ntfs') {
+      await execa('mkntfs', ['-q', '-F', '-f', '-L', part, file]);
+      await execa('ntfscp', ['-f', file, payloadFile, `payload-${part}.bin`]);
+    } else {
+      await execa('mkswap', ['-q', '-U', SPEC_SWAP.uuid, '-L', SPEC_SWAP.label, file]);
+    }
+    if (p.fs !== 'swap') {
+      payloads[part] = payload;
+      ptcl[part] = path.join(root, `${part}.ptcl`);
+      await execa(`partclone.${p.fs}`, ['-c', '-q', '-L', `${ptcl[part]}.log`, '-s', file, '-O', ptcl[part]], { stdin: 'ignore' });
+    }
+    await execa('dd', [`if=${file}`, `of=${disk}`, 'bs=1M', `seek=${p.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse'], { stderr: 'ignore' });
+    await rm(file);
+  }
+  // Boot code, as a boot loader leaves it (the GPT's protective MBR keeps it too).
+  await execa('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=440', 'count=1', 'conv=notrunc'], { stderr: 'ignore' });
+  return { root, disk, spec, ptcl, payloads };
+}
+
+/** Saves `b` the way ocs-sr savedisk does (ocs-functions task_savedisk/save_part_table_mbr_dm_info), into `b.root/name`:
+ * disk, parts, sda-pt.sf, sda-pt.parted, sda-mbr; for dos the hidden data after the MBR and sda2-ebr for an extended
+ * partition; for gpt sda-gpt-1st (34 sectors), sda-gpt-2nd (dd skip=size-32 count=33, as ocs-sr counts), sda-gpt.gdisk
+ * (sgdisk -b) and sda-gpt.sgdisk (sgdisk -p); swappt-sdaN.info; partclone | zstd | split per filesystem. */
+export async function saveSpecDiskLikeOcsSr(b: BuiltSpecDisk, name: string): Promise<string> {
+  const dir = path.join(b.root, name);
+  await mkdir(dir);
+  const data = b.spec.partitions.filter((p) => p.fs && p.fs !== 'swap');
+  await writeFile(path.join(dir, 'disk'), 'sda\n');
+  await writeFile(path.join(dir, 'parts'), `${data.map((p) => `sda${p.number}`).join(' ')}\n`);
+  await writeFile(path.join(dir, 'clonezilla-img'), 'This is an image made by Lifeboat tests, named as Clonezilla does.\n');
+  const rename = (text: string) => text.replaceAll(b.disk, '/dev/sda');
+  await writeFile(path.join(dir, 'sda-pt.sf'), `${rename((await execa('sfdisk', ['-d', b.disk])).stdout)}\n`);
+  await writeFile(path.join(dir, 'sda-pt.parted'), `${rename((await execa('parted', ['-s', b.disk, 'unit', 's', 'print'])).stdout)}\n`);
+  const dd = (args: string[]) => execa('dd', [`if=${b.disk}`, ...args], { stderr: 'ignore' });
+  await dd([`of=${path.join(dir, 'sda-mbr')}`, 'bs=512', 'count=1']);
+  if (b.spec.label === 'dos') {
+    const first = Math.min(...b.spec.partitions.map((p) => p.start));
+    await dd([`of=${path.join(dir, 'sda-hidden-data-after-mbr')}`, 'bs=512', 'skip=1', `count=${first - 1}`]);
+    for (const p of b.spec.partitions.filter((entry) => ['5', 'f', '85'].includes(entry.type))) {
+      await dd([`of=${path.join(dir, `sda${p.number}-ebr`)}`, 'bs=512', `skip=${p.start}`, 'count=1']);
+    }
+  } else {
+    await dd([`of=${path.join(dir, 'sda-gpt-1st')}`, 'bs=512', 'count=34']);
+    await dd([`of=${path.join(dir, 'sda-gpt-2nd')}`, 'bs=512', `skip=${b.spec.sectors - 33 + 1}`, 'count=33']);
+    await execa('sgdisk', ['-b', path.join(dir, 'sda-gpt.gdisk'), b.disk]);
+    await writeFile(path.join(dir, 'sda-gpt.sgdisk'), rename((await execa('sgdisk', ['-p', b.disk])).stdout));
+  }
+  for (const p of b.spec.partitions.filter((entry) => entry.fs === 'swap')) {
+    await writeFile(path.join(dir, `swappt-sda${p.number}.info`), `UUID="${SPEC_SWAP.uuid}"\nLABEL="${SPEC_SWAP.label}"\n`);
+  }
+  for (const p of data) {
+    const part = `sda${p.number}`;
+    await execa('sh', ['-c', `zstd -q -c < '${b.ptcl[part]}' | split -b 1M -a 2 - '${path.join(dir, `${part}.${p.fs}-ptcl-img.zst.`)}'`]);
+  }
+  return dir;
+}

@@ -9,23 +9,13 @@ import test from 'ava';
 import { execa } from 'execa';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildClonezillaSourceDisk, P1, P2, P3, partcloneRestore, saveLikeOcsSr, SECTOR, SWAP, type BuiltClonezillaDisk } from '../helpers/clonezilla.ts';
+import { P1, P2, P3, partcloneRestore, removeClonezillaTestDisks, saveLikeOcsSr, SECTOR, sharedClonezillaSourceDisk, SWAP, type BuiltClonezillaDisk } from '../helpers/clonezilla.ts';
 import { sparseFile } from '../helpers/filesystem-images.ts';
 import { describe, errorCode, lifeboat, listSnapshots } from '../helpers/repository-harness.ts';
 
-let built: Promise<BuiltClonezillaDisk> | undefined;
-const roots: string[] = [];
-const source = (): Promise<BuiltClonezillaDisk> => {
-  built ??= buildClonezillaSourceDisk().then((b) => {
-    roots.push(b.root);
-    return b;
-  });
-  return built;
-};
+const source = sharedClonezillaSourceDisk;
 
-test.after.always(async () => {
-  for (const root of roots) await rm(root, { recursive: true, force: true });
-});
+test.after.always(removeClonezillaTestDisks);
 
 const PARTS = [
   { name: 'sda1', range: P1, fsck: ['e2fsck', '-fn'] },

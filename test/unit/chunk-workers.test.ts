@@ -9,7 +9,7 @@ import { createHash, createHmac, createCipheriv, randomBytes } from 'node:crypto
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { zstdDecompressSync } from 'node:zlib';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { ChunkWorkers } from '../../rescue/io/repository/compression-pool.ts';
 
 const KiB = 1024;
@@ -160,6 +160,38 @@ test('with a base, a chunk where a few blocks changed is stored as a small patch
   const other = Buffer.from(base);
   other.writeUInt8((other.readUInt8(100_000) ^ 1), 100_000);
   t.not((await workers.open(Buffer.from(result.data), 'zstd', CHUNK, undefined, other)).id, opened.id);
+});
+
+test('a base handed over as stored is opened and checked in the worker: the same patch, none when it does not check out', async (t) => {
+  const base = Buffer.concat([noise(CHUNK / 2, 21), text(CHUNK / 2, 21)]);
+  const changed = Buffer.from(base);
+  changed.fill(0x42, 70_000, 71_000);
+  const id = createHash('sha256').update(base).digest('hex');
+  const stored = (bytes: Buffer) => ({ id, stored: new Uint8Array(bytes), compression: 'zstd' as const, rawLength: CHUNK, key: undefined });
+  const fromOpened = await workers.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), base);
+  const fromStored = await workers.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), stored(zstdCompressSync(base)));
+  t.true(fromStored.delta);
+  t.deepEqual(Buffer.from(fromStored.data), Buffer.from(fromOpened.data));
+  t.deepEqual(Buffer.from((await workers.open(Buffer.from(fromStored.data), 'zstd', CHUNK, undefined, base)).data), changed);
+  // Stored as is, and under a key (HMAC ids, as in encrypted repositories).
+  t.true((await workers.compress(sharedCopy(changed), 3, undefined, { ...stored(base), compression: 'none' })).delta);
+  const key = randomBytes(32);
+  // (a fresh StoredBase each time: its bytes are handed over)
+  const keyed = () => ({ ...stored(zstdCompressSync(base)), id: createHmac('sha256', key).update(base).digest('hex'), key });
+  t.true((await workers.compress(sharedCopy(changed), 3, undefined, keyed())).delta);
+  t.false((await workers.compress(sharedCopy(changed), 3, undefined, { ...keyed(), key: randomBytes(32) })).delta, 'another key');
+  // A base that does not match its id, does not decompress or has another length: stored whole.
+  const other = Buffer.from(base);
+  other.writeUInt8(other.readUInt8(5) ^ 1, 5);
+  for (const [what, bad] of [
+    ['altered content', stored(zstdCompressSync(other))],
+    ['not zstd', stored(Buffer.from(base.subarray(0, 1000)))],
+    ['wrong length', { ...stored(zstdCompressSync(base)), rawLength: CHUNK - 1 }],
+  ] as const) {
+    const result = await workers.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), bad);
+    t.false(result.delta, what);
+    t.deepEqual(zstdDecompressSync(Buffer.from(result.data)), changed, what);
+  }
 });
 
 test('no patch when over half the blocks differ or the base has another length; a malformed patch is refused', async (t) => {

@@ -5,30 +5,18 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { parseSfdiskDump } from '../../rescue/core/clonezilla/sfdisk-dump.ts';
 import { openClonezillaImage, type ClonezillaPartition } from '../../rescue/io/clonezilla-image.ts';
 import { writeClonezillaPartition } from '../../rescue/io/write-clonezilla-partition.ts';
 import { sparseFile } from '../helpers/filesystem-images.ts';
-import { buildClonezillaSourceDisk, MiB, P1, P2, P3, partcloneRestore, saveLikeOcsSr, SECTOR, type BuiltClonezillaDisk } from '../helpers/clonezilla.ts';
+import { MiB, newScratchRoot, P1, P2, P3, partcloneRestore, removeClonezillaTestDisks, saveLikeOcsSr, SECTOR, sharedClonezillaSourceDisk } from '../helpers/clonezilla.ts';
 
-let built: Promise<BuiltClonezillaDisk> | undefined;
-const roots: string[] = [];
+const buildDisk = sharedClonezillaSourceDisk;
 
-function buildDisk(): Promise<BuiltClonezillaDisk> {
-  built ??= buildClonezillaSourceDisk().then((b) => {
-    roots.push(b.root);
-    return b;
-  });
-  return built;
-}
-
-test.after.always(async () => {
-  for (const root of roots) await rm(root, { recursive: true, force: true });
-});
+test.after.always(removeClonezillaTestDisks);
 
 const layouts = [
   { name: 'zst-gz', sda1: 'zst', sda2: 'gz', splitSda2: true },
@@ -113,8 +101,7 @@ test('damaged images: a flipped byte names its block, a cut or missing part is a
 });
 
 test('sfdisk dump of a GPT disk parses: label, first/last LBA, types, UUIDs, names', async (t) => {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-sf-'));
-  roots.push(root);
+  const root = await newScratchRoot('sf');
   const disk = await sparseFile(path.join(root, 'gpt.img'), 32 * MiB);
   await execa('sfdisk', ['-q', disk], { input: 'label: gpt\nstart=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system"\nstart=10240, size=20480, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root, data"\n' });
   const { stdout } = await execa('sfdisk', ['-d', disk]);

@@ -7,9 +7,10 @@
 import { formatBytes } from '../disk-facts.ts';
 import { LifeboatError } from '../errors.ts';
 import { encodeGpt } from '../partition-table/gpt.ts';
-import { EMPTY_ENTRY, encodeBootSector, EXTENDED_TYPES, makeEntry, type MbrEntry } from '../partition-table/mbr.ts';
+import { encodeMbr } from '../partition-table/mbr.ts';
 import type { RestoreTargetFacts } from '../repository/restore-plan.ts';
 import type { SfdiskDump, SfdiskPartition } from './sfdisk-dump.ts';
+import { mbrTableFromSfdisk, partitionNumber } from './sfdisk-mbr-table.ts';
 
 /** What the planner needs of an image disk (io's ClonezillaDisk fits). */
 export interface ClonezillaLayoutDisk {
@@ -19,6 +20,8 @@ export interface ClonezillaLayoutDisk {
   readonly hiddenDataAfterMbrBytes: number;
   /** The disk's size from sda-pt.parted, when saved. */
   readonly sizeBytes?: number | undefined;
+  /** The first EBR of each extended partition as saved (sda2-ebr), by partition name. */
+  readonly extendedBootRecords?: Readonly<Record<string, Uint8Array>> | undefined;
 }
 
 /** What the planner needs of an image partition (io's ClonezillaPartition fits). */
@@ -150,12 +153,6 @@ function partitionStep(partition: ClonezillaLayoutPartition, offset: number | un
   return { kind: 'partition', partition: partition.name, offset, sizeBytes, label: `${partition.name} (${what}${size})` };
 }
 
-/** Partition number at the end of a device name (sda1, nvme0n1p2, mmcblk0p1). */
-function partitionNumber(device: string): number | undefined {
-  const match = /(?:^|\D)(\d{1,3})$/.exec(device.replace(/^.*\//, ''));
-  return match?.[1] ? Number(match[1]) : undefined;
-}
-
 function gptTailSectors(table: SfdiskDump): number {
   return Math.ceil(((table.tableLength ?? 128) * GPT_ENTRY_BYTES) / table.sectorSize) + 1;
 }
@@ -172,21 +169,10 @@ function tableStep(disk: ClonezillaLayoutDisk, table: SfdiskDump, target: Restor
   const bootCode = disk.mbr ? disk.mbr.subarray(0, 440) : new Uint8Array(440);
   const sectorSize = table.sectorSize;
   if (table.label === 'dos') {
-    const slots: MbrEntry[] = [EMPTY_ENTRY, EMPTY_ENTRY, EMPTY_ENTRY, EMPTY_ENTRY];
-    for (const entry of table.partitions) {
-      const number = partitionNumber(entry.device);
-      const type = Number.parseInt(entry.type, 16);
-      if (number === undefined || number > 4 || EXTENDED_TYPES.has(type)) {
-        throw new LifeboatError('LB_INPUT_IMAGE_UNSUPPORTED', { detail: `${entry.device} is an extended or logical partition; Lifeboat re-creates primary MBR partitions and GPT only. Restore single partitions (DIR:${disk.name}1) onto a disk partitioned by hand.`, partition: entry.device });
-      }
-      if (!Number.isInteger(type) || type <= 0 || type > 0xff) throw new LifeboatError('LB_DEVICE_MBR_INVALID', { detail: `${entry.device} has type "${entry.type}", not an MBR type.`, partition: entry.device });
-      slots[number - 1] = makeEntry({ type, start: entry.start, sectors: entry.size, bootable: entry.bootable });
-    }
-    const diskSignature = table.labelId ? Number.parseInt(table.labelId.replace(/^0x/i, ''), 16) : 0;
-    const reserved = disk.mbr ? (disk.mbr[444] ?? 0) | ((disk.mbr[445] ?? 0) << 8) : 0;
-    const sector = encodeBootSector({ bootCode, diskSignature: Number.isFinite(diskSignature) ? diskSignature >>> 0 : 0, reserved, slots: slots as [MbrEntry, MbrEntry, MbrEntry, MbrEntry] });
+    const { table: mbr, logicalCount } = mbrTableFromSfdisk(table, { diskName: disk.name, bootSector: disk.mbr, savedEbrs: disk.extendedBootRecords ?? {} });
     const count = table.partitions.length;
-    return { kind: 'table', sectors: [{ lba: 0, bytes: sector }], sectorSize, label: `MBR partition table (${count} partition${count === 1 ? '' : 's'}, disk id ${table.labelId ?? 'none'}) and boot code from ${disk.name}-mbr` };
+    const chain = logicalCount > 0 ? ` with ${logicalCount} logical partition${logicalCount === 1 ? '' : 's'} in a chain of EBRs` : '';
+    return { kind: 'table', sectors: encodeMbr(mbr), sectorSize, label: `MBR partition table (${count} partition${count === 1 ? '' : 's'}${chain}, disk id ${table.labelId ?? 'none'}) and boot code from ${disk.name}-mbr` };
   }
   if (table.label === 'gpt') {
     if (!table.labelId || table.firstLba === undefined) throw new LifeboatError('LB_DEVICE_GPT_INVALID', { detail: `${disk.name}-pt.sf lacks the disk GUID (label-id) or first-lba.` });
@@ -197,7 +183,7 @@ function tableStep(disk: ClonezillaLayoutDisk, table: SfdiskDump, target: Restor
       firstUsableLba: table.firstLba,
       entryCount: table.tableLength ?? 128,
       entries: table.partitions.map((entry) => gptEntry(entry, disk.name)),
-    }, { bootCode, diskSignature: 0, protectiveStyle: 'sfdisk' });
+    }, { bootCode, diskSignature: disk.mbr ? new DataView(disk.mbr.buffer, disk.mbr.byteOffset, disk.mbr.length).getUint32(440, true) : 0, protectiveStyle: 'sfdisk' });
     return { kind: 'table', sectors, sectorSize, label: `GPT (${table.partitions.length} partitions, disk GUID ${table.labelId}) with its backup at the end of the target` };
   }
   throw new LifeboatError('LB_INPUT_IMAGE_UNSUPPORTED', { detail: `${disk.name}-pt.sf holds a "${table.label}" table; Lifeboat re-creates dos (MBR) and gpt tables.`, label: table.label });

@@ -24,6 +24,8 @@ export interface LogicalPartition {
   readonly ebrLba: number;
   readonly entry: MbrEntry;
   readonly link: MbrEntry;
+  /** Bytes before the entries (boot code some boot loaders chain into), written as they are; zero when absent. */
+  readonly bootCode?: Uint8Array;
 }
 
 /** A whole MBR table: boot sector fields, the four slots, and the logical partitions. */
@@ -193,6 +195,7 @@ export function encodeMbr(table: MbrTable): Array<{ lba: number; bytes: Uint8Arr
   const sectors = [{ lba: 0, bytes: encodeBootSector(table) }];
   for (const logical of table.logicals) {
     const ebr = new Uint8Array(MBR_BYTES);
+    if (logical.bootCode) ebr.set(logical.bootCode.subarray(0, ENTRY_OFFSET));
     writeEntry(ebr, 0, logical.entry);
     writeEntry(ebr, 1, logical.link);
     ebr[510] = 0x55;

@@ -134,6 +134,19 @@ const applyPatch = (patch, base, rawLength) => {
   if (at !== patch.length) bad('trailing bytes');
   return out;
 };
+// A base handed over as it is stored (a delta's base is never a delta itself): opened here, next to
+// the patch made against it, and checked against its id. Opening it on the main thread cost a copy
+// of it each way and, through those buffers, most of a second backup's major garbage collections.
+const openStoredBase = (task) => {
+  try {
+    const content = task.baseCompression === 'zstd'
+      ? zlib.zstdDecompressSync(task.baseStored, { chunkSize: Math.max(64 * 1024, task.baseRawLength), maxOutputLength: Math.max(1, task.baseRawLength) })
+      : task.baseCompression === 'none' ? task.baseStored : null;
+    return content && content.length === task.baseRawLength && idOf(content, task.key) === task.baseId ? content : null;
+  } catch {
+    return null; // no patch: the chunk is stored whole (check reports the damaged base)
+  }
+};
 let scratch = Buffer.allocUnsafe(0);
 const scratchOf = (bytes) => {
   if (scratch.length < bytes) scratch = Buffer.allocUnsafe(bytes);
@@ -179,7 +192,8 @@ parentPort.on('message', (task) => {
       // of the incompressible chunks of an NTFS test volume cost 0.75 s of CPU, and sampling every
       // chunk had cost 0.56 s while storing 1.1 MB more (chunks of random data holding a small
       // compressible part, which eight 8 KiB or 64 1 KiB samples both missed).
-      const patch = task.level > 0 && room > 0 && task.base ? makePatch(task.data, task.base) : null;
+      const base = task.baseStored ? openStoredBase(task) : task.base;
+      const patch = task.level > 0 && room > 0 && base ? makePatch(task.data, base) : null;
       const patchLength = patch ? compressInto(patch, task.level, out) : -1;
       const delta = patchLength >= 0 ? { delta: true } : {};
       const length = patchLength >= 0 ? patchLength
@@ -245,6 +259,18 @@ function transferable(data: Uint8Array): Uint8Array {
   return copy;
 }
 
+/**
+ * A delta's base as it lies in its pack (decrypted): the worker opens it and checks it against `id`
+ * (SHA-256, or HMAC under `key`); one that does not check out gives no patch. `stored` is handed over.
+ */
+export interface StoredBase {
+  readonly id: string;
+  readonly stored: Uint8Array;
+  readonly compression: 'zstd' | 'none';
+  readonly rawLength: number;
+  readonly key: Uint8Array | undefined;
+}
+
 /** A pool of chunk workers; idle workers do not keep the process alive. */
 export class ChunkWorkers {
   private readonly workers: PoolWorker[] = [];
@@ -281,7 +307,7 @@ export class ChunkWorkers {
     return this.workers.reduce((best, entry) => (entry.busy < best.busy ? entry : best));
   }
 
-  private run(task: Record<string, unknown> & { data?: Uint8Array }): Promise<Answer> {
+  private run(task: Record<string, unknown> & { data?: Uint8Array }, handOver: ArrayBuffer[] = []): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const entry = this.worker();
       const id = this.nextId++;
@@ -289,10 +315,10 @@ export class ChunkWorkers {
       if (entry.busy === 0) entry.worker.ref();
       entry.busy++;
       if (task.data === undefined || task.data.buffer instanceof SharedArrayBuffer) {
-        entry.worker.postMessage({ ...task, id });
+        entry.worker.postMessage({ ...task, id }, handOver);
       } else {
         const data = transferable(task.data);
-        entry.worker.postMessage({ ...task, id, data }, [data.buffer as ArrayBuffer]);
+        entry.worker.postMessage({ ...task, id, data }, [data.buffer as ArrayBuffer, ...handOver]);
       }
     });
   }
@@ -304,14 +330,21 @@ export class ChunkWorkers {
   }
 
   /**
-   * zstd at `level`; stored as is when that is not smaller. With `base` (copied to the worker),
-   * the patch against it is tried first (`delta` in the answer). `data` is handed over (shared bytes
+   * zstd at `level`; stored as is when that is not smaller. With `base` (opened bytes, copied to
+   * the worker; or a StoredBase, handed over and opened there), the patch against it is tried first (`delta` in the answer). `data` is handed over (shared bytes
    * stay in place); `output`, shared bytes, receives the compressed bytes when they fit. Returns the
    * bytes to store and `input`, the data given (usable again once the answer is in).
    */
-  async compress(data: Uint8Array, level: number, output?: Uint8Array, base?: Uint8Array): Promise<{ data: Uint8Array; compression: 'zstd' | 'none'; input: Uint8Array; delta: boolean }> {
+  async compress(data: Uint8Array, level: number, output?: Uint8Array, base?: Uint8Array | StoredBase): Promise<{ data: Uint8Array; compression: 'zstd' | 'none'; input: Uint8Array; delta: boolean }> {
     const sharedOutput = output && output.buffer instanceof SharedArrayBuffer ? output : undefined;
-    const answer = await this.run({ op: 'compress', data, level, output: sharedOutput, base });
+    let answer: Answer;
+    if (base === undefined || base instanceof Uint8Array) {
+      answer = await this.run({ op: 'compress', data, level, output: sharedOutput, base });
+    } else {
+      const stored = transferable(base.stored);
+      const task = { op: 'compress', data, level, output: sharedOutput, baseStored: stored, baseCompression: base.compression, baseRawLength: base.rawLength, baseId: base.id, key: base.key };
+      answer = await this.run(task, [stored.buffer as ArrayBuffer]);
+    }
     const input = answer.input ?? data;
     if (answer.compression !== 'zstd') return { data: input, compression: 'none', input, delta: false };
     return { data: answer.data ?? sharedOutput?.subarray(0, answer.length ?? 0) ?? new Uint8Array(0), compression: 'zstd', input, delta: answer.delta === true };

@@ -14,7 +14,7 @@ import {
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
-import { ChunkWorkers } from './compression-pool.ts';
+import { ChunkWorkers, type StoredBase } from './compression-pool.ts';
 import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
@@ -505,7 +505,7 @@ export class FolderRepository implements RepositoryMaintenance {
     this.pendingIds.add(id);
     const base = type === 'data' && options.compressionLevel > 0 ? await this.deltaBase(options.similar) : undefined;
     const { data: payload, compression, delta } = options.compressionLevel > 0
-      ? await workers.compress(data, options.compressionLevel, options.output, base?.content)
+      ? await workers.compress(data, options.compressionLevel, options.output, base)
       : { data, compression: 'none' as const, delta: false };
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
     const baseId = delta && base ? base.id : undefined;
@@ -522,13 +522,21 @@ export class FolderRepository implements RepositoryMaintenance {
    * snapshot): that chunk, or its own base when it is a delta (so a delta never needs more than one
    * other blob). Undefined in version-1 repositories, or when it cannot be read back sound.
    */
-  private async deltaBase(similar: string | undefined): Promise<{ id: string; content: Uint8Array } | undefined> {
+  private async deltaBase(similar: string | undefined): Promise<StoredBase | undefined> {
     if (similar === undefined || this.config.version < DELTA_BLOBS_VERSION) return undefined;
     const entry = this.blobs.get(similar);
     if (!entry || entry.type !== 'data') return undefined;
     const id = entry.base ?? similar;
+    const location = this.blobs.get(id);
+    if (!location || location.base !== undefined) return undefined;
     try {
-      return { id, content: await this.readBlob(id) };
+      // Read as stored, into memory of its own (handed over to the worker, which opens and checks it).
+      const stored = Buffer.allocUnsafeSlow(location.length);
+      const { bytesRead } = await this.withPack(location.pack, (handle) => handle.read(stored, 0, location.length, location.offset));
+      if (bytesRead !== location.length) return undefined;
+      const payload = this.key ? unseal(this.key.encryption, stored, id) : stored;
+      if (!payload) return undefined;
+      return { id, stored: payload, compression: location.compression, rawLength: location.rawLength, key: this.key?.id };
     } catch {
       return undefined; // a damaged base: store the chunk whole (check reports the damage)
     }
