@@ -37,6 +37,18 @@ import { errorsCommand } from './ui/cli/errors-command.ts';
 import { EXIT_CODES } from './ui/cli/exit-codes.ts';
 import { tuiCommand, type CommandOutcome } from './ui/cli/tui-command.ts';
 import { LIFEBOAT_VERSION } from './version.ts';
+import { runCountdown } from './core/job-countdown.ts';
+import { formatCommandLine, isLoggedRun, type RunLogSink } from './core/run-log.ts';
+import { watchConsoleKeys } from './io/console-keys.ts';
+import { listRunLogs, openRunLog, runLogDirectory } from './io/run-log.ts';
+import { DATA_PARTITION_MOUNT, defaultExportDestination, gatherSystemReport, pathKind, writeLogArchive } from './io/system-report.ts';
+import { exportLogs } from './ops/export-logs.ts';
+import { logsCommand } from './ui/cli/logs-command.ts';
+import { runCommand as jobCommand } from './ui/cli/run-command.ts';
+import { currentRunLog, echoIntoRunLog, runInLogScope } from './ui/cli/run-log-scope.ts';
+import { access } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 /** The builder lives outside rescue/ and needs a checkout; load it only when asked. */
 const builder: BuildDependencies = {
@@ -65,8 +77,55 @@ const repositories: RepositoryServices = {
   stderrIsTerminal: process.stderr.isTTY === true,
 };
 
+/** The run logs and their export (the TUI reaches them through the same context). */
+function logServices(): CliContext['logs'] {
+  const directory = runLogDirectory(process.env);
+  return {
+    directory,
+    list: () => listRunLogs(directory),
+    export: (request) => exportLogs(request, {
+      listLogs: () => listRunLogs(directory),
+      gatherSystemReport: () => gatherSystemReport({
+        version: LIFEBOAT_VERSION,
+        readFirmwareFacts,
+        extra: async () => [{ name: 'lifeboat-disks.json', text: `${JSON.stringify(await listDisks({ includeVirtual: true }), null, 2)}\n` }],
+      }),
+      pathKind,
+      defaultDestination: defaultExportDestination,
+      writeArchive: writeLogArchive,
+      hostName: () => os.hostname(),
+      now: () => new Date(),
+    }),
+  };
+}
+
+/** The consoles the medium's init names (tty0 is read through tty1, the screen's console). */
+function consoleDevices(): string[] {
+  return (process.env.LIFEBOAT_CONSOLES ?? '').split(/\s+/).filter(Boolean).map((device) => (device === '/dev/tty0' ? '/dev/tty1' : device));
+}
+
+/** The countdown before a job on the medium, cancelled by a key on any console. */
+async function countdownOnConsoles(seconds: number, what: string): Promise<'start' | 'cancelled'> {
+  const keys = watchConsoleKeys(consoleDevices());
+  try {
+    return await runCountdown(seconds, what, {
+      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      keyPressed: keys.pressed,
+      print: (line) => process.stdout.write(`${line}\n`),
+    });
+  } finally {
+    keys.close();
+  }
+}
+
+async function findDataPartitionJob(): Promise<string | undefined> {
+  const file = path.join(DATA_PARTITION_MOUNT, 'lifeboat-job.json');
+  return access(file).then(() => file, () => undefined);
+}
+
 function createContext(): CliContext {
   return {
+    logs: logServices(),
     repositories,
     browse: { openVolume, openFileTree: (source) => openFileTree(source), fileWriter: localFileWriter(), prepareDestination },
     clonezilla: { isImage: isClonezillaDirectory, open: openClonezillaForRestore },
@@ -106,7 +165,9 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .command(errorsCommand(context))
     .command(tuiCommand(() => openTui(context), outcome))
     .command(buildCommand(context, builder))
-    .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts }))
+    .command(logsCommand(context))
+    .command(jobCommand(context, { runCommand, powerAction, readTextFile: (file) => readFile(file, 'utf8') }, outcome))
+    .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts, dataPartition: DATA_PARTITION_MOUNT, findDataPartitionJob, countdown: countdownOnConsoles }))
     .version(LIFEBOAT_VERSION)
     .help()
     .alias('h', 'help')
@@ -118,24 +179,74 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     });
 }
 
-/** Runs one lifeboat command line; returns the exit code instead of exiting. */
-export async function runCli(argv: readonly string[], context: CliContext = createContext()): Promise<number> {
-  const interactive = argv.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const effective = interactive ? ['tui'] : argv;
+/** Parses and runs a command line; errors are printed and logged, and become the exit code. */
+async function runParsed(effective: readonly string[], context: CliContext, log: RunLogSink | undefined): Promise<number> {
   try {
     const outcome: CommandOutcome = { exitCode: EXIT_CODES.ok };
     await buildParser(effective.length === 0 ? ['--help'] : effective, context, outcome).parseAsync();
+    log?.record('result', `exit ${outcome.exitCode}${outcome.exitCode === 0 ? ': success' : ''}`);
     return outcome.exitCode;
   } catch (thrown) {
     const error = toLifeboatError(thrown);
+    const exitCode = EXIT_CODES[error.group];
+    log?.record('error', `${error.code} (exit ${exitCode}): ${error.message}\nfix: ${error.fix}\ndetails: ${JSON.stringify(error.details)}`);
+    if (error.code === 'LB_INTERNAL' && thrown instanceof Error) log?.record('error', String(thrown.stack));
     const wantsJson = effective.includes('--json');
-    if (wantsJson) {
-      context.stderr.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
-    } else {
-      context.stderr.write(`lifeboat: ${error.code}: ${error.message}\n  fix: ${error.fix}\n`);
-      if (error.code === 'LB_INTERNAL' && process.env.LIFEBOAT_DEBUG) context.stderr.write(`${String((thrown as Error).stack)}\n`);
+    await runInLogScope(silentLog, async () => {
+      if (wantsJson) {
+        context.stderr.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
+      } else {
+        context.stderr.write(`lifeboat: ${error.code}: ${error.message}\n  fix: ${error.fix}\n`);
+        if (error.code === 'LB_INTERNAL' && process.env.LIFEBOAT_DEBUG) context.stderr.write(`${String((thrown as Error).stack)}\n`);
+      }
+    });
+    return exitCode;
+  }
+}
+
+/** A scope that records nothing: the error message printed on stderr is already in the log. */
+const silentLog: RunLogSink = { record: () => undefined };
+
+/** The devices named on the command line, as the log's first lines (model, serial, size). */
+async function logDevices(argv: readonly string[], context: CliContext, log: RunLogSink): Promise<void> {
+  for (const arg of new Set(argv.filter((word) => word.startsWith('/dev/')))) {
+    const device = arg.replace(/:\d+$/, '');
+    try {
+      log.record('event', `device ${device} ${JSON.stringify(await context.describeTarget(device))}`);
+    } catch (error) {
+      log.record('event', `device ${device}: ${(error as Error).message}`);
     }
-    return EXIT_CODES[error.group];
+  }
+}
+
+/** Runs one lifeboat command line; returns the exit code instead of exiting. Logs the run (see core/run-log.ts). */
+export async function runCli(argv: readonly string[], context: CliContext = createContext()): Promise<number> {
+  const interactive = argv.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const effective = interactive ? ['tui'] : argv;
+  const parent = currentRunLog();
+  if (parent) {
+    // A step of a job (or lifeboat.run): recorded in the log of the run that started it.
+    parent.record('step', formatCommandLine(effective));
+    await logDevices(effective, context, parent);
+    return runInLogScope(parent, () => runParsed(effective, context, parent));
+  }
+  if (!isLoggedRun(effective)) return runParsed(effective, context, undefined);
+  const explicitDir = process.env.LIFEBOAT_LOG_DIR;
+  const log = openRunLog({
+    dir: runLogDirectory(process.env),
+    argv: effective,
+    onFailure: (reason) => {
+      if (explicitDir) context.stderr.write(`note: no run log: ${reason}\n`);
+    },
+  });
+  if (!log) return runParsed(effective, context, undefined);
+  log.record('start', `${formatCommandLine(effective)}\nlifeboat ${context.version}, pid ${process.pid}, user ${process.getuid?.() ?? '?'}, host ${os.hostname()}, kernel ${os.release()}, cwd ${process.cwd()}`);
+  try {
+    await logDevices(effective, context, log);
+    const logged: CliContext = { ...context, stdout: echoIntoRunLog(context.stdout, 'out'), stderr: echoIntoRunLog(context.stderr, 'err') };
+    return await runInLogScope(log, () => runParsed(effective, logged, log));
+  } finally {
+    log.close();
   }
 }
 

@@ -21,6 +21,8 @@ export interface ErrorSpec {
   readonly message: string;
   readonly cause: string;
   readonly fix: string;
+  /** Set while no test reaches the code: why (test/unit/error-codes.test.ts enforces one or the other). */
+  readonly reserved?: string;
 }
 
 /** The catalogue of stable error codes. Codes are never reused for another meaning. */
@@ -114,6 +116,7 @@ export const ERROR_CATALOGUE = {
     message: 'A tool the media builder needs is not installed.',
     cause: 'A Debian package the build uses is missing on this machine.',
     fix: 'Run `npm run setup` (or apt-get install the package named in the details).',
+    reserved: 'Raised by the media builder when a host tool is missing; the test machines have every tool setup.sh installs, and no test removes one.',
   },
   LB_BUILD_NEEDS_CHECKOUT: {
     group: 'build',
@@ -126,18 +129,21 @@ export const ERROR_CATALOGUE = {
     message: 'No usable Linux kernel was found for the medium.',
     cause: 'The --kernel path holds no vmlinuz and lib/modules, or apt-get could not download linux-image-amd64.',
     fix: 'Give --kernel a linux-image .deb or an extracted one, or run apt-get update and retry.',
+    reserved: 'Raised by the media builder for a --kernel without vmlinuz or when apt-get download fails; no test builds media from a bad kernel package yet.',
   },
   LB_BUILD_MODULE_MISSING: {
     group: 'build',
     message: 'A kernel module named in the media profile is not in the kernel package.',
     cause: 'The profile lists a module that this kernel version does not ship.',
     fix: 'Use the kernel the profile was written for, or remove the module from images/linux/modules.txt.',
+    reserved: 'Raised by the media builder when the profile names a module the kernel lacks; no test builds with an altered module list yet.',
   },
   LB_BUILD_STEP_FAILED: {
     group: 'build',
     message: 'A step of the media build failed.',
     cause: 'An external tool (xorriso, grub-mkimage, mtools, cpio, zstd...) exited with an error.',
     fix: 'Read the tool output in the details; run `npm run setup` if a tool is missing.',
+    reserved: 'Raised by the media builder when an external tool fails; no test makes xorriso, grub-mkimage or mtools fail yet.',
   },
   LB_INPUT_CONFIRMATION_REQUIRED: {
     group: 'input',
@@ -181,6 +187,30 @@ export const ERROR_CATALOGUE = {
     cause: 'It holds no disk or parts list and no partition image files named as ocs-sr names them (sda1.ext4-ptcl-img.zst.aa...).',
     fix: 'Name the folder that holds the files disk, parts and sda-pt.sf (one level inside the Clonezilla image repository).',
   },
+  LB_INPUT_BAD_JOB: {
+    group: 'input',
+    message: 'The job file is not valid; no step was run.',
+    cause: 'A job file that is not JSON, an unknown step or field, a missing or mistyped value (the details name the step and the field).',
+    fix: 'Correct the field named in the details (README, "Unattended jobs", shows the format), then run the job again.',
+  },
+  LB_INPUT_JOB_NOT_CONFIRMED: {
+    group: 'input',
+    message: 'The job overwrites a disk but does not confirm it; no step was run.',
+    cause: 'A restore step in a job without "confirm": true.',
+    fix: 'Check the target of each restore step (lifeboat disks), then add "confirm": true to the job.',
+  },
+  LB_INPUT_ARCHIVE_EXISTS: {
+    group: 'input',
+    message: 'The archive file already exists.',
+    cause: 'A log export named a file that is already there.',
+    fix: 'Name another file or a folder, or pass --force to replace it.',
+  },
+  LB_DEVICE_EXPORT_FAILED: {
+    group: 'device',
+    message: 'The log archive could not be written.',
+    cause: 'The destination is read-only, full or was removed.',
+    fix: 'Export to another folder (a USB stick or the data partition): lifeboat logs export DEST.',
+  },
   LB_DEVICE_TARGET_MOUNTED: {
     group: 'device',
     message: 'The target is in use: it or one of its partitions is mounted.',
@@ -216,6 +246,7 @@ export const ERROR_CATALOGUE = {
     message: 'Writing to the target failed.',
     cause: 'A write error on the target disk, the target was removed, or it is read-only.',
     fix: 'Check the target disk and its cable, make sure it is writable, and run the restore again.',
+    reserved: 'Needs a target that fails writes part-way (a dying disk); loop devices and files on this host do not, and device-mapper error targets cannot be made here.',
   },
   LB_REPO_NOT_FOUND: {
     group: 'repository',
@@ -294,6 +325,7 @@ export const ERROR_CATALOGUE = {
     message: 'Writing to the repository failed.',
     cause: 'The disk holding it is read-only, was removed, or reports write errors.',
     fix: 'Check that the repository disk is writable and connected; the repository was left consistent.',
+    reserved: 'Needs a repository disk that fails writes other than ENOSPC (which is LB_REPO_DESTINATION_FULL); no test injects such errors yet.',
   },
   LB_REPO_INVALID: {
     group: 'repository',

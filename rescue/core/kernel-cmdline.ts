@@ -12,6 +12,10 @@ export interface BootRequest {
   readonly run: readonly string[] | undefined;
   /** What follows the run; defaults to `shell` so a person can look at what happened. */
   readonly then: ThenAction;
+  /** lifeboat.job=PATH: a job file to run after a countdown (relative: on the data partition). */
+  readonly job: string | undefined;
+  /** lifeboat.countdown=S: seconds before the job starts. */
+  readonly countdownSeconds: number | undefined;
   /** Every lifeboat.* parameter as given, for the log. */
   readonly params: Readonly<Record<string, string>>;
 }
@@ -72,7 +76,13 @@ export function parseBootRequest(cmdline: string): BootRequest {
       detail: `lifeboat.then must be one of ${THEN_ACTIONS.join(', ')}, not "${thenValue}".`,
     });
   }
-  return { run, then: thenValue as ThenAction, params };
+  const job = params['lifeboat.job'];
+  if (job !== undefined && job.trim() === '') throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: 'lifeboat.job is empty.' });
+  const countdown = params['lifeboat.countdown'];
+  if (countdown !== undefined && !/^\d{1,4}$/.test(countdown)) {
+    throw new LifeboatError('LB_INPUT_BAD_CMDLINE', { detail: `lifeboat.countdown must be a number of seconds, not "${countdown}".` });
+  }
+  return { run, then: thenValue as ThenAction, job, countdownSeconds: countdown === undefined ? undefined : Number(countdown), params };
 }
 
 /** Markers that frame an unattended run's output on the console, so scripts can cut it out. */

@@ -1,6 +1,6 @@
 // The running machine: kernel command line, power actions, the marker that asks for a shell.
 
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { EFI_GLOBAL_VARIABLE_GUID, parseEfiBooleanVariable, type FirmwareFacts } from '../core/firmware.ts';
 
@@ -12,8 +12,19 @@ export async function readKernelCmdline(): Promise<string> {
   return readFile('/proc/cmdline', 'utf8');
 }
 
+/**
+ * Set by tests (never on the medium): the power action is appended to this file instead of
+ * switching the machine off, so CLI tests on a host can see that it was asked for.
+ */
+export const POWER_ACTION_RECORD_ENV = 'LIFEBOAT_TEST_POWER_ACTION_FILE';
+
 /** Flushes filesystems and powers off or reboots at once (busybox poweroff -f / reboot -f). */
 export async function powerAction(action: 'poweroff' | 'reboot'): Promise<void> {
+  const record = process.env[POWER_ACTION_RECORD_ENV];
+  if (record) {
+    await appendFile(record, `${action}\n`);
+    return;
+  }
   await execa('sync', { reject: false });
   await execa(action, ['-f']);
 }

@@ -1,10 +1,14 @@
 // `lifeboat boot`: called once by the medium's init. Runs the unattended request from the kernel
-// command line (lifeboat.run, lifeboat.then), framing its output with markers on the console.
+// command line (lifeboat.run, lifeboat.then), framing its output with markers on the console; or
+// a job (lifeboat.job=PATH, or lifeboat-job.json on the data partition) after a countdown that a
+// key press cancels.
 
 import os from 'node:os';
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { describeFirmware, type FirmwareFacts } from '../../core/firmware.ts';
-import { parseBootRequest, RUN_MARKERS } from '../../core/kernel-cmdline.ts';
+import { JOB_COUNTDOWN_SECONDS } from '../../core/job-countdown.ts';
+import { parseBootRequest, RUN_MARKERS, type BootRequest } from '../../core/kernel-cmdline.ts';
 import type { CliContext } from './context.ts';
 
 /** Exit status that tells init to give the consoles a shell instead of the TUI. */
@@ -20,6 +24,19 @@ export interface BootDependencies {
   readonly requestShell: () => Promise<void>;
   /** How the machine booted, for the first line of the boot log. */
   readonly readFirmwareFacts: () => Promise<FirmwareFacts>;
+  /** Where the medium mounts its data partition (a relative lifeboat.job path starts there). */
+  readonly dataPartition: string;
+  /** The data partition's lifeboat-job.json, when the partition is mounted and holds one. */
+  readonly findDataPartitionJob: () => Promise<string | undefined>;
+  /** Prints a countdown of `seconds`; 'cancelled' when a key is pressed on a console. */
+  readonly countdown: (seconds: number, what: string) => Promise<'start' | 'cancelled'>;
+}
+
+/** The job to run: lifeboat.job (relative to the data partition), else the data partition's file. */
+async function findJob(request: BootRequest, deps: BootDependencies): Promise<string | undefined> {
+  if (request.run !== undefined) return undefined;
+  if (request.job !== undefined) return path.resolve(deps.dataPartition, request.job);
+  return deps.findDataPartitionJob();
 }
 
 /** Builds the hidden `boot` command. */
@@ -30,16 +47,20 @@ export function bootCommand(context: CliContext, deps: BootDependencies): Comman
     builder: (yargs: Argv) => yargs,
     handler: async () => {
       const request = parseBootRequest(await context.readKernelCmdline());
-      if (request.run === undefined) {
+      const job = await findJob(request, deps);
+      if (request.run === undefined && job === undefined) {
         if (request.then === 'shell' && 'lifeboat.then' in request.params) await deps.requestShell();
         return;
       }
       const firmware = describeFirmware(await deps.readFirmwareFacts());
       const memoryMiB = Math.round(os.totalmem() / 1048576);
       context.stdout.write(`\nlifeboat ${context.version}: firmware ${firmware}; kernel ${os.release()}; memory ${memoryMiB} MiB\n`);
+      if (job !== undefined && (await deps.countdown(request.countdownSeconds ?? JOB_COUNTDOWN_SECONDS, `Job ${job}`)) === 'cancelled') return;
       context.stdout.write(`${RUN_MARKERS.begin}\n`);
-      const exitCode = await deps.runCommand(request.run);
+      const exitCode = await deps.runCommand(job === undefined ? request.run ?? [] : ['run', job]);
       context.stdout.write(`\n${RUN_MARKERS.end(exitCode)}\n`);
+      // A job powers off or reboots by its own "then"; lifeboat.then applies only when given.
+      if (job !== undefined && !('lifeboat.then' in request.params)) return;
       if (request.then === 'shell') {
         await deps.requestShell();
         return;

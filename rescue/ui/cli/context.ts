@@ -11,6 +11,7 @@ import type { DiskContents } from '../../ops/inspect-disk.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import type { ClonezillaLayout } from '../../core/clonezilla/clonezilla-restore-plan.ts';
 import type { ClonezillaRestoreIo, ClonezillaScratch } from '../../core/clonezilla/clonezilla-ports.ts';
+import type { ExportLogsResult } from '../../ops/export-logs.ts';
 
 /** An open repository with its lock. */
 export type RepositoryHandle = RepositoryMaintenance & {
@@ -64,6 +65,15 @@ export interface ClonezillaServices {
   open(directory: string): Promise<OpenedClonezillaImage>;
 }
 
+/** The run logs and their export (wired in main.ts; the TUI's Logs action calls the same). */
+export interface LogServices {
+  /** The log folder ($LIFEBOAT_LOG_DIR, else /var/log/lifeboat). */
+  readonly directory: string;
+  list(): Promise<{ name: string; path: string; bytes: number }[]>;
+  /** Writes the logs and a system report as one archive into a folder or a *.tar.gz file. */
+  export(request: { destination?: string; force: boolean }): Promise<ExportLogsResult>;
+}
+
 /** The capabilities main.ts wires in; commands never import io themselves. */
 export interface CliContext {
   readonly listDisks: (options: { includeVirtual: boolean }) => Promise<DiskSummary[]>;
@@ -79,6 +89,8 @@ export interface CliContext {
   readonly browse: BrowseServices;
   /** `restore` and `import` from Clonezilla image directories. */
   readonly clonezilla: ClonezillaServices;
+  /** Run logs: list and export. */
+  readonly logs: LogServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
 }

@@ -4,9 +4,12 @@
 
 import { formatBytes } from '../../core/disk-facts.ts';
 import type { ProgressEvent, ProgressReporter } from '../../core/progress.ts';
+import { currentRunLog, writeUnlogged } from './run-log-scope.ts';
 
 const PROGRESS_INTERVAL_MS = 250;
 const LOG_INTERVAL_MS = 5000;
+/** Progress figures go into the run log at each phase end and at most this often between. */
+const RUN_LOG_INTERVAL_MS = 60_000;
 
 /** A reporter that also emits other JSON events and ends the status line. */
 export interface CliReporter extends ProgressReporter {
@@ -30,6 +33,9 @@ export function createCliReporter(options: { json: boolean; stdout: NodeJS.Writa
   let lastEmit = 0;
   let lineOpen = false;
   let lastEvent: ProgressEvent | undefined;
+  const runLog = currentRunLog();
+  let lastLogged = 0;
+  let phaseLogged = false;
   const measure = (event: ProgressEvent) => {
     const elapsed = (Date.now() - phaseStart) / 1000;
     const rate = elapsed > 0 ? event.bytesDone / elapsed : 0;
@@ -39,17 +45,28 @@ export function createCliReporter(options: { json: boolean; stdout: NodeJS.Writa
   const emit = (event: ProgressEvent) => {
     const { rate, eta } = measure(event);
     if (options.json) {
-      options.stdout.write(`${JSON.stringify({ event: 'progress', phase: event.phase, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, rateBytesPerSecond: Math.round(rate), etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null, item: event.item ?? null })}\n`);
+      writeUnlogged(options.stdout, `${JSON.stringify({ event: 'progress', phase: event.phase, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, rateBytesPerSecond: Math.round(rate), etaSeconds: Number.isFinite(eta) ? Math.round(eta) : null, item: event.item ?? null })}\n`);
       return;
     }
     const percent = event.bytesTotal > 0 ? Math.floor((event.bytesDone / event.bytesTotal) * 100) : 100;
     const line = `${event.phase.padEnd(7)} ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} ${String(percent).padStart(3)}%  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}${event.item ? `  ${event.item}` : ''}`;
     if (options.terminal) {
-      options.stderr.write(`\r\x1b[K${line}`);
+      writeUnlogged(options.stderr, `\r\x1b[K${line}`);
       lineOpen = true;
     } else {
-      options.stderr.write(`${line}\n`);
+      writeUnlogged(options.stderr, `${line}\n`);
     }
+  };
+  /** Progress figures for the run log: bytes done of total, rate, how long the phase took so far. */
+  const logFigures = (event: ProgressEvent, when: 'end' | 'at') => {
+    if (!runLog) return;
+    const { rate } = measure(event);
+    const seconds = ((Date.now() - phaseStart) / 1000).toFixed(1);
+    runLog.record('progress', `${event.phase} ${when === 'end' ? 'ended' : 'at'}: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} (${event.bytesDone} of ${event.bytesTotal} bytes) in ${seconds} s, ${formatBytes(rate)}/s${event.item ? `, ${event.item}` : ''}`);
+  };
+  const endPhaseInLog = () => {
+    if (lastEvent && phase && !phaseLogged) logFigures(lastEvent, 'end');
+    phaseLogged = true;
   };
   const closeLine = () => {
     if (lineOpen) options.stderr.write('\n');
@@ -60,12 +77,19 @@ export function createCliReporter(options: { json: boolean; stdout: NodeJS.Writa
       const now = Date.now();
       if (event.phase !== phase) {
         if (lastEvent && phase) emit(lastEvent);
+        endPhaseInLog();
         closeLine();
         phase = event.phase;
         phaseStart = now;
         lastEmit = 0;
+        lastLogged = now;
+        phaseLogged = false;
       }
       lastEvent = event;
+      if (runLog && now - lastLogged >= RUN_LOG_INTERVAL_MS && event.bytesDone < event.bytesTotal) {
+        lastLogged = now;
+        logFigures(event, 'at');
+      }
       const interval = options.json || options.terminal ? PROGRESS_INTERVAL_MS : LOG_INTERVAL_MS;
       if (now - lastEmit >= interval || event.bytesDone >= event.bytesTotal) {
         lastEmit = now;
@@ -74,12 +98,17 @@ export function createCliReporter(options: { json: boolean; stdout: NodeJS.Writa
     },
     notice: (message) => {
       closeLine();
-      if (options.json) options.stdout.write(`${JSON.stringify({ event: 'notice', message })}\n`);
-      else options.stderr.write(`note: ${message}\n`);
+      runLog?.record('notice', message);
+      if (options.json) writeUnlogged(options.stdout, `${JSON.stringify({ event: 'notice', message })}\n`);
+      else writeUnlogged(options.stderr, `note: ${message}\n`);
     },
     event: (name, fields) => {
-      if (options.json) options.stdout.write(`${JSON.stringify({ event: name, ...fields })}\n`);
+      runLog?.record('event', `${name} ${JSON.stringify(fields)}`);
+      if (options.json) writeUnlogged(options.stdout, `${JSON.stringify({ event: name, ...fields })}\n`);
     },
-    finish: closeLine,
+    finish: () => {
+      endPhaseInLog();
+      closeLine();
+    },
   };
 }
