@@ -1,22 +1,33 @@
 // The file system side of `backup files`: lists folders with lstat (links are never followed),
 // applies the exclusions (.gitignore semantics through `ignore`, relative to each backed-up root),
-// stays on one file system on request (st_dev), and reads extended attributes with getfattr, one
-// process per folder. An entry that cannot be read is a notice; the walk goes on.
+// stays on one file system on request (st_dev), and reads extended attributes with getfattr.
+// An entry that cannot be read is a notice; the walk goes on.
+//
+// Speed (measured on /usr/share/doc, 5,500 entries): folders are listed and small files read with
+// synchronous calls (a cached lstat is ~3 µs; the promise API cost ~50 µs of main-thread time per
+// call, and a backup is bound by that thread). Node has no llistxattr: extended attributes are read
+// by getfattr, requested lazily (only for the entries whose metadata changed since the parent
+// snapshot) and gathered across folders into one process per ~1,000 paths (one per folder had
+// cost 0.7 s of process starts).
 
-import { execa } from 'execa';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import ignore, { type Ignore } from 'ignore';
-import { constants } from 'node:fs';
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
+import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { lstat, open, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { LifeboatError } from '../core/errors.ts';
-import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES, type FileSystemWalker, type FileWalkOptions, type LocalEntry, type LocalFile, type LocalRoot } from '../core/repository/files-backup-port.ts';
+import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES, type FileSystemWalker, type FileWalkOptions, type LocalEntry, type LocalFile, type LocalRoot, type LocalXattr } from '../core/repository/files-backup-port.ts';
 import type { StoredKind } from '../core/repository/files-tree-blobs.ts';
 
-/** lstat calls in flight per folder. */
-const STATS_AT_ONCE = 32;
-/** Paths per getfattr call (keeps the command line short). */
-const XATTR_PATHS_PER_CALL = 256;
-/** How long xattr requests of folders listed at the same time are gathered into one getfattr. */
-const XATTR_GATHER_MS = 5;
+/** Paths per getfattr call at most, and bytes of paths (keeps the command line far below ARG_MAX). */
+const XATTR_PATHS_PER_CALL = 1024;
+const XATTR_PATH_BYTES_PER_CALL = 256 * 1024;
+/** How long xattr requests are gathered before a getfattr starts with fewer paths. */
+const XATTR_GATHER_MS = 20;
+/** getfattr output of one call at most. */
+const XATTR_OUTPUT_MAX_BYTES = 1024 * 1024 * 1024;
 
 interface Located {
   readonly path: Buffer;
@@ -53,21 +64,14 @@ function errorText(error: unknown): string {
   return code ?? message ?? String(error);
 }
 
-/** The extended attributes of `paths` (all in one folder), one getfattr per XATTR_PATHS_PER_CALL. */
-async function readXattrs(paths: readonly Buffer[], state: { missing: boolean }): Promise<Map<string, Array<{ name: string; value: Uint8Array }>>> {
-  const found = new Map<string, Array<{ name: string; value: Uint8Array }>>();
-  // Names that are not UTF-8 cannot be passed on a command line intact: their attributes are not read.
-  const usable = paths.filter((path) => Buffer.from(path.toString('utf8')).equals(path));
-  for (let start = 0; start < usable.length && !state.missing; start += XATTR_PATHS_PER_CALL) {
-    const batch = usable.slice(start, start + XATTR_PATHS_PER_CALL).map((path) => path.toString('utf8'));
-    const result = await execa('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...batch], { reject: false, encoding: 'buffer', stripFinalNewline: false });
-    if ((result as { code?: string }).code === 'ENOENT') {
-      state.missing = true;
-      break;
-    }
-    parseGetfattr(Buffer.from(result.stdout as Uint8Array), found);
-  }
-  return found;
+/** Runs one getfattr over `paths`; resolves with what it printed (attributes of the paths that have any). */
+function runGetfattr(paths: readonly string[]): Promise<{ output: Buffer; missing: boolean }> {
+  return new Promise((resolve) => {
+    execFile('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...paths], { encoding: 'buffer', maxBuffer: XATTR_OUTPUT_MAX_BYTES }, (error, stdout) => {
+      // A path removed since it was listed makes getfattr exit 1 after printing the others.
+      resolve({ output: Buffer.from(stdout ?? Buffer.alloc(0)), missing: (error as { code?: unknown } | null)?.code === 'ENOENT' });
+    });
+  });
 }
 
 /** Undoes getfattr's octal escapes (\ooo) in a file name. */
@@ -84,8 +88,8 @@ function unescapeName(text: Buffer): Buffer {
   return Buffer.from(bytes);
 }
 
-function parseGetfattr(output: Buffer, found: Map<string, Array<{ name: string; value: Uint8Array }>>): void {
-  let current: Array<{ name: string; value: Uint8Array }> | undefined;
+function parseGetfattr(output: Buffer, found: Map<string, LocalXattr[]>): void {
+  let current: LocalXattr[] | undefined;
   let start = 0;
   while (start < output.length) {
     let end = output.indexOf(0x0a, start);
@@ -110,6 +114,134 @@ function parseGetfattr(output: Buffer, found: Map<string, Array<{ name: string; 
   }
 }
 
+/**
+ * A long-lived shell that, for each line it reads (the name of a file of NUL-separated paths), runs
+ * getfattr over those paths through xargs and then prints a NUL (getfattr's own output never holds
+ * one: names are escaped, values hex). The shell forks cheaply; forking this process (hundreds of
+ * MiB mapped) cost ~4 ms per getfattr. Paths go over as bytes, so names that are not UTF-8 are read
+ * too. (The paths are not piped to the shell: `read` takes a pipe one byte per system call.)
+ */
+const GETFATTR_LOOP = `while IFS= read -r f; do xargs -0 -r getfattr -h -d -m - -e hex --absolute-names -- < "$f" 2>/dev/null; printf '\\000'; done`;
+
+interface GetfattrRunner {
+  run(paths: readonly Buffer[]): Promise<Buffer>;
+}
+
+/** The shell loop above, or undefined when it cannot be started. */
+function startGetfattrLoop(): GetfattrRunner | undefined {
+  let child: ChildProcessByStdio<Writable, Readable, null>;
+  let folder: string;
+  try {
+    folder = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-xattrs-'));
+    child = spawn('sh', ['-c', GETFATTR_LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+  const waiting: Array<{ file: string; resolve: (output: Buffer) => void }> = [];
+  let received: Buffer[] = [];
+  let failed = false;
+  let next = 0;
+  const handles = [child, child.stdin, child.stdout] as unknown as Array<{ ref?: () => void; unref?: () => void }>;
+  // Idle, the helper must not keep the process alive (it ends with it: its input closes).
+  const idle = () => handles.forEach((handle) => handle.unref?.());
+  const busy = () => handles.forEach((handle) => handle.ref?.());
+  const finish = (item: { file: string; resolve: (output: Buffer) => void } | undefined, output: Buffer) => {
+    if (!item) return;
+    rmSync(item.file, { force: true });
+    item.resolve(output);
+  };
+  const failAll = () => {
+    failed = true;
+    for (const item of waiting.splice(0)) finish(item, Buffer.alloc(0));
+    idle();
+  };
+  child.on('error', failAll);
+  child.on('exit', failAll);
+  child.stdin.on('error', failAll);
+  child.stdout.on('data', (data: Buffer) => {
+    let start = 0;
+    for (let end = data.indexOf(0); end >= 0; end = data.indexOf(0, start)) {
+      received.push(data.subarray(start, end));
+      const output = Buffer.concat(received);
+      received = [];
+      finish(waiting.shift(), output);
+      start = end + 1;
+    }
+    if (start < data.length) received.push(data.subarray(start));
+    if (waiting.length === 0) idle();
+  });
+  idle();
+  return {
+    run: (paths) => new Promise((resolve) => {
+      if (failed) return resolve(Buffer.alloc(0));
+      const file = path.join(folder, String(next++));
+      const request: Buffer[] = [];
+      for (const item of paths) request.push(item, NUL);
+      try {
+        writeFileSync(file, Buffer.concat(request));
+      } catch {
+        return resolve(Buffer.alloc(0));
+      }
+      waiting.push({ file, resolve });
+      busy();
+      child.stdin.write(`${file}\n`);
+    }),
+  };
+}
+
+const NUL = Buffer.alloc(1);
+
+/** Gathers xattr requests of many entries into few getfattr runs. */
+function createXattrReader(): (path: Buffer) => Promise<LocalXattr[]> {
+  let loop: GetfattrRunner | undefined | 'none';
+  let missing = false;
+  let pending: Array<{ path: Buffer; resolve: (xattrs: LocalXattr[]) => void }> = [];
+  let pendingBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const run = () => {
+    const batch = pending;
+    pending = [];
+    pendingBytes = 0;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (batch.length === 0) return;
+    const done = (output: Buffer) => {
+      const found = new Map<string, LocalXattr[]>();
+      parseGetfattr(output, found);
+      batch.forEach((item) => item.resolve(found.get(item.path.toString('latin1')) ?? []));
+    };
+    if (missing) return done(Buffer.alloc(0));
+    loop ??= startGetfattrLoop() ?? 'none';
+    if (loop !== 'none') {
+      void loop.run(batch.map((item) => item.path)).then(done);
+      return;
+    }
+    // No shell: one getfattr per batch; names that are not UTF-8 cannot be passed intact, their attributes are not read.
+    const usable = batch.filter((item) => Buffer.from(item.path.toString('utf8')).equals(item.path));
+    void runGetfattr(usable.map((item) => item.path.toString('utf8'))).then(({ output, missing: notInstalled }) => {
+      if (notInstalled) missing = true;
+      done(output);
+    });
+  };
+  return (path) => new Promise((resolve) => {
+    pending.push({ path, resolve });
+    pendingBytes += path.length + 1;
+    if (pending.length >= XATTR_PATHS_PER_CALL || pendingBytes >= XATTR_PATH_BYTES_PER_CALL) run();
+    else timer ??= setTimeout(run, XATTR_GATHER_MS);
+  });
+}
+
+/** Opens a file for reading without following a link, keeping its access time where allowed. */
+function openForReading(path: Buffer): number {
+  // O_NOATIME is allowed for the file's owner and root only.
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOATIME);
+  } catch {
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  }
+}
+
 /** A walker over the local file system. */
 export async function createFileWalker(options: FileWalkOptions): Promise<FileSystemWalker> {
   const userPatterns = [...options.excludes];
@@ -120,60 +252,44 @@ export async function createFileWalker(options: FileWalkOptions): Promise<FileSy
     userPatterns.push(...text.split(/\r?\n/));
   }
   const located = new WeakMap<LocalEntry, Located>();
-  const xattrState = { missing: false };
+  const readXattrs = createXattrReader();
 
-  const statEntry = async (path: Buffer, name: Uint8Array, xattrs: Array<{ name: string; value: Uint8Array }>): Promise<LocalEntry> => {
-    const info = await lstat(path, { bigint: true });
+  const statEntry = (path: Buffer, name: Uint8Array): LocalEntry => {
+    const info = lstatSync(path, { bigint: true });
     const mode = Number(info.mode);
     const kind = kindOf(mode);
     if (!kind) throw new LifeboatError('LB_INPUT_USAGE', { detail: `unknown file type ${mode.toString(8)}` });
-    const entry: LocalEntry = {
+    return {
       name, shownPath: path.toString('utf8'), kind, mode,
       uid: Number(info.uid), gid: Number(info.gid), size: kind === 'file' ? Number(info.size) : 0, links: Number(info.nlink),
       device: info.dev.toString(), inode: info.ino.toString(),
       mtimeNs: info.mtimeNs, atimeNs: info.atimeNs, ctimeNs: info.ctimeNs,
       ...(kind === 'char-device' || kind === 'block-device' ? { rdev: deviceNumbers(info.rdev) } : {}),
-      ...(kind === 'symlink' ? { target: new Uint8Array(await readlink(path, { encoding: 'buffer' })) } : {}),
-      xattrs,
+      ...(kind === 'symlink' ? { target: new Uint8Array(readlinkSync(path, { encoding: 'buffer' })) } : {}),
     };
-    return entry;
   };
-
-  // Folders listed at the same time share getfattr processes: requests are gathered for a few
-  // milliseconds (or up to XATTR_PATHS_PER_CALL paths), so a tree of small folders does not cost
-  // one process start per folder.
-  let pending: Array<{ paths: Buffer[]; resolve: (found: Map<string, Array<{ name: string; value: Uint8Array }>>) => void; reject: (error: unknown) => void }> = [];
-  let timer: NodeJS.Timeout | undefined;
-  const runPending = () => {
-    const batch = pending;
-    pending = [];
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    readXattrs(batch.flatMap((item) => item.paths), xattrState).then((found) => batch.forEach((item) => item.resolve(found)), (error: unknown) => batch.forEach((item) => item.reject(error)));
-  };
-  const withXattrs = async (entries: Array<{ path: Buffer; name: Uint8Array }>) => {
-    const xattrs = await new Promise<Map<string, Array<{ name: string; value: Uint8Array }>>>((resolve, reject) => {
-      pending.push({ paths: entries.map((entry) => entry.path), resolve, reject });
-      if (pending.reduce((sum, item) => sum + item.paths.length, 0) >= XATTR_PATHS_PER_CALL) runPending();
-      else timer ??= setTimeout(runPending, XATTR_GATHER_MS);
-    });
-    return (path: Buffer) => xattrs.get(path.toString('latin1')) ?? [];
+  const locate = (entry: LocalEntry): Located => {
+    const where = located.get(entry);
+    if (!where) throw new LifeboatError('LB_INTERNAL', { detail: 'An entry used that the walker did not return.' });
+    return where;
   };
 
   return {
     statFolder: async (path) => {
       const bytes = Buffer.from(path);
-      const lookup = await withXattrs([{ path: bytes, name: bytes }]);
-      const entry = await statEntry(bytes, Buffer.from(path.split('/').pop() ?? ''), lookup(bytes));
+      const entry = statEntry(bytes, Buffer.from(path.split('/').pop() ?? ''));
       if (entry.kind !== 'directory') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${path} is not a folder.` });
+      located.set(entry, { path: bytes, relative: '' });
       return entry;
     },
     openRoot: async (rootPath): Promise<LocalRoot> => {
       const rootBytes = Buffer.from(rootPath);
-      const lookup = await withXattrs([{ path: rootBytes, name: rootBytes }]);
-      const rootEntry = await statEntry(rootBytes, Buffer.from(rootPath === '/' ? '/' : (rootPath.split('/').pop() ?? '')), lookup(rootBytes)).catch((error: unknown) => {
+      let rootEntry: LocalEntry;
+      try {
+        rootEntry = statEntry(rootBytes, Buffer.from(rootPath === '/' ? '/' : (rootPath.split('/').pop() ?? '')));
+      } catch (error) {
         throw new LifeboatError('LB_INPUT_PATH_NOT_FOUND', { detail: `${rootPath} cannot be read (${errorText(error)}).`, path: rootPath }, { cause: error });
-      });
+      }
       located.set(rootEntry, { path: rootBytes, relative: '' });
       const isSystemRoot = rootPath === '/' || ((await lstat(`${rootPath}/etc`).catch(() => undefined))?.isDirectory() === true && (await lstat(`${rootPath}/usr`).catch(() => undefined))?.isDirectory() === true);
       const builtIn: Ignore = ignore({ ignorecase: true }).add(options.defaultExcludes ? [...DEFAULT_EXCLUDES] : []);
@@ -190,45 +306,38 @@ export async function createFileWalker(options: FileWalkOptions): Promise<FileSy
       return {
         entry: rootEntry,
         list: async (folder) => {
-          const where = located.get(folder);
-          if (!where) throw new LifeboatError('LB_INTERNAL', { detail: 'A folder listed that the walker did not return.' });
+          const where = locate(folder);
           const notices: string[] = [];
           let names: Buffer[];
           try {
-            names = await readdir(where.path, { encoding: 'buffer' });
+            names = readdirSync(where.path, { encoding: 'buffer' });
           } catch (error) {
             return { entries: [], notices: [`${folder.shownPath}: the folder cannot be read (${errorText(error)}); kept empty`] };
           }
-          const children = names.map((name) => ({ name: new Uint8Array(name), path: joinPath(where.path, name), relative: where.relative === '' ? name.toString('utf8') : `${where.relative}/${name.toString('utf8')}` }));
-          const lookup = await withXattrs(children);
           const entries: LocalEntry[] = [];
-          for (let start = 0; start < children.length; start += STATS_AT_ONCE) {
-            const batch = children.slice(start, start + STATS_AT_ONCE);
-            const stated = await Promise.all(batch.map(async (child) => {
-              try {
-                return await statEntry(child.path, child.name, lookup(child.path));
-              } catch (error) {
-                notices.push(`${child.path.toString('utf8')}: cannot be read (${errorText(error)}); left out`);
-                return undefined;
-              }
-            }));
-            stated.forEach((entry, index) => {
-              const child = batch[index]!;
-              if (!entry || excluded(child.relative, entry.kind === 'directory')) return;
-              if (entry.kind === 'file' && options.excludeLargerThan !== undefined && entry.size > options.excludeLargerThan) return;
-              const other = entry.kind === 'directory' && options.oneFileSystem && entry.device !== rootEntry.device;
-              const kept = other ? { ...entry, otherFileSystem: true } : entry;
-              located.set(kept, { path: child.path, relative: child.relative });
-              entries.push(kept);
-            });
+          for (const name of names) {
+            const path = joinPath(where.path, name);
+            const relative = where.relative === '' ? name.toString('utf8') : `${where.relative}/${name.toString('utf8')}`;
+            let entry: LocalEntry;
+            try {
+              entry = statEntry(path, new Uint8Array(name));
+            } catch (error) {
+              notices.push(`${path.toString('utf8')}: cannot be read (${errorText(error)}); left out`);
+              continue;
+            }
+            if (excluded(relative, entry.kind === 'directory')) continue;
+            if (entry.kind === 'file' && options.excludeLargerThan !== undefined && entry.size > options.excludeLargerThan) continue;
+            const other = entry.kind === 'directory' && options.oneFileSystem && entry.device !== rootEntry.device;
+            const kept = other ? { ...entry, otherFileSystem: true } : entry;
+            located.set(kept, { path, relative });
+            entries.push(kept);
           }
           return { entries, notices };
         },
       };
     },
     openFile: async (entry): Promise<LocalFile> => {
-      const where = located.get(entry);
-      if (!where) throw new LifeboatError('LB_INTERNAL', { detail: 'A file opened that the walker did not return.' });
+      const where = locate(entry);
       // O_NOATIME keeps the files' access times as they were (allowed for their owner and root).
       const handle = await open(where.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOATIME).catch(() => open(where.path, constants.O_RDONLY | constants.O_NOFOLLOW));
       return {
@@ -236,5 +345,16 @@ export async function createFileWalker(options: FileWalkOptions): Promise<FileSy
         close: async () => handle.close(),
       };
     },
+    readSmallFile: (entry, target) => {
+      const fd = openForReading(locate(entry).path);
+      try {
+        let filled = 0;
+        for (let read = -1; filled < target.length && read !== 0; filled += read) read = readSync(fd, target, filled, target.length - filled, filled);
+        return filled;
+      } finally {
+        closeSync(fd);
+      }
+    },
+    readXattrs: (entry) => readXattrs(locate(entry).path),
   };
 }

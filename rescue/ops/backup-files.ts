@@ -3,12 +3,21 @@
 // but the chunks around the edit with its earlier version, and any chunk equal to one of a disk
 // snapshot is stored once. Folders become tree blobs (FORMAT.md, "Files snapshots"). Same order as
 // a disk backup: blobs, flush (packs, then the index), verification, the manifest last.
+//
+// A parent snapshot (the latest files snapshot of the same host and roots, or --parent) makes a
+// second backup cheap: a file whose size, mtime, ctime, inode and device are those of its entry in
+// the parent keeps the parent's chunk list and extended attributes without being read (restic's
+// parent, kopia's cache). Small files (one chunk) are read whole, straight into a batch buffer, and
+// a batch goes to the chunk workers as one message (hashes and zstd) and into the pack as one write:
+// per-blob messages and per-file promises had made the main thread the bottleneck.
 
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
 import type { ProgressReporter } from '../core/progress.ts';
 import { FILE_CHUNK_PARAMETERS, nextChunkLength, type CdcParameters } from '../core/repository/cdc-chunker.ts';
 import type { FileSystemWalker, LocalEntry, LocalRoot } from '../core/repository/files-backup-port.ts';
 import {
+  decodeChunkListBlob,
+  decodeFolderTree,
   encodeChunkLists,
   encodeFolderTrees,
   INLINE_CHUNKS_MAX,
@@ -18,15 +27,32 @@ import {
   type StoredXattr,
 } from '../core/repository/files-tree-blobs.ts';
 import type { SnapshotManifest } from '../core/repository/format.ts';
-import type { RepositoryWriter } from '../core/repository/repository-port.ts';
+import type { RepositoryWriter, StoredSnapshot, StoreResult } from '../core/repository/repository-port.ts';
+import { selectSnapshot } from '../core/repository/select-snapshot.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 
-/** Files read and chunked at once (reads, hashing and compression overlap on the thread pool). */
+/** Large files read and chunked at once (reads, hashing and compression overlap on the thread pool). */
 const FILES_IN_FLIGHT = 6;
-/** Folders listed at once (lstat of their entries; their getfattr calls are gathered into few processes). */
+/** Folders listed at once. */
 const FOLDERS_LISTED_AT_ONCE = 16;
 /** Progress events at most this often. */
 const PROGRESS_INTERVAL_MS = 250;
+/** Files up to this size (and up to the chunker's minimum: one chunk) are read whole into a batch. */
+const SMALL_FILE_MAX_BYTES = 512 * 1024;
+/** A batch of small files' blobs is sent once it holds this many bytes or blobs. */
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_MAX_BLOBS = 1024;
+/** Bytes of small files read but not yet stored, at most (the read side waits beyond it). */
+const BATCHED_BYTES_MAX = 16 * 1024 * 1024;
+
+/** How the parent snapshot is chosen. */
+export type ParentChoice =
+  /** The latest files snapshot of the same host and roots. */
+  | { readonly mode: 'latest' }
+  /** A given snapshot (id prefix or `latest`). */
+  | { readonly mode: 'snapshot'; readonly spec: string }
+  /** None: every file is read (--force, --no-parent). */
+  | { readonly mode: 'none' };
 
 /** What to back up and how. */
 export interface FilesBackupRequest {
@@ -40,12 +66,25 @@ export interface FilesBackupRequest {
   readonly lifeboatVersion: string;
   /** Chunking parameters (tests may pass smaller ones). */
   readonly chunking?: CdcParameters;
+  /** Default: the latest files snapshot of the same host and roots. */
+  readonly parent?: ParentChoice;
+}
+
+/** What the run read and what it took from the parent snapshot. */
+export interface FilesBackupCounts {
+  /** The parent snapshot's id, or undefined. */
+  readonly parent: string | undefined;
+  readonly filesRead: number;
+  readonly filesReused: number;
+  /** Content bytes taken from the parent without reading the files. */
+  readonly bytesReused: number;
 }
 
 /** The saved snapshot. */
 export interface FilesBackupResult {
   readonly id: string;
   readonly manifest: SnapshotManifest;
+  readonly counts: FilesBackupCounts;
 }
 
 interface Counters {
@@ -55,6 +94,9 @@ interface Counters {
   chunks: number;
   newChunks: number;
   entries: number;
+  filesRead: number;
+  filesReused: number;
+  bytesReused: number;
 }
 
 /** A counting semaphore: bounds how many of one kind of work run at once across the whole walk. */
@@ -77,6 +119,79 @@ class Limiter {
   }
 }
 
+/**
+ * Gathers small blobs into one buffer and stores them as a batch (RepositoryWriter.storeBlobs).
+ * `space` hands out the free part of the current buffer, to be filled synchronously and taken with
+ * `commit`; a batch goes out when full, or when the walk has nothing else to do right now.
+ */
+class BlobBatcher {
+  private buffer: Uint8Array = new Uint8Array(0);
+  private used = 0;
+  private pieces: Array<{ view: Uint8Array; resolve: (result: StoreResult) => void; reject: (error: unknown) => void }> = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+  private readonly waiting: Array<() => void> = [];
+  private readonly store: (contents: Uint8Array[]) => Promise<StoreResult[]>;
+
+  constructor(store: (contents: Uint8Array[]) => Promise<StoreResult[]>) {
+    this.store = store;
+  }
+
+  /** Resolves once the bytes read and not yet stored are below the bound. */
+  async ready(): Promise<void> {
+    while (this.queuedBytes >= BATCHED_BYTES_MAX) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** At least `bytes` of free buffer (the current batch goes out first when it has less room). */
+  space(bytes: number): Uint8Array {
+    if (this.buffer.length - this.used < bytes) {
+      this.send();
+      // Not zeroed: only the committed pieces are ever read.
+      this.buffer = Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES + SMALL_FILE_MAX_BYTES + 1, bytes));
+      this.used = 0;
+    }
+    return this.buffer.subarray(this.used, this.buffer.length);
+  }
+
+  /** Takes the first `length` bytes of the last `space` as a blob. */
+  commit(length: number): Promise<StoreResult> {
+    const view = this.buffer.subarray(this.used, this.used + length);
+    this.used += length;
+    this.queuedBytes += length;
+    const result = new Promise<StoreResult>((resolve, reject) => this.pieces.push({ view, resolve, reject }));
+    if (this.used >= BATCH_BYTES || this.pieces.length >= BATCH_MAX_BLOBS) this.send();
+    else if (!this.scheduled) {
+      // Sent when the walk waits for something (the pieces' ids may be what it waits for).
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.send();
+      });
+    }
+    return result;
+  }
+
+  private send(): void {
+    const pieces = this.pieces;
+    if (pieces.length === 0) return;
+    this.pieces = [];
+    // The buffer is handed over with the batch; the next piece starts a new one.
+    this.buffer = new Uint8Array(0);
+    this.used = 0;
+    const bytes = pieces.reduce((sum, piece) => sum + piece.view.length, 0);
+    this.store(pieces.map((piece) => piece.view)).then(
+      (results) => pieces.forEach((piece, index) => piece.resolve(results[index]!)),
+      (error: unknown) => pieces.forEach((piece) => piece.reject(error)),
+    ).finally(() => {
+      this.queuedBytes -= bytes;
+      while (this.queuedBytes < BATCHED_BYTES_MAX && this.waiting.length > 0) this.waiting.shift()?.();
+    });
+  }
+}
+
+/** A folder of the parent snapshot: its entries by name (the name's bytes as latin1). */
+type ParentFolder = ReadonlyMap<string, StoredFileEntry>;
+
 interface RunState {
   readonly request: FilesBackupRequest;
   readonly walker: FileSystemWalker;
@@ -86,6 +201,11 @@ interface RunState {
   readonly chunking: CdcParameters;
   readonly files: Limiter;
   readonly folders: Limiter;
+  readonly batcher: BlobBatcher;
+  readonly treeBatcher: BlobBatcher;
+  /** Files up to this size go through the batcher. */
+  readonly smallFileBytes: number;
+  readonly parent: StoredSnapshot | undefined;
   /** "dev:ino" -> hard-link group number. */
   readonly hardLinks: Map<string, number>;
   readonly lastProgress: { at: number };
@@ -95,8 +215,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
-async function storeData(state: RunState, bytes: Uint8Array): Promise<string> {
-  const result = await state.repository.storeBlob('data', bytes, { compressionLevel: state.request.compressionLevel });
+function nameKey(name: Uint8Array): string {
+  return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
+}
+
+function countStored(state: RunState, result: StoreResult): string {
   state.counters.chunks++;
   if (result.isNew) {
     state.counters.newChunks++;
@@ -105,8 +228,20 @@ async function storeData(state: RunState, bytes: Uint8Array): Promise<string> {
   return result.id;
 }
 
+async function storeData(state: RunState, bytes: Uint8Array): Promise<string> {
+  return countStored(state, await state.repository.storeBlob('data', bytes, { compressionLevel: state.request.compressionLevel }));
+}
+
 async function storeTree(state: RunState, bytes: Uint8Array): Promise<string> {
-  const result = await state.repository.storeBlob('tree', bytes, { compressionLevel: 3 });
+  let result: StoreResult;
+  if (bytes.length <= SMALL_FILE_MAX_BYTES) {
+    // Most folders are small: their blobs go in batches too.
+    await state.treeBatcher.ready();
+    state.treeBatcher.space(bytes.length).set(bytes);
+    result = await state.treeBatcher.commit(bytes.length);
+  } else {
+    result = await state.repository.storeBlob('tree', bytes, { compressionLevel: 3 });
+  }
   if (result.isNew) state.counters.newBytes += result.storedBytes;
   return result.id;
 }
@@ -120,7 +255,7 @@ function isAllZero(bytes: Uint8Array): boolean {
 async function backUpContent(state: RunState, entry: LocalEntry): Promise<StoredChunk[]> {
   const file = await state.walker.openFile(entry);
   const chunks: StoredChunk[] = [];
-  // Sized to the file (most are small: a max-size buffer per file would be mostly zeroing), plus room to see its end.
+  // Sized to the file, plus room to see its end.
   const buffer = new Uint8Array(Math.min(state.chunking.maxBytes, entry.size + 4096));
   const stores: Array<Promise<void>> = [];
   try {
@@ -155,6 +290,24 @@ async function backUpContent(state: RunState, entry: LocalEntry): Promise<Stored
   return chunks;
 }
 
+/**
+ * A small file (one chunk): read whole into the batch buffer and stored with its batch. Undefined
+ * when it grew past the size lstat gave (then it is read as a large file).
+ */
+async function backUpSmallContent(state: RunState, entry: LocalEntry): Promise<StoredChunk[] | undefined> {
+  await state.batcher.ready();
+  // From space() to commit() nothing else runs: the bytes land in the batch buffer in place.
+  const target = state.batcher.space(entry.size + 1).subarray(0, entry.size + 1);
+  const length = state.walker.readSmallFile(entry, target);
+  if (length > entry.size) return undefined;
+  state.counters.readBytes += length;
+  state.counters.logicalBytes += length;
+  reportProgress(state, entry.shownPath);
+  if (length === 0) return [];
+  if (isAllZero(target.subarray(0, length))) return [{ id: undefined, length }];
+  return [{ id: countStored(state, await state.batcher.commit(length)), length }];
+}
+
 /** The total is not known before the walk ends: progress shows the bytes read so far, 4 times a second. */
 function reportProgress(state: RunState, item: string): void {
   const now = Date.now();
@@ -163,9 +316,37 @@ function reportProgress(state: RunState, item: string): void {
   state.reporter.progress({ phase: 'backup', bytesDone: state.counters.readBytes, bytesTotal: state.counters.readBytes, item });
 }
 
-async function storedXattrs(state: RunState, entry: LocalEntry): Promise<StoredXattr[]> {
+/** Whether the entry is as the parent snapshot saw it: same inode, device, size, times, mode and owner. */
+function unchangedSinceParent(entry: LocalEntry, old: StoredFileEntry | undefined): old is StoredFileEntry {
+  return old !== undefined && old.inode === entry.inode && old.fsDevice === entry.device && old.kind === entry.kind && old.size === entry.size
+    && old.mtimeNs === entry.mtimeNs && old.ctimeNs === entry.ctimeNs && old.mode === entry.mode && old.uid === entry.uid && old.gid === entry.gid;
+}
+
+/** The parent's xattrs of an unchanged entry (setting an xattr changes ctime), if their blobs are still there. */
+function parentXattrs(state: RunState, old: StoredFileEntry): StoredXattr[] | undefined {
+  return old.xattrs.every((xattr) => xattr.blob === undefined || state.repository.hasBlob(xattr.blob)) ? [...old.xattrs] : undefined;
+}
+
+/** The parent's content of an unchanged file, if every chunk (and chunk list) is still in the index. */
+async function parentContent(state: RunState, old: StoredFileEntry): Promise<Partial<StoredFileEntry> | undefined> {
+  const present = (chunks: readonly StoredChunk[]) => chunks.every((chunk) => chunk.id === undefined || state.repository.hasBlob(chunk.id));
+  if (old.chunks) return present(old.chunks) ? { chunks: old.chunks } : undefined;
+  if (old.chunkLists) {
+    try {
+      for (const id of old.chunkLists) if (!state.repository.hasBlob(id) || !present(decodeChunkListBlob(await state.repository.readBlob(id)))) return undefined;
+    } catch {
+      return undefined; // a damaged list: the file is read again
+    }
+    return { chunkLists: old.chunkLists };
+  }
+  return old.size === 0 ? {} : undefined;
+}
+
+async function storedXattrs(state: RunState, entry: LocalEntry, old: StoredFileEntry | undefined): Promise<StoredXattr[]> {
+  const kept = unchangedSinceParent(entry, old) ? parentXattrs(state, old) : undefined;
+  if (kept) return kept;
   const xattrs: StoredXattr[] = [];
-  for (const { name, value } of entry.xattrs) {
+  for (const { name, value } of await state.walker.readXattrs(entry)) {
     if (value.length <= INLINE_XATTR_MAX_BYTES) xattrs.push({ name, value, size: value.length });
     else xattrs.push({ name, blob: await storeData(state, new Uint8Array(value)), size: value.length });
   }
@@ -173,7 +354,8 @@ async function storedXattrs(state: RunState, entry: LocalEntry): Promise<StoredX
 }
 
 /** The stored form of an entry: metadata, plus its content (files) or its trees (folders). */
-async function storeEntry(state: RunState, entry: LocalEntry, extra: Partial<StoredFileEntry>): Promise<StoredFileEntry> {
+async function storeEntry(state: RunState, entry: LocalEntry, xattrs: Promise<StoredXattr[]>, extra: Promise<Partial<StoredFileEntry>> | Partial<StoredFileEntry>, size = entry.size): Promise<StoredFileEntry> {
+  const content = await extra;
   let hardLink: number | undefined;
   if (entry.kind !== 'directory' && entry.links > 1) {
     const key = `${entry.device}:${entry.inode}`;
@@ -186,46 +368,89 @@ async function storeEntry(state: RunState, entry: LocalEntry, extra: Partial<Sto
   state.counters.entries++;
   return {
     name: entry.name, kind: entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid,
-    mtimeNs: entry.mtimeNs, atimeNs: entry.atimeNs, ctimeNs: entry.ctimeNs, size: entry.size, links: entry.links,
+    mtimeNs: entry.mtimeNs, atimeNs: entry.atimeNs, ctimeNs: entry.ctimeNs, size, links: entry.links,
     ...(hardLink === undefined ? {} : { hardLink }),
+    inode: entry.inode, fsDevice: entry.device,
     ...(entry.target === undefined ? {} : { target: entry.target }),
     ...(entry.rdev === undefined ? {} : { device: entry.rdev }),
-    xattrs: await storedXattrs(state, entry),
-    ...extra,
+    xattrs: await xattrs,
+    ...content,
   };
 }
 
-async function backUpFile(state: RunState, entry: LocalEntry): Promise<StoredFileEntry | undefined> {
-  let chunks: StoredChunk[];
+/** A file's content: the parent's when unchanged, else read (small files whole, large ones in chunks). */
+async function fileContent(state: RunState, entry: LocalEntry, old: StoredFileEntry | undefined): Promise<{ size: number; content: Partial<StoredFileEntry> } | undefined> {
+  if (unchangedSinceParent(entry, old)) {
+    const content = await parentContent(state, old);
+    if (content) {
+      state.counters.filesReused++;
+      state.counters.bytesReused += entry.size;
+      state.counters.logicalBytes += entry.size;
+      state.counters.chunks += old.chunks?.length ?? 0;
+      return { size: entry.size, content };
+    }
+  }
+  let chunks: StoredChunk[] | undefined;
   try {
-    chunks = entry.size === 0 ? [] : await state.files.run(() => backUpContent(state, entry));
+    if (entry.size === 0) chunks = [];
+    else if (entry.size <= state.smallFileBytes) chunks = await backUpSmallContent(state, entry);
+    chunks ??= await state.files.run(() => backUpContent(state, entry));
   } catch (error) {
     const coded = toLifeboatError(error);
-    if (coded.code.startsWith('LB_REPO_')) throw coded;
+    if (coded.code.startsWith('LB_REPO_') || coded.code === 'LB_INTERNAL') throw coded;
     state.reporter.notice(`${entry.shownPath}: cannot be read (${(error as { code?: string }).code ?? coded.message}); left out`);
     return undefined;
   }
+  state.counters.filesRead++;
   const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
   if (size !== entry.size) state.reporter.notice(`${entry.shownPath}: changed while it was read (${entry.size} bytes, then ${size}); the bytes read are kept`);
   const content: Partial<StoredFileEntry> = chunks.length === 0 ? {} : chunks.length <= INLINE_CHUNKS_MAX ? { chunks } : { chunkLists: await Promise.all(encodeChunkLists(chunks).map((blob) => storeTree(state, blob))) };
-  return storeEntry(state, { ...entry, size }, content);
+  return { size, content };
+}
+
+async function backUpFile(state: RunState, entry: LocalEntry, old: StoredFileEntry | undefined, xattrs: Promise<StoredXattr[]>): Promise<StoredFileEntry | undefined> {
+  const read = await fileContent(state, entry, old);
+  if (!read) return undefined;
+  return storeEntry(state, entry, xattrs, read.content, read.size);
+}
+
+/** The entries of a folder of the parent snapshot, or undefined (none, or its trees cannot be read). */
+async function readParentFolder(state: RunState, trees: readonly string[] | undefined): Promise<ParentFolder | undefined> {
+  if (!state.parent || !trees) return undefined;
+  const entries = new Map<string, StoredFileEntry>();
+  try {
+    for (const id of trees) for (const entry of decodeFolderTree(await state.repository.readBlob(id))) entries.set(nameKey(entry.name), entry);
+  } catch (error) {
+    state.reporter.notice(`The parent snapshot's folder tree ${trees[0]?.slice(0, 8)} cannot be read (${toLifeboatError(error).message}); that folder's files are read again.`);
+    return undefined;
+  }
+  return entries;
 }
 
 /** Stores a folder's entries (depth first) and returns the tree blob ids of the folder. */
-async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry): Promise<string[]> {
-  const { entries, notices } = folder.otherFileSystem ? { entries: [], notices: [] } : await state.folders.run(() => root.list(folder));
+async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry, oldTrees: readonly string[] | undefined): Promise<string[]> {
+  const [{ entries, notices }, parentFolder] = await Promise.all([
+    folder.otherFileSystem ? { entries: [], notices: [] } : state.folders.run(() => root.list(folder)),
+    readParentFolder(state, oldTrees),
+  ]);
   for (const notice of notices) state.reporter.notice(notice);
-  const stored = await Promise.all(entries.map((entry) => backUpChild(state, root, entry)));
+  const stored = await Promise.all(entries.map((entry) => backUpChild(state, root, entry, parentFolder?.get(nameKey(entry.name)))));
   const kept = stored.filter((entry): entry is StoredFileEntry => entry !== undefined).sort((a, b) => compareBytes(a.name, b.name));
   const trees: string[] = [];
   for (const blob of encodeFolderTrees(kept)) trees.push(await storeTree(state, blob));
   return trees;
 }
 
-async function backUpChild(state: RunState, root: LocalRoot, entry: LocalEntry): Promise<StoredFileEntry | undefined> {
-  if (entry.kind === 'directory') return storeEntry(state, entry, { trees: await backUpFolder(state, root, entry) });
-  if (entry.kind === 'file') return backUpFile(state, entry);
-  return storeEntry(state, entry, {});
+async function backUpChild(state: RunState, root: LocalRoot, entry: LocalEntry, old: StoredFileEntry | undefined): Promise<StoredFileEntry | undefined> {
+  // Requested before anything is awaited: the walker gathers the requests of whole folders.
+  const xattrs = storedXattrs(state, entry, old);
+  xattrs.catch(() => undefined);
+  if (entry.kind === 'directory') {
+    const oldTrees = old?.kind === 'directory' ? old.trees : undefined;
+    return storeEntry(state, entry, xattrs, backUpFolder(state, root, entry, oldTrees).then((trees) => ({ trees })));
+  }
+  if (entry.kind === 'file') return backUpFile(state, entry, old?.kind === 'file' ? old : undefined, xattrs);
+  return storeEntry(state, entry, xattrs, {});
 }
 
 /** The folders above the roots: "/" leads to every root through its path. */
@@ -259,17 +484,20 @@ export function normalizeRoots(roots: readonly string[]): string[] {
 }
 
 /** Entries of the folder at `path` (a PathNode): roots are walked, folders above them only lstat-ed. */
-async function backUpPathNode(state: RunState, node: PathNode, path: string): Promise<string[]> {
+async function backUpPathNode(state: RunState, node: PathNode, path: string, oldTrees: readonly string[] | undefined): Promise<string[]> {
   const entries: StoredFileEntry[] = [];
+  const parentFolder = await readParentFolder(state, oldTrees);
   for (const [name, child] of node.children) {
     const childPath = `${path === '/' ? '' : path}/${name}`;
+    const old = parentFolder?.get(Buffer.from(name).toString('latin1'));
     if (child.root !== undefined) {
       const root = await state.walker.openRoot(child.root);
-      const stored = await backUpChild(state, root, root.entry);
+      const stored = await backUpChild(state, root, root.entry, old?.kind === root.entry.kind ? old : undefined);
       if (stored) entries.push(stored);
     } else {
       const folder = await state.walker.statFolder(childPath);
-      entries.push(await storeEntry(state, folder, { trees: await backUpPathNode(state, child, childPath) }));
+      const below = old?.kind === 'directory' ? old.trees : undefined;
+      entries.push(await storeEntry(state, folder, storedXattrs(state, folder, old), backUpPathNode(state, child, childPath, below).then((trees) => ({ trees }))));
     }
   }
   entries.sort((a, b) => compareBytes(a.name, b.name));
@@ -278,25 +506,48 @@ async function backUpPathNode(state: RunState, node: PathNode, path: string): Pr
   return trees;
 }
 
+function sameRoots(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((root, index) => root === b[index]);
+}
+
+/** The parent snapshot: the latest files snapshot of this host and these roots, the one asked for, or none. */
+async function chooseParent(repository: RepositoryWriter, choice: ParentChoice, host: string, roots: readonly string[]): Promise<StoredSnapshot | undefined> {
+  if (choice.mode === 'none') return undefined;
+  const snapshots = await repository.listSnapshots();
+  if (choice.mode === 'snapshot') {
+    const chosen = selectSnapshot(snapshots, choice.spec);
+    if (chosen.manifest.kind !== 'files' || !chosen.manifest.files) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--parent ${choice.spec}: snapshot ${chosen.id.slice(0, 8)} is not a files snapshot.` });
+    return chosen;
+  }
+  const candidates = snapshots.filter((snapshot) => snapshot.manifest.kind === 'files' && snapshot.manifest.host === host && sameRoots(snapshot.manifest.files?.roots ?? [], roots));
+  return candidates.sort((a, b) => Date.parse(b.manifest.time) - Date.parse(a.manifest.time) || b.id.localeCompare(a.id))[0];
+}
+
 /** Backs up the roots and saves the snapshot; the repository must be locked for writing. */
 export async function backupFiles(request: FilesBackupRequest, walker: FileSystemWalker, repository: RepositoryWriter, reporter: ProgressReporter): Promise<FilesBackupResult> {
   const started = Date.now();
   const roots = normalizeRoots(request.roots);
   if (roots.length === 0) throw new LifeboatError('LB_INPUT_USAGE', { detail: 'Name at least one folder to back up.' });
   const chunking = request.chunking ?? FILE_CHUNK_PARAMETERS;
+  const parent = await chooseParent(repository, request.parent ?? { mode: 'latest' }, request.host, roots);
+  if (parent) reporter.notice(`Parent snapshot ${parent.id.slice(0, 8)} (${parent.manifest.time}): unchanged files are not read again.`);
   const state: RunState = {
-    request, walker, repository, reporter, chunking,
-    counters: { logicalBytes: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, entries: 0 },
+    request, walker, repository, reporter, chunking, parent,
+    counters: { logicalBytes: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, entries: 0, filesRead: 0, filesReused: 0, bytesReused: 0 },
     files: new Limiter(FILES_IN_FLIGHT), folders: new Limiter(FOLDERS_LISTED_AT_ONCE), hardLinks: new Map(), lastProgress: { at: 0 },
+    batcher: new BlobBatcher((contents) => repository.storeBlobs('data', contents, { compressionLevel: request.compressionLevel })),
+    treeBatcher: new BlobBatcher((contents) => repository.storeBlobs('tree', contents, { compressionLevel: 3 })),
+    smallFileBytes: Math.min(SMALL_FILE_MAX_BYTES, chunking.minBytes),
   };
   reporter.progress({ phase: 'backup', bytesDone: 0, bytesTotal: 0 });
   let trees: string[];
   try {
+    const parentTrees = parent?.manifest.files?.trees;
     if (roots[0] === '/') {
       const root = await walker.openRoot('/');
-      trees = await backUpFolder(state, root, root.entry);
+      trees = await backUpFolder(state, root, root.entry, parentTrees);
     } else {
-      trees = await backUpPathNode(state, pathTree(roots), '/');
+      trees = await backUpPathNode(state, pathTree(roots), '/', parentTrees);
     }
     await repository.flush();
   } catch (error) {
@@ -323,7 +574,7 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
     stats: { logicalBytes: counters.logicalBytes, readBytes: counters.readBytes, newBytes: counters.newBytes, chunks: counters.chunks, newChunks: counters.newChunks, durationMs: Date.now() - started },
   };
   const id = await repository.saveSnapshot(manifest);
-  return { id, manifest };
+  return { id, manifest, counts: { parent: parent?.id, filesRead: counters.filesRead, filesReused: counters.filesReused, bytesReused: counters.bytesReused } };
 }
 
 /** Reads back every pack this run wrote and checks it against its hash and the index. */

@@ -3,7 +3,8 @@
 // and in a blob, odd modes and owners, times to the nanosecond, non-ASCII and 255-byte names, a
 // sparse file, files above 8 MiB) backed up, restored into a new folder and compared entry by entry
 // with lstat and getfattr; exclusions; a second backup after edits stores about the edits; ls, get,
-// forget --prune and check on a repository holding files snapshots.
+// forget --prune and check on a repository holding files snapshots; a parent snapshot spares
+// reading unchanged files (and re-reads files whose ctime or inode changed; --force reads all).
 
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
@@ -33,7 +34,14 @@ async function run(t: ExecutionContext, args: string[]): Promise<CliResult> {
   return result;
 }
 
-function doneEvent(result: CliResult): { snapshot: { id: string; shortId: string }; entries: number; stats: { newBytes: number; logicalBytes: number } } {
+interface DoneEvent {
+  snapshot: { id: string; shortId: string };
+  parent: string | null;
+  entries: number;
+  stats: { newBytes: number; newChunks: number; logicalBytes: number; readBytes: number; filesRead: number; filesReused: number; bytesReused: number };
+}
+
+function doneEvent(result: CliResult): DoneEvent {
   const line = result.stdout.split('\n').find((text) => text.includes('"event":"done"'));
   if (!line) throw new Error(`no done event in: ${result.stdout} ${result.stderr}`);
   return JSON.parse(line);
@@ -278,4 +286,91 @@ test.serial('a second backup after edits stores about the edits; ls, get, forget
   const out = path.join(work, 'after-prune');
   t.is((await run(t, ['restore', '-r', repo, secondDone.snapshot.shortId, out])).exitCode, 0);
   compareTrees(t, await collect(source), await collect(path.join(out, source)), new Set(['edge/pagefile.sys', 'edge/lost+found']));
+});
+
+/** `touch -d @SECONDS.NANOSECONDS`: puts an exact mtime back. */
+async function setMtimeNs(file: string, mtimeNs: bigint): Promise<void> {
+  const seconds = mtimeNs / 1_000_000_000n;
+  const nanoseconds = (mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
+  await execa('touch', ['-m', '-d', `@${seconds}.${nanoseconds}`, file]);
+}
+
+test.serial('parent snapshot: an unchanged tree is not read again; ctime, inode and xattr changes are seen; --force reads all', async (t) => {
+  const tree = path.join(work, 'parent-source');
+  await mkdir(tree);
+  await execa('cp', ['-a', '/usr/share/doc', path.join(tree, 'doc')]);
+  await makeEdgeCases(tree);
+  const repo = path.join(work, 'repo-parent');
+  const first = doneEvent(await run(t, ['backup', 'files', tree, '-r', repo, '--json', '--no-verify']));
+  t.is(first.parent, null);
+  t.is(first.stats.filesReused, 0);
+  t.true(first.stats.filesRead > 3000 && first.stats.readBytes === first.stats.logicalBytes, JSON.stringify(first.stats));
+
+  // Unchanged: nothing read, nothing new, and the snapshot restores identical (content, metadata, xattrs).
+  const second = doneEvent(await run(t, ['backup', 'files', tree, '-r', repo, '--json']));
+  t.is(second.parent, first.snapshot.id);
+  t.is(second.stats.readBytes, 0);
+  t.is(second.stats.filesRead, 0);
+  t.is(second.stats.filesReused, first.stats.filesRead);
+  t.is(second.stats.bytesReused, first.stats.logicalBytes);
+  // No new chunk; only folder trees whose atime the first backup's listing moved are new.
+  t.is(second.stats.newChunks, 0);
+  t.true(second.stats.newBytes < first.stats.newBytes / 100, `${second.stats.newBytes} new bytes`);
+  const restored = path.join(work, 'parent-restored');
+  t.is((await run(t, ['restore', '-r', repo, second.snapshot.shortId, restored])).exitCode, 0);
+  const parentExcluded = new Set(['edge/pagefile.sys', 'edge/lost+found']);
+  compareTrees(t, await collect(tree), await collect(path.join(restored, tree)), parentExcluded);
+  const xattrsBefore = await xattrsOf(tree);
+  for (const excluded of parentExcluded) xattrsBefore.delete(excluded);
+  t.deepEqual(await xattrsOf(path.join(restored, tree)), xattrsBefore);
+
+  // Same size, mtime put back, but the write changed ctime: read again.
+  const touched = path.join(tree, 'edge', 'append.log');
+  const touchedBefore = await lstat(touched, { bigint: true });
+  const touchedContent = Buffer.from('LINE\n'.repeat(20000));
+  await writeFile(touched, touchedContent);
+  await setMtimeNs(touched, touchedBefore.mtimeNs);
+  const touchedAfter = await lstat(touched, { bigint: true });
+  t.is(touchedAfter.mtimeNs, touchedBefore.mtimeNs);
+  t.is(touchedAfter.size, touchedBefore.size);
+  t.not(touchedAfter.ctimeNs, touchedBefore.ctimeNs);
+  // Replaced by a rename: same size and mtime, another inode: read again.
+  const replaced = path.join(tree, 'edge', 'große Datei');
+  const replacedBefore = await lstat(replaced, { bigint: true });
+  const replacement = seededBytes('replacement', Number(replacedBefore.size));
+  const temporary = path.join(tree, 'edge', '.replacement.tmp');
+  await writeFile(temporary, replacement);
+  await setMtimeNs(temporary, replacedBefore.mtimeNs);
+  await execa('mv', [temporary, replaced]);
+  const replacedAfter = await lstat(replaced, { bigint: true });
+  t.is(replacedAfter.mtimeNs, replacedBefore.mtimeNs);
+  t.not(replacedAfter.ino, replacedBefore.ino);
+  // An xattr changed (ctime too): the file's content is not read... but its xattrs are.
+  const tagged = path.join(tree, 'edge', 'xattrs.txt');
+  await execa('setfattr', ['-n', 'user.small', '-v', 'changed', tagged]);
+
+  const third = doneEvent(await run(t, ['backup', 'files', tree, '-r', repo, '--json']));
+  t.is(third.parent, second.snapshot.id);
+  t.is(third.stats.filesRead, 3, 'the rewritten, the replaced and the re-tagged file');
+  t.is(third.stats.readBytes, Number(touchedAfter.size + replacedAfter.size) + 'with attributes\n'.length);
+  t.is(third.stats.filesReused, first.stats.filesRead - 3);
+  const thirdOut = path.join(work, 'parent-restored-3');
+  t.is((await run(t, ['get', '-r', repo, third.snapshot.shortId, touched, replaced, tagged, thirdOut])).exitCode, 0);
+  t.true((await readFile(path.join(thirdOut, 'append.log'))).equals(touchedContent));
+  t.true((await readFile(path.join(thirdOut, 'große Datei'))).equals(replacement));
+  t.true((await xattrsOf(thirdOut)).get('xattrs.txt')?.includes(`user.small=0x${Buffer.from('changed').toString('hex')}`));
+
+  // --force reads everything again; --parent names the parent; --no-parent uses none.
+  const forced = doneEvent(await run(t, ['backup', 'files', tree, '-r', repo, '--json', '--no-verify', '--force']));
+  t.is(forced.parent, null);
+  t.is(forced.stats.filesReused, 0);
+  t.is(forced.stats.readBytes, forced.stats.logicalBytes);
+  t.is(forced.stats.newChunks, 0, 'read again, all of it is already stored');
+  const named = doneEvent(await run(t, ['backup', 'files', tree, '-r', repo, '--json', '--no-verify', '--parent', first.snapshot.shortId]));
+  t.is(named.parent, first.snapshot.id);
+  t.is(named.stats.filesRead, 3);
+  const none = doneEvent(await run(t, ['backup', 'files', tree, '-r', repo, '--json', '--no-verify', '--no-parent']));
+  t.is(none.parent, null);
+  t.is(none.stats.filesReused, 0);
+  t.is((await run(t, ['check', '-r', repo])).exitCode, 0);
 });

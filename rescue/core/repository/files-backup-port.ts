@@ -3,7 +3,13 @@
 
 import type { StoredKind } from './files-tree-blobs.ts';
 
-/** An entry of a backed-up folder as lstat and getfattr saw it. */
+/** An extended attribute as read from the file system. */
+export interface LocalXattr {
+  readonly name: string;
+  readonly value: Uint8Array;
+}
+
+/** An entry of a backed-up folder as lstat saw it (its extended attributes are read on request). */
 export interface LocalEntry {
   /** The name's bytes. */
   readonly name: Uint8Array;
@@ -23,7 +29,6 @@ export interface LocalEntry {
   readonly ctimeNs: bigint;
   readonly rdev?: { readonly major: number; readonly minor: number };
   readonly target?: Uint8Array;
-  readonly xattrs: ReadonlyArray<{ readonly name: string; readonly value: Uint8Array }>;
   /** A folder on another file system with --one-file-system: kept, its content not entered. */
   readonly otherFileSystem?: boolean;
 }
@@ -49,6 +54,14 @@ export interface FileSystemWalker {
   /** lstat of a folder above a root (kept in the snapshot so the path leads to the root). */
   statFolder(path: string): Promise<LocalEntry>;
   openFile(entry: LocalEntry): Promise<LocalFile>;
+  /**
+   * Reads a small file whole into `target` at once (synchronously, so its bytes can land straight in
+   * a batch of blobs) and returns the bytes read: target.length means the file is larger than that.
+   * Throws the file system's error when it cannot be read.
+   */
+  readSmallFile(entry: LocalEntry, target: Uint8Array): number;
+  /** The entry's extended attributes. Requests are gathered, so call it for many entries before awaiting. */
+  readXattrs(entry: LocalEntry): Promise<LocalXattr[]>;
 }
 
 /** Built-in exclusions (case-insensitive, anywhere in the tree), listed in `backup files --help`. */

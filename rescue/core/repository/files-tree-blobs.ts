@@ -31,6 +31,7 @@ export const CHUNK_LIST_MAX_ENTRIES = 65536;
 const ZERO_ID = '0'.repeat(64);
 const HEX64 = /^[0-9a-f]{64}$/;
 const NANOSECONDS = /^-?[0-9]{1,20}$/;
+const UNSIGNED_DECIMAL = /^[0-9]{1,20}$/;
 
 /** The entry kinds a files snapshot keeps (st_mode's file types). */
 export type StoredKind = Exclude<FileKind, 'reparse-point'>;
@@ -70,6 +71,9 @@ export interface StoredFileEntry {
   readonly links: number;
   /** Entries of one snapshot with the same group are names of one file (hard links). */
   readonly hardLink?: number;
+  /** st_ino and st_dev (decimal) when backed up: with size, mtime and ctime they tell the next backup the file is unchanged (absent in older snapshots). */
+  readonly inode?: string;
+  readonly fsDevice?: string;
   /** Symlink target bytes. */
   readonly target?: Uint8Array;
   readonly device?: { readonly major: number; readonly minor: number };
@@ -120,6 +124,8 @@ function encodeEntry(entry: StoredFileEntry): string {
     size: entry.size, links: entry.links,
   };
   if (entry.hardLink !== undefined) json.hardLink = entry.hardLink;
+  if (entry.inode !== undefined) json.ino = entry.inode;
+  if (entry.fsDevice !== undefined) json.dev = entry.fsDevice;
   if (entry.target !== undefined) Object.assign(json, bytesField('target', entry.target));
   if (entry.device) json.device = [entry.device.major, entry.device.minor];
   if (entry.xattrs.length > 0) json.xattrs = entry.xattrs.map((x) => (x.blob === undefined ? { name: x.name, value: base64(x.value ?? new Uint8Array()) } : { name: x.name, blob: x.blob, size: x.size }));
@@ -158,6 +164,11 @@ function uint(value: unknown, field: string, max: number): number {
 function nanoseconds(value: unknown, field: string): bigint {
   if (typeof value !== 'string' || !NANOSECONDS.test(value)) bad(`${field} is not a time in nanoseconds`);
   return BigInt(value);
+}
+
+function decimal(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !UNSIGNED_DECIMAL.test(value)) bad(`${field} is not a decimal number`);
+  return value;
 }
 
 function hexIds(value: unknown, field: string, max: number): string[] {
@@ -230,6 +241,8 @@ function decodeEntry(line: string): StoredFileEntry {
     xattrs: decodeXattrs(raw.xattrs),
   };
   if (raw.hardLink !== undefined) entry.hardLink = uint(raw.hardLink, 'hardLink', Number.MAX_SAFE_INTEGER);
+  if (raw.ino !== undefined) entry.inode = decimal(raw.ino, 'ino');
+  if (raw.dev !== undefined) entry.fsDevice = decimal(raw.dev, 'dev');
   const target = bytesValue(raw, 'target', MAX_NAME_BYTES);
   if ((target !== undefined) !== (kind === 'symlink')) bad('a link target is missing or misplaced');
   if (target !== undefined) entry.target = target;

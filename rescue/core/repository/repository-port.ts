@@ -39,6 +39,9 @@ export interface RepositoryWriter extends RepositoryReader {
    * `similar`: the id of the chunk at the same place in an earlier snapshot; a new data blob is then
    * stored as a delta against it (or against its base) where the format allows. */
   storeBlob(type: BlobType, content: Uint8Array, options: { id?: string; compressionLevel: number; output?: Uint8Array; similar?: string }): Promise<StoreResult>;
+  /** Stores many small blobs (e.g. whole small files) with one trip to the chunk workers and one pack write;
+   * no deltas. The contents are handed over, as for storeBlob; views of one ArrayBuffer go over without a copy. */
+  storeBlobs(type: BlobType, contents: readonly Uint8Array[], options: { compressionLevel: number }): Promise<StoreResult[]>;
   /** Closes the open pack and writes the index of every pack written since the last flush. */
   flush(): Promise<void>;
   /** Packs written by this writer so far, with their sizes. */

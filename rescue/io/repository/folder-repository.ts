@@ -517,6 +517,43 @@ export class FolderRepository implements RepositoryMaintenance {
     return { id, isNew: true, storedBytes: stored.length, ...(baseId === undefined ? {} : { base: baseId }) };
   }
 
+  async storeBlobs(type: BlobType, contents: readonly Uint8Array[], options: { compressionLevel: number }): Promise<StoreResult[]> {
+    if (contents.length === 0) return [];
+    // One buffer and [offset, length] pairs: the callers' views of one buffer go over as they are.
+    const buffer = contents[0]!.buffer;
+    const whole = contents.every((content) => content.buffer === buffer) && buffer instanceof ArrayBuffer;
+    const data = whole ? new Uint8Array(buffer) : Buffer.concat(contents);
+    const pieces = new Uint32Array(contents.length * 2);
+    let offset = 0;
+    contents.forEach((content, index) => {
+      if (content.length > MAX_BLOB_RAW_BYTES) throw new LifeboatError('LB_INTERNAL', { detail: `A blob of ${content.length} bytes is over the limit.` });
+      pieces[2 * index] = whole ? content.byteOffset : offset;
+      pieces[2 * index + 1] = content.length;
+      offset += content.length;
+    });
+    const answers = await workers.storeBatch(data, pieces, options.compressionLevel, this.key?.id);
+    const results: StoreResult[] = [];
+    const fresh: Array<{ entry: Omit<BlobEntry, 'offset' | 'length'>; stored: Uint8Array }> = [];
+    answers.forEach((answer, index) => {
+      if (this.blobs.has(answer.id) || this.pendingIds.has(answer.id)) {
+        results.push({ id: answer.id, isNew: false, storedBytes: 0 });
+        return;
+      }
+      this.pendingIds.add(answer.id);
+      const stored = this.key ? seal(this.key.encryption, answer.payload, answer.id) : answer.payload;
+      fresh.push({ entry: { id: answer.id, type, rawLength: pieces[2 * index + 1]!, compression: answer.compression }, stored });
+      results.push({ id: answer.id, isNew: true, storedBytes: stored.length });
+    });
+    if (fresh.length > 0) {
+      await this.serialize(async () => {
+        this.pack ??= await PackWriter.create(this.path);
+        await this.pack.appendMany(fresh);
+        if (this.pack.size >= this.config.packBytes) await this.closePack();
+      });
+    }
+    return results;
+  }
+
   /**
    * The base for a delta of a chunk that was `similar` (the chunk at the same place in an earlier
    * snapshot): that chunk, or its own base when it is a delta (so a delta never needs more than one
@@ -663,6 +700,18 @@ class PackWriter {
     const offset = this.size;
     await this.write(stored);
     this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression, ...(entry.base === undefined ? {} : { base: entry.base }) });
+  }
+
+  /** Appends several blobs with one write (a batch of small files' blobs). */
+  async appendMany(blobs: ReadonlyArray<{ entry: Omit<BlobEntry, 'offset' | 'length'>; stored: Uint8Array }>): Promise<void> {
+    const start = this.size;
+    const bytes = Buffer.concat(blobs.map((blob) => blob.stored));
+    await this.write(bytes);
+    let offset = start;
+    for (const { entry, stored } of blobs) {
+      this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression });
+      offset += stored.length;
+    }
   }
 
   async finish(footer: Uint8Array): Promise<IndexPack> {

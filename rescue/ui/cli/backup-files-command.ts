@@ -8,7 +8,7 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES } from '../../core/repository/files-backup-port.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
-import { backupFiles } from '../../ops/backup-files.ts';
+import { backupFiles, type ParentChoice } from '../../ops/backup-files.ts';
 import type { CliContext } from './context.ts';
 import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
@@ -26,6 +26,8 @@ interface FilesBackupArgs extends RepositoryArgs {
   compression: number;
   verify: boolean;
   encrypt: boolean;
+  parent: string | boolean | undefined;
+  force: boolean;
 }
 
 function filesOptions(yargs: Argv): Argv<FilesBackupArgs> {
@@ -39,6 +41,8 @@ function filesOptions(yargs: Argv): Argv<FilesBackupArgs> {
       type: 'boolean', default: true,
       describe: `Built-in exclusions (--no-default-excludes turns them off): ${DEFAULT_EXCLUDES.join(', ')}; and when a folder is a system root (/, or it holds etc/ and usr/) the contents of ${SYSTEM_ROOT_EXCLUDES.map((pattern) => pattern.replace('/*', '')).join(', ')}`,
     })
+    .option('parent', { type: 'string', describe: 'Files unchanged since this snapshot (id prefix) are not read again; default: the latest files snapshot of this host and these folders (--no-parent: none)' })
+    .option('force', { type: 'boolean', default: false, describe: 'Read every file again, even those unchanged since the parent snapshot' })
     .option('tag', { type: 'string', array: true, default: [], describe: 'Tag the snapshot (repeatable)' })
     .option('note', { type: 'string', default: '', describe: 'A note kept with the snapshot' })
     .option('compression', { type: 'number', default: DEFAULT_COMPRESSION_LEVEL, describe: 'zstd level 1-19 (0: store uncompressed)' })
@@ -64,6 +68,9 @@ async function runFilesBackup(context: CliContext, args: FilesBackupArgs): Promi
   });
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
   const roots = args.paths.map((item) => path.resolve(String(item)));
+  const parent: ParentChoice = args.force || args.parent === false ? { mode: 'none' }
+    : typeof args.parent === 'string' && args.parent !== '' ? { mode: 'snapshot', spec: args.parent.trim().toLowerCase() }
+    : { mode: 'latest' };
   let result: Awaited<ReturnType<typeof backupFiles>>;
   try {
     if (await services.isEmptyFolder(args.repo)) {
@@ -74,17 +81,20 @@ async function runFilesBackup(context: CliContext, args: FilesBackupArgs): Promi
     result = await withRepository(context, args, { exclusive: true, command: 'backup files' }, async (repository, notices) => {
       for (const notice of notices) reporter.notice(notice);
       reporter.event('start', { kind: 'files', roots, repository: args.repo });
-      return backupFiles({ roots, tags: args.tag, note: args.note, compressionLevel: args.compression, verify: args.verify, host: services.hostName(), lifeboatVersion: context.version }, walker, repository, reporter);
+      return backupFiles({ roots, tags: args.tag, note: args.note, compressionLevel: args.compression, verify: args.verify, host: services.hostName(), lifeboatVersion: context.version, parent }, walker, repository, reporter);
     });
   } finally {
     reporter.finish();
   }
   const { stats } = result.manifest;
+  const { counts } = result;
   const entries = result.manifest.files?.entries ?? 0;
   if (args.json) {
-    context.stdout.write(`${JSON.stringify({ event: 'done', snapshot: { id: result.id, shortId: result.id.slice(0, 8), time: result.manifest.time, kind: 'files', tags: result.manifest.tags, roots: result.manifest.files?.roots }, entries, stats })}\n`);
+    const allStats = { ...stats, filesRead: counts.filesRead, filesReused: counts.filesReused, bytesReused: counts.bytesReused };
+    context.stdout.write(`${JSON.stringify({ event: 'done', snapshot: { id: result.id, shortId: result.id.slice(0, 8), time: result.manifest.time, kind: 'files', tags: result.manifest.tags, roots: result.manifest.files?.roots }, parent: counts.parent ?? null, entries, stats: allStats })}\n`);
   } else {
-    context.stdout.write(`snapshot ${result.id.slice(0, 8)} saved: ${entries} entries, ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.newBytes)} new in the repository, ${(stats.durationMs / 1000).toFixed(1)} s${args.verify ? ', verified' : ''}.\n`);
+    const reused = counts.filesReused > 0 ? `, ${counts.filesReused} unchanged files (${formatBytes(counts.bytesReused)}) not read again` : '';
+    context.stdout.write(`snapshot ${result.id.slice(0, 8)} saved: ${entries} entries, ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.readBytes)} read${reused}, ${formatBytes(stats.newBytes)} new in the repository, ${(stats.durationMs / 1000).toFixed(1)} s${args.verify ? ', verified' : ''}.\n`);
   }
 }
 
