@@ -2,6 +2,7 @@
 # Installs what a fresh Debian 12 machine needs, so the README's two commands work on their own:
 #   setup.sh build  -> for `npm run iso` (media build tools)
 #   setup.sh test   -> for `npm test` (build tools plus QEMU, OVMF, tmux...)
+#   setup.sh bench  -> for the benchmarks (test packages plus the peers they compare with: restic)
 # npm packages come from package-lock.json (npm ci) whenever node_modules is missing or stale.
 set -euo pipefail
 mode=${1:-build}
@@ -13,8 +14,11 @@ build_packages=(
 )
 test_packages=(qemu-system-x86 ovmf tmux util-linux fdisk gdisk exfatprogs dosfstools e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted attr xz-utils zstd python3)
 
+bench_packages=(restic)
+
 packages=("${build_packages[@]}")
-[ "$mode" = test ] && packages+=("${test_packages[@]}")
+if [ "$mode" = test ] || [ "$mode" = bench ]; then packages+=("${test_packages[@]}"); fi
+if [ "$mode" = bench ]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()
 for package in "${packages[@]}"; do
