@@ -45,7 +45,7 @@ import { DATA_PARTITION_MOUNT, defaultExportDestination, gatherSystemReport, pat
 import { exportLogs } from './ops/export-logs.ts';
 import { logsCommand } from './ui/cli/logs-command.ts';
 import { runCommand as jobCommand } from './ui/cli/run-command.ts';
-import { currentRunLog, echoIntoRunLog, runInLogScope } from './ui/cli/run-log-scope.ts';
+import { currentRunLog, echoIntoRunLog, runInLogScope, runWithLog } from './ui/cli/run-log-scope.ts';
 import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +96,7 @@ function logServices(): CliContext['logs'] {
       hostName: () => os.hostname(),
       now: () => new Date(),
     }),
+    runLogged: (argv, run) => runWithLog(openRunLog({ dir: directory, argv }), formatCommandLine(argv), run),
   };
 }
 
@@ -144,7 +145,17 @@ const MEDIUM_DATA_FOLDER = '/mnt/lifeboat-data';
 
 async function openTui(context: CliContext) {
   const { runTui } = await import('./ui/tui/tui.ts');
-  return runTui({ cli: context, findRepositories: () => findRepositories([process.env.LIFEBOAT_REPOSITORY, MEDIUM_DATA_FOLDER]) });
+  return runTui({
+    cli: context,
+    findRepositories: () => findRepositories([process.env.LIFEBOAT_REPOSITORY, MEDIUM_DATA_FOLDER]),
+    logs: {
+      describe: async () => {
+        const entries = await context.logs.list();
+        return [`${entries.length} run log(s) in ${context.logs.directory}${entries.length > 10 ? '; the last 10:' : ''}`, ...entries.slice(-10).map((entry) => `  ${entry.name}`)];
+      },
+      exportTo: async (folder) => (await context.logs.export({ destination: folder, force: false })).archive,
+    },
+  });
 }
 
 function buildParser(argv: readonly string[], context: CliContext, outcome: CommandOutcome): Argv {

@@ -72,6 +72,12 @@ export interface LogServices {
   list(): Promise<{ name: string; path: string; bytes: number }[]>;
   /** Writes the logs and a system report as one archive into a folder or a *.tar.gz file. */
   export(request: { destination?: string; force: boolean }): Promise<ExportLogsResult>;
+  /**
+   * Runs an operation started outside the CLI (a TUI action) with its own run log, named and
+   * headed by the equivalent command line (e.g. ['backup', 'disk', '/dev/sda', '-r', repo]); wrap
+   * its reporter with recordProgress (run-log-scope.ts) to log notices and phase figures.
+   */
+  runLogged<T>(argv: readonly string[], run: () => Promise<T>): Promise<T>;
 }
 
 /** The capabilities main.ts wires in; commands never import io themselves. */

@@ -3,6 +3,7 @@
 // record into it. Nested runs (the steps of `lifeboat run JOB`) record into their parent's log.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ProgressEvent, ProgressReporter } from '../../core/progress.ts';
 import { RUN_LOG_OUTPUT_MAX_BYTES, type RunLogKind, type RunLogSink } from '../../core/run-log.ts';
 
 interface RunLogScope {
@@ -64,4 +65,55 @@ export function echoIntoRunLog(stream: NodeJS.WritableStream, kind: 'out' | 'err
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** A run log that can be closed (io's RunLogFile). */
+export interface ClosableRunLog extends RunLogSink {
+  close(): void;
+}
+
+/**
+ * Runs one operation started outside the CLI (a TUI action) with its own run log: the
+ * equivalent command line, then the result or the coded error; reporters wrapped with
+ * `recordProgress` inside `run` add notices and phase figures. Errors are rethrown as they came.
+ */
+export async function runWithLog<T>(log: ClosableRunLog | undefined, commandLine: string, run: () => Promise<T>): Promise<T> {
+  if (!log) return run();
+  log.record('start', commandLine);
+  try {
+    const value = await runInLogScope(log, run);
+    log.record('result', 'success');
+    return value;
+  } catch (error) {
+    const coded = error as { code?: unknown; message?: unknown; fix?: unknown; details?: unknown };
+    log.record('error', typeof coded.code === 'string' ? `${coded.code}: ${String(coded.message)}\nfix: ${String(coded.fix)}\ndetails: ${JSON.stringify(coded.details ?? {})}` : String((error as Error).stack ?? error));
+    throw error;
+  } finally {
+    log.close();
+  }
+}
+
+/** A reporter whose figures go into the run log too; `finish` records the last phase's figures. */
+export type RecordingReporter = ProgressReporter & { finish(): void };
+
+/** Wraps a progress reporter (the TUI's) so notices and each phase's final figures also go into the current run log. */
+export function recordProgress(reporter: ProgressReporter): RecordingReporter {
+  const log = currentRunLog();
+  let last: ProgressEvent | undefined;
+  const endPhase = () => {
+    if (last) log?.record('progress', `${last.phase} ended: ${last.bytesDone} of ${last.bytesTotal} bytes${last.item ? `, ${last.item}` : ''}`);
+    last = undefined;
+  };
+  return {
+    progress: (event) => {
+      if (last && last.phase !== event.phase) endPhase();
+      last = event;
+      reporter.progress(event);
+    },
+    notice: (message) => {
+      log?.record('notice', message);
+      reporter.notice(message);
+    },
+    finish: endPhase,
+  };
 }
