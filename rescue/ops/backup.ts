@@ -14,7 +14,7 @@ import { readPartitionTable, type PartitionTableInfo } from '../core/partition-t
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
-import { DELTA_BLOBS_VERSION, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
+import { DELTA_BLOBS_VERSION, snapshotTableOf, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import type { SystemChoice } from '../core/repository/system-selection.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
@@ -111,22 +111,6 @@ async function planVolume(source: ByteSource, name: string, offset: number, part
   return { name, offset, sizeBytes: source.size, source, extents, volume: { partition, offset, filesystem: filesystemFacts(probe), method, notice } };
 }
 
-function snapshotTable(table: PartitionTableInfo): SnapshotTable {
-  return {
-    kind: table.kind,
-    sectorSize: table.sectorSize,
-    diskSectors: table.diskSectors,
-    id: table.id,
-    ...(table.firstUsableLba === undefined ? {} : { firstUsableLba: table.firstUsableLba }),
-    ...(table.lastUsableLba === undefined ? {} : { lastUsableLba: table.lastUsableLba }),
-    ...(table.gpt ? { gptEntryCount: table.gpt.entryCount } : {}),
-    partitions: table.partitions.map(({ number, startLba, sectors, type, kind, bootable, uuid, name, attributes }) => ({
-      number, startLba, sectors, type, kind, bootable,
-      ...(uuid === undefined ? {} : { uuid }), ...(name === undefined ? {} : { name }), ...(attributes === undefined ? {} : { attributes }),
-    })),
-  };
-}
-
 /** The bytes outside partitions a restore needs: head (MBR/GPT, boot code, gap), EBRs, backup GPT. */
 function planRegions(table: PartitionTableInfo, disk: ByteSource): PlannedItem[] {
   const sectorSize = table.sectorSize;
@@ -148,7 +132,7 @@ async function planDisk(request: BackupRequest, reporter: ProgressReporter): Pro
   if (chosen && (table.kind === 'none' || table.partitions.some((partition) => !request.system?.some((choice) => choice.partition === partition.number)))) {
     throw new LifeboatError('LB_INPUT_USAGE', { detail: table.kind === 'none' ? 'The disk has no partition table: back it up with `backup disk`.' : 'The system selection does not cover every partition of the disk (it changed since it was made).' });
   }
-  if (table.kind === 'none') return { table: snapshotTable(table), regions: [], volumes: [await planVolume(request.source, 'disk', 0, undefined, request.sectorBySector, reporter)] };
+  if (table.kind === 'none') return { table: snapshotTableOf(table), regions: [], volumes: [await planVolume(request.source, 'disk', 0, undefined, request.sectorBySector, reporter)] };
   const volumes: PlannedItem[] = [];
   for (const partition of table.partitions) {
     if (partition.kind === 'extended' || (chosen && !chosen.has(partition.number))) continue;
@@ -156,7 +140,7 @@ async function planDisk(request: BackupRequest, reporter: ProgressReporter): Pro
     const source = sliceSource(request.source, offset, partition.sectors * table.sectorSize);
     volumes.push(await planVolume(source, `partition ${partition.number}`, offset, partition.number, request.sectorBySector, reporter));
   }
-  return { table: snapshotTable(table), regions: planRegions(table, request.source), volumes };
+  return { table: snapshotTableOf(table), regions: planRegions(table, request.source), volumes };
 }
 
 /**

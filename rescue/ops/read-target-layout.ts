@@ -4,6 +4,7 @@
 import type { ByteSource } from '../core/byte-source.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { readPartitionTable } from '../core/partition-table/partition-table.ts';
+import { snapshotTableOf } from '../core/repository/format.ts';
 import type { TargetLayout } from '../core/repository/system-restore-plan.ts';
 import type { RestoreTarget } from './restore.ts';
 
@@ -14,5 +15,5 @@ export async function readTargetLayout(target: RestoreTarget, options: { sectorS
   const table = await readPartitionTable(source, options.sectorSize);
   const partitions = table.partitions.map(({ number, startLba, sectors }) => ({ number, startLba, sectors }));
   const wholeDisk = table.kind === 'none' ? await probeFilesystem(source).catch(() => undefined) : undefined;
-  return { kind: table.kind, partitions, wholeDiskFilesystem: wholeDisk?.type };
+  return { kind: table.kind, partitions, wholeDiskFilesystem: wholeDisk?.type, ...(table.kind === 'none' ? {} : { table: snapshotTableOf(table) }) };
 }

@@ -140,6 +140,17 @@ function clipExtents(extents: readonly ByteExtent[], only: readonly ByteExtent[]
   return clipped;
 }
 
+async function mergeMbrEntries(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-merge' }>): Promise<void> {
+  const boot = parseBootSector(await target.read(0, 512));
+  const slots: Array<(typeof boot.slots)[number]> = [...boot.slots];
+  for (const partition of step.partitions) {
+    const type = Number.parseInt(partition.type, 16);
+    if (partition.number < 1 || partition.number > 4 || !Number.isInteger(type) || type <= 0 || type > 0xff) throw new LifeboatError('LB_REPO_INVALID', { detail: `Partition ${partition.number} of the snapshot is not a primary MBR partition (type ${partition.type}).` });
+    slots[partition.number - 1] = makeEntry({ type, start: partition.startLba, sectors: partition.sectors, bootable: partition.bootable });
+  }
+  await target.write(0, encodeBootSector({ ...boot, slots: slots as unknown as typeof boot.slots }));
+}
+
 async function writeMbrEntry(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-entry' }>): Promise<void> {
   const boot = parseBootSector(await target.read(0, 512));
   const slot = step.partition.number - 1;
@@ -182,6 +193,7 @@ export async function restore(options: {
     else if (step.kind === 'gpt') await writeGpt(target, manifest, step);
     else if (step.kind === 'mbr-entry') await writeMbrEntry(target, step);
     else if (step.kind === 'mbr-table') await writeMbrTable(target, step);
+    else if (step.kind === 'mbr-merge') await mergeMbrEntries(target, step);
     else if (step.kind === 'grow-filesystem') {
       await target.sync();
       await options.growFilesystem(step);

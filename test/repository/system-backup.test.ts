@@ -223,6 +223,80 @@ interface RestoreCase {
 async function restoreChecks(t: import('ava').ExecutionContext, options: RestoreCase): Promise<void> {
   await restoreOntoOriginal(t, options);
   await restoreOntoBlank(t, options);
+  await restoreOntoOtherLayout(t, options);
+}
+
+/** The table as sfdisk reports it in full (ids, types, GUIDs, names). */
+async function sfdiskJson(file: string): Promise<{ label: string; id?: string; partitions: Array<{ node: string; start: number; size: number; type: string; uuid?: string; name?: string }> }> {
+  const { stdout } = await execa('sfdisk', ['-J', file]);
+  const table = (JSON.parse(stdout) as { partitiontable: { label: string; id?: string; partitions?: Array<{ node: string; start: number; size: number; type: string; uuid?: string; name?: string }> } }).partitiontable;
+  return { ...table, partitions: (table.partitions ?? []).map((entry) => ({ ...entry, node: entry.node.slice(file.length) })) };
+}
+
+/** A target table of the snapshot's kind with one partition, numbered `number`, where the data partition was. */
+async function otherDisk(file: string, { disk, parts, label, data }: RestoreCase, number: number): Promise<string> {
+  const target = await emptyFile(file, (await stat(disk)).size);
+  const place = part(parts, data);
+  if (label === 'gpt') {
+    await execa('sgdisk', ['-n', `${number}:${place.offset / SECTOR}:${(place.offset + place.sizeBytes) / SECTOR - 1}`, '-t', `${number}:0700`, '-c', `${number}:Other data`, target]);
+  } else {
+    await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', target], { input: `label: dos\nlabel-id: 0x0badcafe\n\n${target}${number} : start=${place.offset / SECTOR}, size=${place.sizeBytes / SECTOR}, type=83\n` });
+  }
+  await writeAt(target, place.offset, pseudoRandomBytes('other disk data', place.sizeBytes));
+  return target;
+}
+
+/**
+ * Onto another disk of the same table kind holding one partition of its own where the snapshot's
+ * data partition was: the chosen partitions are added to its table at their places, its partition
+ * keeps its entry and content. With its partition numbered like a chosen one: refused, nothing written.
+ */
+async function restoreOntoOtherLayout(t: import('ava').ExecutionContext, options: RestoreCase): Promise<void> {
+  const { disk, parts, repo, id, label, chosen, data, kinds } = options;
+  const target = await otherDisk(`${disk}.merge`, options, data);
+  const place = part(parts, data);
+  const theirs = (await sfdiskJson(target)).partitions.find((entry) => entry.node === String(data));
+  const contentBefore = await hashRange(target, place.offset, place.sizeBytes);
+  const dry = await lifeboat(['restore', '-r', repo, id.slice(0, 8), target, '--dry-run']);
+  t.is(dry.exitCode, 0, describe(dry));
+  t.regex(dry.stdout, /added to it/i, describe(dry));
+  const result = await lifeboat(['restore', '-r', repo, id.slice(0, 8), target, '--yes']);
+  t.is(result.exitCode, 0, describe(result));
+  const table = await sfdiskJson(target);
+  t.is(table.label, label);
+  t.deepEqual(table.partitions.map((entry) => Number(entry.node)).sort(), [...chosen, data].sort(), 'the chosen partitions and the target\'s own');
+  t.truthy(theirs);
+  t.deepEqual(table.partitions.find((entry) => entry.node === String(data)), theirs, 'the target\'s partition keeps its entry (place, type, GUID, name)');
+  const original = await sfdiskJson(disk);
+  for (const number of chosen) t.deepEqual(table.partitions.find((entry) => entry.node === String(number)), original.partitions.find((entry) => entry.node === String(number)), `partition ${number}'s entry as in the snapshot`);
+  t.is(await hashRange(target, place.offset, place.sizeBytes), contentBefore, 'the target\'s partition keeps its content');
+  t.is(await hashRange(target, 0, 440), await hashRange(disk, 0, 440), 'boot code restored');
+  if (label === 'gpt') {
+    const gpt = await verifyGpt(target);
+    t.true(gpt.clean, gpt.output);
+    t.is(table.id, original.id, 'the disk GUID is the snapshot\'s');
+  } else {
+    t.is(await hashRange(target, 440, 4), await hashRange(disk, 440, 4), 'the disk signature is the snapshot\'s');
+    const head = part(parts, 1).offset;
+    t.is(await hashRange(target, SECTOR, head - SECTOR), await hashRange(disk, SECTOR, head - SECTOR), 'boot gap restored');
+  }
+  for (const number of chosen) {
+    const { offset, sizeBytes } = part(parts, number);
+    t.is(await hashRange(target, offset, sizeBytes), await hashRange(disk, offset, sizeBytes), `partition ${number} byte-identical`);
+    const kind = kinds[number];
+    if (!kind) continue;
+    const fsck = await fsckVolume({ kind, file: target, offset, sizeBytes });
+    t.true(fsck.clean, fsck.output);
+  }
+  await rm(target, { force: true });
+  // The same disk with its partition numbered like the first chosen one: refused, nothing written.
+  const clash = await otherDisk(`${disk}.clash`, options, chosen[0] ?? 1);
+  const before = await hashRange(clash, 0, (await stat(clash)).size);
+  const refused = await lifeboat(['restore', '-r', repo, id.slice(0, 8), clash, '--yes']);
+  t.not(refused.exitCode, 0, describe(refused));
+  t.regex(refused.stderr, /LB_INPUT_USAGE.*cannot be added/s, describe(refused));
+  t.is(await hashRange(clash, 0, (await stat(clash)).size), before, 'a refused restore writes nothing');
+  await rm(clash, { force: true });
 }
 
 /** Onto a copy of the original disk: system partitions zeroed, boot code gone, data partition and table changed. */

@@ -348,6 +348,8 @@ function shape(restore: RestorePlan): string[] {
         return `mbr-entry ${step.partition.number} ${step.partition.startLba}+${step.partition.sectors}`;
       case 'mbr-table':
         return `mbr-table ${step.keep.join(',')}`;
+      case 'mbr-merge':
+        return `mbr-merge ${step.partitions.map((partition) => partition.number).join(',')}`;
       case 'grow-filesystem':
         return `grow ${step.filesystem} p${step.partition} @${step.offset} ${step.sizeBytes}`;
     }

@@ -3,6 +3,7 @@
 // from disk is trusted before its fields are checked against the hard limits below.
 
 import { LifeboatError } from '../errors.ts';
+import type { PartitionTableInfo } from '../partition-table/partition-table.ts';
 import { SYSTEM_ROLES, type SystemChoice, type SystemRole } from './system-selection.ts';
 
 /**
@@ -142,6 +143,23 @@ export interface SnapshotTable {
   /** Slots in the GPT entry array (128 for nearly every disk). */
   readonly gptEntryCount?: number;
   readonly partitions: readonly SnapshotPartition[];
+}
+
+/** A partition table as a snapshot keeps it (and as a restore compares a target's with it). */
+export function snapshotTableOf(table: PartitionTableInfo): SnapshotTable {
+  return {
+    kind: table.kind,
+    sectorSize: table.sectorSize,
+    diskSectors: table.diskSectors,
+    id: table.id,
+    ...(table.firstUsableLba === undefined ? {} : { firstUsableLba: table.firstUsableLba }),
+    ...(table.lastUsableLba === undefined ? {} : { lastUsableLba: table.lastUsableLba }),
+    ...(table.gpt ? { gptEntryCount: table.gpt.entryCount } : {}),
+    partitions: table.partitions.map(({ number, startLba, sectors, type, kind, bootable, uuid, name, attributes }) => ({
+      number, startLba, sectors, type, kind, bootable,
+      ...(uuid === undefined ? {} : { uuid }), ...(name === undefined ? {} : { name }), ...(attributes === undefined ? {} : { attributes }),
+    })),
+  };
 }
 
 /** Bytes of a disk outside its partitions that a restore needs: tables, boot code, the boot gap, EBRs, the backup GPT. */

@@ -26,6 +26,8 @@ export type RestoreStep =
   | { readonly kind: 'mbr-table'; readonly keep: readonly number[]; readonly label: string }
   | { readonly kind: 'gpt'; readonly diskSectors: number; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
   | { readonly kind: 'mbr-entry'; readonly partition: SnapshotPartition; readonly label: string }
+  /** Sets the MBR slots of `partitions` (primaries of the snapshot) and leaves the target's other slots as they are. */
+  | { readonly kind: 'mbr-merge'; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
   | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string };
 
 /** The whole plan. */

@@ -2,12 +2,14 @@
 // kind, same partitions at the same places and sizes) only the chosen partitions, the boot code
 // and the boot gap are written, and the table and the data partitions stay untouched; onto a
 // blank disk the snapshot's table is written restricted to the chosen partitions at their
-// original places. Any other target is refused with the reason: the plan never writes over
-// partitions it did not restore.
+// original places. Onto another disk of the same table kind whose partitions leave room at the
+// chosen partitions' places (and whose numbers are free), the chosen partitions are added to the
+// target's table and its partitions stay as they are. Any other target is refused with the
+// reason: the plan never writes over partitions it did not restore.
 
 import { LifeboatError } from '../errors.ts';
 import { formatBytes } from '../disk-facts.ts';
-import type { ByteExtent, SnapshotManifest, SnapshotPartition, SnapshotTable } from './format.ts';
+import type { ByteExtent, SnapshotManifest, SnapshotPartition, SnapshotRegion, SnapshotTable } from './format.ts';
 import { gptTailSectors, volumeLabel, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from './restore-plan.ts';
 
 /** What the target holds now (read by the restore command before planning). */
@@ -16,6 +18,8 @@ export interface TargetLayout {
   readonly partitions: ReadonlyArray<{ readonly number: number; readonly startLba: number; readonly sectors: number }>;
   /** A filesystem found on the whole disk when there is no table (then the disk is not blank). */
   readonly wholeDiskFilesystem: string | undefined;
+  /** The target's table in full (types, GUIDs, names), when it has one: kept when partitions are added to it. */
+  readonly table?: SnapshotTable;
 }
 
 /** Bytes of the boot sector that hold boot code (the rest is disk signature and table). */
@@ -84,6 +88,62 @@ function planOntoBlank(manifest: SnapshotManifest, table: SnapshotTable, target:
   return { kind: 'system', target, requiredBytes, notes, steps };
 }
 
+/** Why the chosen partitions cannot be added to the target's table; undefined when they can. */
+function mergeRefusal(table: SnapshotTable, layout: TargetLayout, target: RestoreTargetFacts, chosen: readonly SnapshotPartition[], head: SnapshotRegion | undefined): string | undefined {
+  const existing = layout.table?.partitions ?? [];
+  const taken = chosen.filter((partition) => existing.some((other) => other.number === partition.number));
+  if (taken.length > 0) return `its partitions ${numbers(taken)} are other partitions than the snapshot's, and the chosen ones keep their numbers`;
+  const sectorSize = table.sectorSize;
+  const targetSectors = Math.floor(target.sizeBytes / sectorSize);
+  const end = table.kind === 'gpt' ? targetSectors - gptTailSectors(table.gptEntryCount ?? 128, sectorSize) : targetSectors;
+  const outside = chosen.filter((partition) => partition.startLba + partition.sectors > end);
+  if (outside.length > 0) return `partitions ${numbers(outside)} would end past its last usable sector`;
+  if (table.kind === 'mbr') {
+    const logical = chosen.filter((partition) => partition.kind !== 'primary');
+    if (logical.length > 0) return `the chosen partitions ${numbers(logical)} are logical partitions, which live in the snapshot's extended partition`;
+  } else {
+    const first = table.firstUsableLba ?? 34;
+    const early = existing.filter((partition) => partition.startLba < first || partition.number > (table.gptEntryCount ?? 128));
+    if (early.length > 0) return `its partitions ${numbers(early)} lie before the snapshot's first usable sector or past its GPT entry count`;
+  }
+  const firstTarget = Math.min(...existing.map((partition) => partition.startLba * sectorSize));
+  if (head && firstTarget < tableEndBytes(table)) return 'its first partition starts inside the area of the partition table';
+  return undefined;
+}
+
+/**
+ * Onto another disk of the same table kind: the chosen partitions are added to the target's table at
+ * their original places, the target's partitions stay; boot code (and, as far as it is free, the boot
+ * gap) come from the snapshot, and so does the disk's identifier (Windows names its boot disk by it).
+ */
+function planMerge(manifest: SnapshotManifest, table: SnapshotTable, target: RestoreTargetFacts, layout: TargetLayout, chosen: readonly SnapshotPartition[]): RestorePlan {
+  const existing = layout.table?.partitions ?? [];
+  const sectorSize = table.sectorSize;
+  const steps = volumeSteps(manifest);
+  const headAt = headIndex(manifest);
+  const head = manifest.regions[headAt];
+  const notes: string[] = [];
+  if (head) {
+    // Boot code, and for MBR the disk signature after it; the slots are set by the table step.
+    const only: ByteExtent[] = [{ offset: 0, length: Math.min(table.kind === 'mbr' ? 446 : BOOT_CODE_BYTES, head.content.sizeBytes) }];
+    const gapStart = tableEndBytes(table);
+    const firstTarget = Math.min(head.content.sizeBytes, ...existing.map((partition) => partition.startLba * sectorSize));
+    if (firstTarget > gapStart) only.push({ offset: gapStart, length: firstTarget - gapStart });
+    if (firstTarget < head.content.sizeBytes) notes.push(`The snapshot's boot gap is written only up to ${formatBytes(firstTarget)}, where the target's first partition starts.`);
+    steps.push({ kind: 'region', region: headAt, offset: head.offset, sizeBytes: head.content.sizeBytes, label: table.kind === 'mbr' ? 'boot code, disk signature and boot gap' : 'boot code and boot gap', only });
+  }
+  const kept = existing.filter((partition) => partition.kind !== 'logical');
+  if (table.kind === 'gpt') {
+    const partitions = [...existing, ...chosen].sort((a, b) => a.number - b.number);
+    steps.push({ kind: 'gpt', diskSectors: Math.floor(target.sizeBytes / sectorSize), partitions, label: `GPT with the target's partitions (${numbers(existing)}) and the chosen ones (${numbers(chosen)}), the snapshot's disk GUID, backup header at the end` });
+  } else {
+    steps.push({ kind: 'mbr-merge', partitions: chosen, label: `MBR slots ${numbers(chosen)} set to the chosen partitions; slots ${numbers(kept)} stay` });
+  }
+  notes.unshift(`The target has its own ${table.kind.toUpperCase()} with room at the chosen partitions' places: they are added to it (${numbers(chosen)}); its partitions ${numbers(existing)} and their contents stay untouched. The disk's identifier becomes the snapshot's.`);
+  const requiredBytes = Math.max(...chosen.map((partition) => (partition.startLba + partition.sectors) * sectorSize));
+  return { kind: 'system', target, requiredBytes, notes, steps };
+}
+
 /** Plans restoring a system snapshot onto a target whose current layout is `layout`. */
 export function planSystemRestore(manifest: SnapshotManifest, target: RestoreTargetFacts, layout: TargetLayout): RestorePlan {
   const table = manifest.table;
@@ -100,6 +160,11 @@ export function planSystemRestore(manifest: SnapshotManifest, target: RestoreTar
   const overlapping = layout.partitions.filter((other) => chosen.some((partition) => other.startLba < partition.startLba + partition.sectors && partition.startLba < other.startLba + other.sectors));
   if (layout.kind === 'none') {
     throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target.description} holds a ${layout.wholeDiskFilesystem} filesystem on the whole disk; a system snapshot is restored onto its original layout or onto a blank disk. Clear the disk first (wipefs -a) if its contents may go.` });
+  }
+  if (overlapping.length === 0 && layout.kind === table.kind && layout.table) {
+    const refusal = mergeRefusal(table, layout, target, chosen, manifest.regions[headIndex(manifest)]);
+    if (refusal === undefined) return planMerge(manifest, table, target, layout, chosen);
+    throw new LifeboatError('LB_INPUT_USAGE', { detail: `The chosen partitions (${numbers(chosen)}) cannot be added to the table of ${target.description}: ${refusal}. Nothing was written. Restore onto the original disk, onto a blank disk, or clear this one's table first (wipefs -a) if its partitions may go.` });
   }
   const where = overlapping.map((other) => `${other.number} (${formatBytes(other.startLba * sectorSize)}..${formatBytes((other.startLba + other.sectors) * sectorSize)})`).join(', ');
   throw new LifeboatError('LB_INPUT_USAGE', {
