@@ -13,7 +13,7 @@ import { backupFiles } from '../../ops/backup-files.ts';
 import { gatherSystemSelection } from '../../ops/gather-system-facts.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import type { TuiApp } from './app.ts';
-import { askText, chooseFromList } from './common-screens.ts';
+import { askText, chooseFromList, type ChoiceRow } from './common-screens.ts';
 import { describePartitions } from './disk-map.ts';
 import { loadDisks } from './disk-loading.ts';
 import { runWithProgress, type WhenDone } from './progress-screen.ts';
@@ -36,10 +36,10 @@ async function chooseSource(app: TuiApp, tui: TuiContext, kind: BackupKind): Pro
     return (await askText(app, { title: 'Backup: files', prompt: ['The folder (or file) to back up:'] }))?.trim() || undefined;
   }
   const disks = await loadDisks(tui.cli);
-  const rows = kind === 'partition'
+  const rows: ChoiceRow<string>[] = kind === 'partition'
     ? disks.flatMap((disk) => disk.summary.partitions.map((partition, index) => ({ label: `${partition.path.padEnd(16)} ${formatBytes(partition.sizeBytes).padEnd(10)} ${describePartitions(disk.map)[index] ?? ''}`, value: partition.path })))
     : disks.map((disk) => ({ label: `${disk.summary.path.padEnd(14)} ${formatBytes(disk.summary.sizeBytes).padEnd(10)} ${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}`, value: disk.summary.path }));
-  rows.push({ label: kind === 'partition' ? 'Type a partition device or image file...' : 'Type a device or image file...', value: TYPE });
+  rows.push({ label: kind === 'partition' ? 't  Type a partition device or image file...' : 't  Type a device or image file...', value: TYPE, key: 't' });
   const chosen = await chooseFromList(app, { title: `Backup ${kind}: source`, intro: [kind === 'system' ? 'The disk holding the system (boot loader, Windows or Linux).' : `The ${kind} to back up.`], rows });
   if (chosen !== TYPE) return chosen;
   return (await askText(app, { title: 'Source', prompt: ['A block device or an image file:'] }))?.trim() || undefined;

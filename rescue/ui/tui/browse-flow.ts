@@ -84,6 +84,8 @@ export function browseTree(app: TuiApp, tree: FileTree, label: string): Promise<
       redraw(Math.min(index + 1, entries.length - 1));
     });
     page.onKey(['backspace', 'left'], guard(up));
+    page.onKey(['home'], () => redraw(0));
+    page.onKey(['end'], () => redraw(entries.length - 1));
     page.onKey(['g'], () => {
       if (marked.size > 0) page.resolve({ kind: 'restore', paths: [...marked] });
     });

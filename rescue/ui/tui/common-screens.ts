@@ -21,7 +21,7 @@ export function escapeTags(text: string): string {
 /** A list of rows under an optional header and intro text; resolves with the chosen row's value. */
 export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?: readonly string[]; header?: string; rows: readonly ChoiceRow<T>[]; hint?: string; selected?: number }): Promise<T | undefined> {
   return app.show<T>({ title: options.title, hint: options.hint ?? hintLine([['Up/Down', 'move'], ['Enter', 'choose'], ['Esc', 'back']]) }, (page) => {
-    const intro = options.intro ?? [];
+    const intro = wrapLines(options.intro ?? [], 74);
     let top = 0;
     if (intro.length > 0) {
       blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: intro.length, tags: true, content: intro.join('\n') });
@@ -40,13 +40,16 @@ export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?:
       if (row) page.resolve(row.value);
     });
     for (const row of options.rows) if (row.key) page.onKey([row.key], () => page.resolve(row.value));
+    page.onKey(['home'], () => { list.select(0); app.render(); });
+    page.onKey(['end'], () => { list.select(options.rows.length - 1); app.render(); });
     list.select(options.selected ?? 0);
     list.focus();
   });
 }
 
 /** One line typed by the user (hidden when `secret`); Escape resolves undefined. */
-export function askText(app: TuiApp, options: { title: string; prompt: readonly string[]; initial?: string; secret?: boolean }): Promise<string | undefined> {
+export function askText(app: TuiApp, given: { title: string; prompt: readonly string[]; initial?: string; secret?: boolean }): Promise<string | undefined> {
+  const options = { ...given, prompt: wrapLines(given.prompt, 66) };
   const height = options.prompt.length + 6;
   return app.show<string>({ title: options.title, hint: hintLine([['Enter', 'accept'], ['Esc', 'cancel']]), dialog: { width: 72, height } }, (page) => {
     blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: options.prompt.length, tags: true, content: options.prompt.join('\n') });

@@ -27,7 +27,7 @@ export async function loadDisks(cli: CliContext): Promise<LoadedDisk[]> {
 export function targetRefusal(disk: LoadedDisk): string | undefined {
   if (disk.summary.holdsMedium) return 'holds the Lifeboat medium';
   const points = [...disk.summary.mountPoints, ...disk.summary.partitions.flatMap((partition) => partition.mountPoints)];
-  if (points.length > 0) return `mounted on ${points.join(', ')}`;
+  if (points.length > 0) return 'mounted';
   if (disk.summary.readOnly) return 'read-only';
   return undefined;
 }

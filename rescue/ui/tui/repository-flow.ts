@@ -29,7 +29,7 @@ export async function typeRepository(app: TuiApp, session: TuiSession): Promise<
 /** Picks a repository; for `backup`, creates one in an empty or missing folder (asking first). */
 export async function chooseRepository(app: TuiApp, tui: TuiContext, session: TuiSession, purpose: 'backup' | 'read'): Promise<string | undefined> {
   const TYPE = '\u0000type';
-  const rows = [...session.repositories.map((folder) => ({ label: folder, value: folder })), { label: 'Type a folder...', value: TYPE, key: 't' }];
+  const rows = [...session.repositories.map((folder) => ({ label: folder, value: folder })), { label: 't  Type a folder...', value: TYPE, key: 't' }];
   const chosen = await chooseFromList(app, { title: purpose === 'backup' ? 'Backup: repository' : 'Repository', intro: ['Where the backups are kept.'], rows });
   if (chosen === undefined) return undefined;
   const folder = chosen === TYPE ? await typeRepository(app, session) : chosen;
@@ -39,7 +39,7 @@ export async function chooseRepository(app: TuiApp, tui: TuiContext, session: Tu
     const mode = await chooseFromList(app, {
       title: 'New repository',
       intro: [`${escapeTags(folder)} is empty or missing: create a repository there?`],
-      rows: [{ label: 'Create a repository (not encrypted)', value: 'plain' as const, key: 'p' }, { label: 'Create an encrypted repository (asks for a password)', value: 'encrypted' as const, key: 'e' }],
+      rows: [{ label: 'p  Create a repository (not encrypted)', value: 'plain' as const, key: 'p' }, { label: 'e  Create an encrypted repository (asks for a password)', value: 'encrypted' as const, key: 'e' }],
     });
     if (mode === undefined) return undefined;
     const password = mode === 'encrypted' ? await newPassword(tui.cli, repositoryArgs(folder)) : undefined;

@@ -16,7 +16,7 @@ import { restore } from '../../ops/restore.ts';
 import type { RepositoryHandle } from '../cli/context.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import { hintLine, type TuiApp } from './app.ts';
-import { askText, chooseFromList, escapeTags, showError, showMessage } from './common-screens.ts';
+import { askText, chooseFromList, escapeTags, showError, showMessage, type ChoiceRow } from './common-screens.ts';
 import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from './disk-map.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
 import { runWithProgress } from './progress-screen.ts';
@@ -65,7 +65,7 @@ async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: 
     const width = 72;
     const { manifest } = options.snapshot;
     const lines = [
-      escapeTags(`Snapshot ${options.snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${[manifest.source.model, manifest.source.serial].filter(Boolean).join(' ')}), ${manifest.time}`),
+      escapeTags(`Snapshot ${options.snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${[manifest.source.path, manifest.source.model, manifest.source.serial].filter(Boolean).join(' ')}, ${manifest.time}`),
       '',
       ...(options.before ? mapLines('Before (now on the target):', options.before, width) : ['{bold}Before:{/bold} a new image file']),
       ...mapLines('After:', options.after, width),
@@ -105,11 +105,11 @@ async function confirmTarget(app: TuiApp, options: { target: string; disk: Loade
 
 async function chooseTarget(app: TuiApp, tui: TuiContext): Promise<{ path: string; disk: LoadedDisk | undefined } | undefined> {
   const disks = await loadDisks(tui.cli);
-  const rows = disks.map((disk) => {
+  const rows: ChoiceRow<string>[] = disks.map((disk) => {
     const refusal = targetRefusal(disk);
     return { label: `${disk.summary.path.padEnd(14)} ${formatBytes(disk.summary.sizeBytes).padEnd(10)} ${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}${refusal ? `  (in use: ${refusal})` : ''}`, value: disk.summary.path };
   });
-  rows.push({ label: 'Type a device or image file...', value: TYPE });
+  rows.push({ label: 't  Type a device or image file...', value: TYPE, key: 't' });
   const chosen = await chooseFromList(app, { title: 'Restore: target', intro: ['The disk to overwrite. Disks in use are listed but refused.'], rows });
   if (chosen === undefined) return undefined;
   if (chosen !== TYPE) return { path: chosen, disk: disks.find((disk) => disk.summary.path === chosen) };

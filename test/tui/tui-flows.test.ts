@@ -1,0 +1,259 @@
+// The TUI driven by keys only in a pseudo-terminal (tmux, 80x25, TERM=linux): a full backup of a
+// loop device over a partitioned ext4 image, a restore onto an image file through the plan and the
+// typed-name confirmation (nothing written before the name is typed), browsing the snapshot and
+// restoring two files, and a mounted disk refused as a restore target with its code.
+
+import test from 'ava';
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CLI_ENTRY } from '../helpers/repository-harness.ts';
+import { startTerminal, type TerminalSession } from '../helpers/tmux.ts';
+import { attachLoop, makeBlankDisk, makeExt4Disk, MiB, sampleFiles, type FileSet } from '../helpers/tui-disks.ts';
+
+/** Generous: the machine is slow and shared. */
+const LONG_MS = 180_000;
+const STEP_MS = 60_000;
+
+const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+
+interface Fixture {
+  dir: string;
+  sourceImage: string;
+  files: FileSet;
+  loop: { device: string; detach: () => Promise<void> };
+  repo: string;
+  target: string;
+}
+
+async function makeFixture(): Promise<Fixture> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const files = sampleFiles(6 * MiB);
+  const sourceImage = await makeExt4Disk(dir, 'source.img', 48 * MiB, 'TUISRC', files);
+  const loop = await attachLoop(sourceImage);
+  const target = await makeBlankDisk(dir, 'target.img', 48 * MiB);
+  return { dir, sourceImage, files, loop, repo: path.join(dir, 'repo'), target };
+}
+
+async function openTui(env: Record<string, string> = {}, term = 'linux'): Promise<TerminalSession> {
+  return startTerminal(`'${process.execPath}' '${CLI_ENTRY}' tui`, { term, columns: 80, rows: 25, env });
+}
+
+/** Types text into a line field and presses Enter. */
+async function type(session: TerminalSession, text: string): Promise<void> {
+  await session.sendKeys('-l', text);
+  await session.sendKeys('Enter');
+}
+
+test.serial('keys only: back up a loop disk, restore it onto an image through the confirmation, browse and restore two files', async (t) => {
+  const fixture = await makeFixture();
+  const session = await openTui();
+  t.teardown(async () => {
+    await session.close();
+    await fixture.loop.detach();
+    await rm(fixture.dir, { recursive: true, force: true });
+  });
+  const loopName = path.basename(fixture.loop.device);
+
+  // Home: the disk map shows the loop disk, its partition to scale with filesystem, label and use.
+  const home = await session.waitFor(new RegExp(`${fixture.loop.device}[\\s\\S]*TUISRC`), STEP_MS);
+  t.regex(home, /Lifeboat \d+\.\d+\.\d+/);
+  t.regex(home, /Actions/);
+  t.regex(home, /b\s+Backup/);
+  t.regex(home, /Device\s+Size\s+Bus\s+Model/);
+  t.regex(home, new RegExp(`${fixture.loop.device}\\s+48\\.0 MiB\\s+loop`));
+  t.regex(home, /\[\.?\|1 ext4 TUISRC\s*\.?\]/, 'the bar: partition 1 from 1 MiB to the end');
+  t.regex(home, /1: ext4 "TUISRC", [\d.]+ MiB used of 47\.0 MiB, Linux/);
+  t.regex(home, /Repositories/);
+
+  // Backup: kind -> source (typed device) -> repository (typed, created) -> options -> progress.
+  await session.sendKeys('b');
+  t.regex(await session.waitFor(/What to back up\?/), /s\s+System/);
+  await session.sendKeys('d');
+  t.regex(await session.waitFor(/Backup disk: source[\s\S]*Type a device/, STEP_MS), new RegExp(loopName));
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, fixture.loop.device);
+  await session.waitFor(/Backup: repository/);
+  await session.sendKeys('t');
+  await session.waitFor(/The folder of the repository/);
+  await type(session, fixture.repo);
+  await session.waitFor(/empty or missing: create a repository/);
+  await session.sendKeys('p');
+  await session.waitFor(/Start the backup/);
+  await session.sendKeys('n');
+  await session.waitFor(/A note kept with the snapshot/);
+  await type(session, 'tui note');
+  await session.waitFor(/Note:\s+tui note/);
+  await session.sendKeys('s');
+  const backupDone = await session.waitFor(/100%\s+done/, LONG_MS);
+  t.regex(backupDone, new RegExp(`Backup of ${fixture.loop.device}`));
+  t.regex(backupDone, /Snapshot [0-9a-f]{8} saved: [\d.]+ MiB backed up/);
+  t.regex(backupDone, /[\d.]+ MiB of [\d.]+ MiB\s+[\d.]+ [KMG]?i?B\/s\s+ETA 0:00/);
+  t.regex(backupDone, /When done: \[stay\]/);
+  t.regex(backupDone, /Rate/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/);
+
+  // Restore: repository -> snapshot -> target (typed image) -> plan -> confirmation.
+  await session.sendKeys('r');
+  await session.waitFor(new RegExp(`Repository[\\s\\S]*${fixture.repo}`));
+  await session.sendKeys('Enter');
+  const snapshots = await session.waitFor(/Restore: snapshot/, STEP_MS);
+  t.regex(snapshots, /Id\s+Time \(UTC\)\s+Kind\s+Source\s+Size\s+Note/);
+  t.regex(snapshots, new RegExp(`[0-9a-f]{8} \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d disk\\s+${loopName}\\s+[\\d.]+ MiB\\s+tui note`));
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: target[\s\S]*Type a device/, STEP_MS);
+  const before = await sha256(fixture.target);
+  const pickTarget = async () => {
+    await session.sendKeys('t');
+    await session.waitFor(/A block device or an image file/);
+    await type(session, fixture.target);
+    return session.waitFor(/Restore plan/, STEP_MS);
+  };
+  const plan = await pickTarget();
+  t.regex(plan, /Before \(now on the target\):/);
+  t.regex(plan, /no partitions/);
+  t.regex(plan, /After:.*\n.*\|1 ext4 TUISRC/);
+  t.regex(plan, /Restore onto .*target\.img \(48\.0 MiB; needs 48\.0 MiB\)/);
+  t.regex(plan, /partition 1 \(ext4 "TUISRC"/);
+  t.regex(plan, /partition table, boot code and boot gap/);
+  await session.sendKeys('Enter');
+  const confirmation = await session.waitFor(/Confirm: overwrite the target/);
+  t.regex(confirmation, /Everything on this target will be overwritten/);
+  t.regex(confirmation, /Model:\s+image file/);
+  t.regex(confirmation, /Size:\s+48\.0 MiB/);
+  t.regex(confirmation, /Type target\.img and press Enter/);
+  // A wrong name and then Escape: nothing is written.
+  await type(session, 'sda');
+  await session.waitFor(/You typed "sda", not "target\.img"/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Confirm: overwrite the target/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Restore: target/);
+  t.is(await sha256(fixture.target), before, 'the target is unchanged after a wrong name and Escape');
+  await pickTarget();
+  await session.sendKeys('Enter');
+  await session.waitFor(/Confirm: overwrite the target/);
+  t.is(await sha256(fixture.target), before, 'still unchanged on the confirmation screen');
+  await type(session, 'target.img');
+  const restoreDone = await session.waitFor(/100%\s+done/, LONG_MS);
+  t.regex(restoreDone, /Restored snapshot [0-9a-f]{8} onto .*target\.img;[\s\S]*verified/);
+  t.is(await sha256(fixture.target), await sha256(fixture.sourceImage), 'the restored image equals the source disk');
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/);
+
+  // Browse the snapshot, mark readme.txt and docs/letter.txt, restore them into a folder.
+  await session.sendKeys('f');
+  await session.waitFor(/What to browse\?/);
+  await session.sendKeys('s');
+  await session.waitFor(new RegExp(`Repository[\\s\\S]*${fixture.repo}`));
+  await session.sendKeys('Enter');
+  await session.waitFor(/Browse: snapshot/, STEP_MS);
+  await session.sendKeys('Enter');
+  const root = await session.waitFor(/readme\.txt/, STEP_MS);
+  t.regex(root, /ext4 "TUISRC"\s+\//);
+  t.regex(root, /\[ \] docs\//);
+  t.regex(root, /\[ \] lost\+found\//);
+  t.regex(root, /\[ \] bulk\.bin\s+6\.00 MiB/);
+  // Folders first, then files by name: docs/, lost+found/, bulk.bin, readme.txt.
+  await session.sendKeys('End', 'Space');
+  await session.waitFor(/\[x\] readme\.txt/);
+  await session.sendKeys('Home', 'Enter');
+  await session.waitFor(/\/docs[\s\S]*letter\.txt/);
+  await session.sendKeys('Space');
+  const marked = await session.waitFor(/2 marked/);
+  t.regex(marked, /\[x\] letter\.txt/);
+  await session.sendKeys('g');
+  await session.waitFor(/The folder to restore them into/);
+  const out = path.join(fixture.dir, 'out');
+  await type(session, out);
+  const filesDone = await session.waitFor(/100%\s+done/, LONG_MS);
+  t.regex(filesDone, /Restored 2 files/);
+  t.deepEqual(await readFile(path.join(out, 'readme.txt')), fixture.files['readme.txt']);
+  t.deepEqual(await readFile(path.join(out, 'letter.txt')), fixture.files['docs/letter.txt']);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Browse /);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Browse: snapshot/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});
+
+test.serial('a mounted disk is listed as in use and refused as a restore target with its code; nothing is written', async (t) => {
+  const fixture = await makeFixture();
+  const mountPoint = path.join(fixture.dir, 'mnt');
+  await mkdir(mountPoint);
+  await execa('mount', ['-o', 'ro', `${fixture.loop.device}p1`, mountPoint]);
+  await mkdir(fixture.repo);
+  // A repository with one snapshot, made by the CLI.
+  await execa(process.execPath, [CLI_ENTRY, 'backup', 'disk', fixture.target, '-r', fixture.repo]);
+  const session = await openTui({ LIFEBOAT_REPOSITORY: fixture.repo });
+  t.teardown(async () => {
+    await session.close();
+    await execa('umount', [mountPoint], { reject: false });
+    await fixture.loop.detach();
+    await rm(fixture.dir, { recursive: true, force: true });
+  });
+  const before = await sha256(fixture.sourceImage);
+  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${fixture.repo}`), STEP_MS);
+  await session.sendKeys('r');
+  await session.waitFor(/Repository/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: snapshot/, STEP_MS);
+  await session.sendKeys('Enter');
+  const targets = await session.waitFor(/Restore: target[\s\S]*Type a device/, STEP_MS);
+  t.regex(targets, new RegExp(`${fixture.loop.device}\\s+48\\.0 MiB\\s+loop\\s+-\\s+\\(in use: mounted\\)`));
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, fixture.loop.device);
+  const refused = await session.waitFor(/Restore refused/, STEP_MS);
+  t.regex(refused, /LB_DEVICE_TARGET_MOUNTED/);
+  t.regex(refused, /Fix: Unmount every partition of the target/);
+  t.notRegex(refused, /at .*\.ts:\d+/, 'no stack trace');
+  // The image behind the mounted loop device is refused too.
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: target/);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, fixture.sourceImage);
+  t.regex(await session.waitFor(/Restore refused/, STEP_MS), /LB_DEVICE_TARGET_MOUNTED/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: target/);
+  t.is(await sha256(fixture.sourceImage), before);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Restore: snapshot/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});
+
+test.serial('TERM=vt220: the home screen renders and the menu navigates by arrows, Enter and Escape', async (t) => {
+  const session = await openTui({}, 'vt220');
+  t.teardown(session.close);
+  const home = await session.waitFor(/Device\s+Size\s+Bus\s+Model[\s\S]*\[/, STEP_MS);
+  t.regex(home, /Lifeboat \d+\.\d+\.\d+/);
+  for (const label of ['Backup', 'Restore', 'Browse a backup', 'Verify', 'Disks', 'Logs', 'Shell', 'Power off', 'Reboot', 'Quit']) t.true(home.includes(label), label);
+  t.regex(home, /q quit/);
+  await session.sendKeys('Down', 'Down', 'Down', 'Enter');
+  await session.waitFor(/Verify|Repository/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('d');
+  t.regex(await session.waitFor(/sectors \d+\/\d+ B/, STEP_MS), /Disks/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('l');
+  await session.waitFor(/Logs/);
+  await session.sendKeys('Enter');
+  // Where the logs are wired in, the export's folder is asked next: Escape declines it.
+  if (/Export logs/.test(await session.waitFor(/Actions|Export logs/))) await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});
