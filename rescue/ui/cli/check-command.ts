@@ -10,6 +10,7 @@ import { withRepository, withRepositoryOptions, type RepositoryArgs } from './re
 interface CheckArgs extends RepositoryArgs {
   'read-data': boolean;
   'rebuild-index': boolean;
+  then: 'poweroff' | 'reboot' | undefined;
 }
 
 /** The check command. */
@@ -20,7 +21,8 @@ export function checkCommand(context: CliContext): CommandModule<object, CheckAr
     builder: (yargs) =>
       withRepositoryOptions(yargs)
         .option('read-data', { type: 'boolean', default: false, describe: 'Read every pack and verify every chunk' })
-        .option('rebuild-index', { type: 'boolean', default: false, describe: 'Rebuild the index from the packs (after index files were lost)' }) as never,
+        .option('rebuild-index', { type: 'boolean', default: false, describe: 'Rebuild the index from the packs (after index files were lost)' })
+        .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the check found no problem' }) as never,
     handler: async (args) => {
       const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: context.repositories.stderrIsTerminal });
       if (args['rebuild-index']) {
@@ -50,6 +52,7 @@ export function checkCommand(context: CliContext): CommandModule<object, CheckAr
         const codes = [...new Set(report.problems.map((problem) => problem.code))];
         throw new LifeboatError('LB_REPO_CHECK_FAILED', { detail: `${report.problems.length} problem(s): ${codes.join(', ')}.`, codes });
       }
+      if (args.then) await context.repositories.powerAction(args.then);
     },
   };
 }
