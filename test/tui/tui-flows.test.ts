@@ -257,3 +257,66 @@ test.serial('TERM=vt220: the home screen renders and the menu navigates by arrow
   await session.sendKeys('q');
   t.is(await session.waitForExit(STEP_MS), 0);
 });
+
+test.serial('progress: "when done" changes while running, Cancel asks then stops the backup cleanly; a finished backup runs the power action chosen', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  // Enough random data that the first backup is still running when the keys arrive.
+  const image = await makeExt4Disk(dir, 'big.img', 320 * MiB, 'BIG', sampleFiles(256 * MiB));
+  const repo = path.join(dir, 'repo');
+  await execa(process.execPath, [CLI_ENTRY, 'init', '-r', repo]);
+  const powerRecord = path.join(dir, 'power-actions');
+  // The power action is recorded in a file instead of switching this machine off.
+  const session = await openTui({ LIFEBOAT_REPOSITORY: repo, LIFEBOAT_TEST_POWER_ACTION_FILE: powerRecord });
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const startBackup = async (whenDone: 'stay' | 'poweroff') => {
+    await session.waitFor(/Actions/, STEP_MS);
+    await session.sendKeys('b');
+    await session.waitFor(/What to back up\?/);
+    await session.sendKeys('d');
+    await session.waitFor(/Backup disk: source[\s\S]*Type a device/, STEP_MS);
+    await session.sendKeys('t');
+    await session.waitFor(/A block device or an image file/);
+    await type(session, image);
+    await session.waitFor(new RegExp(`Backup: repository[\\s\\S]*${repo}`));
+    await session.sendKeys('Enter');
+    await session.waitFor(/Start the backup/);
+    if (whenDone === 'poweroff') {
+      await session.sendKeys('w');
+      await session.waitFor(/When done:\s+power off/);
+    }
+    await session.sendKeys('s');
+  };
+
+  await startBackup('stay');
+  await session.waitFor(/\d+%\s+running/, STEP_MS);
+  await session.sendKeys('w');
+  await session.waitFor(/When done: stay  \[power off\]  reboot/);
+  await session.sendKeys('w');
+  await session.waitFor(/When done: stay  power off  \[reboot\]/);
+  await session.sendKeys('w');
+  await session.waitFor(/When done: \[stay\]/);
+  await session.sendKeys('c');
+  const asked = await session.waitFor(/Cancel\?/);
+  t.regex(asked, /y yes/);
+  await session.sendKeys('y');
+  const stopped = await session.waitFor(/stopped/, LONG_MS);
+  t.regex(stopped, /LB_INPUT_STOPPED/);
+  t.regex(stopped, /stopped before it finished/);
+  const listed = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'snapshots', '-r', repo, '--json'])).stdout) as unknown[];
+  t.deepEqual(listed, [], 'the stopped backup saved no snapshot');
+  await session.sendKeys('Enter');
+
+  await startBackup('poweroff');
+  const done = await session.waitFor(/100%\s+done/, LONG_MS);
+  t.regex(done, /When done: stay  \[power off\]/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/, STEP_MS);
+  t.is(await readFile(powerRecord, 'utf8'), 'poweroff\n');
+  const check = await execa(process.execPath, [CLI_ENTRY, 'check', '-r', repo, '--read-data'], { reject: false });
+  t.is(check.exitCode, 0, check.stdout + check.stderr);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});
