@@ -51,7 +51,8 @@ for (const term of terminals) {
       await session.close();
       await rm(tmp, { recursive: true, force: true });
     });
-    const screen = await session.waitFor(/Lifeboat \d+\.\d+\.\d+/);
+    // The disk map fills in once every disk's table has been read.
+    const screen = await session.waitFor(new RegExp(`Lifeboat \\d+\\.\\d+\\.\\d+[\\s\\S]*${disks.map((disk) => `${disk.path}[\\s\\S]*`).join('')}`), 60_000);
     t.regex(screen, /Disks/);
     t.regex(screen, /Device\s+Size\s+Bus\s+Model/);
     for (const disk of disks) t.true(screen.includes(disk.path), `${disk.path} on screen`);

@@ -62,7 +62,7 @@ export async function runHomeScreen(app: TuiApp, input: HomeScreenInput): Promis
     const disksBox = blessed.box({
       parent: page.box, top: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: `100%-${repositoryHeight + 2}`, label: ' Disks ', border: { type: 'line' },
       tags: true, scrollable: true, keys: true, alwaysScroll: true, style: { border: { fg: app.theme.accent }, focus: { border: { fg: app.theme.text } } },
-      content: 'Reading the disks...',
+      content: `${diskMapLines([], 50)[0]}\nReading the disks...`,
     });
     const repositoryLines = input.repositories.length > 0 ? input.repositories.map((folder) => escapeTags(folder)) : ['(none found: press a to type a folder)'];
     blessed.box({
