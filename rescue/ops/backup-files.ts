@@ -414,6 +414,25 @@ async function backUpFile(state: RunState, entry: LocalEntry, old: StoredFileEnt
   return storeEntry(state, entry, xattrs, read.content, read.size);
 }
 
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && Buffer.compare(a, b) === 0);
+}
+
+function sameList<T>(a: readonly T[] | undefined, b: readonly T[] | undefined, same: (x: T, y: T) => boolean): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((item, index) => same(item, b[index]!)));
+}
+
+/** Whether two stored entries are equal in every field (then they encode to the same line). */
+function sameEntry(a: StoredFileEntry, b: StoredFileEntry | undefined): boolean {
+  return b !== undefined && sameBytes(a.name, b.name) && a.kind === b.kind && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid
+    && a.mtimeNs === b.mtimeNs && a.atimeNs === b.atimeNs && a.ctimeNs === b.ctimeNs && a.size === b.size && a.links === b.links
+    && a.hardLink === b.hardLink && a.inode === b.inode && a.fsDevice === b.fsDevice && sameBytes(a.target, b.target)
+    && a.device?.major === b.device?.major && a.device?.minor === b.device?.minor
+    && sameList(a.xattrs, b.xattrs, (x, y) => x.name === y.name && x.blob === y.blob && x.size === y.size && sameBytes(x.value, y.value))
+    && sameList(a.chunks, b.chunks, (x, y) => x.id === y.id && x.length === y.length)
+    && sameList(a.chunkLists, b.chunkLists, (x, y) => x === y) && sameList(a.trees, b.trees, (x, y) => x === y);
+}
+
 /** The entries of a folder of the parent snapshot, or undefined (none, or its trees cannot be read). */
 async function readParentFolder(state: RunState, trees: readonly string[] | undefined): Promise<ParentFolder | undefined> {
   if (!state.parent || !trees) return undefined;
@@ -436,6 +455,8 @@ async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry
   for (const notice of notices) state.reporter.notice(notice);
   const stored = await Promise.all(entries.map((entry) => backUpChild(state, root, entry, parentFolder?.get(nameKey(entry.name)))));
   const kept = stored.filter((entry): entry is StoredFileEntry => entry !== undefined).sort((a, b) => compareBytes(a.name, b.name));
+  // A folder whose entries all equal the parent's encodes to the parent's blobs: no need to encode and hash them again.
+  if (oldTrees && parentFolder?.size === kept.length && kept.every((entry) => sameEntry(entry, parentFolder.get(nameKey(entry.name)))) && oldTrees.every((id) => state.repository.hasBlob(id))) return [...oldTrees];
   const trees: string[] = [];
   for (const blob of encodeFolderTrees(kept)) trees.push(await storeTree(state, blob));
   return trees;

@@ -70,23 +70,30 @@ export function nextChunkLength(data: Uint8Array, final: boolean, parameters: Cd
   return cut > 0 ? cut : end;
 }
 
-/** Normalized chunking: a harder mask before the average size, an easier one after it. */
+/** The gear table as signed 32-bit values (same bits): the hash then stays a small integer for V8. */
+const GEAR_INT32 = new Int32Array(GEAR_TABLE.buffer, GEAR_TABLE.byteOffset, GEAR_TABLE.length);
+
+/**
+ * Normalized chunking: a harder mask before the average size, an easier one after it. The hash is
+ * kept as int32 (`| 0`) rather than uint32 (`>>> 0`, which leaves V8's integer range half the time
+ * and made the loop ~2x slower); the bits, and so every cut, are the same.
+ */
 function scan(data: Uint8Array, minBytes: number, averageBytes: number, end: number): number {
   const bits = Math.log2(averageBytes);
-  const maskHard = highBitsMask(bits + 2);
-  const maskEasy = highBitsMask(bits - 2);
-  const gear = GEAR_TABLE;
+  const maskHard = highBitsMask(bits + 2) | 0;
+  const maskEasy = highBitsMask(bits - 2) | 0;
+  const gear = GEAR_INT32;
   let hash = 0;
   // The hash of the 32 bytes before minBytes, so a cut at minBytes already sees a full window.
-  for (let i = Math.max(0, minBytes - 32); i < minBytes; i++) hash = ((hash << 1) + gear[data[i]!]!) >>> 0;
+  for (let i = Math.max(0, minBytes - 32); i < minBytes; i++) hash = ((hash << 1) + gear[data[i]!]!) | 0;
   const middle = Math.min(averageBytes, end);
   let i = minBytes;
   for (; i < middle; i++) {
-    hash = ((hash << 1) + gear[data[i]!]!) >>> 0;
+    hash = ((hash << 1) + gear[data[i]!]!) | 0;
     if ((hash & maskHard) === 0) return i + 1;
   }
   for (; i < end; i++) {
-    hash = ((hash << 1) + gear[data[i]!]!) >>> 0;
+    hash = ((hash << 1) + gear[data[i]!]!) | 0;
     if ((hash & maskEasy) === 0) return i + 1;
   }
   return 0;
