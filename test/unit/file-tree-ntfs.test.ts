@@ -318,6 +318,42 @@ test.serial('streams, hard links, reparse points, sparse and compressed data as 
   });
 });
 
+test.serial('a file fragmented past one MFT record (runs continued through $ATTRIBUTE_LIST in extension records) reads as ntfs-3g shows it', async (t) => {
+  // Three files grown in turns, one cluster at a time: ntfs-3g allocates each write where the last
+  // one ended, so every file gets about a thousand one-cluster runs, more than one 1 KiB file record
+  // holds; ntfs-3g then moves $DATA into extension records listed by an $ATTRIBUTE_LIST.
+  const file = await sparseFile(path.join(workDir, 'attribute-list.img'), 40 * MiB);
+  await execa('mkntfs', ['-F', '-f', '-Q', '-c', '4096', '-L', 'Lists', file]);
+  const content = pattern(2000 * 4096, 91);
+  await withNtfs3g(file, path.join(workDir, 'mnt-list'), 'rw', async (dir) => {
+    const handles = await Promise.all(['listed.bin', 'other-1.bin', 'other-2.bin'].map((name) => open(path.join(dir, name), 'w')));
+    try {
+      for (let at = 0; at < content.length; at += 4096) {
+        for (const [index, handle] of handles.entries()) await handle.write(index === 0 ? content.subarray(at, at + 4096) : pattern(4096, at + index), 0, 4096, at);
+      }
+    } finally {
+      await Promise.all(handles.map((handle) => handle.close()));
+    }
+  });
+  const info = await ntfsinfo(file, '/listed.bin');
+  t.regex(info, /\$ATTRIBUTE_LIST/, 'ntfs-3g gave listed.bin an attribute list');
+  const runs = parseRunlist(info);
+  t.true(runs.length > 500, `${runs.length} runs`);
+  const { stdout } = await execa('ntfscat', [file, '/listed.bin'], { encoding: 'buffer', stripFinalNewline: false });
+  t.true(Buffer.compare(Buffer.from(stdout), content) === 0, 'ntfscat reads the content written');
+  await withTree(file, async (tree) => {
+    const entry = (await tree.list(await tree.root())).find((candidate) => candidate.name === 'listed.bin');
+    if (!entry) throw new Error('listed.bin not listed');
+    t.is(entry.size, content.length);
+    t.true(Buffer.compare(await readAll(tree, entry), content) === 0, 'the whole content');
+    const opened = await tree.openFile(entry);
+    const piece = Buffer.from(await opened.read(7 * MiB - 5, 70000));
+    t.true(Buffer.compare(piece, content.subarray(7 * MiB - 5, 7 * MiB - 5 + 70000)) === 0, 'a read across runs near the end');
+    const ranges = await opened.dataRanges?.();
+    t.deepEqual(ranges, [{ offset: 0, length: content.length }], 'no holes: one data range');
+  });
+});
+
 interface ListedRun {
   readonly vcn: number;
   readonly lcn: number | undefined;
