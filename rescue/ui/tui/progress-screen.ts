@@ -5,6 +5,7 @@
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import { formatBytes } from '../../core/disk-facts.ts';
+import { toLifeboatError } from '../../core/errors.ts';
 import type { ProgressEvent, ProgressReporter } from '../../core/progress.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { confirm, errorLines, escapeTags, wrapLines } from './common-screens.ts';
@@ -91,11 +92,12 @@ export function runWithProgress(app: TuiApp, options: {
       const elapsed = (Date.now() - phaseStart) / 1000;
       const rate = elapsed > 0 ? done / elapsed : 0;
       const eta = finished ? 0 : rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
-      const state = finished ? (finished.ok ? '{bold}done{/bold}' : '{bold}stopped{/bold}') : controller.signal.aborted ? 'stopping...' : 'running';
+      const failure = finished && !finished.ok ? toLifeboatError(finished.error).code : undefined;
+      const state = finished ? (finished.ok ? '{bold}done{/bold}' : failure === 'LB_INPUT_STOPPED' ? '{bold}stopped{/bold}' : '{bold}failed{/bold}') : controller.signal.aborted ? 'stopping...' : 'running';
       const step = last ? `${last.phase}${last.item ? `: ${escapeTags(last.item)}` : ''}` : 'starting';
       status.setContent([
         `Step: ${step}`,
-        `${gaugeText(finished?.ok ? Math.max(done, total) : done, total, width - 8)}  ${state}`,
+        `${gaugeText(finished?.ok ? Math.max(done, total) : done, total === 0 && !finished?.ok ? 1 : total, width - 8)}  ${state}`,
         `${formatBytes(done)} of ${formatBytes(total)}   ${formatBytes(rate)}/s   ETA ${formatDuration(eta)}`,
         `When done: ${WHEN_DONE_ORDER.map((entry) => (entry === whenDone ? `[${WHEN_DONE_LABEL[entry]}]` : WHEN_DONE_LABEL[entry])).join('  ')}   (w changes)`,
       ].join('\n'));
