@@ -9,7 +9,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { copyFile, lstat, mkdir, mkdtemp, opendir, readFile, readlink, rm, truncate, utimes, writeFile, link, symlink, open } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, opendir, readdir, readFile, readlink, rm, truncate, utimes, writeFile, link, symlink, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -351,6 +351,42 @@ test.serial('a file fragmented past one MFT record (runs continued through $ATTR
     t.true(Buffer.compare(piece, content.subarray(7 * MiB - 5, 7 * MiB - 5 + 70000)) === 0, 'a read across runs near the end');
     const ranges = await opened.dataRanges?.();
     t.deepEqual(ranges, [{ offset: 0, length: content.length }], 'no holes: one data range');
+  });
+});
+
+test.serial('a fragmented $MFT (grown in many pieces between data clusters) maps every record: listings and content as ntfs-3g shows them', async (t) => {
+  // A small volume where a file grows between batches of new files: each time the MFT grows, the
+  // clusters after it are taken, so $MFT ends up in over a hundred runs. Filled until full.
+  const file = await sparseFile(path.join(workDir, 'mft-fragments.img'), 16 * MiB);
+  await execa('mkntfs', ['-F', '-f', '-Q', '-c', '4096', '-L', 'Pieces', file]);
+  await withNtfs3g(file, path.join(workDir, 'mnt-mft'), 'rw', async (dir) => {
+    await mkdir(path.join(dir, 'd'));
+    const grown = await open(path.join(dir, 'grown.bin'), 'w');
+    try {
+      for (let round = 0; ; round++) {
+        await grown.write(pattern(8192, round), 0, 8192, round * 8192);
+        for (let i = 0; i < 4; i++) await writeFile(path.join(dir, 'd', `f${round}_${i}`), '');
+      }
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ENOSPC') throw error;
+    } finally {
+      await grown.close();
+    }
+  });
+  const mftRuns = parseRunlist((await execa('ntfsinfo', ['-v', '-i', '0', file])).stdout);
+  t.true(mftRuns.length > 50, `$MFT in ${mftRuns.length} runs`);
+  const listed = await withNtfs3g(file, path.join(workDir, 'mnt-mft-ro'), 'ro', async (dir) => ({
+    names: (await readdir(path.join(dir, 'd'))).sort(),
+    grown: await readFile(path.join(dir, 'grown.bin')),
+  }));
+  t.true(listed.names.length > 1000, `${listed.names.length} files`);
+  await withTree(file, async (tree) => {
+    const top = await tree.list(await tree.root());
+    const folder = top.find((entry) => entry.name === 'd');
+    const grown = top.find((entry) => entry.name === 'grown.bin');
+    if (!folder || !grown) throw new Error('d or grown.bin not listed');
+    t.deepEqual((await tree.list(folder)).map((entry) => entry.name).sort(), listed.names);
+    t.true(Buffer.compare(await readAll(tree, grown), listed.grown) === 0, 'grown.bin as ntfs-3g reads it');
   });
 });
 
