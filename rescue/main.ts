@@ -178,7 +178,7 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .command(buildCommand(context, builder))
     .command(logsCommand(context))
     .command(jobCommand(context, { runCommand, powerAction, readTextFile: (file) => readFile(file, 'utf8') }, outcome))
-    .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts, dataPartition: DATA_PARTITION_MOUNT, findDataPartitionJob, countdown: countdownOnConsoles }))
+    .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts, dataPartition: DATA_PARTITION_MOUNT, findDataPartitionJob, countdown: countdownOnConsoles, readTextFile: (file) => readFile(file, 'utf8') }))
     .version(LIFEBOAT_VERSION)
     .help()
     .alias('h', 'help')

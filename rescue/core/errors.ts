@@ -190,8 +190,8 @@ export const ERROR_CATALOGUE = {
   LB_INPUT_BAD_JOB: {
     group: 'input',
     message: 'The job file is not valid; no step was run.',
-    cause: 'A job file that is not JSON, an unknown step or field, a missing or mistyped value (the details name the step and the field).',
-    fix: 'Correct the field named in the details (README, "Unattended jobs", shows the format), then run the job again.',
+    cause: 'A job file that cannot be read or is not JSON, an unknown step or field, a missing or mistyped value.',
+    fix: 'Name a job file that exists, or correct the step and field the details name (README, "Unattended jobs", shows the format); then run the job again.',
   },
   LB_INPUT_JOB_NOT_CONFIRMED: {
     group: 'input',

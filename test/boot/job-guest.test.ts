@@ -69,8 +69,9 @@ test('QEMU lifeboat.job: after the countdown the job on the data disk backs up t
   t.log(`boot to power-off: ${result.seconds.toFixed(0)} s`);
   t.regex(transcript, /lifeboat: data partition \/dev\/vda \(ext4\) mounted on \/mnt\/lifeboat-data/, tail);
   // The countdown, second by second, then the job.
-  for (const left of [10, 9, 2, 1]) t.true(transcript.includes(`Job /mnt/lifeboat-data/jobs/nightly.json starts in ${left} s; press any key to cancel.`), `${left} s\n${tail}`);
-  t.true(transcript.includes('Job /mnt/lifeboat-data/jobs/nightly.json starts now.'), tail);
+  const what = 'Job /mnt/lifeboat-data/jobs/nightly.json (backup, verify; then poweroff)';
+  for (const left of [10, 9, 2, 1]) t.true(transcript.includes(`${what} starts in ${left} s; press any key to cancel.`), `${left} s\n${tail}`);
+  t.true(transcript.includes(`${what} starts now.`), tail);
   const run = transcript.slice(transcript.indexOf(RUN_MARKERS.begin));
   t.regex(run, /job \/mnt\/lifeboat-data\/jobs\/nightly\.json: 2 step\(s\), then poweroff\./, tail);
   t.regex(run, /== step 1\/2 \(backup\): lifeboat backup partition \/dev\/vdb -r \/mnt\/lifeboat-data\/repo --tag job --note 'from the QEMU job test'/, tail);

@@ -10,6 +10,7 @@ import { describeFirmware, type FirmwareFacts } from '../../core/firmware.ts';
 import { JOB_COUNTDOWN_SECONDS } from '../../core/job-countdown.ts';
 import { parseBootRequest, RUN_MARKERS, type BootRequest } from '../../core/kernel-cmdline.ts';
 import type { CliContext } from './context.ts';
+import { loadJob } from './run-command.ts';
 
 /** Exit status that tells init to give the consoles a shell instead of the TUI. */
 export const EXIT_WANTS_SHELL = 10;
@@ -30,6 +31,17 @@ export interface BootDependencies {
   readonly findDataPartitionJob: () => Promise<string | undefined>;
   /** Prints a countdown of `seconds`; 'cancelled' when a key is pressed on a console. */
   readonly countdown: (seconds: number, what: string) => Promise<'start' | 'cancelled'>;
+  readonly readTextFile: (file: string) => Promise<string>;
+}
+
+/** What the countdown names: the job and its steps; undefined when the job is not valid (it then runs at once, fails with its code, and is logged). */
+async function describeJob(file: string, deps: BootDependencies): Promise<string | undefined> {
+  try {
+    const job = await loadJob(file, deps.readTextFile);
+    return `Job ${file} (${job.steps.map((step) => step.do).join(', ')}; then ${job.then})`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The job to run: lifeboat.job (relative to the data partition), else the data partition's file. */
@@ -55,7 +67,10 @@ export function bootCommand(context: CliContext, deps: BootDependencies): Comman
       const firmware = describeFirmware(await deps.readFirmwareFacts());
       const memoryMiB = Math.round(os.totalmem() / 1048576);
       context.stdout.write(`\nlifeboat ${context.version}: firmware ${firmware}; kernel ${os.release()}; memory ${memoryMiB} MiB\n`);
-      if (job !== undefined && (await deps.countdown(request.countdownSeconds ?? JOB_COUNTDOWN_SECONDS, `Job ${job}`)) === 'cancelled') return;
+      if (job !== undefined) {
+        const what = await describeJob(job, deps);
+        if (what !== undefined && (await deps.countdown(request.countdownSeconds ?? JOB_COUNTDOWN_SECONDS, what)) === 'cancelled') return;
+      }
       context.stdout.write(`${RUN_MARKERS.begin}\n`);
       const exitCode = await deps.runCommand(job === undefined ? request.run ?? [] : ['run', job]);
       context.stdout.write(`\n${RUN_MARKERS.end(exitCode)}\n`);

@@ -10,7 +10,6 @@ import { parseJob, type Job } from '../../core/job.ts';
 import { formatCommandLine } from '../../core/run-log.ts';
 import type { CliContext } from './context.ts';
 import { currentRunLog } from './run-log-scope.ts';
-import type { CommandOutcome } from './tui-command.ts';
 
 /** How the run command reaches the rest of the CLI and the machine. */
 export interface JobDependencies {
@@ -71,7 +70,7 @@ export async function runJob(job: Job, label: string, context: CliContext, deps:
 }
 
 /** Builds the `run` command. */
-export function runCommand(context: CliContext, deps: JobDependencies, outcome: CommandOutcome): CommandModule<object, RunArgs> {
+export function runCommand(context: CliContext, deps: JobDependencies, outcome: { exitCode: number }): CommandModule<object, RunArgs> {
   return {
     command: 'run <job>',
     describe: 'Run an unattended job: backup, verify, restore and get steps from a JSON file, then power off, reboot or stay',
