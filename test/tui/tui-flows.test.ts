@@ -386,3 +386,38 @@ test.serial('an encrypted repository: created with the password typed twice; Ver
   await session.sendKeys('q');
   t.is(await session.waitForExit(STEP_MS), 0);
 });
+
+test.serial('browse a partition of a disk image outside any repository (DISK:N) and restore a folder', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const files = sampleFiles(MiB);
+  const image = await makeExt4Disk(dir, 'plain.img', 24 * MiB, 'PLAIN', files);
+  const session = await openTui();
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(/Actions/, STEP_MS);
+  await session.sendKeys('f');
+  await session.waitFor(/What to browse\?/);
+  await session.sendKeys('p');
+  await session.waitFor(/A partition device, an image file, DISK:N/);
+  await type(session, `${image}:1`);
+  const root = await session.waitFor(/readme\.txt/, STEP_MS);
+  t.regex(root, /ext4 "PLAIN"\s+\//);
+  // docs/ is the first row: mark the folder itself and restore it.
+  await session.sendKeys('Space');
+  await session.waitFor(/\[x\] docs\//);
+  await session.sendKeys('g');
+  await session.waitFor(/The folder to restore them into/);
+  const out = path.join(dir, 'out');
+  await type(session, out);
+  t.regex(await session.waitFor(/100%\s+done/, LONG_MS), /Restored 2 files \([\d.]+ KiB\), 1 folders/);
+  t.deepEqual(await readFile(path.join(out, 'docs', 'letter.txt')), files['docs/letter.txt']);
+  t.deepEqual(await readFile(path.join(out, 'docs', 'photo.bin')), files['docs/photo.bin']);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Browse /);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});

@@ -99,6 +99,8 @@ export class TuiApp {
           entry.escape = handler;
         },
       };
+      // Keys go to this page from now on, not to a list left focused on the page below.
+      box.focus();
       Promise.resolve(build(page)).then(() => this.render(), (error: unknown) => {
         finish(undefined);
         this.failed?.(error);
