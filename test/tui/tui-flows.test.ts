@@ -233,9 +233,14 @@ test.serial('a mounted disk is listed as in use and refused as a restore target 
   t.is(await session.waitForExit(STEP_MS), 0);
 });
 
-test.serial('TERM=vt220: the home screen renders and the menu navigates by arrows, Enter and Escape', async (t) => {
-  const session = await openTui({}, 'vt220');
-  t.teardown(session.close);
+test.serial('TERM=vt220: the home screen renders and the menu navigates by arrows, Enter and Escape; power actions are asked first', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const powerRecord = path.join(dir, 'power-actions');
+  const session = await openTui({ LIFEBOAT_TEST_POWER_ACTION_FILE: powerRecord }, 'vt220');
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   const home = await session.waitFor(/Device\s+Size\s+Bus\s+Model[\s\S]*\[/, STEP_MS);
   t.regex(home, /Lifeboat \d+\.\d+\.\d+/);
   for (const label of ['Backup', 'Restore', 'Browse a backup', 'Verify', 'Disks', 'Logs', 'Shell', 'Power off', 'Reboot', 'Quit']) t.true(home.includes(label), label);
@@ -254,6 +259,15 @@ test.serial('TERM=vt220: the home screen renders and the menu navigates by arrow
   // Where the logs are wired in, the export's folder is asked next: Escape declines it.
   if (/Export logs/.test(await session.waitFor(/Actions|Export logs/))) await session.sendKeys('Escape');
   await session.waitFor(/Actions/);
+  await session.sendKeys('o');
+  await session.waitFor(/Reboot the machine now\?/);
+  await session.sendKeys('n');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('p');
+  await session.waitFor(/Power the machine off now\?/);
+  await session.sendKeys('y');
+  await session.waitFor(/Actions/);
+  t.is(await readFile(powerRecord, 'utf8'), 'poweroff\n', 'only the confirmed action ran');
   await session.sendKeys('q');
   t.is(await session.waitForExit(STEP_MS), 0);
 });
