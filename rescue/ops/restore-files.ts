@@ -152,6 +152,10 @@ async function restoreEntry(state: RestoreState, entry: FileEntry, folder: strin
     remark(state, shownPath, 'LB_INPUT_UNSAFE_NAME', `${unsafe}; not restored`);
     return;
   }
+  if (entry.damage) {
+    remark(state, shownPath, entry.damage.code, `not restored: ${entry.damage.message}`);
+    return;
+  }
   const { writer } = state;
   const target = writer.join(folder, entry.name);
   try {
@@ -196,7 +200,7 @@ async function restoreEntry(state: RestoreState, entry: FileEntry, folder: strin
   } catch (error) {
     const coded = toLifeboatError(error);
     if (coded.code === 'LB_INPUT_DESTINATION_EXISTS' || coded.code === 'LB_REPO_DATA_CORRUPT' || coded.code === 'LB_DEVICE_WRITE_FAILED' || coded.code === 'LB_REPO_WRITE_FAILED') throw coded;
-    remark(state, shownPath, coded.code, `not restored: ${coded.message}${coded.details?.detail ? ` ${String(coded.details.detail)}` : ''}`);
+    remark(state, shownPath, coded.code, `not restored: ${coded.message}`);
   }
 }
 

@@ -217,6 +217,32 @@ test('a hostile name ("evil/name" in a directory entry) is refused and reported;
   t.false(await stat(path.join(dest, 'evil')).then(() => true, () => false), 'no folder "evil" was made');
 });
 
+test('a damaged inode is one damaged entry: ls lists the folder with it marked, get restores the rest and reports each damaged file', async (t) => {
+  const tree = path.join(work, 'damaged-tree', 'a');
+  await mkdir(tree, { recursive: true });
+  const contents = [1, 2, 3].map((n) => Buffer.alloc(100_000, n));
+  for (const [index, content] of contents.entries()) await writeFile(path.join(tree, `file${index + 1}`), content);
+  const damaged = path.join(work, 'damaged.img');
+  await execa('mkfs.ext4', ['-q', '-d', path.dirname(tree), damaged, '8M']);
+  // file2: its extent header overwritten; file3: a file type that does not exist (debugfs set_inode_field).
+  await execa('debugfs', ['-w', '-R', 'sif /a/file2 block[0] 0x1234', damaged]);
+  await execa('debugfs', ['-w', '-R', 'sif /a/file3 mode 0170777', damaged]);
+  const listed = await lifeboat(['ls', damaged, '/a', '--json']);
+  t.is(listed.exitCode, 0, listed.stderr);
+  const entries = (JSON.parse(listed.stdout) as { entries: Array<Listed & { damage?: { code: string; message: string } }> }).entries;
+  t.deepEqual(entries.map((entry) => `${entry.name}:${entry.kind}:${entry.damage?.code ?? ''}`), ['file1:file:', 'file2:file:', 'file3:damaged:LB_FILESYSTEM_CORRUPT']);
+  t.regex(entries[2]?.damage?.message ?? '', /inode 15/);
+  const long = await lifeboat(['ls', damaged, '/a', '-l']);
+  t.regex(long.stdout, /file3 +\[damaged: LB_FILESYSTEM_CORRUPT/);
+  const dest = path.join(work, 'get-damaged');
+  const got = await lifeboat(['get', damaged, '/a', dest]);
+  t.is(got.exitCode, 4, got.stderr);
+  t.regex(got.stderr, /\/a\/file2: not restored: .*eh_magic/);
+  t.regex(got.stderr, /\/a\/file3: not restored: .*inode 15/);
+  t.deepEqual(await readdir(path.join(dest, 'a')), ['file1']);
+  t.deepEqual(await readFile(path.join(dest, 'a', 'file1')), contents[0]);
+});
+
 test('a Clonezilla image directory (partclone | zstd, split) is a source too: DIR:sda1 lists as the image, get restores from it', async (t) => {
   const dir = path.join(work, 'clonezilla');
   await mkdir(dir);

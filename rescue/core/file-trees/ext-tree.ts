@@ -20,6 +20,8 @@ const ROOT_INODE = 2;
 const DIRECTORY_BATCH_BYTES = 1024 * 1024;
 const INLINE_DIR_PARENT_BYTES = 4;
 const MAX_SYMLINK_BYTES = 65536;
+/** Errors that make one entry of a listing `damaged` instead of failing the whole folder. */
+const DAMAGE_CODES: ReadonlySet<string> = new Set(['LB_FILESYSTEM_CORRUPT', 'LB_FILESYSTEM_TRUNCATED', 'LB_INPUT_READ_OUT_OF_RANGE']);
 
 /** Opens an ext2/3/4 filesystem's files; undefined when the source holds none. */
 export const openExtTree: FileTreeOpener = async (source) => {
@@ -53,7 +55,15 @@ class ExtTree implements FileTree {
     const dirents = await this.readDirents(inode);
     const entries: FileEntry[] = [];
     for (const dirent of dirents) {
-      const child = await this.inode(dirent.inode, inode.number);
+      let child: ExtInode;
+      try {
+        child = await this.inode(dirent.inode, inode.number);
+      } catch (error) {
+        // One damaged inode: that entry is marked, the folder's others are listed.
+        if (!(error instanceof LifeboatError) || !DAMAGE_CODES.has(error.code)) throw error;
+        entries.push({ name: dirent.name, kind: 'damaged', id: dirent.inode, size: 0, damage: { code: error.code, message: error.message } });
+        continue;
+      }
       entries.push({ name: dirent.name, ...child.entry });
     }
     return entries;

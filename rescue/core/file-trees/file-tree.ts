@@ -7,8 +7,18 @@
 
 import type { ByteSource } from '../byte-source.ts';
 
-/** What an entry is. Reparse points other than symlinks and junctions are `reparse-point`. */
-export type FileKind = 'file' | 'directory' | 'symlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'reparse-point';
+/**
+ * What an entry is. Reparse points other than symlinks and junctions are `reparse-point`. An entry
+ * whose own structure (ext inode) cannot be read is `damaged`: its name and id come from the folder,
+ * `damage` says why, and the folder's other entries are listed as usual.
+ */
+export type FileKind = 'file' | 'directory' | 'symlink' | 'char-device' | 'block-device' | 'fifo' | 'socket' | 'reparse-point' | 'damaged';
+
+/** Why a `damaged` entry cannot be read: the error's stable code and message. */
+export interface EntryDamage {
+  readonly code: string;
+  readonly message: string;
+}
 
 /** A named data stream besides the main one (NTFS alternate data streams). */
 export interface DataStream {
@@ -50,6 +60,8 @@ export interface FileEntry {
   readonly streams?: readonly DataStream[];
   /** For reparse points: the tag (NTFS IO_REPARSE_TAG_*). */
   readonly reparseTag?: number;
+  /** For `damaged` entries. */
+  readonly damage?: EntryDamage;
 }
 
 /** A file's bytes, read on demand. */

@@ -34,7 +34,7 @@ const NANOSECONDS = /^-?[0-9]{1,20}$/;
 const UNSIGNED_DECIMAL = /^[0-9]{1,20}$/;
 
 /** The entry kinds a files snapshot keeps (st_mode's file types). */
-export type StoredKind = Exclude<FileKind, 'reparse-point'>;
+export type StoredKind = Exclude<FileKind, 'reparse-point' | 'damaged'>;
 const MODE_TYPE: Record<StoredKind, number> = {
   file: 0o100000, directory: 0o040000, symlink: 0o120000, fifo: 0o010000, socket: 0o140000, 'char-device': 0o020000, 'block-device': 0o060000,
 };

@@ -14,7 +14,7 @@ interface LsArgs extends BrowseArgs {
 }
 
 const KIND_LETTER: Record<FileKind, string> = {
-  file: '-', directory: 'd', symlink: 'l', 'char-device': 'c', 'block-device': 'b', fifo: 'p', socket: 's', 'reparse-point': 'r',
+  file: '-', directory: 'd', symlink: 'l', 'char-device': 'c', 'block-device': 'b', fifo: 'p', socket: 's', 'reparse-point': 'r', damaged: '?',
 };
 
 /** rwx letters of a mode, with setuid/setgid/sticky; FAT/NTFS entries without a mode get one from the DOS read-only bit. */
@@ -43,6 +43,7 @@ async function describeEntry(tree: FileTree, entry: FileEntry): Promise<Record<s
     ...(entry.device ? { device: entry.device } : {}),
     ...(entry.streams && entry.streams.length > 0 ? { streams: entry.streams } : {}),
     ...(target === undefined ? {} : { target }),
+    ...(entry.damage ? { damage: entry.damage } : {}),
   };
 }
 
@@ -75,6 +76,10 @@ export function lsCommand(context: CliContext): CommandModule<object, LsArgs> {
         }
         const lines: string[] = [];
         for (const entry of entries) {
+          if (entry.damage) {
+            lines.push(`${entry.name}  [damaged: ${entry.damage.code}: ${entry.damage.message}]`);
+            continue;
+          }
           if (!args.long) {
             lines.push(`${entry.name}${entry.kind === 'directory' ? '/' : ''}`);
             continue;
