@@ -57,3 +57,18 @@ export async function attachLoop(file: string): Promise<{ device: string; detach
     },
   };
 }
+
+/** A disk with two ext4 partitions (1 MiB..half, half..end), labelled FIRST and SECOND, each holding `files`. */
+export async function makeTwoPartitionDisk(dir: string, name: string, sizeBytes: number, files: FileSet): Promise<{ disk: string; second: { offset: number; sizeBytes: number } }> {
+  const tree = path.join(dir, `${name}.tree`);
+  for (const [file, bytes] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(tree, file)), { recursive: true });
+    await writeFile(path.join(tree, file), bytes);
+  }
+  const disk = await sparseFile(path.join(dir, name), sizeBytes);
+  const half = sizeBytes / 2;
+  await execa('sfdisk', ['--quiet', disk], { input: `label: dos\nstart=2048, size=${(half - MiB) / 512}, type=83\nstart=${half / 512}, type=83\n` });
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'FIRST', '-d', tree, '-E', `offset=${MiB}`, disk, `${(half - MiB) / 1024}k`]);
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'SECOND', '-d', tree, '-E', `offset=${half}`, disk, `${half / 1024}k`]);
+  return { disk, second: { offset: half, sizeBytes: half } };
+}

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
 import { startTerminal, type TerminalSession } from '../helpers/tmux.ts';
-import { attachLoop, makeBlankDisk, makeExt4Disk, MiB, sampleFiles, type FileSet } from '../helpers/tui-disks.ts';
+import { attachLoop, makeBlankDisk, makeExt4Disk, makeTwoPartitionDisk, MiB, sampleFiles, type FileSet } from '../helpers/tui-disks.ts';
 
 /** Generous: the machine is slow and shared. */
 const LONG_MS = 180_000;
@@ -431,6 +431,49 @@ test.serial('browse a partition of a disk image outside any repository (DISK:N) 
   await session.sendKeys('Enter');
   await session.waitFor(/Browse /);
   await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});
+
+test.serial('restore one partition of a two-partition disk snapshot into a new image file', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const { disk, second } = await makeTwoPartitionDisk(dir, 'two.img', 48 * MiB, sampleFiles(MiB));
+  const repo = path.join(dir, 'repo');
+  await execa(process.execPath, [CLI_ENTRY, 'backup', 'disk', disk, '-r', repo, '--note', 'two parts']);
+  const session = await openTui({ LIFEBOAT_REPOSITORY: repo });
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${repo}`), STEP_MS);
+  await session.sendKeys('r');
+  await session.waitFor(/Repository/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/two parts/, STEP_MS);
+  await session.sendKeys('Enter');
+  const what = await session.waitFor(/Restore: what/);
+  t.regex(what, /w\s+The whole disk/);
+  t.regex(what, /2\s+Partition 2 only: ext4 "SECOND"/);
+  await session.sendKeys('Down', 'Down', 'Enter');
+  await session.waitFor(/Restore: target/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  const out = path.join(dir, 'second.img');
+  await type(session, out);
+  const plan = await session.waitFor(/Restore plan/, STEP_MS);
+  t.regex(plan, /Before:.*a new image file/);
+  t.regex(plan, /\|ext4 SECOND/);
+  t.regex(plan, /partition 2 \(ext4 "SECOND"/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Type second\.img and press Enter/);
+  await type(session, 'second.img');
+  await session.waitFor(/100%\s+done/, LONG_MS);
+  const restored = await readFile(out);
+  const source = await readFile(disk);
+  t.is(restored.length, second.sizeBytes);
+  t.true(restored.equals(source.subarray(second.offset, second.offset + second.sizeBytes)), 'the image holds partition 2 byte for byte');
+  await session.sendKeys('Enter');
   await session.waitFor(/Actions/);
   await session.sendKeys('q');
   t.is(await session.waitForExit(STEP_MS), 0);

@@ -105,6 +105,8 @@ export async function runBackupFlow(app: TuiApp, tui: TuiContext, session: TuiSe
   const outcome = await runWithProgress(app, {
     title: `Backup of ${chosen.source}`,
     whenDone: options.whenDone,
+    // A files backup has no stop points yet; disk, partition and system backups stop between chunks.
+    stoppable: kind !== 'files',
     run: (reporter, signal) => performBackup(tui, chosen, reporter, signal),
   });
   if (outcome?.ok && outcome.whenDone !== 'stay') await tui.cli.repositories.powerAction(outcome.whenDone);

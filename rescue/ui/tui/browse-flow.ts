@@ -100,6 +100,7 @@ async function restoreMarked(app: TuiApp, tui: TuiContext, tree: FileTree, paths
   await runWithProgress(app, {
     title: `Restore files into ${typed}`,
     whenDone: 'stay',
+    stoppable: false,
     run: async (reporter: ProgressReporter) => {
       const destination = await tui.cli.browse.prepareDestination(typed);
       const result = await restoreFiles({ tree, paths, destination, existing: 'refuse', writer: tui.cli.browse.fileWriter, reporter });

@@ -117,8 +117,24 @@ async function chooseTarget(app: TuiApp, tui: TuiContext): Promise<{ path: strin
   return typed ? { path: typed, disk: disks.find((disk) => disk.summary.path === typed) } : undefined;
 }
 
-function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget): Promise<RestorePlan> | RestorePlan {
+/** What of a snapshot to restore: all of it, or one partition (SNAPSHOT:N). */
+async function chooseScope(app: TuiApp, snapshot: StoredSnapshot): Promise<{ partition?: number } | undefined> {
   const { manifest } = snapshot;
+  const partitions = manifest.volumes.filter((volume) => volume.partition !== undefined);
+  if (manifest.kind === 'partition' || partitions.length < 2) return {};
+  return chooseFromList<{ partition?: number }>(app, {
+    title: 'Restore: what',
+    intro: [`Snapshot ${snapshot.id.slice(0, 8)} holds ${partitions.length} partitions.`],
+    rows: [
+      { label: `w  The whole ${manifest.kind === 'system' ? 'system' : 'disk'}: table, boot code and every partition`, value: {}, key: 'w' },
+      ...partitions.map((volume) => ({ label: `${volume.partition}  Partition ${volume.partition} only: ${volume.filesystem?.type ?? 'unknown'}${volume.filesystem?.label ? ` "${volume.filesystem.label}"` : ''}, ${formatBytes(volume.content.usedBytes)} used of ${formatBytes(volume.content.sizeBytes)} (onto a partition or image)`, value: { partition: volume.partition as number } })),
+    ],
+  });
+}
+
+function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: { partition?: number }): Promise<RestorePlan> | RestorePlan {
+  const { manifest } = snapshot;
+  if (scope.partition !== undefined) return planRestore(manifest, target.facts, { partition: scope.partition });
   if (manifest.kind === 'system') {
     return readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }).then((layout) => planSystemRestore(manifest, target.facts, layout));
   }
@@ -139,10 +155,13 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         await showMessage(app, { title: 'Files snapshot', lines: ['A files snapshot is restored into a folder: use Browse a backup (f).'] });
         continue;
       }
+      const scope = await chooseScope(app, snapshot);
+      if (!scope) continue;
+      const chosenVolume = scope.partition === undefined ? undefined : manifest.volumes.find((volume) => volume.partition === scope.partition);
       for (;;) {
         const target = await chooseTarget(app, tui);
         if (!target) break;
-        const createBytes = manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
+        const createBytes = chosenVolume ? chosenVolume.content.sizeBytes : manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
         const sectorSize = manifest.table?.sectorSize ?? 512;
         let go = false;
         let description = target.path;
@@ -152,11 +171,12 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
           // Read-only: the target checks (mounted, medium) run here; nothing is written.
           const probe = await services.openTarget(target.path, { createBytes, sectorSize, dryRun: true });
           try {
-            const plan = await makePlan(snapshot, probe);
+            const plan = await makePlan(snapshot, probe, scope);
             description = probe.facts.description;
             sizeBytes = probe.facts.sizeBytes;
             before = probe.facts.fresh || !probe.backing ? undefined : await tui.cli.inspectTarget(target.path, target.disk?.summary.logicalSectorSize ?? 'detect').then((contents) => mapFromContents(probe.facts.sizeBytes, contents), () => undefined);
-            if (!(await showPlan(app, { snapshot, plan, before, after: mapFromSnapshot(manifest, probe.facts.sizeBytes) }))) continue;
+            const after = chosenVolume ? { sizeBytes: probe.facts.sizeBytes, partitions: [{ number: undefined, startBytes: 0, sizeBytes: chosenVolume.content.sizeBytes, usedBytes: chosenVolume.content.usedBytes, ...(chosenVolume.filesystem ? { filesystem: chosenVolume.filesystem.type, label: chosenVolume.filesystem.label } : {}) }] } : mapFromSnapshot(manifest, probe.facts.sizeBytes);
+            if (!(await showPlan(app, { snapshot, plan, before, after }))) continue;
           } finally {
             await probe.close();
           }
@@ -169,7 +189,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         const outcome = await runWithProgress(app, {
           title: `Restore onto ${target.path}`,
           whenDone: 'stay',
-          run: (reporter, signal) => performRestore(tui, { snapshot, repository, targetPath: target.path, createBytes, sectorSize }, reporter, signal),
+          run: (reporter, signal) => performRestore(tui, { snapshot, scope, repository, targetPath: target.path, createBytes, sectorSize }, reporter, signal),
         });
         if (outcome?.ok && outcome.whenDone !== 'stay') await services.powerAction(outcome.whenDone);
         return;
@@ -178,11 +198,11 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
   });
 }
 
-async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
+async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; scope: { partition?: number }; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
   const services = tui.cli.repositories;
   const target = await services.openTarget(chosen.targetPath, { createBytes: chosen.createBytes, sectorSize: chosen.sectorSize, dryRun: false });
   try {
-    const plan = await makePlan(chosen.snapshot, target);
+    const plan = await makePlan(chosen.snapshot, target, chosen.scope);
     for (const line of describePlan(plan)) reporter.notice(line);
     await restore({
       repository: chosen.repository, manifest: chosen.snapshot.manifest, plan, target, reporter, signal,

@@ -22,6 +22,7 @@ export async function runVerifyFlow(app: TuiApp, tui: TuiContext, session: TuiSe
   await runWithProgress(app, {
     title: `Verify ${folder}`,
     whenDone: 'stay',
+    stoppable: false,
     run: async (reporter) => {
       const report = await withRepository(tui.cli, repositoryArgs(folder), { exclusive: false, command: 'check', tolerant: true }, (repository) => checkRepository(repository, { readData }, reporter));
       for (const line of report.info) reporter.notice(line);
