@@ -33,8 +33,10 @@ import { forEachLimited } from '../core/run-limited.ts';
 
 /** Large files read and chunked at once (reads, hashing and compression overlap on the thread pool). */
 const FILES_IN_FLIGHT = 6;
-/** Folders listed at once. */
-const FOLDERS_LISTED_AT_ONCE = 16;
+/** Chunks of large files hashed, compressed and written at once (each holds up to 4 MiB). */
+const CHUNKS_IN_FLIGHT = 8;
+/** Folders listed and having their files backed up at once. */
+const FOLDERS_OPEN_AT_ONCE = 128;
 /** Progress events at most this often. */
 const PROGRESS_INTERVAL_MS = 250;
 /** Files up to this size (and up to the chunker's minimum: one chunk) are read whole into a batch. */
@@ -99,13 +101,47 @@ interface Counters {
   bytesReused: number;
 }
 
+/** A first-in first-out queue whose take is O(1) (Array#shift moves every element: with the tens of
+ * thousands of files of a large tree waiting, it had cost seconds). */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  /** Puts an item taken last back at the head. */
+  unshiftFirst(item: T): void {
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+  }
+  take(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined as T;
+    if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 /** A counting semaphore: bounds how many of one kind of work run at once across the whole walk. */
 class Limiter {
   private running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting = new Fifo<() => void>();
   private readonly limit: number;
   constructor(limit: number) {
     this.limit = limit;
+  }
+  /** Resolves once a run could start without waiting. */
+  async idle(): Promise<void> {
+    while (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    // Hand the wake-up on: the run this one was woken for did not start.
+    if (this.running < this.limit) this.waiting.take()?.();
   }
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -114,32 +150,59 @@ class Limiter {
       return await work();
     } finally {
       this.running--;
-      this.waiting.shift()?.();
+      this.waiting.take()?.();
     }
   }
 }
 
 /**
  * Gathers small blobs into one buffer and stores them as a batch (RepositoryWriter.storeBlobs).
+ * `reserve` waits until the bytes read and not yet stored leave room (first come, first served),
  * `space` hands out the free part of the current buffer, to be filled synchronously and taken with
- * `commit`; a batch goes out when full, or when the walk has nothing else to do right now.
+ * `commit` (or the reservation given back with `release`); a batch goes out when full, or when the
+ * walk has nothing else to do right now.
  */
 class BlobBatcher {
   private buffer: Uint8Array = new Uint8Array(0);
   private used = 0;
-  private pieces: Array<{ view: Uint8Array; resolve: (result: StoreResult) => void; reject: (error: unknown) => void }> = [];
-  private queuedBytes = 0;
+  private pieces: Array<{ view: Uint8Array; reserved: number; resolve: (result: StoreResult) => void; reject: (error: unknown) => void }> = [];
+  /** Bytes reserved: read or about to be read, not yet stored. */
+  private reservedBytes = 0;
   private scheduled = false;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting = new Fifo<{ bytes: number; resolve: () => void }>();
   private readonly store: (contents: Uint8Array[]) => Promise<StoreResult[]>;
 
   constructor(store: (contents: Uint8Array[]) => Promise<StoreResult[]>) {
     this.store = store;
   }
 
-  /** Resolves once the bytes read and not yet stored are below the bound. */
-  async ready(): Promise<void> {
-    while (this.queuedBytes >= BATCHED_BYTES_MAX) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Waits for room for `bytes` more (always granted when nothing is reserved). */
+  async reserve(bytes: number): Promise<void> {
+    if (this.waiting.size === 0 && (this.reservedBytes === 0 || this.reservedBytes + bytes <= BATCHED_BYTES_MAX)) {
+      this.reservedBytes += bytes;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push({ bytes, resolve }));
+  }
+
+  /** Gives back a reservation that was not committed. */
+  release(bytes: number): void {
+    this.reservedBytes -= bytes;
+    this.wake();
+  }
+
+  private wake(): void {
+    for (;;) {
+      const next = this.waiting.take();
+      if (!next) return;
+      if (this.reservedBytes !== 0 && this.reservedBytes + next.bytes > BATCHED_BYTES_MAX) {
+        // Not yet: put it back at the head.
+        this.waiting.unshiftFirst(next);
+        return;
+      }
+      this.reservedBytes += next.bytes;
+      next.resolve();
+    }
   }
 
   /** At least `bytes` of free buffer (the current batch goes out first when it has less room). */
@@ -153,12 +216,11 @@ class BlobBatcher {
     return this.buffer.subarray(this.used, this.buffer.length);
   }
 
-  /** Takes the first `length` bytes of the last `space` as a blob. */
-  commit(length: number): Promise<StoreResult> {
+  /** Takes the first `length` bytes of the last `space` as a blob; `reserved` bytes are given back once it is stored. */
+  commit(length: number, reserved: number): Promise<StoreResult> {
     const view = this.buffer.subarray(this.used, this.used + length);
     this.used += length;
-    this.queuedBytes += length;
-    const result = new Promise<StoreResult>((resolve, reject) => this.pieces.push({ view, resolve, reject }));
+    const result = new Promise<StoreResult>((resolve, reject) => this.pieces.push({ view, reserved, resolve, reject }));
     if (this.used >= BATCH_BYTES || this.pieces.length >= BATCH_MAX_BLOBS) this.send();
     else if (!this.scheduled) {
       // Sent when the walk waits for something (the pieces' ids may be what it waits for).
@@ -178,14 +240,11 @@ class BlobBatcher {
     // The buffer is handed over with the batch; the next piece starts a new one.
     this.buffer = new Uint8Array(0);
     this.used = 0;
-    const bytes = pieces.reduce((sum, piece) => sum + piece.view.length, 0);
+    const reserved = pieces.reduce((sum, piece) => sum + piece.reserved, 0);
     this.store(pieces.map((piece) => piece.view)).then(
       (results) => pieces.forEach((piece, index) => piece.resolve(results[index]!)),
       (error: unknown) => pieces.forEach((piece) => piece.reject(error)),
-    ).finally(() => {
-      this.queuedBytes -= bytes;
-      while (this.queuedBytes < BATCHED_BYTES_MAX && this.waiting.length > 0) this.waiting.shift()?.();
-    });
+    ).finally(() => this.release(reserved));
   }
 }
 
@@ -201,6 +260,8 @@ interface RunState {
   readonly chunking: CdcParameters;
   readonly files: Limiter;
   readonly folders: Limiter;
+  /** Chunks of large files being stored. */
+  readonly chunkStores: Limiter;
   readonly batcher: BlobBatcher;
   readonly treeBatcher: BlobBatcher;
   /** Files up to this size go through the batcher. */
@@ -236,9 +297,9 @@ async function storeTree(state: RunState, bytes: Uint8Array): Promise<string> {
   let result: StoreResult;
   if (bytes.length <= SMALL_FILE_MAX_BYTES) {
     // Most folders are small: their blobs go in batches too.
-    await state.treeBatcher.ready();
+    await state.treeBatcher.reserve(bytes.length);
     state.treeBatcher.space(bytes.length).set(bytes);
-    result = await state.treeBatcher.commit(bytes.length);
+    result = await state.treeBatcher.commit(bytes.length, bytes.length);
   } else {
     result = await state.repository.storeBlob('tree', bytes, { compressionLevel: 3 });
   }
@@ -276,9 +337,11 @@ async function backUpContent(state: RunState, entry: LocalEntry): Promise<Stored
       const piece = buffer.slice(0, length);
       buffer.copyWithin(0, length, filled);
       filled -= length;
+      // Reading waits while the chunks in flight (of all files) are at their bound: a large file is never all in memory.
+      await state.chunkStores.idle();
       const slot: { id: string | undefined; length: number } = { id: undefined, length };
       chunks.push(slot);
-      if (!isAllZero(piece)) stores.push(storeData(state, piece).then((id) => { slot.id = id; }));
+      if (!isAllZero(piece)) stores.push(state.chunkStores.run(() => storeData(state, piece)).then((id) => { slot.id = id; }));
       state.counters.logicalBytes += length;
       reportProgress(state, entry.shownPath);
     }
@@ -295,17 +358,26 @@ async function backUpContent(state: RunState, entry: LocalEntry): Promise<Stored
  * when it grew past the size lstat gave (then it is read as a large file).
  */
 async function backUpSmallContent(state: RunState, entry: LocalEntry): Promise<StoredChunk[] | undefined> {
-  await state.batcher.ready();
-  // From space() to commit() nothing else runs: the bytes land in the batch buffer in place.
-  const target = state.batcher.space(entry.size + 1).subarray(0, entry.size + 1);
-  const length = state.walker.readSmallFile(entry, target);
+  const reserved = entry.size + 1;
+  await state.batcher.reserve(reserved);
+  let length: number;
+  let zeros: boolean;
+  try {
+    // From space() to commit() nothing else runs: the bytes land in the batch buffer in place.
+    const target = state.batcher.space(reserved).subarray(0, reserved);
+    length = state.walker.readSmallFile(entry, target);
+    zeros = length <= entry.size && isAllZero(target.subarray(0, length));
+  } catch (error) {
+    state.batcher.release(reserved);
+    throw error;
+  }
+  if (length > entry.size || zeros) state.batcher.release(reserved);
   if (length > entry.size) return undefined;
   state.counters.readBytes += length;
   state.counters.logicalBytes += length;
   reportProgress(state, entry.shownPath);
-  if (length === 0) return [];
-  if (isAllZero(target.subarray(0, length))) return [{ id: undefined, length }];
-  return [{ id: countStored(state, await state.batcher.commit(length)), length }];
+  if (zeros) return length === 0 ? [] : [{ id: undefined, length }];
+  return [{ id: countStored(state, await state.batcher.commit(length, reserved)), length }];
 }
 
 /** The total is not known before the walk ends: progress shows the bytes read so far, 4 times a second. */
@@ -448,12 +520,21 @@ async function readParentFolder(state: RunState, trees: readonly string[] | unde
 
 /** Stores a folder's entries (depth first) and returns the tree blob ids of the folder. */
 async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry, oldTrees: readonly string[] | undefined): Promise<string[]> {
-  const [{ entries, notices }, parentFolder] = await Promise.all([
-    folder.otherFileSystem ? { entries: [], notices: [] } : state.folders.run(() => root.list(folder)),
-    readParentFolder(state, oldTrees),
-  ]);
-  for (const notice of notices) state.reporter.notice(notice);
-  const stored = await Promise.all(entries.map((entry) => backUpChild(state, root, entry, parentFolder?.get(nameKey(entry.name)))));
+  // A folder holds a slot while it is listed and its files are backed up, not while its subfolders
+  // are: the walk cannot run far ahead of the reading (all entries of a large tree in memory had
+  // made garbage collection a sixth of the run), and no slot waits for another.
+  const { stored, folders, parentFolder } = await state.folders.run(async () => {
+    const [{ entries, notices }, parentFolder] = await Promise.all([
+      folder.otherFileSystem ? { entries: [], notices: [] } : root.list(folder),
+      readParentFolder(state, oldTrees),
+    ]);
+    for (const notice of notices) state.reporter.notice(notice);
+    const oldOf = (entry: LocalEntry) => parentFolder?.get(nameKey(entry.name));
+    const folders = entries.filter((entry) => entry.kind === 'directory');
+    const stored = await Promise.all(entries.filter((entry) => entry.kind !== 'directory').map((entry) => backUpChild(state, root, entry, oldOf(entry))));
+    return { stored, folders: folders.map((entry) => ({ entry, old: oldOf(entry) })), parentFolder };
+  });
+  stored.push(...(await Promise.all(folders.map(({ entry, old }) => backUpChild(state, root, entry, old)))));
   const kept = stored.filter((entry): entry is StoredFileEntry => entry !== undefined).sort((a, b) => compareBytes(a.name, b.name));
   // A folder whose entries all equal the parent's encodes to the parent's blobs: no need to encode and hash them again.
   if (oldTrees && parentFolder?.size === kept.length && kept.every((entry) => sameEntry(entry, parentFolder.get(nameKey(entry.name)))) && oldTrees.every((id) => state.repository.hasBlob(id))) return [...oldTrees];
@@ -555,7 +636,7 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
   const state: RunState = {
     request, walker, repository, reporter, chunking, parent,
     counters: { logicalBytes: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, entries: 0, filesRead: 0, filesReused: 0, bytesReused: 0 },
-    files: new Limiter(FILES_IN_FLIGHT), folders: new Limiter(FOLDERS_LISTED_AT_ONCE), hardLinks: new Map(), lastProgress: { at: 0 },
+    files: new Limiter(FILES_IN_FLIGHT), folders: new Limiter(FOLDERS_OPEN_AT_ONCE), chunkStores: new Limiter(CHUNKS_IN_FLIGHT), hardLinks: new Map(), lastProgress: { at: 0 },
     batcher: new BlobBatcher((contents) => repository.storeBlobs('data', contents, { compressionLevel: request.compressionLevel })),
     treeBatcher: new BlobBatcher((contents) => repository.storeBlobs('tree', contents, { compressionLevel: 3 })),
     smallFileBytes: Math.min(SMALL_FILE_MAX_BYTES, chunking.minBytes),

@@ -702,11 +702,33 @@ class PackWriter {
     this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression, ...(entry.base === undefined ? {} : { base: entry.base }) });
   }
 
-  /** Appends several blobs with one write (a batch of small files' blobs). */
+  /** Appends several blobs with one writev (a batch of small files' blobs). */
   async appendMany(blobs: ReadonlyArray<{ entry: Omit<BlobEntry, 'offset' | 'length'>; stored: Uint8Array }>): Promise<void> {
     const start = this.size;
-    const bytes = Buffer.concat(blobs.map((blob) => blob.stored));
-    await this.write(bytes);
+    const pieces = blobs.map((blob) => blob.stored);
+    const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    try {
+      let done = (await this.handle.writev(pieces, start)).bytesWritten;
+      // A short write (rare): the rest one piece at a time.
+      for (let index = 0, skip = done; done < total; index++) {
+        const piece = pieces[index]!;
+        if (skip >= piece.length) {
+          skip -= piece.length;
+          continue;
+        }
+        for (let at = skip; at < piece.length;) {
+          const written = (await this.handle.write(piece, at, piece.length - at, start + done)).bytesWritten;
+          at += written;
+          done += written;
+        }
+        skip = 0;
+      }
+    } catch (error) {
+      await this.discard();
+      throw toWriteError(error, this.root);
+    }
+    for (const piece of pieces) this.hash.update(piece);
+    this.size += total;
     let offset = start;
     for (const { entry, stored } of blobs) {
       this.entries.push({ id: entry.id, type: entry.type, offset, length: stored.length, rawLength: entry.rawLength, compression: entry.compression });
