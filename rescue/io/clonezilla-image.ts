@@ -1,8 +1,8 @@
 // A Clonezilla image directory as ocs-sr writes it: `disk` and `parts` name the disks and
 // partitions; per disk sda-pt.sf (sfdisk -d), sda-mbr, sda-hidden-data-after-mbr and the GPT copies;
-// per partition sda1.ext4-ptcl-img.zst.aa... (partclone, compressed, split), swappt-sda2.info or
-// sda3.dd-img.*, and sda2-ebr, the first EBR of an extended partition. Opening reads only these
-// small files; partition images stream on demand.
+// per partition sda1.ext4-ptcl-img.zst.aa... (partclone, compressed, split) or sda3.dd-img.*,
+// swappt-sda2.info for a swap partition (listed in no name file), and sda2-ebr, the first EBR of
+// an extended partition. Opening reads only these small files; partition images stream on demand.
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -47,14 +47,14 @@ export interface ClonezillaPartition {
   readonly name: string;
   /** The disk it belongs to, when known. */
   readonly disk: string | undefined;
-  /** partclone: a partclone image; dd: raw bytes (or partclone.dd output); swap: only sda2.swap-info; missing: listed in `parts` without any file. */
+  /** partclone: a partclone image; dd: raw bytes (or partclone.dd output); swap: only swappt-sda2.info; missing: listed in `parts` without any file. */
   readonly kind: 'partclone' | 'dd' | 'swap' | 'missing';
   /** partclone's filesystem name from the file name (ext4, vfat, ntfs...). */
   readonly filesystem: string | undefined;
   readonly compression: ClonezillaCompression | undefined;
   /** The image files in order (.aa, .ab... or the one unsplit file). */
   readonly files: readonly string[];
-  /** UUID and LABEL from swappt-sda2.info (sda2.swap-info in old images). */
+  /** UUID and LABEL from swappt-sda2.info. */
   readonly swap: Readonly<Record<string, string>> | undefined;
   /** Size in bytes from the disk's sfdisk dump, when known. */
   readonly sizeBytes: number | undefined;
@@ -166,9 +166,9 @@ function describePartition(directory: string, name: string, entries: readonly st
   return { ...base, kind, filesystem: kind === 'swap' ? 'swap' : undefined, compression: undefined, files: [] };
 }
 
-/** The file holding a swap partition's UUID and label: swappt-sda2.info (ocs-sr), or sda2.swap-info (old images). */
+/** The file where ocs-sr keeps a swap partition's UUID and label (output_swap_partition_uuid_label in ocs-functions). */
 function swapInfoFile(name: string, entries: readonly string[]): string | undefined {
-  return [`swappt-${name}.info`, `${name}.swap-info`].find((file) => entries.includes(file));
+  return entries.includes(`swappt-${name}.info`) ? `swappt-${name}.info` : undefined;
 }
 
 /** The split parts in split's order (aa, ab... az, ba...), refusing a gap or a mix with an unsplit file. */

@@ -1,12 +1,14 @@
 // Clonezilla image directories built the way ocs-sr names things, from a real MBR disk: sfdisk made
 // the table (ext4 bootable, FAT32, swap), dd saved the MBR and the hidden data after it, partclone
-// piped into zstd/gzip/xz/nothing (split or not) saved the partitions, swap-info their UUID and label.
+// piped into zstd/gzip/xz/nothing (split or not) saved the partitions, swappt-sda3.info the swap's UUID and label.
 
+import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fillWithKernelMount, sparseFile } from './filesystem-images.ts';
+import { describe, lifeboat, listSnapshots } from './repository-harness.ts';
 
 /** Bytes in a MiB. */
 export const MiB = 1024 * 1024;
@@ -75,7 +77,7 @@ export async function saveLikeOcsSr(b: BuiltClonezillaDisk, name: string, choice
   const dir = path.join(b.root, name);
   await mkdir(dir);
   await writeFile(path.join(dir, 'disk'), 'sda\n');
-  await writeFile(path.join(dir, 'parts'), 'sda1 sda2 sda3\n');
+  await writeFile(path.join(dir, 'parts'), 'sda1 sda2\n');
   await writeFile(path.join(dir, 'clonezilla-img'), 'This is an image made by Lifeboat tests, named as Clonezilla does.\n');
   await writeFile(path.join(dir, 'Info-packages.txt'), 'partclone 0.3.23\n');
   const { stdout } = await execa('sfdisk', ['-d', b.disk]);
@@ -87,7 +89,7 @@ export async function saveLikeOcsSr(b: BuiltClonezillaDisk, name: string, choice
   await writeFile(path.join(dir, 'sda-pt.parted'), `${partedText}\n`);
   await execa('dd', [`if=${b.disk}`, `of=${path.join(dir, 'sda-mbr')}`, 'bs=512', 'count=1'], { stderr: 'ignore' });
   await execa('dd', [`if=${b.disk}`, `of=${path.join(dir, 'sda-hidden-data-after-mbr')}`, 'bs=512', 'skip=1', `count=${P1.start - 1}`], { stderr: 'ignore' });
-  await writeFile(path.join(dir, 'sda3.swap-info'), `UUID="${SWAP.uuid}"\nLABEL="${SWAP.label}"\n`);
+  await writeFile(path.join(dir, 'swappt-sda3.info'), `UUID="${SWAP.uuid}"\nLABEL="${SWAP.label}"\n`);
   const save = async (part: 'sda1' | 'sda2', fs: string, compression: keyof typeof COMPRESSORS, split: boolean) => {
     const prefix = path.join(dir, `${part}.${fs}-ptcl-img.${compression}`);
     const sink = split ? `split -b 1M -a 2 - '${prefix}.'` : `cat > '${prefix}'`;
@@ -251,4 +253,28 @@ export async function saveSpecDiskLikeOcsSr(b: BuiltSpecDisk, name: string): Pro
     await execa('sh', ['-c', `zstd -q -c < '${b.ptcl[part]}' | split -b 1M -a 2 - '${path.join(dir, `${part}.${p.fs}-ptcl-img.zst.`)}'`]);
   }
   return dir;
+}
+
+/** `ls SOURCE /` names /payload-KEY.bin and `get` brings it back equal to what the disk builder wrote. */
+export async function assertPayloadBrowses(t: ExecutionContext, source: readonly string[], key: string, b: BuiltSpecDisk, dest: string): Promise<void> {
+  const listed = await lifeboat(['ls', ...source, '/']);
+  t.is(listed.exitCode, 0, describe(listed));
+  t.true(listed.stdout.split('\n').includes(`payload-${key}.bin`), `${source.join(' ')} lists the payload\n${listed.stdout}`);
+  const got = await lifeboat(['get', ...source, `/payload-${key}.bin`, dest]);
+  t.is(got.exitCode, 0, describe(got));
+  t.true((await readFile(path.join(dest, `payload-${key}.bin`))).equals(b.payloads[key] ?? Buffer.alloc(0)), `${source.join(' ')}: get gives the payload back`);
+}
+
+/** `import clonezilla DIR` into a new repository in `b.root`, then `restore -r REPO latest` gives the source disk's bytes; returns the repository. */
+export async function assertImportRestoresDisk(t: ExecutionContext, dir: string, b: BuiltSpecDisk): Promise<string> {
+  const repo = path.join(b.root, 'repo');
+  const imported = await lifeboat(['import', 'clonezilla', dir, '-r', repo]);
+  t.is(imported.exitCode, 0, describe(imported));
+  t.is((await listSnapshots(repo)).length, 1);
+  const fromRepo = path.join(b.root, 'from-repo.img');
+  const again = await lifeboat(['restore', '-r', repo, 'latest', fromRepo, '--yes']);
+  t.is(again.exitCode, 0, describe(again));
+  t.true((await readFile(fromRepo)).equals(await readFile(b.disk)), 'the imported snapshot restores the whole disk byte-identical');
+  await rm(fromRepo);
+  return repo;
 }

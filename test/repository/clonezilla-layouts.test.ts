@@ -10,9 +10,9 @@ import test from 'ava';
 import { execa } from 'execa';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSpecDisk, GPT_TYPES, newScratchRoot, removeClonezillaTestDisks, saveSpecDiskLikeOcsSr, SECTOR, SPEC_SWAP, type BuiltSpecDisk, type DiskSpec } from '../helpers/clonezilla.ts';
+import { assertImportRestoresDisk, assertPayloadBrowses, buildSpecDisk, GPT_TYPES, newScratchRoot, removeClonezillaTestDisks, saveSpecDiskLikeOcsSr, SECTOR, SPEC_SWAP, type BuiltSpecDisk, type DiskSpec } from '../helpers/clonezilla.ts';
 import { sparseFile } from '../helpers/filesystem-images.ts';
-import { describe, lifeboat, listSnapshots } from '../helpers/repository-harness.ts';
+import { describe, lifeboat } from '../helpers/repository-harness.ts';
 
 test.after.always(removeClonezillaTestDisks);
 
@@ -53,16 +53,6 @@ async function build(spec: DiskSpec, tag: string): Promise<{ b: BuiltSpecDisk; d
   return { b, dir: await saveSpecDiskLikeOcsSr(b, 'image') };
 }
 
-/** ls of / names the payload; get brings it back equal. */
-async function assertBrowses(t: import('ava').ExecutionContext, source: string[], part: string, b: BuiltSpecDisk, dest: string): Promise<void> {
-  const listed = await lifeboat(['ls', ...source, '/']);
-  t.is(listed.exitCode, 0, describe(listed));
-  t.true(listed.stdout.split('\n').includes(`payload-${part}.bin`), `${source.join(' ')} lists the payload\n${listed.stdout}`);
-  const got = await lifeboat(['get', ...source, `/payload-${part}.bin`, dest]);
-  t.is(got.exitCode, 0, describe(got));
-  t.true((await readFile(path.join(dest, `payload-${part}.bin`))).equals(b.payloads[part]!), `${source.join(' ')}: get gives the payload back`);
-}
-
 test.serial('MBR with an extended partition and ext4, FAT32 and swap logicals: restore is byte-identical, ls/get read DIR:sda5 and DIR:sda6, import keeps the logicals', async (t) => {
   t.timeout(300_000);
   const { b, dir } = await build(LOGICAL_DISK, 'ocs-logical');
@@ -84,19 +74,12 @@ test.serial('MBR with an extended partition and ext4, FAT32 and swap logicals: r
 
   const dest = path.join(b.root, 'got');
   await mkdir(dest);
-  await assertBrowses(t, [`${dir}:sda5`], 'sda5', b, path.join(dest, 'dir5'));
-  await assertBrowses(t, [`${dir}:6`], 'sda6', b, path.join(dest, 'dir6'));
+  await assertPayloadBrowses(t, [`${dir}:sda5`], 'sda5', b, path.join(dest, 'dir5'));
+  await assertPayloadBrowses(t, [`${dir}:6`], 'sda6', b, path.join(dest, 'dir6'));
 
-  const repo = path.join(b.root, 'repo');
-  const imported = await lifeboat(['import', 'clonezilla', dir, '-r', repo]);
-  t.is(imported.exitCode, 0, describe(imported));
-  t.is((await listSnapshots(repo)).length, 1);
-  const fromRepo = path.join(b.root, 'from-repo.img');
-  const again = await lifeboat(['restore', '-r', repo, 'latest', fromRepo, '--yes']);
-  t.is(again.exitCode, 0, describe(again));
-  t.true((await readFile(fromRepo)).equals(await readFile(b.disk)), 'the snapshot restores the whole disk byte-identical');
-  await assertBrowses(t, ['-r', repo, 'latest:5'], 'sda5', b, path.join(dest, 'repo5'));
-  await assertBrowses(t, ['-r', repo, 'latest:6'], 'sda6', b, path.join(dest, 'repo6'));
+  const repo = await assertImportRestoresDisk(t, dir, b);
+  await assertPayloadBrowses(t, ['-r', repo, 'latest:5'], 'sda5', b, path.join(dest, 'repo5'));
+  await assertPayloadBrowses(t, ['-r', repo, 'latest:6'], 'sda6', b, path.join(dest, 'repo6'));
 });
 
 test.serial('GPT (ESP FAT32, ext4, NTFS): byte-identical onto a same-size file; onto a larger disk the backup GPT moves to the end, sgdisk -v is clean, partitions identical', async (t) => {
@@ -131,7 +114,7 @@ test.serial('GPT (ESP FAT32, ext4, NTFS): byte-identical onto a same-size file; 
 
   const dest = path.join(b.root, 'got');
   await mkdir(dest);
-  await assertBrowses(t, [`${dir}:sda1`], 'sda1', b, path.join(dest, 'esp'));
-  await assertBrowses(t, [`${dir}:sda2`], 'sda2', b, path.join(dest, 'root'));
-  await assertBrowses(t, [`${dir}:sda3`], 'sda3', b, path.join(dest, 'data'));
+  await assertPayloadBrowses(t, [`${dir}:sda1`], 'sda1', b, path.join(dest, 'esp'));
+  await assertPayloadBrowses(t, [`${dir}:sda2`], 'sda2', b, path.join(dest, 'root'));
+  await assertPayloadBrowses(t, [`${dir}:sda3`], 'sda3', b, path.join(dest, 'data'));
 });

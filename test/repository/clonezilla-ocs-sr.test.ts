@@ -9,8 +9,8 @@ import test from 'ava';
 import { execa } from 'execa';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSpecDisk, GPT_TYPES, newScratchRoot, removeClonezillaTestDisks, SPEC_SWAP, type BuiltSpecDisk, type DiskSpec } from '../helpers/clonezilla.ts';
-import { describe, lifeboat, listSnapshots } from '../helpers/repository-harness.ts';
+import { assertImportRestoresDisk, assertPayloadBrowses, buildSpecDisk, GPT_TYPES, newScratchRoot, removeClonezillaTestDisks, SPEC_SWAP, type BuiltSpecDisk, type DiskSpec } from '../helpers/clonezilla.ts';
+import { describe, lifeboat } from '../helpers/repository-harness.ts';
 
 const OCS_SR = '/usr/sbin/ocs-sr';
 
@@ -63,16 +63,6 @@ async function saveWithOcsSr(b: BuiltSpecDisk, name: string, compression: '-z9' 
   }
 }
 
-/** ls of / names the payload; get brings it back equal. */
-async function assertBrowses(t: import('ava').ExecutionContext, source: string[], payload: string, b: BuiltSpecDisk, dest: string): Promise<void> {
-  const listed = await lifeboat(['ls', ...source, '/']);
-  t.is(listed.exitCode, 0, describe(listed));
-  t.true(listed.stdout.split('\n').includes(`payload-${payload}.bin`), `${source.join(' ')} lists the payload\n${listed.stdout}`);
-  const got = await lifeboat(['get', ...source, `/payload-${payload}.bin`, dest]);
-  t.is(got.exitCode, 0, describe(got));
-  t.true((await readFile(path.join(dest, `payload-${payload}.bin`))).equals(b.payloads[payload]!), `${source.join(' ')}: get gives the payload back`);
-}
-
 ocsTest(`ocs-sr savedisk of an MBR disk with ext4, NTFS and swap logicals (zstd): restore byte-identical, ls/get the logicals, import${skipped}`, async (t) => {
   t.timeout(600_000);
   const root = await newScratchRoot('ocs-sr-mbr');
@@ -92,18 +82,11 @@ ocsTest(`ocs-sr savedisk of an MBR disk with ext4, NTFS and swap logicals (zstd)
   t.true((await readFile(target)).equals(await readFile(b.disk)), 'the whole disk is byte-identical (MBR, EBRs, hidden data, ext4, NTFS with its backup boot sector, swap)');
 
   const dest = path.join(root, 'got');
-  await assertBrowses(t, [`${dir}:${loop}p5`], 'sda5', b, path.join(dest, 'p5'));
-  await assertBrowses(t, [`${dir}:6`], 'sda6', b, path.join(dest, 'p6'));
+  await assertPayloadBrowses(t, [`${dir}:${loop}p5`], 'sda5', b, path.join(dest, 'p5'));
+  await assertPayloadBrowses(t, [`${dir}:6`], 'sda6', b, path.join(dest, 'p6'));
 
-  const repo = path.join(root, 'repo');
-  const imported = await lifeboat(['import', 'clonezilla', dir, '-r', repo]);
-  t.is(imported.exitCode, 0, describe(imported));
-  t.is((await listSnapshots(repo)).length, 1);
-  const fromRepo = path.join(root, 'from-repo.img');
-  const again = await lifeboat(['restore', '-r', repo, 'latest', fromRepo, '--yes']);
-  t.is(again.exitCode, 0, describe(again));
-  t.true((await readFile(fromRepo)).equals(await readFile(b.disk)), 'the imported snapshot restores the whole disk byte-identical');
-  await assertBrowses(t, ['-r', repo, 'latest:6'], 'sda6', b, path.join(dest, 'repo6'));
+  const repo = await assertImportRestoresDisk(t, dir, b);
+  await assertPayloadBrowses(t, ['-r', repo, 'latest:6'], 'sda6', b, path.join(dest, 'repo6'));
 });
 
 ocsTest(`ocs-sr savedisk of a GPT disk (ESP FAT32, ext4, swap; pigz): restore byte-identical, ls/get, import${skipped}`, async (t) => {
@@ -124,14 +107,9 @@ ocsTest(`ocs-sr savedisk of a GPT disk (ESP FAT32, ext4, swap; pigz): restore by
   t.regex(verify.stdout, /No problems found/);
 
   const dest = path.join(root, 'got');
-  await assertBrowses(t, [`${dir}:${loop}p1`], 'sda1', b, path.join(dest, 'esp'));
-  await assertBrowses(t, [`${dir}:2`], 'sda2', b, path.join(dest, 'root'));
+  await assertPayloadBrowses(t, [`${dir}:${loop}p1`], 'sda1', b, path.join(dest, 'esp'));
+  await assertPayloadBrowses(t, [`${dir}:2`], 'sda2', b, path.join(dest, 'root'));
 
-  const repo = path.join(root, 'repo');
-  const imported = await lifeboat(['import', 'clonezilla', dir, '-r', repo]);
-  t.is(imported.exitCode, 0, describe(imported));
-  const fromRepo = path.join(root, 'from-repo.img');
-  const again = await lifeboat(['restore', '-r', repo, 'latest', fromRepo, '--yes']);
-  t.is(again.exitCode, 0, describe(again));
-  t.true((await readFile(fromRepo)).equals(await readFile(b.disk)), 'the imported snapshot restores the whole disk byte-identical');
+  const repo = await assertImportRestoresDisk(t, dir, b);
+  await assertPayloadBrowses(t, ['-r', repo, 'latest:1'], 'sda1', b, path.join(dest, 'repo-esp'));
 });
