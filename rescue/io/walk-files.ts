@@ -296,8 +296,20 @@ export async function createFileWalker(options: FileWalkOptions): Promise<FileSy
       const systemRules: Ignore = ignore({ ignorecase: false }).add(options.defaultExcludes && isSystemRoot ? [...SYSTEM_ROOT_EXCLUDES] : []);
       const user: Ignore = ignore({ ignorecase: false }).add(userPatterns);
       // Rule sets without patterns are not asked (each ask costs ~15 µs of path checks).
-      const ruleSets = [
-        ...(options.defaultExcludes ? [builtIn] : []),
+      // The built-in names (no wildcard, no inner slash) are matched as lower-case names, without
+      // `ignore`'s path checks; anything else goes through `ignore`.
+      const plainNames = DEFAULT_EXCLUDES.every((pattern) => /^[^*?[\]/\\!#]+\/?$/.test(pattern));
+      const namesAnyKind = new Set(DEFAULT_EXCLUDES.filter((pattern) => !pattern.endsWith('/')).map((pattern) => pattern.toLowerCase()));
+      const namesOfFolders = new Set(DEFAULT_EXCLUDES.filter((pattern) => pattern.endsWith('/')).map((pattern) => pattern.slice(0, -1).toLowerCase()));
+      const builtInNames = {
+        ignores: (key: string) => {
+          const folder = key.endsWith('/');
+          const name = (folder ? key.slice(0, -1) : key).split('/').pop()!.toLowerCase();
+          return namesAnyKind.has(name) || (folder && namesOfFolders.has(name));
+        },
+      };
+      const ruleSets: Array<{ ignores(key: string): boolean }> = [
+        ...(options.defaultExcludes ? [plainNames ? builtInNames : builtIn] : []),
         ...(options.defaultExcludes && isSystemRoot ? [systemRules] : []),
         ...(userPatterns.some((pattern) => pattern.trim() !== '' && !pattern.startsWith('#')) ? [user] : []),
       ];
