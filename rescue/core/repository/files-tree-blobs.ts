@@ -91,6 +91,7 @@ function bad(detail: string): never {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const textEncoder = new TextEncoder();
 
 /** The bytes as text when they are valid UTF-8 (so the JSON stays readable), else undefined. */
 function asText(bytes: Uint8Array): string | undefined {
@@ -142,7 +143,7 @@ export function encodeFolderTrees(entries: readonly StoredFileEntry[]): Uint8Arr
   let bytes = 0;
   const close = () => {
     const header = JSON.stringify({ format: FOLDER_TREE_FORMAT, version: FOLDER_TREE_VERSION, count: lines.length });
-    blobs.push(new TextEncoder().encode([header, ...lines].join('\n') + '\n'));
+    blobs.push(textEncoder.encode([header, ...lines].join('\n') + '\n'));
     lines = [];
     bytes = 0;
   };
@@ -182,7 +183,7 @@ function hexIds(value: unknown, field: string, max: number): string[] {
 function bytesValue(raw: Record<string, unknown>, key: string, maxBytes: number): Uint8Array | undefined {
   if (raw[key] !== undefined) {
     if (typeof raw[key] !== 'string') bad(`${key} is not text`);
-    const bytes = new TextEncoder().encode(raw[key]);
+    const bytes = textEncoder.encode(raw[key]);
     if (bytes.length > maxBytes) bad(`${key} is too long`);
     return bytes;
   }
@@ -196,7 +197,7 @@ function decodeXattrs(value: unknown): StoredXattr[] {
   return value.map((item) => {
     if (typeof item !== 'object' || item === null) bad('an xattr is not an object');
     const raw = item as Record<string, unknown>;
-    if (typeof raw.name !== 'string' || raw.name.length === 0 || new TextEncoder().encode(raw.name).length > MAX_XATTR_NAME_BYTES || raw.name.includes('\u0000')) bad('an xattr name is out of range');
+    if (typeof raw.name !== 'string' || raw.name.length === 0 || textEncoder.encode(raw.name).length > MAX_XATTR_NAME_BYTES || raw.name.includes('\u0000')) bad('an xattr name is out of range');
     if (raw.blob !== undefined) {
       const [blob] = hexIds([raw.blob], 'xattr blob', 1);
       return { name: raw.name, blob: blob!, size: uint(raw.size, 'xattr size', MAX_XATTR_VALUE_BYTES) };
