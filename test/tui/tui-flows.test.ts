@@ -478,3 +478,45 @@ test.serial('restore one partition of a two-partition disk snapshot into a new i
   await session.sendKeys('q');
   t.is(await session.waitForExit(STEP_MS), 0);
 });
+
+test.serial('restore onto a larger image: g on the plan grows the last partition and its filesystem', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const disk = await makeExt4Disk(dir, 'small.img', 32 * MiB, 'GROWME', sampleFiles(MiB));
+  const repo = path.join(dir, 'repo');
+  await execa(process.execPath, [CLI_ENTRY, 'backup', 'disk', disk, '-r', repo]);
+  const target = await makeBlankDisk(dir, 'large.img', 64 * MiB);
+  const session = await openTui({ LIFEBOAT_REPOSITORY: repo });
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${repo}`), STEP_MS);
+  await session.sendKeys('r');
+  await session.waitFor(/Repository/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: snapshot/, STEP_MS);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: target/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, target);
+  const plain = await session.waitFor(/Restore plan/, STEP_MS);
+  t.regex(plain, /g grow the last partition/);
+  t.regex(plain, /stays[\s│]*unpartitioned/);
+  await session.sendKeys('g');
+  const grown = await session.waitFor(/grow the ext4 filesystem of partition 1/, STEP_MS);
+  t.regex(grown, /1: ext4 "GROWME", [\d.]+ MiB used of 63\.0 MiB/, 'the after picture shows the grown partition');
+  await session.sendKeys('Enter');
+  await session.waitFor(/Type large\.img and press Enter/);
+  await type(session, 'large.img');
+  await session.waitFor(/100%\s+done/, LONG_MS);
+  const listed = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'disks', target, '--json'])).stdout) as { disks: Array<{ table: { partitions: Array<{ sizeBytes: number; filesystem?: { sizeBytes?: number; label?: string } }> } }> };
+  const partition = listed.disks[0]?.table.partitions[0];
+  t.is(partition?.sizeBytes, 63 * MiB);
+  t.is(partition?.filesystem?.sizeBytes, 63 * MiB, 'resize2fs grew the filesystem');
+  t.is(partition?.filesystem?.label, 'GROWME');
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});

@@ -60,8 +60,9 @@ function mapLines(title: string, map: MapDisk, width: number): string[] {
 }
 
 /** The before/after picture and the plan; resolves true to go on. */
-async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: RestorePlan; before: MapDisk | undefined; after: MapDisk }): Promise<boolean> {
-  const answer = await app.show<boolean>({ title: 'Restore plan', hint: hintLine([['Enter', 'continue'], ['Up/Down', 'scroll'], ['Esc', 'back']]) }, (page) => {
+async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: RestorePlan; before: MapDisk | undefined; after: MapDisk; canGrow: boolean }): Promise<'go' | 'grow' | undefined> {
+  const keys: Array<[string, string]> = [['Enter', 'continue'], ['Up/Down', 'scroll'], ...(options.canGrow ? [['g', 'grow the last partition on/off'] as [string, string]] : []), ['Esc', 'back']];
+  return app.show<'go' | 'grow'>({ title: 'Restore plan', hint: hintLine(keys) }, (page) => {
     const width = 72;
     const { manifest } = options.snapshot;
     const lines = [
@@ -74,9 +75,16 @@ async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: 
     ];
     const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, alwaysScroll: true, content: lines.join('\n') });
     box.focus();
-    page.onKey(['enter'], () => page.resolve(true));
+    page.onKey(['enter'], () => page.resolve('go'));
+    if (options.canGrow) page.onKey(['g'], () => page.resolve('grow'));
   });
-  return answer === true;
+}
+
+/** The layout after a restore that grows the last partition: the map with that partition enlarged. */
+function grownMap(map: MapDisk, plan: RestorePlan): MapDisk {
+  const grow = plan.steps.find((step) => step.kind === 'grow-filesystem');
+  if (!grow || grow.kind !== 'grow-filesystem') return map;
+  return { ...map, partitions: map.partitions.map((partition) => (partition.number === grow.partition ? { ...partition, sizeBytes: grow.sizeBytes } : partition)) };
 }
 
 /** The destructive confirmation: names the target and what will be lost; resolves true only when its name was typed. */
@@ -132,13 +140,13 @@ async function chooseScope(app: TuiApp, snapshot: StoredSnapshot): Promise<{ par
   });
 }
 
-function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: { partition?: number }): Promise<RestorePlan> | RestorePlan {
+function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: { partition?: number; grow?: boolean }): Promise<RestorePlan> | RestorePlan {
   const { manifest } = snapshot;
   if (scope.partition !== undefined) return planRestore(manifest, target.facts, { partition: scope.partition });
   if (manifest.kind === 'system') {
     return readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }).then((layout) => planSystemRestore(manifest, target.facts, layout));
   }
-  return planRestore(manifest, target.facts, {});
+  return planRestore(manifest, target.facts, { grow: scope.grow === true });
 }
 
 /** The whole restore flow. */
@@ -167,16 +175,23 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         let description = target.path;
         let sizeBytes = 0;
         let before: MapDisk | undefined;
+        const restoreScope: { partition?: number; grow?: boolean } = { ...scope, grow: false };
         try {
           // Read-only: the target checks (mounted, medium) run here; nothing is written.
           const probe = await services.openTarget(target.path, { createBytes, sectorSize, dryRun: true });
           try {
-            const plan = await makePlan(snapshot, probe, scope);
             description = probe.facts.description;
             sizeBytes = probe.facts.sizeBytes;
             before = probe.facts.fresh || !probe.backing ? undefined : await tui.cli.inspectTarget(target.path, target.disk?.summary.logicalSectorSize ?? 'detect').then((contents) => mapFromContents(probe.facts.sizeBytes, contents), () => undefined);
-            const after = chosenVolume ? { sizeBytes: probe.facts.sizeBytes, partitions: [{ number: undefined, startBytes: 0, sizeBytes: chosenVolume.content.sizeBytes, usedBytes: chosenVolume.content.usedBytes, ...(chosenVolume.filesystem ? { filesystem: chosenVolume.filesystem.type, label: chosenVolume.filesystem.label } : {}) }] } : mapFromSnapshot(manifest, probe.facts.sizeBytes);
-            if (!(await showPlan(app, { snapshot, plan, before, after }))) continue;
+            const canGrow = chosenVolume === undefined && manifest.kind === 'disk' && probe.facts.sizeBytes > manifest.source.sizeBytes;
+            let answer: 'go' | 'grow' | undefined = 'grow';
+            while (answer === 'grow') {
+              const plan = await makePlan(snapshot, probe, restoreScope);
+              const after = chosenVolume ? { sizeBytes: probe.facts.sizeBytes, partitions: [{ number: undefined, startBytes: 0, sizeBytes: chosenVolume.content.sizeBytes, usedBytes: chosenVolume.content.usedBytes, ...(chosenVolume.filesystem ? { filesystem: chosenVolume.filesystem.type, label: chosenVolume.filesystem.label } : {}) }] } : grownMap(mapFromSnapshot(manifest, probe.facts.sizeBytes), plan);
+              answer = await showPlan(app, { snapshot, plan, before, after, canGrow });
+              if (answer === 'grow') restoreScope.grow = !restoreScope.grow;
+            }
+            if (answer !== 'go') continue;
           } finally {
             await probe.close();
           }
@@ -189,7 +204,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         const outcome = await runWithProgress(app, {
           title: `Restore onto ${target.path}`,
           whenDone: 'stay',
-          run: (reporter, signal) => performRestore(tui, { snapshot, scope, repository, targetPath: target.path, createBytes, sectorSize }, reporter, signal),
+          run: (reporter, signal) => performRestore(tui, { snapshot, scope: restoreScope, repository, targetPath: target.path, createBytes, sectorSize }, reporter, signal),
         });
         if (outcome?.ok && outcome.whenDone !== 'stay') await services.powerAction(outcome.whenDone);
         return;
@@ -198,7 +213,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
   });
 }
 
-async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; scope: { partition?: number }; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
+async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; scope: { partition?: number; grow?: boolean }; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
   const services = tui.cli.repositories;
   const target = await services.openTarget(chosen.targetPath, { createBytes: chosen.createBytes, sectorSize: chosen.sectorSize, dryRun: false });
   try {
