@@ -5,7 +5,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { zstdDecompressSync } from 'node:zlib';
@@ -160,6 +160,86 @@ test('a backup into a version-1 repository keeps it version 1: no delta blobs, v
     const frozen = path.join(dir, 'frozen.img');
     t.is((await lifeboat(['restore', '-r', repo, 'latest', '--tag', 'frozen', frozen, '--yes'])).exitCode, 0);
     t.is(createHash('sha256').update(await readFile(frozen)).digest('hex'), SOURCE_SHA256);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** test/fixtures/repository-v2-kinds/plain: a `system` and a `files` snapshot (see its README). */
+const KINDS = path.join(PROJECT_ROOT, 'test/fixtures/repository-v2-kinds');
+/** sha256 of the `frozen-system` snapshot restored onto a blank 8 MiB image. */
+const SYSTEM_RESTORE_SHA256 = '94d251197030460b6d9128bbb15fd5f6793119528e98908ac03973adf4c19649';
+/** The `frozen-files` tree: path (under tmp/fx/tree), kind and mode, size or target, links, content sha256. */
+const FILES_TREE = [
+  'bin d 750',
+  'bin/link l ../docs/readme.txt',
+  'bin/random.bin f 644 20000 1 a50e10eb61f3fdaead8bacd661017bfff2d275fd7b862deb0ce1882b51099c79',
+  'bin/sparse.bin f 644 1048576 1 bb17cd9482566a845e689fe823dbe36f59988b390d702b46b4d4861b563180e9',
+  'docs d 755',
+  'docs/deep d 755',
+  'docs/deep/er d 755',
+  'docs/deep/er/hardlink.txt f 644 35 2 2c2a95e4ce6e8889af730d378ac504c007e0a1eb6b6659608bcef80c7e53f3c9',
+  'docs/numbers.txt f 600 13893 1 2e57c67a8bbe706a08d6638ec67da02b67b3743ae7d35948cbcf8d1f45cae0a5',
+  'docs/readme.txt f 644 35 2 2c2a95e4ce6e8889af730d378ac504c007e0a1eb6b6659608bcef80c7e53f3c9',
+  'empty d 755',
+];
+/** mtime of every file of the tree (touch -d '2026-01-02 03:04:05' UTC). */
+const FILES_MTIME_S = 1767323045;
+
+/** The restored tree in FILES_TREE's form, plus every regular file's mtime. */
+async function describeTree(root: string): Promise<{ lines: string[]; mtimes: number[] }> {
+  const lines: string[] = [];
+  const mtimes: number[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    for (const name of (await readdir(path.join(root, relative))).sort()) {
+      const child = relative === '' ? name : `${relative}/${name}`;
+      const info = await lstat(path.join(root, child));
+      const mode = (info.mode & 0o7777).toString(8);
+      if (info.isDirectory()) {
+        lines.push(`${child} d ${mode}`);
+        await walk(child);
+      } else if (info.isSymbolicLink()) {
+        lines.push(`${child} l ${await readlink(path.join(root, child))}`);
+      } else {
+        lines.push(`${child} f ${mode} ${info.size} ${info.nlink} ${createHash('sha256').update(await readFile(path.join(root, child))).digest('hex')}`);
+        mtimes.push(Math.floor(info.mtimeMs / 1000));
+      }
+    }
+  };
+  await walk('');
+  return { lines, mtimes };
+}
+
+test('frozen system and files snapshots (format 2) restore as written: the disk image byte for byte, the tree with modes, links and xattrs', async (t) => {
+  const { dir, repo } = await copyFixture('plain', KINDS);
+  try {
+    const listed = await lifeboat(['snapshots', '-r', repo, '--json']);
+    t.is(listed.exitCode, 0, listed.stderr);
+    const snapshots = JSON.parse(listed.stdout) as Array<{ kind: string; tags: string[] }>;
+    t.deepEqual(snapshots.map((snapshot) => `${snapshot.kind}:${snapshot.tags.join(',')}`).sort(), ['files:frozen-files', 'system:frozen-system']);
+    // The system snapshot onto a blank disk: its table restricted to the chosen root partition.
+    const blank = path.join(dir, 'blank.img');
+    await writeFile(blank, '');
+    await execa('truncate', ['-s', '8M', blank]);
+    const system = await lifeboat(['restore', '-r', repo, 'latest', '--tag', 'frozen-system', blank, '--yes']);
+    t.is(system.exitCode, 0, system.stderr);
+    t.is(createHash('sha256').update(await readFile(blank)).digest('hex'), SYSTEM_RESTORE_SHA256);
+    // The files snapshot into a folder, and single files from it with ls/get.
+    const out = path.join(dir, 'out');
+    const files = await lifeboat(['restore', '-r', repo, 'latest', '--tag', 'frozen-files', out, '--yes']);
+    t.is(files.exitCode, 0, files.stderr);
+    const tree = path.join(out, 'tmp/fx/tree');
+    const described = await describeTree(tree);
+    t.deepEqual(described.lines, FILES_TREE);
+    t.true(described.mtimes.every((mtime) => mtime === FILES_MTIME_S), `mtimes ${described.mtimes.join(', ')}`);
+    t.is((await readdir(path.join(tree, 'empty'))).length, 0);
+    const xattr = await execa('getfattr', ['--only-values', '-n', 'user.note', path.join(tree, 'docs/readme.txt')]);
+    t.is(xattr.stdout, 'frozen');
+    const ls = await lifeboat(['ls', '-r', repo, 'latest', '--tag', 'frozen-files', '/tmp/fx/tree/docs']);
+    t.is(ls.exitCode, 0, ls.stderr);
+    t.deepEqual(ls.stdout.trim().split('\n'), ['deep/', 'numbers.txt', 'readme.txt']);
+    const check = await lifeboat(['check', '-r', repo, '--read-data']);
+    t.is(check.exitCode, 0, check.stdout + check.stderr);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -280,14 +280,7 @@ async function restoreOntoOtherLayout(t: import('ava').ExecutionContext, options
     const head = part(parts, 1).offset;
     t.is(await hashRange(target, SECTOR, head - SECTOR), await hashRange(disk, SECTOR, head - SECTOR), 'boot gap restored');
   }
-  for (const number of chosen) {
-    const { offset, sizeBytes } = part(parts, number);
-    t.is(await hashRange(target, offset, sizeBytes), await hashRange(disk, offset, sizeBytes), `partition ${number} byte-identical`);
-    const kind = kinds[number];
-    if (!kind) continue;
-    const fsck = await fsckVolume({ kind, file: target, offset, sizeBytes });
-    t.true(fsck.clean, fsck.output);
-  }
+  await chosenRestored(t, target, { disk, parts, chosen, kinds });
   await rm(target, { force: true });
   // The same disk with its partition numbered like the first chosen one: refused, nothing written.
   const clash = await otherDisk(`${disk}.clash`, options, chosen[0] ?? 1);
@@ -334,6 +327,18 @@ async function restoreOntoOriginal(t: import('ava').ExecutionContext, { disk, pa
   await rm(copy, { force: true });
 }
 
+/** Each chosen partition of `target` equals the source disk's, and its filesystem checks clean. */
+async function chosenRestored(t: import('ava').ExecutionContext, target: string, { disk, parts, chosen, kinds }: Pick<RestoreCase, 'disk' | 'parts' | 'chosen' | 'kinds'>): Promise<void> {
+  for (const number of chosen) {
+    const { offset, sizeBytes } = part(parts, number);
+    t.is(await hashRange(target, offset, sizeBytes), await hashRange(disk, offset, sizeBytes), `partition ${number} byte-identical`);
+    const kind = kinds[number];
+    if (!kind) continue;
+    const fsck = await fsckVolume({ kind, file: target, offset, sizeBytes });
+    t.true(fsck.clean, fsck.output);
+  }
+}
+
 /** Onto a blank disk of the same size: a table with only the chosen partitions, each clean and identical. */
 async function restoreOntoBlank(t: import('ava').ExecutionContext, { disk, parts, repo, id, label, chosen, kinds }: RestoreCase): Promise<void> {
   const blank = await emptyFile(`${disk}.blank`, (await stat(disk)).size);
@@ -349,14 +354,7 @@ async function restoreOntoBlank(t: import('ava').ExecutionContext, { disk, parts
     const gpt = await verifyGpt(blank);
     t.true(gpt.clean, gpt.output);
   }
-  for (const number of chosen) {
-    const { offset, sizeBytes } = part(parts, number);
-    t.is(await hashRange(blank, offset, sizeBytes), await hashRange(disk, offset, sizeBytes), `partition ${number} byte-identical`);
-    const kind = kinds[number];
-    if (!kind) continue;
-    const fsck = await fsckVolume({ kind, file: blank, offset, sizeBytes });
-    t.true(fsck.clean, fsck.output);
-  }
+  await chosenRestored(t, blank, { disk, parts, chosen, kinds });
   // A target with other partitions where the chosen ones go is refused.
   const other = await emptyFile(`${disk}.other`, (await stat(disk)).size);
   await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', other], { input: 'label: dos\n\nstart=4096, size=8MiB, type=83\n' });
