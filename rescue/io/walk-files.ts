@@ -119,7 +119,8 @@ function parseGetfattr(output: Buffer, found: Map<string, LocalXattr[]>): void {
  * getfattr over those paths through xargs and then prints a NUL (getfattr's own output never holds
  * one: names are escaped, values hex). The shell forks cheaply; forking this process (hundreds of
  * MiB mapped) cost ~4 ms per getfattr. Paths go over as bytes, so names that are not UTF-8 are read
- * too. (The paths are not piped to the shell: `read` takes a pipe one byte per system call.)
+ * too. (The paths are not piped to the shell: `read` takes a pipe one byte per system call; they go
+ * through files in the temporary folder, $LIFEBOAT_TMPDIR or the system's, removed as they are used.)
  */
 const GETFATTR_LOOP = `while IFS= read -r f; do xargs -0 -r getfattr -h -d -m - -e hex --absolute-names -- < "$f" 2>/dev/null; printf '\\000'; done`;
 
@@ -132,7 +133,7 @@ function startGetfattrLoop(): GetfattrRunner | undefined {
   let child: ChildProcessByStdio<Writable, Readable, null>;
   let folder: string;
   try {
-    folder = mkdtempSync(path.join(os.tmpdir(), 'lifeboat-xattrs-'));
+    folder = mkdtempSync(path.join(process.env.LIFEBOAT_TMPDIR ?? os.tmpdir(), 'lifeboat-xattrs-'));
     child = spawn('sh', ['-c', GETFATTR_LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
   } catch {
     return undefined;
