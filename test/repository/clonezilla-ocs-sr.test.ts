@@ -2,7 +2,8 @@
 // device holding a generated disk), not by our imitation of it: an MBR disk with an extended
 // partition (ext4, NTFS and swap logicals) saved with zstd, and a GPT disk (ESP FAT32, ext4, swap)
 // saved with pigz. `lifeboat restore DIR` rebuilds each disk byte for byte (tables, EBRs, boot code,
-// hidden data, partitions, swap identity, the NTFS backup boot sector), `ls`/`get` read its
+// hidden data, partitions, swap identity, the NTFS backup boot sector), onto a larger loop device
+// the kernel finds the logical partitions (blkid, e2fsck, ntfscat), `ls`/`get` read its
 // partitions, and `import clonezilla` gives a snapshot that restores to the same bytes and browses.
 
 import test from 'ava';
@@ -10,6 +11,7 @@ import { execa } from 'execa';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { assertImportRestoresDisk, assertPayloadBrowses, buildSpecDisk, GPT_TYPES, newScratchRoot, removeClonezillaTestDisks, SPEC_SWAP, type BuiltSpecDisk, type DiskSpec } from '../helpers/clonezilla.ts';
+import { sparseFile } from '../helpers/filesystem-images.ts';
 import { describe, lifeboat } from '../helpers/repository-harness.ts';
 
 const OCS_SR = '/usr/sbin/ocs-sr';
@@ -80,6 +82,26 @@ ocsTest(`ocs-sr savedisk of an MBR disk with ext4, NTFS and swap logicals (zstd)
   t.regex(restored.stdout, /with 3 logical partitions in a chain of EBRs/);
   t.regex(restored.stdout, new RegExp(`${loop}p7: new swap area`));
   t.true((await readFile(target)).equals(await readFile(b.disk)), 'the whole disk is byte-identical (MBR, EBRs, hidden data, ext4, NTFS with its backup boot sector, swap)');
+
+  // Onto a larger block device: the kernel finds the logical partitions through the EBR chain.
+  const larger = await sparseFile(path.join(root, 'larger.img'), (MBR_DISK.sectors + 20480) * 512);
+  const device = (await execa('losetup', ['-f', '--show', larger])).stdout.trim();
+  try {
+    const onto = await lifeboat(['restore', dir, device, '--yes']);
+    t.is(onto.exitCode, 0, describe(onto));
+    await execa('partx', ['-a', device]);
+    const probe = async (n: number) => (await execa('blkid', ['-p', '-o', 'export', `${device}p${n}`], { reject: false })).stdout;
+    t.regex(await probe(5), /^TYPE=ext4$/m);
+    t.regex(await probe(6), /^TYPE=ntfs$/m);
+    t.regex(await probe(7), new RegExp(`^UUID=${SPEC_SWAP.uuid}$`, 'm'));
+    const fsck = await execa('e2fsck', ['-fn', `${device}p5`], { reject: false });
+    t.is(fsck.exitCode, 0, fsck.stdout);
+    const ntfscat = await execa('ntfscat', [`${device}p6`, '/payload-sda6.bin'], { encoding: 'buffer', reject: false });
+    t.true(Buffer.from(ntfscat.stdout).equals(b.payloads.sda6!), `ntfscat reads the payload from ${device}p6`);
+  } finally {
+    await execa('partx', ['-d', device], { reject: false });
+    await execa('losetup', ['-d', device], { reject: false });
+  }
 
   const dest = path.join(root, 'got');
   await assertPayloadBrowses(t, [`${dir}:${loop}p5`], 'sda5', b, path.join(dest, 'p5'));
