@@ -468,8 +468,9 @@ async function fileContent(state: RunState, entry: LocalEntry, old: StoredFileEn
     else if (entry.size <= state.smallFileBytes) chunks = await backUpSmallContent(state, entry);
     chunks ??= await state.files.run(() => backUpContent(state, entry));
   } catch (error) {
+    // The repository's errors (and our own bugs) end the backup; a file that cannot be read is left out.
+    if (error instanceof LifeboatError && (error.code.startsWith('LB_REPO_') || error.code === 'LB_INTERNAL')) throw error;
     const coded = toLifeboatError(error);
-    if (coded.code.startsWith('LB_REPO_') || coded.code === 'LB_INTERNAL') throw coded;
     state.reporter.notice(`${entry.shownPath}: cannot be read (${(error as { code?: string }).code ?? coded.message}); left out`);
     return undefined;
   }

@@ -374,3 +374,27 @@ test.serial('parent snapshot: an unchanged tree is not read again; ctime, inode 
   t.is(none.stats.filesReused, 0);
   t.is((await run(t, ['check', '-r', repo])).exitCode, 0);
 });
+
+test.serial('files that cannot be read (small and large) are notices; the rest is kept', async (t) => {
+  if (!isRoot) return t.pass('needs root to run the backup as another user');
+  const tree = path.join(work, 'unreadable');
+  await mkdir(tree);
+  await chmod(work, 0o755);
+  await writeFile(path.join(tree, 'open.txt'), 'open\n');
+  await writeFile(path.join(tree, 'secret.txt'), 'secret\n', { mode: 0o000 });
+  await writeFile(path.join(tree, 'secret.bin'), seededBytes('secret', 2 * MiB), { mode: 0o000 });
+  const repo = path.join(work, 'repo-unreadable');
+  await mkdir(repo);
+  await execa('chown', ['nobody', repo]);
+  const cli = path.join(import.meta.dirname, '..', '..', 'rescue', 'bin', 'lifeboat.mjs');
+  const result = await execa('su', ['nobody', '-s', '/bin/sh', '-c', `'${process.execPath}' '${cli}' backup files '${tree}' -r '${repo}' --json --no-verify`], { reject: false });
+  t.is(result.exitCode, 0, result.stderr);
+  // --json: notices are events on stdout.
+  t.regex(result.stdout, /secret\.txt: cannot be read \(EACCES\); left out/);
+  t.regex(result.stdout, /secret\.bin: cannot be read \(EACCES\); left out/);
+  const done = doneEvent({ exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr });
+  t.is(done.stats.filesRead, 1);
+  const listing = await run(t, ['ls', '-r', repo, done.snapshot.shortId, tree]);
+  t.true(listing.stdout.includes('open.txt'));
+  t.false(listing.stdout.includes('secret'));
+});
