@@ -392,7 +392,7 @@ test.serial('files that cannot be read (small and large) are notices; the rest i
   // --json: notices are events on stdout.
   t.regex(result.stdout, /secret\.txt: cannot be read \(EACCES\); left out/);
   t.regex(result.stdout, /secret\.bin: cannot be read \(EACCES\); left out/);
-  const done = doneEvent({ exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr });
+  const done = doneEvent({ exitCode: result.exitCode ?? null, signal: null, stdout: result.stdout, stderr: result.stderr });
   t.is(done.stats.filesRead, 1);
   const listing = await run(t, ['ls', '-r', repo, done.snapshot.shortId, tree]);
   t.true(listing.stdout.includes('open.txt'));
