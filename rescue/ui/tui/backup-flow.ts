@@ -37,7 +37,11 @@ async function chooseSource(app: TuiApp, tui: TuiContext, kind: BackupKind): Pro
   }
   const disks = await loadDisks(tui.cli);
   const rows: ChoiceRow<string>[] = kind === 'partition'
-    ? disks.flatMap((disk) => disk.summary.partitions.map((partition, index) => ({ label: `${partition.path.padEnd(16)} ${formatBytes(partition.sizeBytes).padEnd(10)} ${describePartitions(disk.map)[index] ?? ''}`, value: partition.path })))
+    ? disks.flatMap((disk) => disk.summary.partitions.map((partition) => {
+      const index = disk.map.partitions.findIndex((entry) => entry.number === partition.number);
+      const legend = index >= 0 ? (describePartitions(disk.map)[index] ?? '') : '';
+      return { label: `${partition.path.padEnd(16)} ${formatBytes(partition.sizeBytes).padEnd(10)} ${legend}`, value: partition.path };
+    }))
     : disks.map((disk) => ({ label: `${disk.summary.path.padEnd(14)} ${formatBytes(disk.summary.sizeBytes).padEnd(10)} ${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}`, value: disk.summary.path }));
   rows.push({ label: kind === 'partition' ? 't  Type a partition device or image file...' : 't  Type a device or image file...', value: TYPE, key: 't' });
   const chosen = await chooseFromList(app, { title: `Backup ${kind}: source`, intro: [kind === 'system' ? 'The disk holding the system (boot loader, Windows or Linux).' : `The ${kind} to back up.`], rows });

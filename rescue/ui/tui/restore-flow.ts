@@ -16,7 +16,7 @@ import { restore } from '../../ops/restore.ts';
 import type { RepositoryHandle } from '../cli/context.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import { hintLine, type TuiApp } from './app.ts';
-import { askText, chooseFromList, escapeTags, showError, showMessage, type ChoiceRow } from './common-screens.ts';
+import { askText, chooseFromList, escapeTags, showError, showMessage, wrapLines, type ChoiceRow } from './common-screens.ts';
 import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from './disk-map.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
 import { runWithProgress } from './progress-screen.ts';
@@ -66,12 +66,12 @@ async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: 
     const width = 72;
     const { manifest } = options.snapshot;
     const lines = [
-      escapeTags(`Snapshot ${options.snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${[manifest.source.path, manifest.source.model, manifest.source.serial].filter(Boolean).join(' ')}, ${manifest.time}`),
+      ...wrapLines([`Snapshot ${options.snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${[manifest.source.path, manifest.source.model, manifest.source.serial].filter(Boolean).join(' ')}, ${manifest.time}`], 74).map((line) => escapeTags(line)),
       '',
       ...(options.before ? mapLines('Before (now on the target):', options.before, width) : ['{bold}Before:{/bold} a new image file']),
       ...mapLines('After:', options.after, width),
       '',
-      ...describePlan(options.plan).map((line) => escapeTags(line)),
+      ...wrapLines(describePlan(options.plan), 74).map((line) => escapeTags(line)),
     ];
     const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, alwaysScroll: true, content: lines.join('\n') });
     box.focus();
