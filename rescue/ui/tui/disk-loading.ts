@@ -15,7 +15,9 @@ export async function loadDisks(cli: CliContext): Promise<LoadedDisk[]> {
   const loaded: LoadedDisk[] = [];
   for (const summary of disks) {
     try {
-      loaded.push({ summary, map: mapFromContents(summary.sizeBytes, await cli.inspectTarget(summary.path, summary.logicalSectorSize)) });
+      // Optical discs report 2048-byte sectors; hybrid images (the Lifeboat ISO) carry their table in 512-byte sectors.
+      const sectorSize = summary.transport === 'cdrom' ? 512 : summary.logicalSectorSize;
+      loaded.push({ summary, map: mapFromContents(summary.sizeBytes, await cli.inspectTarget(summary.path, sectorSize)) });
     } catch (error) {
       loaded.push({ summary, map: mapFromSummary(summary, toLifeboatError(error).code) });
     }
