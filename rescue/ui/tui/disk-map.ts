@@ -46,7 +46,9 @@ export function mapFromContents(sizeBytes: number, contents: DiskContents): MapD
   return {
     sizeBytes,
     partitions: contents.table.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => ({
-      number: partition.number, startBytes: partition.startBytes, sizeBytes: partition.sizeBytes, role: partition.role,
+      number: partition.number, startBytes: partition.startBytes, sizeBytes: partition.sizeBytes,
+      // A "system candidate" role needs its filesystem: a basic-data entry holding an unknown one (ISO 9660) is just data.
+      role: !partition.filesystem && (partition.role === 'windows-system-candidate' || partition.role === 'linux-root-candidate') ? 'data' : partition.role,
       ...(partition.filesystem ? { filesystem: partition.filesystem.type } : {}),
       ...(partition.filesystem?.label ? { label: partition.filesystem.label } : {}),
       ...(partition.filesystem?.usedBytes === undefined ? {} : { usedBytes: partition.filesystem.usedBytes }),
