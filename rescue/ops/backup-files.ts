@@ -44,6 +44,8 @@ const SMALL_FILE_MAX_BYTES = 512 * 1024;
 /** A batch of small files' blobs is sent once it holds this many bytes or blobs. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_MAX_BLOBS = 1024;
+/** A partial batch waits while this many are with the workers (one each, and one more queued). */
+const BATCHES_KEEPING_WORKERS_BUSY = 2;
 /** Bytes of small files read but not yet stored, at most (the read side waits beyond it). */
 const BATCHED_BYTES_MAX = 16 * 1024 * 1024;
 
@@ -169,6 +171,7 @@ class BlobBatcher {
   /** Bytes reserved: read or about to be read, not yet stored. */
   private reservedBytes = 0;
   private scheduled = false;
+  private inFlight = 0;
   private readonly waiting = new Fifo<{ bytes: number; resolve: () => void }>();
   private readonly store: (contents: Uint8Array[]) => Promise<StoreResult[]>;
 
@@ -223,14 +226,19 @@ class BlobBatcher {
     const result = new Promise<StoreResult>((resolve, reject) => this.pieces.push({ view, reserved, resolve, reject }));
     if (this.used >= BATCH_BYTES || this.pieces.length >= BATCH_MAX_BLOBS) this.send();
     else if (!this.scheduled) {
-      // Sent when the walk waits for something (the pieces' ids may be what it waits for).
+      // Sent when the walk waits for something (the pieces' ids may be what it waits for), unless
+      // batches enough to keep the workers busy are out: then when one of them is back.
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
-        this.send();
+        this.sendIfIdle();
       });
     }
     return result;
+  }
+
+  private sendIfIdle(): void {
+    if (this.inFlight < BATCHES_KEEPING_WORKERS_BUSY) this.send();
   }
 
   private send(): void {
@@ -241,10 +249,15 @@ class BlobBatcher {
     this.buffer = new Uint8Array(0);
     this.used = 0;
     const reserved = pieces.reduce((sum, piece) => sum + piece.reserved, 0);
+    this.inFlight++;
     this.store(pieces.map((piece) => piece.view)).then(
       (results) => pieces.forEach((piece, index) => piece.resolve(results[index]!)),
       (error: unknown) => pieces.forEach((piece) => piece.reject(error)),
-    ).finally(() => this.release(reserved));
+    ).finally(() => {
+      this.inFlight--;
+      this.release(reserved);
+      this.sendIfIdle();
+    });
   }
 }
 
