@@ -6,7 +6,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
@@ -519,6 +519,37 @@ test.serial('restore onto a larger image: g on the plan grows the last partition
   t.is(partition?.sizeBytes, 63 * MiB);
   t.is(partition?.filesystem?.sizeBytes, 63 * MiB, 'resize2fs grew the filesystem');
   t.is(partition?.filesystem?.label, 'GROWME');
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/);
+  await session.sendKeys('q');
+  t.is(await session.waitForExit(STEP_MS), 0);
+});
+
+test.serial('Logs: the run logs are listed and exported with a system report into a typed folder', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const logDir = path.join(dir, 'logs');
+  // One logged run to export.
+  await execa(process.execPath, [CLI_ENTRY, 'disks', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } });
+  const session = await openTui({ LIFEBOAT_LOG_DIR: logDir });
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(/Actions/, STEP_MS);
+  await session.sendKeys('l');
+  const listed = await session.waitFor(/run log\(s\) in/, STEP_MS);
+  t.regex(listed, new RegExp(`1 run log\\(s\\) in ${logDir}`));
+  await session.sendKeys('Enter');
+  await session.waitFor(/The folder to write the logs archive into/);
+  const out = path.join(dir, 'export');
+  await mkdir(out);
+  await type(session, out);
+  t.regex(await session.waitFor(/Logs exported/, LONG_MS), new RegExp(`Written: ${out}/lifeboat-logs-`));
+  const archives = (await readdir(out)).filter((name) => name.endsWith('.tar.gz'));
+  t.is(archives.length, 1);
+  const names = (await execa('tar', ['-tzf', path.join(out, archives[0] ?? '')])).stdout;
+  t.regex(names, /\/logs\/.+/);
+  t.regex(names, /\/system\/.+/);
   await session.sendKeys('Enter');
   await session.waitFor(/Actions/);
   await session.sendKeys('q');
