@@ -1,4 +1,4 @@
-// Renders the TUI's main screens into PNG files (docs/screenshots/): the TUI runs in tmux at 80x25
+// Renders the TUI's main screens into PNG files (images/screenshots/; the design card keeps the top level to its fixed folders): the TUI runs in tmux at 80x25
 // with TERM=linux and an empty locale (as on the medium's console), each screen is captured with
 // its colours (tmux capture-pane -e), turned into CP437 ANSI art and drawn by ansilove with the
 // VGA font the Linux console uses. `npm run screenshots` (setup.sh screenshots installs ansilove).
@@ -14,7 +14,7 @@ import { startTerminal, type TerminalSession } from '../test/helpers/tmux.ts';
 import { makeBlankDisk, makeExt4Disk, MiB, sampleFiles } from '../test/helpers/tui-disks.ts';
 
 const COLUMNS = 80;
-const OUTPUT_DIR = path.join(PROJECT_ROOT, 'docs', 'screenshots');
+const OUTPUT_DIR = path.join(PROJECT_ROOT, 'images', 'screenshots');
 const CLI_ENTRY = path.join(PROJECT_ROOT, 'rescue', 'bin', 'lifeboat.mjs');
 
 /** Visible width of a captured line (SGR sequences take no room). */
