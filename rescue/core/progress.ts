@@ -26,3 +26,13 @@ export interface ProgressReporter {
 export function throwIfStopped(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new LifeboatError('LB_INPUT_STOPPED', { detail: `Stopped during ${what}.` });
 }
+
+/** Seconds as m:ss or h:mm:ss (an ETA; --:-- when unknown), for the CLI's progress lines and the TUI. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const whole = Math.max(0, Math.round(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const secs = whole % 60;
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${String(secs).padStart(2, '0')}` : `${minutes}:${String(secs).padStart(2, '0')}`;
+}

@@ -3,7 +3,7 @@
 // bytes actually done since the phase began.
 
 import { formatBytes } from '../../core/disk-facts.ts';
-import type { ProgressEvent, ProgressReporter } from '../../core/progress.ts';
+import { formatDuration, type ProgressEvent, type ProgressReporter } from '../../core/progress.ts';
 import { currentRunLog, writeUnlogged } from './run-log-scope.ts';
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -15,15 +15,6 @@ const RUN_LOG_INTERVAL_MS = 60_000;
 export interface CliReporter extends ProgressReporter {
   event(name: string, fields: Record<string, unknown>): void;
   finish(): void;
-}
-
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const whole = Math.max(0, Math.round(seconds));
-  const hours = Math.floor(whole / 3600);
-  const minutes = Math.floor((whole % 3600) / 60);
-  const secs = whole % 60;
-  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${String(secs).padStart(2, '0')}` : `${minutes}:${String(secs).padStart(2, '0')}`;
 }
 
 /** Creates the reporter for one command run. */

@@ -6,7 +6,7 @@ import blessed from 'blessed';
 import contrib from 'blessed-contrib';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { toLifeboatError } from '../../core/errors.ts';
-import type { ProgressEvent, ProgressReporter } from '../../core/progress.ts';
+import { formatDuration, type ProgressEvent, type ProgressReporter } from '../../core/progress.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { confirm, errorLines, escapeTags, showMessage, wrapLines } from './common-screens.ts';
 
@@ -29,15 +29,7 @@ export interface ProgressOutcome {
   readonly error?: unknown;
 }
 
-/** Formats seconds as m:ss or h:mm:ss. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '--:--';
-  const whole = Math.max(0, Math.round(seconds));
-  const hours = Math.floor(whole / 3600);
-  const minutes = Math.floor((whole % 3600) / 60);
-  const secs = whole % 60;
-  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${String(secs).padStart(2, '0')}` : `${minutes}:${String(secs).padStart(2, '0')}`;
-}
+export { formatDuration };
 
 /** The gauge as text: `[#####.....]  50%`. */
 export function gaugeText(done: number, total: number, width: number): string {
