@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { constants, realpathSync } from 'node:fs';
 import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { checkRange, type ByteSource } from '../core/byte-source.ts';
+import { checkRange, sliceSource, type ByteSource } from '../core/byte-source.ts';
 import type { DiskSummary } from '../core/disk-facts.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
@@ -44,8 +44,13 @@ async function findDiskOf(name: string): Promise<{ disk: DiskSummary; partition:
   return undefined;
 }
 
-/** Opens a backup source read-only with the facts kept in the snapshot. */
+/** Opens a backup source read-only with the facts kept in the snapshot; `FILE:N` is partition N of a disk image (partition backups). */
 export async function openBackupSource(target: string, kind: 'disk' | 'partition'): Promise<OpenedSource> {
+  const { file, partition } = await splitPartitionSuffix(target);
+  if (partition !== undefined && (await stat(file).then((info) => info.isFile(), () => false))) {
+    if (kind !== 'partition') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is one partition of ${file}; back it up with \`backup partition\`, or back up the whole disk image ${file}.`, path: target });
+    return openImagePartition(file, partition);
+  }
   const info = await stat(target).catch((error: unknown) => {
     throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} does not exist.`, path: target }, { cause: error });
   });
@@ -69,6 +74,24 @@ export async function openBackupSource(target: string, kind: 'disk' | 'partition
     return { source, facts };
   } catch (error) {
     await source.close();
+    throw error;
+  }
+}
+
+/** Partition `number` of the disk image `file`, read-only, as a backup source of its own. */
+async function openImagePartition(file: string, number: number): Promise<OpenedSource> {
+  const whole = await openByteSource(file);
+  try {
+    const sectorSize = await detectSectorSize(whole);
+    const table = await readPartitionTable(whole, sectorSize);
+    const entry = table.partitions.find((candidate) => candidate.number === number && candidate.kind !== 'extended');
+    if (!entry) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} has no partition ${number} (it has ${table.partitions.filter((p) => p.kind !== 'extended').map((p) => p.number).join(', ') || 'none'}).`, path: file });
+    const slice = sliceSource(whole, entry.startLba * sectorSize, entry.sectors * sectorSize);
+    const label = `${path.resolve(file)}:${number}`;
+    const source: FileByteSource = { ...slice, path: label, isBlockDevice: false, close: () => whole.close() };
+    return { source, facts: { path: label, model: 'image file partition', serial: '', sizeBytes: slice.size, logicalSectorSize: sectorSize, physicalSectorSize: sectorSize, transport: 'file' } };
+  } catch (error) {
+    await whole.close();
     throw error;
   }
 }
