@@ -141,7 +141,7 @@ function createContext(): CliContext {
 }
 
 /** Where the medium mounts its LIFEBOAT data partition (images/linux/rootfs/etc/lifeboat/rc.sysinit). */
-const MEDIUM_DATA_FOLDER = '/mnt/lifeboat-data';
+const MEDIUM_DATA_FOLDER = DATA_PARTITION_MOUNT;
 
 async function openTui(context: CliContext) {
   const { runTui } = await import('./ui/tui/tui.ts');
