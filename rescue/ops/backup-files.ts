@@ -26,7 +26,7 @@ import {
   type StoredFileEntry,
   type StoredXattr,
 } from '../core/repository/files-tree-blobs.ts';
-import type { SnapshotManifest } from '../core/repository/format.ts';
+import type { SnapshotManifest, SnapshotOptions } from '../core/repository/format.ts';
 import type { RepositoryWriter, StoredSnapshot, StoreResult } from '../core/repository/repository-port.ts';
 import { selectSnapshot } from '../core/repository/select-snapshot.ts';
 import { forEachLimited } from '../core/run-limited.ts';
@@ -59,15 +59,9 @@ export type ParentChoice =
   | { readonly mode: 'none' };
 
 /** What to back up and how. */
-export interface FilesBackupRequest {
+export interface FilesBackupRequest extends SnapshotOptions {
   /** Absolute, normalized paths. */
   readonly roots: readonly string[];
-  readonly tags: readonly string[];
-  readonly note: string;
-  readonly compressionLevel: number;
-  readonly verify: boolean;
-  readonly host: string;
-  readonly lifeboatVersion: string;
   /** Chunking parameters (tests may pass smaller ones). */
   readonly chunking?: CdcParameters;
   /** Default: the latest files snapshot of the same host and roots. */

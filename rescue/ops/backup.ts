@@ -14,7 +14,7 @@ import { readPartitionTable, type PartitionTableInfo } from '../core/partition-t
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../core/repository/chunk-plan.ts';
-import { DELTA_BLOBS_VERSION, snapshotTableOf, type ByteExtent, type SnapshotManifest, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
+import { DELTA_BLOBS_VERSION, snapshotTableOf, type ByteExtent, type SnapshotManifest, type SnapshotOptions, type SnapshotRegion, type SnapshotSource, type SnapshotTable, type SnapshotVolume, type VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import type { SystemChoice } from '../core/repository/system-selection.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
@@ -28,20 +28,14 @@ const PACKS_VERIFIED_AT_ONCE = Math.max(1, os.availableParallelism());
 const MAX_HEAD_BYTES = 128 * 1024 * 1024;
 
 /** What to back up and how. */
-export interface BackupRequest {
+export interface BackupRequest extends SnapshotOptions {
   /** 'system': a disk backup keeping only the volumes `system` chooses (tables and head regions complete). */
   readonly kind: 'disk' | 'partition' | 'system';
   /** For 'system': the decision for every partition of the table (gather-system-facts.ts). */
   readonly system?: readonly SystemChoice[];
   readonly source: ByteSource;
   readonly facts: SnapshotSource;
-  readonly tags: readonly string[];
-  readonly note: string;
   readonly sectorBySector: boolean;
-  readonly compressionLevel: number;
-  readonly verify: boolean;
-  readonly host: string;
-  readonly lifeboatVersion: string;
   /** Stops the backup between chunks (LB_INPUT_STOPPED); the repository stays as it was. */
   readonly signal?: AbortSignal;
 }

@@ -6,25 +6,19 @@
 import { clonezillaSectorSize, clonezillaTargetBytes, planClonezillaRestore, type ClonezillaLayout, type ClonezillaSelection } from '../core/clonezilla/clonezilla-restore-plan.ts';
 import type { ClonezillaScratch } from '../core/clonezilla/clonezilla-ports.ts';
 import type { ProgressReporter } from '../core/progress.ts';
-import type { SnapshotSource } from '../core/repository/format.ts';
+import type { SnapshotOptions, SnapshotSource } from '../core/repository/format.ts';
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import { backup, type BackupResult } from './backup.ts';
 import { restoreClonezilla } from './restore-clonezilla.ts';
 
 /** What to import and how to store it. */
-export interface ImportClonezillaRequest {
+export interface ImportClonezillaRequest extends SnapshotOptions {
   readonly layout: ClonezillaLayout;
   readonly selection: ClonezillaSelection;
   /** Makes the scratch disk file (io). */
   readonly createScratch: (sizeBytes: number, sectorSize: number) => Promise<ClonezillaScratch>;
   /** Opens and locks the repository for writing around `use` (created by the caller when needed). */
   readonly withRepository: <T>(use: (repository: RepositoryWriter) => Promise<T>) => Promise<T>;
-  readonly tags: readonly string[];
-  readonly note: string;
-  readonly compressionLevel: number;
-  readonly verify: boolean;
-  readonly host: string;
-  readonly lifeboatVersion: string;
 }
 
 /** Reconstructs the image into a scratch file and backs it up; the scratch file is always removed. */

@@ -193,6 +193,16 @@ export interface SnapshotStats {
   readonly durationMs: number;
 }
 
+/** What every backup run records in its snapshot and how it stores it (disk, partition, system and files backups, imports). */
+export interface SnapshotOptions {
+  readonly tags: readonly string[];
+  readonly note: string;
+  readonly compressionLevel: number;
+  readonly verify: boolean;
+  readonly host: string;
+  readonly lifeboatVersion: string;
+}
+
 /** A snapshot manifest: everything needed to restore, plus what it came from. */
 export interface SnapshotManifest {
   readonly version: number;
