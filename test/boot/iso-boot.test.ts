@@ -102,7 +102,9 @@ test('QEMU boot: the interactive ISO shows the home screen with the disks on the
   const dir = await scratch(t);
   const disks: ExtraDisk[] = [{ file: await makeDisk(dir, 'target.img', DISK_BYTES), serial: 'LBTARGET02' }];
   const result = await limit(() =>
-    bootVm({ firmware: 'seabios', medium: { kind: 'cdrom', file: iso }, disks, timeoutMs: 300_000, until: (text) => text.includes('/dev/vda') && text.includes('quit') }),
+    // The disk rows fill in after the header (each disk's table is read first): wait for the second
+    // disk's size and bus, drawn with its row (blanks may come as spaces or cursor moves), not only its name.
+    bootVm({ firmware: 'seabios', medium: { kind: 'cdrom', file: iso }, disks, timeoutMs: 300_000, until: (text) => text.includes('quit') && /64\.0(?:\s|\x1b\[[0-9;?]*[A-Za-z])+MiB(?:\s|\x1b\[[0-9;?]*[A-Za-z])+virtio/.test(text) }),
   );
   t.false(result.timedOut, `no home screen; last console output:\n${result.transcript.slice(-2000)}`);
   // The TUI clears the screen after GRUB and the kernel, so replaying everything leaves its picture.
