@@ -1,9 +1,10 @@
 // The files of an ext2, ext3 or ext4 filesystem (issue 5), read-only over any ByteSource.
 // The root is inode 2. Directories are read linearly (ext-directory.ts), each name's inode decoded
 // (ext-inode.ts); contents come through ext-content.ts, attributes through ext-xattrs.ts.
-// Names are decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD). The journal is not replayed:
-// a volume that was not unmounted cleanly reads as its main area stands.
+// Names are decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD). A volume that was not
+// unmounted cleanly is read through its replayed journal (ext-journal-replay.ts), in memory only.
 
+import type { ByteSource } from '../byte-source.ts';
 import { LifeboatError } from '../errors.ts';
 import { probeExt } from '../filesystems/ext.ts';
 import { corrupt, MAX_METADATA_READ_BYTES } from '../filesystems/fields.ts';
@@ -11,6 +12,7 @@ import type { ExtendedAttribute, FileContent, FileEntry, FileTree, FileTreeOpene
 import { readBlockRuns } from './ext-block-runs.ts';
 import { inlineBytes, isInline, openContent } from './ext-content.ts';
 import { parseDirents, type RawDirent } from './ext-directory.ts';
+import { replayExtJournal } from './ext-journal-replay.ts';
 import { decodeInode, EXT_INODE_FLAG, I_BLOCK_BYTES, type ExtInode } from './ext-inode.ts';
 import { ExtVolume } from './ext-volume.ts';
 import { aclToXattrForm, blockXattrs, inodeXattrs, type RawXattr } from './ext-xattrs.ts';
@@ -23,23 +25,38 @@ const MAX_SYMLINK_BYTES = 65536;
 /** Errors that make one entry of a listing `damaged` instead of failing the whole folder. */
 const DAMAGE_CODES: ReadonlySet<string> = new Set(['LB_FILESYSTEM_CORRUPT', 'LB_FILESYSTEM_TRUNCATED', 'LB_INPUT_READ_OUT_OF_RANGE']);
 
+/** How the ext reader opens a volume. */
+export interface ExtTreeOptions {
+  /** Replay committed journal transactions in memory (default true; false reads the main area as it stands). */
+  readonly replayJournal?: boolean;
+}
+
 /** Opens an ext2/3/4 filesystem's files; undefined when the source holds none. */
-export const openExtTree: FileTreeOpener = async (source) => {
+export const openExtTree: FileTreeOpener = (source) => openExtTreeWith(source, {});
+
+/** openExtTree with options (tests compare the replayed and unreplayed views). */
+export async function openExtTreeWith(source: ByteSource, options: ExtTreeOptions): Promise<FileTree | undefined> {
   const probe = await probeExt(source);
   if (!probe) return undefined;
-  const volume = await ExtVolume.open(source);
+  const raw = await ExtVolume.open(source);
+  if (!raw) return undefined;
+  if (options.replayJournal === false) return new ExtTree(raw, probe.type, probe.label, []);
+  const view = await replayExtJournal(source, raw);
+  const volume = view.source === source ? raw : await ExtVolume.open(view.source);
   if (!volume) return undefined;
-  return new ExtTree(volume, probe.type, probe.label);
-};
+  return new ExtTree(volume, probe.type, probe.label, view.notices);
+}
 
 class ExtTree implements FileTree {
   readonly filesystem: string;
   readonly label?: string;
+  readonly notices: readonly string[];
   private readonly volume: ExtVolume;
 
-  constructor(volume: ExtVolume, filesystem: string, label: string | undefined) {
+  constructor(volume: ExtVolume, filesystem: string, label: string | undefined, notices: readonly string[]) {
     this.volume = volume;
     this.filesystem = filesystem;
+    this.notices = notices;
     if (label !== undefined) this.label = label;
   }
 

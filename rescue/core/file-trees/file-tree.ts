@@ -84,6 +84,8 @@ export interface FileTree {
   /** blkid-style filesystem type: ext2, ext3, ext4, vfat, exfat, ntfs. */
   readonly filesystem: string;
   readonly label?: string;
+  /** What the reader did or could not do that the user should know (an ext journal replayed in memory, or not). */
+  readonly notices?: readonly string[];
   /** The root directory. */
   root(): Promise<FileEntry>;
   /** The entries of a directory, without "." and "..", in on-disk order. */

@@ -43,8 +43,12 @@ export function pickVolume(manifest: SnapshotManifest, partition: number | undef
   return volume;
 }
 
-/** Opens SOURCE's file tree, runs `use`, always closes what it opened. */
-export async function withFileTree<T>(context: CliContext, args: BrowseArgs, source: string, command: string, use: (tree: FileTree, label: string) => Promise<T>): Promise<T> {
+/** Opens SOURCE's file tree, runs `use` (after printing the reader's notices to stderr), always closes what it opened. */
+export async function withFileTree<T>(context: CliContext, args: BrowseArgs, source: string, command: string, useTree: (tree: FileTree, label: string) => Promise<T>): Promise<T> {
+  const use = (tree: FileTree, label: string): Promise<T> => {
+    for (const notice of tree.notices ?? []) context.stderr.write(`notice: ${label}: ${notice}\n`);
+    return useTree(tree, label);
+  };
   if (args.repo === undefined) {
     const volume = await context.browse.openVolume(source);
     try {
