@@ -11,6 +11,10 @@
 // (ext2fs_reserve_super_and_bgd), and, as e2fsprogs' read_bitmaps marks them, the bitmaps and inode
 // table of every BLOCK_UNINIT group wherever they live. Blocks before s_first_data_block (block 0 with
 // 1 KiB blocks) count as used, as partclone counts them.
+// A filesystem that was not unmounted cleanly (needs_recovery) keeps the allocations of its committed
+// but unreplayed transactions only in the journal: the map is the union of the bitmaps as they stand
+// and as the replayed journal (file-trees/ext-journal-replay.ts) shows them, so the data of files
+// written just before the crash is backed up too (the journal itself is copied and replays on mount).
 
 import type { ByteSource } from '../byte-source.ts';
 import { corrupt, countSetBits, Fields, readStructure } from '../filesystems/fields.ts';
@@ -18,6 +22,8 @@ import {
   descriptorBlockLocation, groupBlockCount, groupDescriptorChecksum, groupFirstBlock, readExtLayout, superAndDescriptorRuns, type BlockRun, type ExtLayout,
 } from './ext-layout.ts';
 import { mergeExtents, type UsedBlockMap, type UsedExtent } from './used-block-map.ts';
+import { replayExtJournal } from '../file-trees/ext-journal-replay.ts';
+import { ExtVolume } from '../file-trees/ext-volume.ts';
 
 const BG_BLOCK_UNINIT = 0x2;
 
@@ -25,9 +31,10 @@ const BG_BLOCK_UNINIT = 0x2;
 export async function readExtUsedBlockMap(source: ByteSource): Promise<UsedBlockMap | undefined> {
   const layout = await readExtLayout(source);
   if (!layout) return undefined;
-  const uninitRuns = await collectUninitMetadata(source, layout);
+  const views: BitmapView[] = [];
+  for (const view of [source, ...(await replayedView(source))]) views.push({ source: view, uninitRuns: await collectUninitMetadata(view, layout) });
   let usedBlocks = layout.firstDataBlock;
-  for await (const group of walkGroups(source, layout, uninitRuns)) usedBlocks += countSetBits(group.bits, group.clusterCount);
+  for await (const group of walkGroups(views, layout)) usedBlocks += countSetBits(group.bits, group.clusterCount);
   const sizeBytes = layout.blocksCount * layout.blockSize;
   const unitBytes = layout.blockSize * layout.clusterRatio;
   return {
@@ -37,8 +44,22 @@ export async function readExtUsedBlockMap(source: ByteSource): Promise<UsedBlock
     usedBlocks,
     sizeBytes,
     notice: undefined,
-    extents: () => mergeExtents(groupExtents(source, layout, uninitRuns, sizeBytes)),
+    extents: () => mergeExtents(groupExtents(views, layout, sizeBytes)),
   };
+}
+
+/** One way of reading the bitmaps: the volume as it stands, or through its replayed journal. */
+interface BitmapView {
+  readonly source: ByteSource;
+  readonly uninitRuns: readonly BlockRun[];
+}
+
+/** The replayed view of a needs_recovery volume, when its journal holds committed transactions. */
+async function replayedView(source: ByteSource): Promise<ByteSource[]> {
+  const volume = await ExtVolume.open(source);
+  if (!volume) return [];
+  const view = await replayExtJournal(source, volume);
+  return view.source === source ? [] : [view.source];
 }
 
 interface GroupDescriptor {
@@ -123,8 +144,24 @@ interface GroupBits {
   readonly bits: Uint8Array;
 }
 
-/** Yields each group's allocation bits in order: one group in memory at a time. */
-async function* walkGroups(source: ByteSource, layout: ExtLayout, uninitRuns: readonly BlockRun[]): AsyncIterable<GroupBits> {
+/** Yields each group's allocation bits in order (OR of every view's): one group in memory at a time. */
+async function* walkGroups(views: readonly BitmapView[], layout: ExtLayout): AsyncIterable<GroupBits> {
+  const readers = views.map((view) => readGroupBits(view.source, layout, view.uninitRuns)[Symbol.asyncIterator]());
+  for (;;) {
+    let merged: GroupBits | undefined;
+    for (const reader of readers) {
+      const next = await reader.next();
+      if (next.done) return;
+      if (!merged) merged = next.value;
+      else for (let i = 0; i < merged.bits.length; i++) merged.bits[i] = (merged.bits[i] ?? 0) | (next.value.bits[i] ?? 0);
+    }
+    if (!merged) return;
+    yield merged;
+  }
+}
+
+/** Yields each group's allocation bits of one view in order. */
+async function* readGroupBits(source: ByteSource, layout: ExtLayout, uninitRuns: readonly BlockRun[]): AsyncIterable<GroupBits> {
   const read = descriptorReader(source, layout);
   for (let group = 0; group < layout.groupCount; group++) {
     const descriptor = await read(group);
@@ -175,10 +212,10 @@ function overlapping(runs: readonly BlockRun[], firstBlock: number, blockCount: 
 }
 
 /** Byte extents of every group's runs of used clusters, in ascending order (merged by the caller). */
-async function* groupExtents(source: ByteSource, layout: ExtLayout, uninitRuns: readonly BlockRun[], sizeBytes: number): AsyncIterable<UsedExtent> {
+async function* groupExtents(views: readonly BitmapView[], layout: ExtLayout, sizeBytes: number): AsyncIterable<UsedExtent> {
   if (layout.firstDataBlock > 0) yield { offset: 0, length: layout.firstDataBlock * layout.blockSize };
   const clusterBytes = layout.blockSize * layout.clusterRatio;
-  for await (const group of walkGroups(source, layout, uninitRuns)) {
+  for await (const group of walkGroups(views, layout)) {
     const base = group.firstBlock * layout.blockSize;
     for (const [start, end] of setBitRuns(group.bits, group.clusterCount)) {
       const offset = base + start * clusterBytes;
