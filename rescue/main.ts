@@ -10,6 +10,9 @@ import { growFilesystem } from './io/grow-filesystem.ts';
 import { createFileWalker } from './io/walk-files.ts';
 import { hostName, initRepository, isEmptyFolder, openRepository } from './io/repository/folder-repository.ts';
 import { findRepositories } from './io/find-repositories.ts';
+import { AttachedRepositories } from './io/attached-repositories.ts';
+import { parseScanScope, SCAN_SCOPE_ENV } from './core/attached-repositories.ts';
+import type { RepositorySearch } from './ui/tui/tui-context.ts';
 import { askOnTerminal } from './io/terminal-prompt.ts';
 import type { RepositoryServices } from './ui/cli/context.ts';
 import { backupCommand } from './ui/cli/backup-command.ts';
@@ -143,19 +146,45 @@ function createContext(): CliContext {
 /** Where the medium mounts its LIFEBOAT data partition (images/linux/rootfs/etc/lifeboat/rc.sysinit). */
 const MEDIUM_DATA_FOLDER = DATA_PARTITION_MOUNT;
 
+/**
+ * The TUI's repository search: LIFEBOAT_REPOSITORY and the medium's data partition, then every
+ * attached disk (LIFEBOAT_SCAN_DEVICES limits which: tests name their loop devices).
+ */
+function repositorySearch(attached: AttachedRepositories): RepositorySearch {
+  return {
+    find: async () => {
+      const given = (await findRepositories([process.env.LIFEBOAT_REPOSITORY, MEDIUM_DATA_FOLDER])).map((folder) => ({ path: folder }));
+      const report = await attached.scan().catch((error: unknown) => ({ found: [], skipped: [{ device: '-', reason: `the disks could not be searched: ${toLifeboatError(error).message}`, notable: true }] }));
+      const seen = new Set(given.map((entry) => entry.path));
+      return { found: [...given, ...report.found.filter((entry) => !seen.has(entry.path))], skipped: report.skipped };
+    },
+    prepareForWriting: (folder) => attached.prepareForWriting(folder),
+    placeOf: (folder) => attached.placeOf(folder),
+    release: () => attached.release(),
+  };
+}
+
 async function openTui(context: CliContext) {
   const { runTui } = await import('./ui/tui/tui.ts');
-  return runTui({
-    cli: context,
-    findRepositories: () => findRepositories([process.env.LIFEBOAT_REPOSITORY, MEDIUM_DATA_FOLDER]),
-    logs: {
-      describe: async () => {
-        const entries = await context.logs.list();
-        return [`${entries.length} run log(s) in ${context.logs.directory}${entries.length > 10 ? '; the last 10:' : ''}`, ...entries.slice(-10).map((entry) => `  ${entry.name}`)];
+  const attached = new AttachedRepositories({ scope: parseScanScope(process.env[SCAN_SCOPE_ENV]) });
+  // A closed terminal (SIGHUP) ends the process through 'exit', where the search's mounts are released.
+  const hangUp = () => process.exit(129);
+  process.once('SIGHUP', hangUp);
+  try {
+    return await runTui({
+      cli: context,
+      repositorySearch: repositorySearch(attached),
+      logs: {
+        describe: async () => {
+          const entries = await context.logs.list();
+          return [`${entries.length} run log(s) in ${context.logs.directory}${entries.length > 10 ? '; the last 10:' : ''}`, ...entries.slice(-10).map((entry) => `  ${entry.name}`)];
+        },
+        exportTo: async (folder) => (await context.logs.export({ destination: folder, force: false })).archive,
       },
-      exportTo: async (folder) => (await context.logs.export({ destination: folder, force: false })).archive,
-    },
-  });
+    });
+  } finally {
+    process.removeListener('SIGHUP', hangUp);
+  }
 }
 
 function buildParser(argv: readonly string[], context: CliContext, outcome: CommandOutcome): Argv {

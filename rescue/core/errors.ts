@@ -99,6 +99,12 @@ export const ERROR_CATALOGUE = {
     cause: 'The partition holds no filesystem, an encrypted one, or one Lifeboat has no file reader for (it reads ext2/3/4, FAT, exFAT and NTFS).',
     fix: 'Pick another partition (lifeboat snapshots or lifeboat disks show them), or restore the partition and mount it.',
   },
+  LB_FILESYSTEM_MOUNT_FAILED: {
+    group: 'filesystem',
+    message: 'The partition holding the repository could not be mounted for writing.',
+    cause: 'The disk is write-protected, Windows left the NTFS volume hibernated or with Fast Startup on, the filesystem needs a check, or another program mounted it read-only.',
+    fix: 'Shut Windows down fully (Fast Startup off) or run the filesystem\'s checker (e2fsck, fsck.fat, fsck.exfat, ntfsfix) in the shell, remove the disk\'s write protection, or back up into a repository on another disk.',
+  },
   LB_DEVICE_UNREADABLE: {
     group: 'device',
     message: 'The disk or image could not be opened for reading.',
@@ -325,7 +331,6 @@ export const ERROR_CATALOGUE = {
     message: 'Writing to the repository failed.',
     cause: 'The disk holding it is read-only, was removed, or reports write errors.',
     fix: 'Check that the repository disk is writable and connected; the repository was left consistent.',
-    reserved: 'Needs a repository disk that fails writes other than ENOSPC (which is LB_REPO_DESTINATION_FULL); no test injects such errors yet.',
   },
   LB_REPO_INVALID: {
     group: 'repository',

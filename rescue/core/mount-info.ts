@@ -1,5 +1,6 @@
-// Parses /proc/self/mountinfo: which block device (major:minor) is mounted where, so Lifeboat can
-// refuse mounted targets and show where each partition is in use.
+// Parses /proc/self/mountinfo: which block device (major:minor, or the source path of a FUSE mount)
+// is mounted where and how, so Lifeboat can refuse mounted targets, show where each partition is in
+// use, and search mounted partitions for repositories.
 
 /** One mount. */
 export interface MountEntry {
@@ -8,6 +9,10 @@ export interface MountEntry {
   readonly mountPoint: string;
   readonly fsType: string;
   readonly source: string;
+  /** Mounted read-only (the per-mount ro flag). */
+  readonly readOnly: boolean;
+  /** The per-mount options, then the superblock's (ro, relatime, norecovery...). */
+  readonly options: readonly string[];
 }
 
 /** Undoes the kernel's octal escapes (\040 for space, \011 tab, \012 newline, \134 backslash). */
@@ -29,6 +34,8 @@ export function parseMountInfo(text: string): MountEntry[] {
       mountPoint: unescapeMountField(fields[4] ?? ''),
       fsType: fields[separator + 1] ?? '',
       source: unescapeMountField(fields[separator + 2] ?? ''),
+      readOnly: (fields[5] ?? '').split(',').includes('ro'),
+      options: [...(fields[5] ?? '').split(','), ...(fields[separator + 3] ?? '').split(',')].filter(Boolean),
     });
   }
   return entries;

@@ -59,8 +59,13 @@ async function readModel(blockDir: string): Promise<string> {
   return (await readText(path.join(blockDir, 'device', 'model'))) ?? (await readText(path.join(blockDir, 'device', 'name'))) ?? '';
 }
 
-function mountPointsOf(mounts: readonly MountEntry[], device: string | undefined): string[] {
-  return device === undefined ? [] : mounts.filter((mount) => mount.device === device).map((mount) => mount.mountPoint);
+/** The mounts of a device: by its numbers, or by its path for FUSE mounts (ntfs-3g, exfat-fuse), whose numbers are the FUSE connection's. */
+export function mountsOf(mounts: readonly MountEntry[], device: string | undefined, devicePath: string): MountEntry[] {
+  return mounts.filter((mount) => (device !== undefined && mount.device === device) || (mount.fsType.startsWith('fuse') && mount.source === devicePath));
+}
+
+function mountPointsOf(mounts: readonly MountEntry[], device: string | undefined, devicePath: string): string[] {
+  return mountsOf(mounts, device, devicePath).map((mount) => mount.mountPoint);
 }
 
 async function readPartitions(blockDir: string, diskName: string, mounts: readonly MountEntry[]): Promise<KernelPartition[]> {
@@ -76,7 +81,7 @@ async function readPartitions(blockDir: string, diskName: string, mounts: readon
       number,
       startBytes: (await readNumber(path.join(dir, 'start'), 0)) * SYSFS_SECTOR_BYTES,
       sizeBytes: (await readNumber(path.join(dir, 'size'), 0)) * SYSFS_SECTOR_BYTES,
-      mountPoints: mountPointsOf(mounts, await readText(path.join(dir, 'dev'))),
+      mountPoints: mountPointsOf(mounts, await readText(path.join(dir, 'dev')), `/dev/${name}`),
     });
   }
   return partitions.sort((a, b) => a.number - b.number);
@@ -105,7 +110,7 @@ export async function readDisk(sysRoot: string, name: string, context: { mounts:
     rotational: (await readText(path.join(blockDir, 'queue', 'rotational'))) === '1',
     logicalSectorSize: await readNumber(path.join(blockDir, 'queue', 'logical_block_size'), 512),
     physicalSectorSize: await readNumber(path.join(blockDir, 'queue', 'physical_block_size'), 512),
-    mountPoints: mountPointsOf(context.mounts, await readText(path.join(blockDir, 'dev'))),
+    mountPoints: mountPointsOf(context.mounts, await readText(path.join(blockDir, 'dev')), `/dev/${name}`),
     partitions,
     holdsMedium: context.medium.has(name) || partitions.some((partition) => context.medium.has(partition.name)),
   };

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../../builder/paths.ts';
 
 /** A program running in its own tmux server. */
 export interface TerminalSession {
@@ -19,13 +20,17 @@ export interface TerminalSession {
 
 let counter = 0;
 
-/** Starts `command` in a detached tmux session of the given size and TERM. */
+/**
+ * Starts `command` in a detached tmux session of the given size and TERM. The TUI's search of
+ * attached disks is off (LIFEBOAT_SCAN_DEVICES=none) unless `env` names the devices to search: a
+ * test never mounts this machine's disks, nor the loop devices of tests running beside it.
+ */
 export async function startTerminal(command: string, options: { term: string; columns?: number; rows?: number; env?: Record<string, string> }): Promise<TerminalSession> {
   counter += 1;
   const socket = `lifeboat-test-${process.pid}-${counter}`;
   const tmux = (...args: string[]) => execa('tmux', ['-L', socket, '-f', '/dev/null', ...args]);
   // tmux gives its panes TERM from default-terminal whatever -e says: set it in the command itself.
-  const env = Object.entries({ TERM: options.term, ...options.env }).map(([key, value]) => `${key}='${value.replace(/'/g, `'\\''`)}'`);
+  const env = Object.entries({ TERM: options.term, LIFEBOAT_SCAN_DEVICES: 'none', ...options.env }).map(([key, value]) => `${key}='${value.replace(/'/g, `'\\''`)}'`);
   // The exit status goes to a file: tmux 3.3 sometimes reports a dead pane without its status.
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tmux-'));
   const statusFile = path.join(dir, 'status');
@@ -63,4 +68,18 @@ export async function startTerminal(command: string, options: { term: string; co
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The checkout's launcher, run with this process's Node 24. */
+const LIFEBOAT_ENTRY = path.join(PROJECT_ROOT, 'rescue', 'bin', 'lifeboat.mjs');
+
+/** `lifeboat tui` from the checkout in tmux: 80x25 on the Linux console unless told otherwise. */
+export function openLifeboatTui(options: { term?: string; columns?: number; rows?: number; env?: Record<string, string> } = {}): Promise<TerminalSession> {
+  return startTerminal(`'${process.execPath}' '${LIFEBOAT_ENTRY}' tui`, { term: options.term ?? 'linux', columns: options.columns ?? 80, rows: options.rows ?? 25, ...(options.env ? { env: options.env } : {}) });
+}
+
+/** Types text into a line field and presses Enter. */
+export async function typeLine(session: TerminalSession, text: string): Promise<void> {
+  await session.sendKeys('-l', text);
+  await session.sendKeys('Enter');
 }

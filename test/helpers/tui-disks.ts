@@ -72,3 +72,65 @@ export async function makeTwoPartitionDisk(dir: string, name: string, sizeBytes:
   await execa('mkfs.ext4', ['-q', '-F', '-L', 'SECOND', '-d', tree, '-E', `offset=${half}`, disk, `${half / 1024}k`]);
   return { disk, second: { offset: half, sizeBytes: half } };
 }
+
+/** One partition of makeAttachedDisk: its filesystem, label and size, and a repository folder made inside by `lifeboat init`. */
+export interface AttachedPartition {
+  readonly filesystem: 'ext4' | 'ntfs' | 'vfat' | 'exfat';
+  readonly label: string;
+  readonly sizeMiB: number;
+  /** A folder (relative to the filesystem's root) to create a repository in. */
+  readonly repository?: string;
+}
+
+const SFDISK_TYPES: Readonly<Record<AttachedPartition['filesystem'], string>> = { ext4: '83', ntfs: '7', exfat: '7', vfat: 'c' };
+
+/** Mounts a partition read-write with the driver the host has (kernel ext4 and vfat, ntfs-3g, exfat-fuse). */
+async function mountForSetup(filesystem: AttachedPartition['filesystem'], device: string, mountPoint: string): Promise<void> {
+  if (filesystem === 'ntfs') await execa('ntfs-3g', [device, mountPoint]);
+  else if (filesystem === 'exfat') await execa('mount.exfat-fuse', [device, mountPoint]);
+  else await execa('mount', ['-t', filesystem, device, mountPoint]);
+}
+
+/**
+ * A loop disk (MBR) whose partitions hold the filesystems asked for, made by mkfs.ext4, mkntfs,
+ * mkfs.vfat and mkfs.exfat on the partition devices; repositories are made by the CLI's `init` on a
+ * temporary read-write mount. `readOnly` attaches the finished disk read-only (losetup -r).
+ */
+export async function makeAttachedDisk(dir: string, name: string, partitions: readonly AttachedPartition[], options: { readOnly?: boolean; lifeboatInit: (folder: string) => Promise<void> }): Promise<{ device: string; partitions: string[]; detach: () => Promise<void> }> {
+  const sizeBytes = (2 + partitions.reduce((sum, partition) => sum + partition.sizeMiB, 0)) * MiB;
+  const file = await sparseFile(path.join(dir, name), sizeBytes);
+  const table = ['label: dos', ...partitions.map((partition) => `size=${partition.sizeMiB}MiB, type=${SFDISK_TYPES[partition.filesystem]}`)].join('\n');
+  await execa('sfdisk', ['--quiet', file], { input: `${table}\n` });
+  let loop = await attachLoop(file);
+  const devices = partitions.map((_, index) => `${loop.device}p${index + 1}`);
+  for (const [index, partition] of partitions.entries()) {
+    const device = devices[index] ?? '';
+    if (partition.filesystem === 'ext4') await execa('mkfs.ext4', ['-q', '-F', '-L', partition.label, device]);
+    if (partition.filesystem === 'ntfs') await execa('mkntfs', ['-q', '-Q', '-F', '-L', partition.label, device]);
+    if (partition.filesystem === 'vfat') await execa('mkfs.vfat', ['-n', partition.label, device]);
+    if (partition.filesystem === 'exfat') await execa('mkfs.exfat', ['-L', partition.label, device]);
+    if (partition.repository === undefined) continue;
+    const mountPoint = path.join(dir, `${name}-setup-${index + 1}`);
+    await mkdir(mountPoint, { recursive: true });
+    await mountForSetup(partition.filesystem, device, mountPoint);
+    try {
+      await options.lifeboatInit(path.join(mountPoint, partition.repository));
+    } finally {
+      await execa('umount', [mountPoint]);
+    }
+  }
+  if (options.readOnly) {
+    await loop.detach();
+    const device = (await execa('losetup', ['--find', '--show', '--read-only', file])).stdout.trim();
+    await execa('partx', ['-a', device], { reject: false });
+    await execa('udevadm', ['settle'], { reject: false });
+    loop = {
+      device,
+      detach: async () => {
+        await execa('partx', ['-d', device], { reject: false });
+        await execa('losetup', ['-d', device], { reject: false });
+      },
+    };
+  }
+  return { device: loop.device, partitions: partitions.map((_, index) => `${loop.device}p${index + 1}`), detach: loop.detach };
+}

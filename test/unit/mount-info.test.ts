@@ -7,11 +7,13 @@ test('mountinfo lines with optional fields and escaped spaces', (t) => {
   const text = [
     '36 35 98:0 /mnt1 /mnt/my\\040disk rw,noatime master:1 - ext3 /dev/root rw,errors=continue',
     '22 27 0:21 / /proc rw,relatime - proc proc rw',
+    '40 35 7:17 / /run/lifeboat/mnt/loop1p1 ro,relatime - ext4 /dev/loop1p1 ro,norecovery',
     'garbage line',
   ].join('\n');
   t.deepEqual(parseMountInfo(text), [
-    { device: '98:0', mountPoint: '/mnt/my disk', fsType: 'ext3', source: '/dev/root' },
-    { device: '0:21', mountPoint: '/proc', fsType: 'proc', source: 'proc' },
+    { device: '98:0', mountPoint: '/mnt/my disk', fsType: 'ext3', source: '/dev/root', readOnly: false, options: ['rw', 'noatime', 'rw', 'errors=continue'] },
+    { device: '0:21', mountPoint: '/proc', fsType: 'proc', source: 'proc', readOnly: false, options: ['rw', 'relatime', 'rw'] },
+    { device: '7:17', mountPoint: '/run/lifeboat/mnt/loop1p1', fsType: 'ext4', source: '/dev/loop1p1', readOnly: true, options: ['ro', 'relatime', 'ro', 'norecovery'] },
   ]);
 });
 

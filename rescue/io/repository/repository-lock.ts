@@ -52,18 +52,30 @@ async function readLocks(folder: string): Promise<Array<{ name: string; lock: Lo
   return locks;
 }
 
+/** True for EROFS, raw or wrapped in a coded write error. */
+function isReadOnlyFilesystem(error: unknown): boolean {
+  const coded = error as { code?: unknown; details?: { errno?: unknown } };
+  return coded.code === 'EROFS' || coded.details?.errno === 'EROFS';
+}
+
 /** Takes a lock; throws LB_REPO_LOCKED when a live conflicting lock exists. Returns the stale locks removed. */
 export async function acquireLock(folder: string, options: { exclusive: boolean; command: string }): Promise<{ lock: RepositoryLock; removedStale: string[] }> {
   const removedStale: string[] = [];
-  await mkdir(folder, { recursive: true });
+  await mkdir(folder, { recursive: true }).catch((error: unknown) => {
+    if (options.exclusive || !isReadOnlyFilesystem(error)) throw error;
+  });
   const conflicts = async (own: string | undefined) => {
     const found: string[] = [];
     for (const { name, lock } of await readLocks(folder)) {
       if (name === own) continue;
       const stale = lock ? staleReason(lock, Date.now()) : 'unreadable lock file';
       if (stale) {
-        await rm(path.join(folder, name), { force: true });
-        removedStale.push(`${name} (${stale})`);
+        // On a read-only filesystem a stale lock stays; it blocks nobody, being stale.
+        const removed = await rm(path.join(folder, name), { force: true }).then(() => true, (error: unknown) => {
+          if (!isReadOnlyFilesystem(error)) throw error;
+          return false;
+        });
+        if (removed) removedStale.push(`${name} (${stale})`);
         continue;
       }
       if (lock && (options.exclusive || lock.exclusive)) found.push(`${name}: ${lock.command} by pid ${lock.pid} on ${lock.host} since ${lock.time}`);
@@ -76,7 +88,14 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
   const name = `${randomBytes(8).toString('hex')}.json`;
   const file = path.join(folder, name);
   const info = (): LockInfo => ({ host: os.hostname(), pid: process.pid, time: new Date().toISOString(), exclusive: options.exclusive, command: options.command });
-  await writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`), { durable: false });
+  try {
+    await writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`), { durable: false });
+  } catch (error) {
+    // A reader on a read-only mount (a repository found on an attached disk) cannot leave a lock,
+    // and needs none: no writer can use that mount either until Lifeboat makes it writable.
+    if (!options.exclusive && isReadOnlyFilesystem(error)) return { lock: { file: '', release: async () => undefined }, removedStale };
+    throw error;
+  }
   const after = await conflicts(name);
   if (after.length > 0) {
     await rm(file, { force: true });

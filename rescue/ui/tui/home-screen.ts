@@ -5,8 +5,10 @@
 import blessed from 'blessed';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { hintLine, type TuiApp } from './app.ts';
+import { describeRepositoryPlace, folderInside } from '../../core/attached-repositories.ts';
 import { describePartitions, drawDiskBar } from './disk-map.ts';
 import { escapeTags } from './common-screens.ts';
+import type { TuiSession } from './repository-flow.ts';
 import type { LoadedDisk } from './tui-context.ts';
 
 /** What the user chose on the home screen. */
@@ -26,10 +28,11 @@ export const HOME_ACTIONS: ReadonlyArray<{ readonly key: string; readonly label:
   { key: 'q', label: 'Quit', action: 'quit' },
 ];
 
-/** What the home screen shows; disks arrive later (reading every table takes a moment). */
+/** What the home screen shows; disks and repositories arrive later (reading every table and searching the disks take a moment). */
 export interface HomeScreenInput {
   readonly disks: Promise<LoadedDisk[]>;
-  readonly repositories: readonly string[];
+  /** The repositories known, and the search that may still be finding more. */
+  readonly session: Pick<TuiSession, 'repositories' | 'skipped' | 'searching'>;
   /** The menu row selected when the screen opens. */
   readonly selected?: HomeAction;
 }
@@ -50,6 +53,16 @@ export function diskMapLines(disks: readonly LoadedDisk[], width: number): strin
   return lines;
 }
 
+/** The repository lines: found on an attached disk as `DEVICE, FS "LABEL"[, read-only]: /folder inside`, else the folder; then the partitions that could hold one but were not searched. */
+export function repositoryLines(session: Pick<TuiSession, 'repositories' | 'skipped'>): string[] {
+  const lines = session.repositories.map((entry) => {
+    return entry.place ? `${describeRepositoryPlace(entry.place)}: ${folderInside(entry.path, entry.place)}` : entry.path;
+  });
+  if (lines.length === 0) lines.push('(none found: press a to type a folder)');
+  for (const skipped of session.skipped.filter((entry) => entry.notable)) lines.push(`not searched: ${skipped.device.replace(/^\/dev\//, '')}: ${skipped.reason}`);
+  return lines;
+}
+
 /** Opens the home screen; resolves with the action chosen. */
 export async function runHomeScreen(app: TuiApp, input: HomeScreenInput): Promise<HomeAction> {
   const choice = await app.show<HomeAction>({ title: 'Home', hint: hintLine([['letters', 'act'], ['Tab', 'disks'], ['a', 'add repository'], ['F5', 'refresh'], ['q', 'quit']]) }, (page) => {
@@ -58,17 +71,26 @@ export async function runHomeScreen(app: TuiApp, input: HomeScreenInput): Promis
       items: HOME_ACTIONS.map((entry) => ` {bold}${entry.key}{/bold}  ${entry.label}`),
       style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text }, border: { fg: app.theme.accent } },
     });
-    const repositoryHeight = Math.min(7, input.repositories.length + 3);
     const disksBox = blessed.box({
-      parent: page.box, top: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: `100%-${repositoryHeight + 2}`, label: ' Disks ', border: { type: 'line' },
+      parent: page.box, top: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: '100%-5', label: ' Disks ', border: { type: 'line' },
       tags: true, scrollable: true, keys: true, alwaysScroll: true, style: { border: { fg: app.theme.accent }, focus: { border: { fg: app.theme.text } } },
       content: `${diskMapLines([], 50)[0]}\nReading the disks...`,
     });
-    const repositoryLines = input.repositories.length > 0 ? input.repositories.map((folder) => escapeTags(folder)) : ['(none found: press a to type a folder)'];
-    blessed.box({
-      parent: page.box, bottom: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: repositoryHeight, label: ' Repositories ', border: { type: 'line' },
-      tags: true, content: repositoryLines.join('\n'), style: { border: { fg: app.theme.accent } },
+    const repositoriesBox = blessed.box({
+      parent: page.box, bottom: 0, left: ACTIONS_WIDTH, width: `100%-${ACTIONS_WIDTH + 2}`, height: 3, label: ' Repositories ', border: { type: 'line' },
+      tags: true, content: 'Looking on the attached disks...', style: { border: { fg: app.theme.accent } },
     });
+    const showRepositories = () => {
+      if (repositoriesBox.detached) return;
+      const width = Math.max(20, (repositoriesBox.width as number) - 2);
+      const lines = repositoryLines(input.session).map((line) => escapeTags(line.slice(0, width)));
+      const height = Math.min(8, lines.length + 2);
+      repositoriesBox.height = height;
+      disksBox.height = `100%-${height + 2}`;
+      repositoriesBox.setContent(lines.join('\n'));
+      app.render();
+    };
+    void input.session.searching.then(showRepositories, showRepositories);
     menu.on('select', (_item, index) => {
       const entry = HOME_ACTIONS[index];
       if (entry) page.resolve(entry.action);

@@ -1,6 +1,7 @@
 // What the TUI receives from main.ts: the same capabilities the CLI commands get (CliContext),
-// plus where repositories are found on their own and, later, the logs.
+// plus where repositories are found on their own and the logs.
 
+import type { RepositoryPlace, ScanReport } from '../../core/attached-repositories.ts';
 import type { DiskSummary } from '../../core/disk-facts.ts';
 import type { CliContext } from '../cli/context.ts';
 import type { MapDisk } from './disk-map.ts';
@@ -13,11 +14,25 @@ export interface LogServices {
   exportTo(folder: string): Promise<string>;
 }
 
+/** Repositories found without asking, and the mounts that finding them needed. */
+export interface RepositorySearch {
+  /**
+   * LIFEBOAT_REPOSITORY, the medium's data partition, then every attached filesystem holding one
+   * (mounted read-only for the search); the partitions not searched come with the reason.
+   */
+  find(): Promise<ScanReport>;
+  /** Before a backup writes into `folder`: makes its mount writable when the search mounted it read-only; a line for the user, or undefined. */
+  prepareForWriting(folder: string): Promise<string | undefined>;
+  /** Where a folder lives when it is on a partition the search mounted. */
+  placeOf(folder: string): RepositoryPlace | undefined;
+  /** Unmounts what the search mounted (when the TUI ends). */
+  release(): Promise<void>;
+}
+
 /** Everything the TUI's flows may call. */
 export interface TuiContext {
   readonly cli: CliContext;
-  /** Repository folders found without asking (LIFEBOAT_REPOSITORY, the medium's data partition). */
-  readonly findRepositories: () => Promise<string[]>;
+  readonly repositorySearch: RepositorySearch;
   readonly logs?: LogServices;
 }
 

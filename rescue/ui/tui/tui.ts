@@ -9,7 +9,7 @@ import { loadDisks } from './disk-loading.ts';
 import { showDisks } from './disks-screen.ts';
 import { runHomeScreen, type HomeAction } from './home-screen.ts';
 import { showLogs } from './logs-screen.ts';
-import { typeRepository, type TuiSession } from './repository-flow.ts';
+import { startRepositorySearch, typeRepository, type TuiSession } from './repository-flow.ts';
 import { runRestoreFlow } from './restore-flow.ts';
 import type { TuiContext, TuiOutcome } from './tui-context.ts';
 import { runVerifyFlow } from './verify-flow.ts';
@@ -27,11 +27,13 @@ export async function runTui(given: TuiContext): Promise<TuiOutcome> {
   const stray = (error: unknown) => void showError(app, error);
   process.on('uncaughtException', stray);
   process.on('unhandledRejection', stray);
-  const session: TuiSession = { repositories: await tui.findRepositories().catch(() => []) };
+  // The search mounts attached filesystems read-only; the home screen shows its result when it ends.
+  const session: TuiSession = { repositories: [], skipped: [], searching: Promise.resolve() };
+  void startRepositorySearch(tui, session);
   let last: HomeAction | undefined;
   try {
     for (;;) {
-      const action = await runHomeScreen(app, { disks: loadDisks(tui.cli), repositories: session.repositories, ...(last ? { selected: last } : {}) });
+      const action = await runHomeScreen(app, { disks: loadDisks(tui.cli), session, ...(last ? { selected: last } : {}) });
       last = action;
       if (action === 'quit') return 'quit';
       if (action === 'shell') return 'shell';
@@ -45,6 +47,9 @@ export async function runTui(given: TuiContext): Promise<TuiOutcome> {
     process.off('uncaughtException', stray);
     process.off('unhandledRejection', stray);
     app.destroy();
+    // Whatever the search mounted is unmounted (a search still running is waited for).
+    await session.searching.catch(() => undefined);
+    await tui.repositorySearch.release().catch(() => undefined);
   }
 }
 
@@ -59,7 +64,10 @@ async function runAction(app: TuiApp, tui: TuiContext, session: TuiSession, acti
     case 'add-repository':
       await typeRepository(app, session);
       return;
-    case 'refresh': return;
+    case 'refresh':
+      await session.searching;
+      void startRepositorySearch(tui, session);
+      return;
     case 'poweroff':
     case 'reboot':
       if (await confirm(app, { title: action === 'poweroff' ? 'Power off' : 'Reboot', lines: [action === 'poweroff' ? 'Power the machine off now?' : 'Reboot the machine now?'] })) await tui.cli.repositories.powerAction(action);
