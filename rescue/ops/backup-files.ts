@@ -640,6 +640,7 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
   if (roots.length === 0) throw new LifeboatError('LB_INPUT_USAGE', { detail: 'Name at least one folder to back up.' });
   const chunking = request.chunking ?? FILE_CHUNK_PARAMETERS;
   const parent = await chooseParent(repository, request.parent ?? { mode: 'latest' }, request.host, roots);
+  if (request.verify) repository.verifyPacksAsWritten();
   if (parent) reporter.notice(`Parent snapshot ${parent.id.slice(0, 8)} (${parent.manifest.time}): unchanged files are not read again.`);
   const state: RunState = {
     request, walker, repository, reporter, chunking, parent,

@@ -282,6 +282,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
   const volumes: SnapshotVolume[] = [];
   const slots = await ChunkSlots.create(CHUNKS_IN_FLIGHT, repository.config.chunkBytes, request.source);
   const parent = await findParent(request, repository);
+  if (request.verify) repository.verifyPacksAsWritten();
   try {
     for (const item of items) {
       const content = await backUpItem(request, repository, slots, item, await parentChunks(repository, parent, item), total, counters, reporter);

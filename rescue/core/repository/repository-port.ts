@@ -48,6 +48,9 @@ export interface RepositoryWriter extends RepositoryReader {
   writtenPacks(): ReadonlyArray<{ readonly id: string; readonly size: number }>;
   /** Re-reads a pack file and checks it against its name (hash) and footer. */
   verifyPack(id: string): Promise<void>;
+  /** Checks each pack this writer closes from now on right away, in the background (after syncing
+   * it); verifyPack of such a pack then gives that check's outcome. */
+  verifyPacksAsWritten(): void;
   /** Writes a manifest; returns the snapshot id. */
   saveSnapshot(manifest: SnapshotManifest): Promise<string>;
   /** Drops an unfinished pack (after a failed run): nothing half-written stays referenced. */

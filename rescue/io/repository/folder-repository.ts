@@ -157,6 +157,9 @@ export class FolderRepository implements RepositoryMaintenance {
   private readonly unindexedPacks: IndexPack[] = [];
   private readonly written: Array<{ id: string; size: number }> = [];
   private readonly indexesWritten: string[] = [];
+  /** Packs this writer closed: each synced (and checked, with verifyPacksAsWritten) in the background. */
+  private readonly settling = new Map<string, { readonly synced: Promise<void>; readonly verified: Promise<void> | undefined }>();
+  private verifyOnClose = false;
   private pack: PackWriter | undefined;
   private writeQueue: Promise<unknown> = Promise.resolve();
   private readonly handles = new Map<string, { handle: Promise<FileHandle>; users: number; evicted: boolean }>();
@@ -368,7 +371,22 @@ export class FolderRepository implements RepositoryMaintenance {
     return parsePackBlobs((footer as { blobs?: unknown }).blobs, `pack ${id}`, footerStart);
   }
 
+  /**
+   * From now on each pack is synced and re-read as soon as it is closed, on a chunk worker while the
+   * run goes on; verifyPack of such a pack waits for that check instead of reading it once more.
+   * (Checked at the end instead, a 2 GiB backup waited ~0.7 s for the hashing of its packs.)
+   */
+  verifyPacksAsWritten(): void {
+    this.verifyOnClose = true;
+  }
+
   async verifyPack(id: string): Promise<void> {
+    const early = this.settling.get(id)?.verified;
+    if (early) return early;
+    return this.checkPack(id);
+  }
+
+  private async checkPack(id: string): Promise<void> {
     const blobs = await this.hashPackStreaming(id);
     const indexed = this.packs.get(id) ?? this.unindexedPacks.find((pack) => pack.id === id);
     if (!indexed || indexed.blobs.length !== blobs.length || indexed.blobs.some((blob, i) => blob.id !== blobs[i]?.id || blob.offset !== blobs[i]?.offset)) {
@@ -597,13 +615,34 @@ export class FolderRepository implements RepositoryMaintenance {
     const indexPack = await pack.finish(sealed);
     this.unindexedPacks.push(indexPack);
     this.written.push({ id: indexPack.id, size: indexPack.size });
+    this.settle(indexPack.id);
+  }
+
+  /**
+   * Syncs a closed pack now, in the background, so that the device writes it while the run goes on
+   * (synced all at the end, a 2 GiB backup waited ~1.9 s for ~900 MB of packs: the page cache holds
+   * them until the end, as they stay under the dirty-page limits); then checks it if asked to.
+   * Failures surface in flush (sync) and verifyPack (check).
+   */
+  private settle(id: string): void {
+    const synced = syncPackFile(this.path, id);
+    const verified = this.verifyOnClose ? synced.then(() => this.checkPack(id)) : undefined;
+    synced.catch(() => undefined);
+    verified?.catch(() => undefined);
+    this.settling.set(id, { synced, verified });
+  }
+
+  /** Waits for every background sync and check (their failures are the caller's to report elsewhere). */
+  private async settled(): Promise<void> {
+    await Promise.allSettled([...this.settling.values()].flatMap((entry) => [entry.synced, ...(entry.verified ? [entry.verified] : [])]));
   }
 
   async flush(): Promise<void> {
     await this.serialize(async () => {
       await this.closePack();
       if (this.unindexedPacks.length === 0) return;
-      await syncPacks(this.path, this.unindexedPacks.map((pack) => pack.id));
+      for (const pack of this.unindexedPacks) await (this.settling.get(pack.id)?.synced ?? syncPackFile(this.path, pack.id));
+      await syncPackFolders(this.path, this.unindexedPacks.map((pack) => pack.id));
       await this.writeIndex(this.unindexedPacks);
       for (const pack of this.unindexedPacks) this.addPack(pack);
       for (const pack of this.unindexedPacks) for (const blob of pack.blobs) this.pendingIds.delete(blob.id);
@@ -631,6 +670,7 @@ export class FolderRepository implements RepositoryMaintenance {
 
   async abort(): Promise<void> {
     await this.writeQueue;
+    await this.settled();
     // Blobs of the discarded pack are stored nowhere: a later run on this handle must store them again.
     for (const entry of this.pack?.entries ?? []) this.pendingIds.delete(entry.id);
     await this.pack?.discard();
@@ -638,15 +678,20 @@ export class FolderRepository implements RepositoryMaintenance {
   }
 }
 
-/** Makes packs durable before an index names them (synced together at the end, so the device's writeback overlaps the run). */
-async function syncPacks(root: string, ids: readonly string[]): Promise<void> {
-  const folders = new Set<string>();
+/** Makes a pack durable before an index names it. */
+async function syncPackFile(root: string, id: string): Promise<void> {
   try {
-    for (const id of ids) {
-      const handle = await open(packPath(root, id), 'r');
-      await handle.sync().finally(() => handle.close());
-      folders.add(path.dirname(packPath(root, id)));
-    }
+    const handle = await open(packPath(root, id), 'r');
+    await handle.sync().finally(() => handle.close());
+  } catch (error) {
+    throw toWriteError(error, root);
+  }
+}
+
+/** Makes the packs' names durable: their folders, and data/ (which holds the folders). */
+async function syncPackFolders(root: string, ids: readonly string[]): Promise<void> {
+  const folders = new Set(ids.map((id) => path.dirname(packPath(root, id))));
+  try {
     for (const folder of [...folders, path.join(root, 'data')]) {
       const directory = await open(folder, 'r');
       await directory.sync().finally(() => directory.close());
