@@ -7,6 +7,7 @@
 // [13] double and [14] triple indirect; 0 is a hole.
 
 import { Fields } from '../filesystems/fields.ts';
+import { verifyExtentBlockChecksum } from './ext-checksums.ts';
 import { EXT_INODE_FLAG, type ExtInode } from './ext-inode.ts';
 import type { ExtVolume } from './ext-volume.ts';
 
@@ -50,6 +51,7 @@ async function walkExtentNode(volume: ExtVolume, inode: ExtInode, node: Fields, 
   if (depth > MAX_EXTENT_DEPTH || (expectedDepth !== undefined && depth !== expectedDepth)) {
     throw node.fail(6, `${where} eh_depth`, `depth ${depth} where ${expectedDepth ?? `at most ${MAX_EXTENT_DEPTH}`} was expected.`);
   }
+  if (expectedDepth !== undefined) verifyExtentBlockChecksum(inode.checksumSeed, inode.number, node, max); // a block, not the root in i_block
   for (let i = 0; i < entries; i++) {
     const at = EXTENT_HEADER_BYTES + i * EXTENT_ENTRY_BYTES;
     const logical = node.u32(at, 'ee_block');

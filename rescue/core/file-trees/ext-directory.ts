@@ -40,7 +40,8 @@ export function parseDirents(bytes: Uint8Array, base: number, blockSize: number,
 }
 
 /** e2fsprogs' ext2fs_get_rec_len: 64 KiB blocks store 65536 as 0 or 65535, and use the low 2 bits as bits 16-17. */
-function decodeRecordLength(stored: number, blockSize: number): number {
+/** rec_len as stored to bytes (65536-byte blocks encode the length in 16 bits). */
+export function decodeRecordLength(stored: number, blockSize: number): number {
   if (blockSize < 65536) return stored;
   if (stored === 65535 || stored === 0) return blockSize;
   return (stored & 65532) | ((stored & 3) << 16);

@@ -8,6 +8,7 @@
 
 import type { FileEntry, FileKind } from './file-tree.ts';
 import { Fields } from '../filesystems/fields.ts';
+import { inodeChecksumSeed } from './ext-checksums.ts';
 import { EXT_READ_FEATURE, type ExtVolume } from './ext-volume.ts';
 
 /** i_flags bits the reader acts on. */
@@ -49,6 +50,8 @@ export interface ExtInode {
   readonly xattrBlock: number;
   /** Where the in-inode extended attributes start (128 + i_extra_isize), or undefined when there is no room. */
   readonly extraEnd: number | undefined;
+  /** metadata_csum: the seed of this inode's extent and directory block checksums. */
+  readonly checksumSeed: number | undefined;
   readonly entry: Omit<FileEntry, 'name'>;
 }
 
@@ -104,6 +107,7 @@ export function decodeInode(volume: ExtVolume, number: number, bytes: Uint8Array
     number, offset, fields: f, kind, mode, size, flags, iBlock,
     xattrBlock: f.u32(0x68, 'i_file_acl_lo') + f.u16(0x76, 'l_i_file_acl_high') * 2 ** 32,
     extraEnd,
+    checksumSeed: inodeChecksumSeed(volume, number, bytes),
     entry,
   };
 }

@@ -3,6 +3,8 @@
 // (ext-inode.ts); contents come through ext-content.ts, attributes through ext-xattrs.ts.
 // Names are decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD). A volume that was not
 // unmounted cleanly is read through its replayed journal (ext-journal-replay.ts), in memory only.
+// With metadata_csum, inodes, extent blocks and directory leaf blocks are checked (ext-checksums.ts):
+// an inode that fails is a `damaged` entry, a failing extent or directory block fails that file or folder.
 
 import type { ByteSource } from '../byte-source.ts';
 import { LifeboatError } from '../errors.ts';
@@ -10,6 +12,7 @@ import { probeExt } from '../filesystems/ext.ts';
 import { corrupt, MAX_METADATA_READ_BYTES } from '../filesystems/fields.ts';
 import type { ExtendedAttribute, FileContent, FileEntry, FileTree, FileTreeOpener } from './file-tree.ts';
 import { readBlockRuns } from './ext-block-runs.ts';
+import { verifyDirectoryBlockChecksum, verifyInodeChecksum } from './ext-checksums.ts';
 import { inlineBytes, isInline, openContent } from './ext-content.ts';
 import { parseDirents, type RawDirent } from './ext-directory.ts';
 import { replayExtJournal } from './ext-journal-replay.ts';
@@ -124,6 +127,7 @@ class ExtTree implements FileTree {
   private async inode(number: number, parent?: number): Promise<ExtInode> {
     try {
       const { bytes, offset } = await this.volume.readInodeBytes(number);
+      verifyInodeChecksum(this.volume, number, bytes, offset);
       return decodeInode(this.volume, number, bytes, offset);
     } catch (error) {
       if (parent !== undefined && error instanceof LifeboatError && error.code === 'LB_FILESYSTEM_CORRUPT') {
@@ -154,6 +158,7 @@ class ExtTree implements FileTree {
         const n = Math.min(batch, count - done);
         const bytes = await this.volume.readBlocks(physical, n, inode.number, 'directory block', inode.offset + 0x28);
         for (let i = 0; i < n; i++) {
+          verifyDirectoryBlockChecksum(inode.checksumSeed, inode, run.logical + done + i, bytes.subarray(i * blockSize, (i + 1) * blockSize), (physical + i) * blockSize);
           found.push(...parseDirents(bytes.subarray(i * blockSize, (i + 1) * blockSize), (physical + i) * blockSize, blockSize, inode.number));
         }
       }

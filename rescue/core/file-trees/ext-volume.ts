@@ -32,6 +32,8 @@ export class ExtVolume {
   readonly inodesCount: number;
   readonly incompat: number;
   readonly roCompat: number;
+  /** metadata_csum: the seed inode, extent and directory checksums start from (ext-checksums.ts); undefined without. */
+  readonly checksumSeed: number | undefined;
   private readonly descriptorBlocks = new Map<number, Promise<Fields>>();
   private readonly inodeChunks = new Map<number, Promise<Uint8Array>>();
 
@@ -40,6 +42,7 @@ export class ExtVolume {
     this.layout = layout;
     this.incompat = sb.u32(0x60, 's_feature_incompat');
     this.roCompat = sb.u32(0x64, 's_feature_ro_compat');
+    this.checksumSeed = layout.descriptorChecksum?.kind === 'crc32c' ? layout.descriptorChecksum.seed : undefined;
     // readExtLayout checked both (power of two >= 128 and <= block size; 1..8 x block size).
     this.inodeSize = sb.u32(0x4c, 's_rev_level') === 0 ? 128 : sb.u16(0x58, 's_inode_size');
     this.inodesPerGroup = sb.u32(0x28, 's_inodes_per_group');
