@@ -309,29 +309,36 @@ export class ChunkWorkers {
     this.size = size;
   }
 
+  /** Starts every worker now (idle, not keeping the process alive), ahead of the first task. */
+  start(): void {
+    while (this.workers.length < this.size) this.spawn();
+  }
+
   private worker(): PoolWorker {
-    if (this.workers.length < this.size && this.workers.every((entry) => entry.busy > 0)) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      const entry: PoolWorker = { worker, busy: 0 };
-      worker.on('message', (message: Answer) => {
-        const waiting = this.pending.get(message.id);
-        this.pending.delete(message.id);
-        entry.busy--;
-        if (entry.busy === 0) worker.unref();
-        if (!waiting) return;
-        if (message.ok) waiting.resolve(message);
-        else waiting.reject(new Error(message.message ?? 'chunk worker failed'));
-      });
-      worker.on('error', (error) => {
-        for (const [id, waiting] of this.pending) {
-          this.pending.delete(id);
-          waiting.reject(error);
-        }
-      });
-      worker.unref();
-      this.workers.push(entry);
-    }
+    if (this.workers.length < this.size && this.workers.every((entry) => entry.busy > 0)) this.spawn();
     return this.workers.reduce((best, entry) => (entry.busy < best.busy ? entry : best));
+  }
+
+  private spawn(): void {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const entry: PoolWorker = { worker, busy: 0 };
+    worker.on('message', (message: Answer) => {
+      const waiting = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      entry.busy--;
+      if (entry.busy === 0) worker.unref();
+      if (!waiting) return;
+      if (message.ok) waiting.resolve(message);
+      else waiting.reject(new Error(message.message ?? 'chunk worker failed'));
+    });
+    worker.on('error', (error) => {
+      for (const [id, waiting] of this.pending) {
+        this.pending.delete(id);
+        waiting.reject(error);
+      }
+    });
+    worker.unref();
+    this.workers.push(entry);
   }
 
   private run(task: Record<string, unknown> & { data?: Uint8Array }, handOver: ArrayBuffer[] = []): Promise<Answer> {

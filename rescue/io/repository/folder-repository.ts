@@ -174,6 +174,9 @@ export class FolderRepository implements RepositoryMaintenance {
 
   /** Takes the writer lock (exclusive) or a reader lock; stale locks of dead processes are removed. */
   async acquireLock(exclusive: boolean, command: string): Promise<string[]> {
+    // A writer will need the chunk workers: they start now, while the caller plans (each takes
+    // ~0.1-0.2 s to start in the single executable, which was on the way to the first chunk).
+    if (exclusive) workers.start();
     const { lock, removedStale } = await acquireLock(path.join(this.path, 'locks'), { exclusive, command });
     this.lock = lock;
     return removedStale;
