@@ -99,7 +99,7 @@ function logServices(): CliContext['logs'] {
       hostName: () => os.hostname(),
       now: () => new Date(),
     }),
-    runLogged: (argv, run) => runWithLog(openRunLog({ dir: directory, argv }), formatCommandLine(argv), run),
+    runLogged: (argv, run) => runWithLog(openRunLog({ dir: directory, argv }), `${formatCommandLine(argv)}\nlifeboat ${LIFEBOAT_VERSION}, pid ${process.pid}, user ${process.getuid?.() ?? '?'}, host ${os.hostname()}, kernel ${os.release()}`, run),
   };
 }
 
@@ -177,7 +177,7 @@ async function openTui(context: CliContext) {
       logs: {
         describe: async () => {
           const entries = await context.logs.list();
-          return [`${entries.length} run log(s) in ${context.logs.directory}${entries.length > 10 ? '; the last 10:' : ''}`, ...entries.slice(-10).map((entry) => `  ${entry.name}`)];
+          return [`${entries.length} run log(s) in ${context.logs.directory}${entries.length > 10 ? '; the last 10:' : ''}`, ...entries.slice(-10).map((entry) => `  ${entry.name}  ${entry.outcome}`)];
         },
         exportTo: async (folder) => (await context.logs.export({ destination: folder, force: false })).archive,
       },

@@ -71,3 +71,24 @@ export function formatRunLogLines(time: Date, kind: RunLogKind, text: string): s
   const lines = text.replace(/\r/g, '').replace(/\n$/, '').split('\n');
   return lines.map((line) => `${prefix}${line}\n`).join('');
 }
+
+/**
+ * How a run ended, from its log's text (its last result or coded error record): `success`,
+ * `exit N`, the error's code, or `unfinished` (still running, or killed before it could say).
+ */
+export function runLogOutcome(text: string): string {
+  let outcome = 'unfinished';
+  for (const line of text.split('\n')) {
+    const match = /^\S+ (result|error)\s+(.*)$/.exec(line);
+    if (!match) continue;
+    const [, kind, rest = ''] = match;
+    if (kind === 'result') {
+      const exit = /^exit (\d+)/.exec(rest);
+      outcome = /success/.test(rest) || exit?.[1] === '0' ? 'success' : exit ? `exit ${exit[1]}` : rest;
+      continue;
+    }
+    const code = /^(LB_[A-Z_]+)\b/.exec(rest);
+    if (code?.[1]) outcome = code[1];
+  }
+  return outcome;
+}

@@ -2,9 +2,9 @@
 // synchronously line by line so a crash or a power-off keeps everything up to the last record.
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_LOG_DIR, formatRunLogLines, isRunLogFileName, RUN_LOGS_KEPT, runLogFileName, runLogsToRemove, type RunLogKind, type RunLogSink } from '../core/run-log.ts';
+import { DEFAULT_LOG_DIR, formatRunLogLines, isRunLogFileName, RUN_LOGS_KEPT, runLogFileName, runLogOutcome, runLogsToRemove, type RunLogKind, type RunLogSink } from '../core/run-log.ts';
 
 /** An open run log. */
 export interface RunLogFile extends RunLogSink {
@@ -74,6 +74,25 @@ export interface RunLogEntry {
   readonly name: string;
   readonly path: string;
   readonly bytes: number;
+  /** success, exit N, an error code, or unfinished (core/run-log.ts runLogOutcome). */
+  readonly outcome: string;
+}
+
+/** Bytes read from a log's end to find its outcome (the result is the last record). */
+const OUTCOME_TAIL_BYTES = 16 * 1024;
+
+async function readTail(file: string, size: number): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const length = Math.min(size, OUTCOME_TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+    // The first line may be cut: only whole lines after it count.
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    return length < size ? text.slice(text.indexOf('\n') + 1) : text;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The run logs in a folder, oldest first; none when the folder does not exist. */
@@ -89,7 +108,7 @@ export async function listRunLogs(dir: string): Promise<RunLogEntry[]> {
   for (const name of names.filter(isRunLogFileName).sort()) {
     const file = path.join(dir, name);
     const info = await stat(file).catch(() => undefined);
-    if (info?.isFile()) entries.push({ name, path: file, bytes: info.size });
+    if (info?.isFile()) entries.push({ name, path: file, bytes: info.size, outcome: runLogOutcome(await readTail(file, info.size).catch(() => '')) });
   }
   return entries;
 }

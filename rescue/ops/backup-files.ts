@@ -12,7 +12,7 @@
 // per-blob messages and per-file promises had made the main thread the bottleneck.
 
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
-import type { ProgressReporter } from '../core/progress.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { FILE_CHUNK_PARAMETERS, nextChunkLength, type CdcParameters } from '../core/repository/cdc-chunker.ts';
 import type { FileSystemWalker, LocalEntry, LocalRoot } from '../core/repository/files-backup-port.ts';
 import {
@@ -66,6 +66,8 @@ export interface FilesBackupRequest extends SnapshotOptions {
   readonly chunking?: CdcParameters;
   /** Default: the latest files snapshot of the same host and roots. */
   readonly parent?: ParentChoice;
+  /** Stops the backup between files and chunks (LB_INPUT_STOPPED); no snapshot is saved and the repository stays consistent. */
+  readonly signal?: AbortSignal;
 }
 
 /** What the run read and what it took from the parent snapshot. */
@@ -277,6 +279,27 @@ interface RunState {
   /** "dev:ino" -> hard-link group number. */
   readonly hardLinks: Map<string, number>;
   readonly lastProgress: { at: number };
+  /** Stores under way: a stopped or failed run waits for them before it drops its unfinished pack. */
+  readonly storing: Set<Promise<unknown>>;
+}
+
+/** Keeps `work` in the run's set of stores under way until it settles. */
+function tracked<T>(storing: Set<Promise<unknown>>, work: Promise<T>): Promise<T> {
+  storing.add(work);
+  const settled = (): void => {
+    storing.delete(work);
+  };
+  work.then(settled, settled);
+  return work;
+}
+
+/** Waits until no store is under way (a settling store may start the next batch). */
+async function settleStores(storing: Set<Promise<unknown>>): Promise<void> {
+  do {
+    while (storing.size > 0) await Promise.allSettled([...storing]);
+    // A batch sent when the last store came back (or at the next turn) joins the set first.
+    await new Promise((resolve) => setImmediate(resolve));
+  } while (storing.size > 0);
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -297,7 +320,7 @@ function countStored(state: RunState, result: StoreResult): string {
 }
 
 async function storeData(state: RunState, bytes: Uint8Array): Promise<string> {
-  return countStored(state, await state.repository.storeBlob('data', bytes, { compressionLevel: state.request.compressionLevel }));
+  return countStored(state, await tracked(state.storing, state.repository.storeBlob('data', bytes, { compressionLevel: state.request.compressionLevel })));
 }
 
 async function storeTree(state: RunState, bytes: Uint8Array): Promise<string> {
@@ -308,7 +331,7 @@ async function storeTree(state: RunState, bytes: Uint8Array): Promise<string> {
     state.treeBatcher.space(bytes.length).set(bytes);
     result = await state.treeBatcher.commit(bytes.length, bytes.length);
   } else {
-    result = await state.repository.storeBlob('tree', bytes, { compressionLevel: 3 });
+    result = await tracked(state.storing, state.repository.storeBlob('tree', bytes, { compressionLevel: 3 }));
   }
   if (result.isNew) state.counters.newBytes += result.storedBytes;
   return result.id;
@@ -339,6 +362,7 @@ async function backUpContent(state: RunState, entry: LocalEntry): Promise<Stored
         state.counters.readBytes += read;
       }
       if (filled === 0) break;
+      throwIfStopped(state.request.signal, 'the backup');
       // A file that grew past its buffer while being read is cut where the buffer ends.
       const length = nextChunkLength(buffer.subarray(0, filled), atEnd, state.chunking) || filled;
       const piece = buffer.slice(0, length);
@@ -475,8 +499,8 @@ async function fileContent(state: RunState, entry: LocalEntry, old: StoredFileEn
     else if (entry.size <= state.smallFileBytes) chunks = await backUpSmallContent(state, entry);
     chunks ??= await state.files.run(() => backUpContent(state, entry));
   } catch (error) {
-    // The repository's errors (and our own bugs) end the backup; a file that cannot be read is left out.
-    if (error instanceof LifeboatError && (error.code.startsWith('LB_REPO_') || error.code === 'LB_INTERNAL')) throw error;
+    // A stop, the repository's errors (and our own bugs) end the backup; a file that cannot be read is left out.
+    if (error instanceof LifeboatError && (error.code.startsWith('LB_REPO_') || error.code === 'LB_INTERNAL' || error.code === 'LB_INPUT_STOPPED')) throw error;
     const coded = toLifeboatError(error);
     state.reporter.notice(`${entry.shownPath}: cannot be read (${(error as { code?: string }).code ?? coded.message}); left out`);
     return undefined;
@@ -532,6 +556,7 @@ async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry
   // are: the walk cannot run far ahead of the reading (all entries of a large tree in memory had
   // made garbage collection a sixth of the run), and no slot waits for another.
   const { stored, folders, parentFolder } = await state.folders.run(async () => {
+    throwIfStopped(state.request.signal, 'the backup');
     const [{ entries, notices }, parentFolder] = await Promise.all([
       folder.otherFileSystem ? { entries: [], notices: [] } : root.list(folder),
       readParentFolder(state, oldTrees),
@@ -552,6 +577,7 @@ async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry
 }
 
 async function backUpChild(state: RunState, root: LocalRoot, entry: LocalEntry, old: StoredFileEntry | undefined): Promise<StoredFileEntry | undefined> {
+  throwIfStopped(state.request.signal, 'the backup');
   // Requested before anything is awaited: the walker gathers the requests of whole folders.
   const xattrs = storedXattrs(state, entry, old);
   xattrs.catch(() => undefined);
@@ -642,12 +668,13 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
   const parent = await chooseParent(repository, request.parent ?? { mode: 'latest' }, request.host, roots);
   if (request.verify) repository.verifyPacksAsWritten();
   if (parent) reporter.notice(`Parent snapshot ${parent.id.slice(0, 8)} (${parent.manifest.time}): unchanged files are not read again.`);
+  const storing = new Set<Promise<unknown>>();
   const state: RunState = {
-    request, walker, repository, reporter, chunking, parent,
+    request, walker, repository, reporter, chunking, parent, storing,
     counters: { logicalBytes: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, entries: 0, filesRead: 0, filesReused: 0, bytesReused: 0 },
     files: new Limiter(FILES_IN_FLIGHT), folders: new Limiter(FOLDERS_OPEN_AT_ONCE), chunkStores: new Limiter(CHUNKS_IN_FLIGHT), hardLinks: new Map(), lastProgress: { at: 0 },
-    batcher: new BlobBatcher((contents) => repository.storeBlobs('data', contents, { compressionLevel: request.compressionLevel })),
-    treeBatcher: new BlobBatcher((contents) => repository.storeBlobs('tree', contents, { compressionLevel: 3 })),
+    batcher: new BlobBatcher((contents) => tracked(storing, repository.storeBlobs('data', contents, { compressionLevel: request.compressionLevel }))),
+    treeBatcher: new BlobBatcher((contents) => tracked(storing, repository.storeBlobs('tree', contents, { compressionLevel: 3 }))),
     smallFileBytes: Math.min(SMALL_FILE_MAX_BYTES, chunking.minBytes),
   };
   reporter.progress({ phase: 'backup', bytesDone: 0, bytesTotal: 0 });
@@ -662,11 +689,21 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
     }
     await repository.flush();
   } catch (error) {
+    // Other files' stores are still under way when one fails or the run is stopped: the unfinished
+    // pack is dropped once they have settled, so none of them writes after it.
+    await settleStores(storing);
     await repository.abort();
     throw error;
   }
   reporter.progress({ phase: 'backup', bytesDone: state.counters.readBytes, bytesTotal: state.counters.readBytes });
-  if (request.verify) await verifyWrittenPacks(repository, reporter);
+  try {
+    throwIfStopped(request.signal, 'the backup');
+    if (request.verify) await verifyWrittenPacks(repository, reporter, request.signal);
+    throwIfStopped(request.signal, 'the verification');
+  } catch (error) {
+    await repository.abort();
+    throw error;
+  }
   const { counters } = state;
   const manifest: SnapshotManifest = {
     version: repository.config.version,
@@ -689,12 +726,13 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
 }
 
 /** Reads back every pack this run wrote and checks it against its hash and the index. */
-async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter): Promise<void> {
+async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
   const packs = repository.writtenPacks();
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;
   reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
   await forEachLimited(packs, 2, async (pack) => {
+    throwIfStopped(signal, 'the verification');
     await repository.verifyPack(pack.id);
     done += pack.size;
     reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });

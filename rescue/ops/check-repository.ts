@@ -4,7 +4,7 @@
 // decrypted, decompressed and hashed. Leftovers of interrupted runs are reported, not failures.
 
 import { toLifeboatError } from '../core/errors.ts';
-import type { ProgressReporter } from '../core/progress.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
 import type { RepositoryMaintenance } from '../core/repository/repository-port.ts';
 import { loadContent } from './restore.ts';
@@ -34,10 +34,11 @@ function problemOf(error: unknown): CheckProblem {
 }
 
 /** Every chunk id the snapshots need, and problems reading their trees. */
-async function checkSnapshots(repository: RepositoryMaintenance, problems: CheckProblem[]): Promise<number> {
+async function checkSnapshots(repository: RepositoryMaintenance, problems: CheckProblem[], signal: AbortSignal | undefined): Promise<number> {
   const { snapshots, problems: broken } = await repository.scanSnapshots();
   for (const error of broken) problems.push(problemOf(error));
   for (const { id, manifest } of snapshots) {
+    throwIfStopped(signal, 'the check');
     const missing = new Set<string>();
     for (const tree of manifestTreeIds(manifest)) if (!repository.hasBlob(tree)) missing.add(tree);
     if (missing.size === 0) {
@@ -59,15 +60,17 @@ async function checkSnapshots(repository: RepositoryMaintenance, problems: Check
   return snapshots.length;
 }
 
-async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[], onDisk: Map<string, number>, reporter: ProgressReporter, problems: CheckProblem[]): Promise<number> {
+async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[], onDisk: Map<string, number>, reporter: ProgressReporter, problems: CheckProblem[], signal: AbortSignal | undefined): Promise<number> {
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;
   let blobsRead = 0;
   for (const pack of packs) {
+    throwIfStopped(signal, 'the check');
     if (!onDisk.has(pack.id)) continue;
     const raw = await repository.readPackFile(pack.id);
     let failures = 0;
-    for (const blob of pack.blobs) {
+    for (const [index, blob] of pack.blobs.entries()) {
+      if (index % 64 === 0) throwIfStopped(signal, 'the check');
       if (blob.offset + blob.length > raw.length) continue;
       try {
         await repository.openBlob(blob, raw.subarray(blob.offset, blob.offset + blob.length), pack.id);
@@ -89,8 +92,8 @@ async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[]
   return blobsRead;
 }
 
-/** Checks the repository; problems are returned as data (the command turns them into an exit code). */
-export async function checkRepository(repository: RepositoryMaintenance, options: { readData: boolean }, reporter: ProgressReporter): Promise<CheckReport> {
+/** Checks the repository; problems are returned as data (the command turns them into an exit code). A stop (`signal`) ends it with LB_INPUT_STOPPED; it writes nothing. */
+export async function checkRepository(repository: RepositoryMaintenance, options: { readData: boolean; signal?: AbortSignal }, reporter: ProgressReporter): Promise<CheckReport> {
   const problems: CheckProblem[] = repository.loadProblems.map((problem) => ({ code: problem.code, detail: problem.detail }));
   const info: string[] = [];
   const onDisk = await repository.listPackFiles();
@@ -105,8 +108,8 @@ export async function checkRepository(repository: RepositoryMaintenance, options
   if (unreferenced.length > 0) info.push(`${unreferenced.length} pack(s) no index lists (left by an interrupted backup; \`forget --prune\` removes them).`);
   const temps = await repository.listTempFiles();
   if (temps.length > 0) info.push(`${temps.length} temporary file(s) left by an interrupted run (\`forget --prune\` removes them).`);
-  const snapshots = await checkSnapshots(repository, problems);
-  const blobsRead = options.readData ? await readAllData(repository, packs, onDisk, reporter, problems) : 0;
+  const snapshots = await checkSnapshots(repository, problems, options.signal);
+  const blobsRead = options.readData ? await readAllData(repository, packs, onDisk, reporter, problems, options.signal) : 0;
   return { snapshots, packs: packs.length, blobsRead, problems, info };
 }
 

@@ -11,7 +11,7 @@ import type { FileWriter } from '../core/file-trees/file-writer-port.ts';
 
 export type { FileWriter } from '../core/file-trees/file-writer-port.ts';
 import { walkPath } from '../core/file-trees/walk-path.ts';
-import type { ProgressReporter } from '../core/progress.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 
 /** Bytes copied per read of a file's content. */
 const COPY_PIECE_BYTES = 4 * 1024 * 1024;
@@ -69,6 +69,7 @@ interface RestoreState {
   /** Folders on the current path (loop detection in damaged trees). */
   readonly openFolders: Set<number>;
   readonly total: number;
+  readonly signal: AbortSignal | undefined;
 }
 
 /** Restores `paths` of the tree into `destination` (an existing folder); each keeps its own name. */
@@ -79,6 +80,8 @@ export async function restoreFiles(options: {
   existing: ExistingPolicy;
   writer: FileWriter;
   reporter: ProgressReporter;
+  /** Stops between entries and between pieces of a file (LB_INPUT_STOPPED): what was restored stays, the file being written is removed. */
+  signal?: AbortSignal;
 }): Promise<RestoreFilesResult> {
   const { tree, writer } = options;
   const roots = [];
@@ -88,7 +91,7 @@ export async function restoreFiles(options: {
   const state: RestoreState = {
     tree, writer, existing: options.existing, reporter: options.reporter,
     result: { files: 0, folders: 0, links: 0, bytes: 0, skipped: 0, remarks: [] },
-    restoredIds: new Map(), openFolders: new Set(), total,
+    restoredIds: new Map(), openFolders: new Set(), total, signal: options.signal,
   };
   options.reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const root of roots) {
@@ -147,6 +150,7 @@ async function restoreChildren(state: RestoreState, folder: FileEntry, target: s
 }
 
 async function restoreEntry(state: RestoreState, entry: FileEntry, folder: string, shownPath: string, depth: number): Promise<void> {
+  throwIfStopped(state.signal, 'the file restore');
   const unsafe = unsafeNameReason(entry.name);
   if (unsafe) {
     remark(state, shownPath, 'LB_INPUT_UNSAFE_NAME', `${unsafe}; not restored`);
@@ -199,7 +203,7 @@ async function restoreEntry(state: RestoreState, entry: FileEntry, folder: strin
     await applyMetadata(state, target, entry, shownPath);
   } catch (error) {
     const coded = toLifeboatError(error);
-    if (coded.code === 'LB_INPUT_DESTINATION_EXISTS' || coded.code === 'LB_REPO_DATA_CORRUPT' || coded.code === 'LB_DEVICE_WRITE_FAILED' || coded.code === 'LB_REPO_WRITE_FAILED') throw coded;
+    if (coded.code === 'LB_INPUT_STOPPED' || coded.code === 'LB_INPUT_DESTINATION_EXISTS' || coded.code === 'LB_REPO_DATA_CORRUPT' || coded.code === 'LB_DEVICE_WRITE_FAILED' || coded.code === 'LB_REPO_WRITE_FAILED') throw coded;
     remark(state, shownPath, coded.code, `not restored: ${coded.message}`);
   }
 }
@@ -208,9 +212,12 @@ async function copyContent(state: RestoreState, entry: FileEntry, target: string
   const content = await state.tree.openFile(entry);
   const ranges = content.dataRanges ? await content.dataRanges() : [{ offset: 0, length: content.size }];
   const file = await state.writer.createFile(target, content.size);
+  let stopped = false;
   try {
     for (const range of ranges) {
       for (let done = 0; done < range.length; done += COPY_PIECE_BYTES) {
+        stopped = state.signal?.aborted === true;
+        throwIfStopped(state.signal, 'the file restore');
         const length = Math.min(COPY_PIECE_BYTES, range.length - done);
         const bytes = await content.read(range.offset + done, length);
         await file.write(range.offset + done, bytes);
@@ -220,6 +227,8 @@ async function copyContent(state: RestoreState, entry: FileEntry, target: string
     }
   } finally {
     await file.close();
+    // A file cut short by a stop is not left looking restored.
+    if (stopped) await state.writer.remove(target).catch(() => undefined);
   }
 }
 

@@ -111,9 +111,11 @@ test('logs list and logs export: one .tar.gz with the logs and the system report
   t.is((await lifeboat(dir, ['snapshots', '-r', 'missing'])).exitCode, 5);
   const list = await lifeboat(dir, ['logs', 'list', '--json']);
   t.is(list.exitCode, 0, list.stderr);
-  const listed = JSON.parse(list.stdout) as { directory: string; logs: Array<{ name: string; bytes: number }> };
+  const listed = JSON.parse(list.stdout) as { directory: string; logs: Array<{ name: string; bytes: number; outcome: string }> };
   t.is(listed.directory, path.join(dir, 'logs'));
   t.deepEqual(listed.logs.map((log) => log.name), await logFiles(dir));
+  t.deepEqual(listed.logs.map((log) => log.outcome), ['success', 'LB_REPO_NOT_FOUND'], 'each run with how it ended');
+  t.regex((await lifeboat(dir, ['logs', 'list'])).stdout, /-snapshots\.log\s+[\d.]+ K?i?B\s+LB_REPO_NOT_FOUND$/m);
 
   const out = path.join(dir, 'out');
   await mkdir(out);

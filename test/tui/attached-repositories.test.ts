@@ -1,6 +1,7 @@
 // The TUI finds a repository on an attached disk by itself (keys only, tmux at 80x25): the home
 // screen lists it with its partition and label, read-only; a backup into it mounts it read-write
-// first; quitting unmounts it. The search is limited to the test's loop disk (LIFEBOAT_SCAN_DEVICES).
+// first; quitting unmounts it; the backup leaves a run log that `logs list` shows with its outcome.
+// The search is limited to the test's loop disk (LIFEBOAT_SCAN_DEVICES).
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -80,6 +81,17 @@ test.serial('home lists a repository found on an attached loop disk; a backup in
   t.is(await session.waitForExit(STEP_MS), 0);
   t.deepEqual([...(await mountsUnder('/run/lifeboat/mnt')).keys()].filter((point) => point.includes(path.basename(disk.device))), [], 'nothing of the disk stays mounted');
   t.false(existsSync(mountPoint), 'the mount folder is removed');
+
+  // The TUI's backup wrote a run log, as the same command typed in a shell would.
+  const logs = await lifeboat(['logs', 'list'], { env: { LIFEBOAT_LOG_DIR: logDir } });
+  t.regex(logs.stdout, /^\d{8}T\d{6}\.\d{3}Z-backup-disk\.log\s+[\d.]+ K?i?B\s+success$/m);
+  const [logName = ''] = (JSON.parse((await lifeboat(['logs', 'list', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } })).stdout) as { logs: Array<{ name: string }> }).logs.map((entry) => entry.name);
+  const logText = await readFile(path.join(logDir, logName), 'utf8');
+  t.regex(logText, new RegExp(`start\\s+lifeboat backup disk ${source} -r ${repository}`));
+  t.regex(logText, /event\s+started from the TUI/);
+  t.regex(logText, /progress\s+backup ended: \d+ of \d+ bytes/);
+  t.regex(logText, /out\s+Snapshot [0-9a-f]{8} saved/);
+  t.regex(logText, /result\s+success/);
 
   // The snapshot is on the disk.
   const look = path.join(dir, 'look');

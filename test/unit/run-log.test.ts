@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../rescue/core/errors.ts';
-import { commandLabel, formatCommandLine, formatRunLogLines, isLoggedRun, isRunLogFileName, runLogFileName, runLogsToRemove } from '../../rescue/core/run-log.ts';
+import { commandLabel, formatCommandLine, formatRunLogLines, isLoggedRun, isRunLogFileName, runLogFileName, runLogOutcome, runLogsToRemove } from '../../rescue/core/run-log.ts';
 import { openRunLog } from '../../rescue/io/run-log.ts';
 import { recordProgress, runWithLog } from '../../rescue/ui/cli/run-log-scope.ts';
 
@@ -61,4 +61,16 @@ test('runWithLog: a TUI operation gets its own log with notices, phase figures a
   t.regex(restore, /error +LB_DEVICE_TARGET_MOUNTED: The target is in use.*\/dev\/sdz1 is mounted\.\n/);
   t.regex(restore, /error +details: \{"detail":"\/dev\/sdz1 is mounted\.","target":"\/dev\/sdz"\}/);
   t.notRegex(restore, /result/);
+});
+
+test('runLogOutcome: how a run ended, from its last result or coded error record', (t) => {
+  const at = new Date('2026-11-30T01:00:00.000Z');
+  const log = (...records: Array<[Parameters<typeof formatRunLogLines>[1], string]>) => records.map(([kind, text]) => formatRunLogLines(at, kind, text)).join('');
+  t.is(runLogOutcome(log(['start', 'lifeboat backup disk /dev/sda -r r'], ['result', 'exit 0: success'])), 'success');
+  t.is(runLogOutcome(log(['start', 'TUI backup'], ['result', 'success'])), 'success');
+  t.is(runLogOutcome(log(['start', 'x'], ['error', 'LB_REPO_NOT_FOUND (exit 5): No Lifeboat repository was found.\nfix: init it\ndetails: {}'])), 'LB_REPO_NOT_FOUND');
+  t.is(runLogOutcome(log(['start', 'x'], ['error', 'LB_INPUT_STOPPED: The operation was stopped.\nfix: again'])), 'LB_INPUT_STOPPED');
+  t.is(runLogOutcome(log(['start', 'lifeboat run job.json'], ['step', 'lifeboat check -r r'], ['error', 'LB_REPO_CHECK_FAILED (exit 5): problems'], ['result', 'exit 5'])), 'exit 5', 'the run\'s own result comes last');
+  t.is(runLogOutcome(log(['start', 'x'], ['progress', 'backup ended: 1 of 2 bytes'])), 'unfinished');
+  t.is(runLogOutcome(''), 'unfinished');
 });

@@ -69,7 +69,8 @@ export interface ClonezillaServices {
 export interface LogServices {
   /** The log folder ($LIFEBOAT_LOG_DIR, else /var/log/lifeboat). */
   readonly directory: string;
-  list(): Promise<{ name: string; path: string; bytes: number }[]>;
+  /** The run logs, oldest first, each with how its run ended (success, exit N, an error code, unfinished). */
+  list(): Promise<{ name: string; path: string; bytes: number; outcome: string }[]>;
   /** Writes the logs and a system report as one archive into a folder or a *.tar.gz file. */
   export(request: { destination?: string; force: boolean }): Promise<ExportLogsResult>;
   /**

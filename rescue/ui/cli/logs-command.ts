@@ -34,7 +34,7 @@ export function logsCommand(context: CliContext): CommandModule {
               return;
             }
             if (entries.length === 0) context.stdout.write(`No run logs in ${logs.directory}.\n`);
-            for (const entry of entries) context.stdout.write(`${entry.name}  ${formatBytes(entry.bytes)}\n`);
+            for (const entry of entries) context.stdout.write(`${entry.name}  ${formatBytes(entry.bytes).padStart(9)}  ${entry.outcome}\n`);
           },
         })
         .command({

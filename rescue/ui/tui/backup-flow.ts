@@ -16,6 +16,7 @@ import type { TuiApp } from './app.ts';
 import { askText, chooseFromList, type ChoiceRow } from './common-screens.ts';
 import { describePartitions } from './disk-map.ts';
 import { loadDisks } from './disk-loading.ts';
+import { runLogged } from './logged-operation.ts';
 import { runWithProgress, type WhenDone } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
 import type { TuiContext } from './tui-context.ts';
@@ -109,11 +110,15 @@ export async function runBackupFlow(app: TuiApp, tui: TuiContext, session: TuiSe
   const outcome = await runWithProgress(app, {
     title: `Backup of ${chosen.source}`,
     whenDone: options.whenDone,
-    // A files backup has no stop points yet; disk, partition and system backups stop between chunks.
-    stoppable: kind !== 'files',
-    run: (reporter, signal) => performBackup(tui, chosen, reporter, signal),
+    run: (reporter, signal) => runLogged(tui, backupCommandLine(chosen), reporter, (logged) => performBackup(tui, chosen, logged, signal)),
   });
   if (outcome?.ok && outcome.whenDone !== 'stay') await tui.cli.repositories.powerAction(outcome.whenDone);
+}
+
+/** The command line that does the same backup (the run log's heading). */
+function backupCommandLine(chosen: { kind: BackupKind; source: string; repository: string; options: BackupOptions }): string[] {
+  const source = chosen.kind === 'files' ? path.resolve(chosen.source) : chosen.source;
+  return ['backup', chosen.kind, source, '-r', chosen.repository, ...(chosen.options.note ? ['--note', chosen.options.note] : []), ...(chosen.options.tag ? ['--tag', chosen.options.tag] : [])];
 }
 
 /** Runs the backup as `lifeboat backup KIND SOURCE -r REPO` does; returns the summary lines. */
@@ -126,7 +131,7 @@ async function performBackup(tui: TuiContext, chosen: { kind: BackupKind; source
     const walker = await services.openFileWalker({ excludes: [], oneFileSystem: false, defaultExcludes: true });
     const result = await withRepository(cli, args, { exclusive: true, command: 'backup files' }, async (repository, notices) => {
       for (const notice of notices) reporter.notice(notice);
-      return backupFiles({ roots: [path.resolve(chosen.source)], tags, note: chosen.options.note, compressionLevel: DEFAULT_COMPRESSION_LEVEL, verify: true, host: services.hostName(), lifeboatVersion: cli.version }, walker, repository, reporter);
+      return backupFiles({ roots: [path.resolve(chosen.source)], tags, note: chosen.options.note, compressionLevel: DEFAULT_COMPRESSION_LEVEL, verify: true, host: services.hostName(), lifeboatVersion: cli.version, signal }, walker, repository, reporter);
     });
     return [`Snapshot ${result.id.slice(0, 8)} saved: ${result.manifest.files?.entries ?? 0} entries, ${formatBytes(result.manifest.stats.newBytes)} new in the repository.`];
   }

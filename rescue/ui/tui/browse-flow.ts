@@ -13,6 +13,7 @@ import { openSnapshotVolume } from '../../ops/snapshot-source.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { askText, chooseFromList, escapeTags, showError } from './common-screens.ts';
+import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
 import { chooseSnapshot } from './restore-flow.ts';
@@ -94,28 +95,29 @@ export function browseTree(app: TuiApp, tree: FileTree, label: string): Promise<
   });
 }
 
-async function restoreMarked(app: TuiApp, tui: TuiContext, tree: FileTree, paths: readonly string[]): Promise<void> {
+/** `source` is what `lifeboat get` names the tree by (['-r', REPO, 'ID:N'], or a device or image), for the run log. */
+async function restoreMarked(app: TuiApp, tui: TuiContext, tree: FileTree, paths: readonly string[], source: readonly string[]): Promise<void> {
   const typed = (await askText(app, { title: 'Restore marked files', prompt: [`${paths.length} marked. The folder to restore them into (made if missing):`] }))?.trim();
   if (!typed) return;
   await runWithProgress(app, {
     title: `Restore files into ${typed}`,
     whenDone: 'stay',
-    stoppable: false,
-    run: async (reporter: ProgressReporter) => {
+    stopNote: ['What was restored before the stop stays;', 'the file being written is removed.'],
+    run: (screen, signal) => runLogged(tui, ['get', ...source, ...paths, typed], screen, async (reporter: ProgressReporter) => {
       const destination = await tui.cli.browse.prepareDestination(typed);
-      const result = await restoreFiles({ tree, paths, destination, existing: 'refuse', writer: tui.cli.browse.fileWriter, reporter });
+      const result = await restoreFiles({ tree, paths, destination, existing: 'refuse', writer: tui.cli.browse.fileWriter, reporter, signal });
       const remarks = result.remarks.map((remark) => `${remark.path}: ${remark.code} ${remark.message}`);
       return [`Restored ${result.files} files (${formatBytes(result.bytes)}), ${result.folders} folders and ${result.links} links into ${destination}.`, ...remarks];
-    },
+    }),
   });
 }
 
 /** Browses a tree until the user leaves; restores what is marked when asked. */
-async function browseAndRestore(app: TuiApp, tui: TuiContext, tree: FileTree, label: string): Promise<void> {
+async function browseAndRestore(app: TuiApp, tui: TuiContext, tree: FileTree, label: string, source: readonly string[]): Promise<void> {
   for (;;) {
     const choice = await browseTree(app, tree, label);
     if (!choice) return;
-    await restoreMarked(app, tui, tree, choice.paths);
+    await restoreMarked(app, tui, tree, choice.paths, source);
   }
 }
 
@@ -129,7 +131,7 @@ async function browseSnapshot(app: TuiApp, tui: TuiContext, session: TuiSession)
       const { manifest } = snapshot;
       const shortId = snapshot.id.slice(0, 8);
       if (manifest.kind === 'files') {
-        await browseAndRestore(app, tui, openFilesSnapshot(repository, manifest), shortId);
+        await browseAndRestore(app, tui, openFilesSnapshot(repository, manifest), shortId, ['-r', folder, shortId]);
         continue;
       }
       const volumes = manifest.volumes;
@@ -141,7 +143,8 @@ async function browseSnapshot(app: TuiApp, tui: TuiContext, session: TuiSession)
       try {
         const bytes = await openSnapshotVolume(repository, volume.content, manifest.chunkBytes);
         const tree = await tui.cli.browse.openFileTree(bytes);
-        await browseAndRestore(app, tui, tree, `${shortId}${volume.partition === undefined ? '' : `:${volume.partition}`}`);
+        const spec = `${shortId}${volume.partition === undefined ? '' : `:${volume.partition}`}`;
+        await browseAndRestore(app, tui, tree, spec, ['-r', folder, spec]);
       } catch (error) {
         await showError(app, error);
       }
@@ -154,7 +157,7 @@ async function browseVolume(app: TuiApp, tui: TuiContext): Promise<void> {
   if (!spec) return;
   const volume = await tui.cli.browse.openVolume(spec);
   try {
-    await browseAndRestore(app, tui, await tui.cli.browse.openFileTree(volume.source), volume.label);
+    await browseAndRestore(app, tui, await tui.cli.browse.openFileTree(volume.source), volume.label, [spec]);
   } finally {
     await volume.close();
   }

@@ -5,8 +5,8 @@ import type { TuiApp } from './app.ts';
 import { askText, escapeTags, showMessage } from './common-screens.ts';
 import type { LogServices } from './tui-context.ts';
 
-/** The logs screen; without log services it says where logs will come from. */
-export async function showLogs(app: TuiApp, logs: LogServices | undefined): Promise<void> {
+/** The logs screen; without log services it says where logs will come from. The export writes a run log of its own (`runLogged`). */
+export async function showLogs(app: TuiApp, logs: LogServices | undefined, runLogged: <T>(argv: readonly string[], run: () => Promise<T>) => Promise<T>): Promise<void> {
   if (!logs) {
     await showMessage(app, { title: 'Logs', lines: ['Run logs and their export are not part of this build yet.', 'Errors are shown with their code and fix; `lifeboat errors` lists them all.'] });
     return;
@@ -15,6 +15,6 @@ export async function showLogs(app: TuiApp, logs: LogServices | undefined): Prom
   await showMessage(app, { title: 'Logs', lines: [...lines.map((line) => escapeTags(line)), '', 'Next: choose a folder to export them to (Esc: none).'] });
   const folder = (await askText(app, { title: 'Export logs', prompt: ['The folder to write the logs archive into:'] }))?.trim();
   if (!folder) return;
-  const archive = await logs.exportTo(folder);
+  const archive = await runLogged(['logs', 'export', folder], () => logs.exportTo(folder));
   await showMessage(app, { title: 'Logs exported', lines: [escapeTags(`Written: ${archive}`)] });
 }

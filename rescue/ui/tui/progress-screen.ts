@@ -8,7 +8,7 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { toLifeboatError } from '../../core/errors.ts';
 import { formatDuration, type ProgressEvent, type ProgressReporter } from '../../core/progress.ts';
 import { hintLine, type TuiApp } from './app.ts';
-import { confirm, errorLines, escapeTags, showMessage, wrapLines } from './common-screens.ts';
+import { confirm, errorLines, escapeTags, wrapLines } from './common-screens.ts';
 
 /** What happens when the operation succeeded. */
 export type WhenDone = 'stay' | 'poweroff' | 'reboot';
@@ -55,8 +55,8 @@ export function asciiChart(samples: readonly number[], width: number, height: nu
 export function runWithProgress(app: TuiApp, options: {
   title: string;
   whenDone: WhenDone;
-  /** False for operations that cannot stop part-way (Cancel then says so). */
-  stoppable?: boolean;
+  /** What a stop leaves behind, shown when Cancel asks (default: the backup and restore lines). */
+  stopNote?: readonly string[];
   run: (reporter: ProgressReporter, signal: AbortSignal) => Promise<readonly string[]>;
 }): Promise<ProgressOutcome | undefined> {
   return app.show<ProgressOutcome>({ title: options.title, hint: hintLine([['w', 'when done'], ['c/Esc', 'cancel']]) }, (page) => {
@@ -137,11 +137,7 @@ export function runWithProgress(app: TuiApp, options: {
         return;
       }
       if (controller.signal.aborted) return;
-      if (options.stoppable === false) {
-        await showMessage(app, { title: 'Cancel', lines: ['This operation cannot be stopped part-way;', 'it goes on to its end.'] });
-        return;
-      }
-      if (await confirm(app, { title: 'Cancel?', lines: [`Stop ${escapeTags(options.title)}?`, 'A stopped backup leaves the repository as it was;', 'a stopped restore leaves the target incomplete.'] })) {
+      if (await confirm(app, { title: 'Cancel?', lines: [`Stop ${escapeTags(options.title)}?`, ...(options.stopNote ?? ['A stopped backup leaves the repository as it was;', 'a stopped restore leaves the target incomplete.'])] })) {
         if (!finished) controller.abort();
         draw();
       }

@@ -19,6 +19,7 @@ import { hintLine, type TuiApp } from './app.ts';
 import { askText, chooseFromList, escapeTags, showError, showMessage, wrapLines, type ChoiceRow } from './common-screens.ts';
 import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from './disk-map.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
+import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
 import type { LoadedDisk, TuiContext } from './tui-context.ts';
@@ -204,7 +205,8 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         const outcome = await runWithProgress(app, {
           title: `Restore onto ${target.path}`,
           whenDone: 'stay',
-          run: (reporter, signal) => performRestore(tui, { snapshot, scope: restoreScope, repository, targetPath: target.path, createBytes, sectorSize }, reporter, signal),
+          run: (reporter, signal) => runLogged(tui, ['restore', '-r', folder, `${snapshot.id.slice(0, 8)}${restoreScope.partition === undefined ? '' : `:${restoreScope.partition}`}`, target.path, ...(restoreScope.grow ? ['--grow'] : []), '--yes'], reporter,
+            (logged) => performRestore(tui, { snapshot, scope: restoreScope, repository, targetPath: target.path, createBytes, sectorSize }, logged, signal)),
         });
         if (outcome?.ok && outcome.whenDone !== 'stay') await services.powerAction(outcome.whenDone);
         return;

@@ -60,7 +60,7 @@ async function runAction(app: TuiApp, tui: TuiContext, session: TuiSession, acti
     case 'browse': return runBrowseFlow(app, tui, session);
     case 'verify': return runVerifyFlow(app, tui, session);
     case 'disks': return showDisks(app, () => loadDisks(tui.cli));
-    case 'logs': return showLogs(app, tui.logs);
+    case 'logs': return showLogs(app, tui.logs, (argv, run) => tui.cli.logs.runLogged(argv, run));
     case 'add-repository':
       await typeRepository(app, session);
       return;

@@ -6,6 +6,7 @@ import { checkRepository } from '../../ops/check-repository.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import type { TuiApp } from './app.ts';
 import { chooseFromList } from './common-screens.ts';
+import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
 import type { TuiContext } from './tui-context.ts';
@@ -22,13 +23,13 @@ export async function runVerifyFlow(app: TuiApp, tui: TuiContext, session: TuiSe
   await runWithProgress(app, {
     title: `Verify ${folder}`,
     whenDone: 'stay',
-    stoppable: false,
-    run: async (reporter) => {
-      const report = await withRepository(tui.cli, repositoryArgs(folder), { exclusive: false, command: 'check', tolerant: true }, (repository) => checkRepository(repository, { readData }, reporter));
+    stopNote: ['A check writes nothing: stopping it changes nothing.'],
+    run: (screen, signal) => runLogged(tui, ['check', '-r', folder, ...(readData ? ['--read-data'] : [])], screen, async (reporter) => {
+      const report = await withRepository(tui.cli, repositoryArgs(folder), { exclusive: false, command: 'check', tolerant: true }, (repository) => checkRepository(repository, { readData, signal }, reporter));
       for (const line of report.info) reporter.notice(line);
       for (const problem of report.problems) reporter.notice(`${problem.code}: ${problem.detail}`);
       if (report.problems.length > 0) throw new LifeboatError('LB_REPO_CHECK_FAILED', { detail: `${report.problems.length} problem(s), listed above.` });
       return [`${report.snapshots} snapshots and ${report.packs} packs checked${readData ? `, ${report.blobsRead} chunks read` : ''}: no problems.`];
-    },
+    }),
   });
 }
