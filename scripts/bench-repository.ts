@@ -8,7 +8,9 @@
 //    same repository: its wall time against the first backup's and the bytes it stored (stats.newBytes)
 //    against the first backup's;
 //  - peak RSS of each command's whole process tree (sum of VmRSS polled every 200 ms, or the largest
-//    single VmHWM if higher).
+//    single VmHWM if higher);
+//  - CPU time (user + system) of each command's process tree, printed beside the wall times: on this
+//    shared machine it varies less with other load than wall time does (no goal is set on it).
 // Page cache warm for both (the source is read once before each timed step, `sync` before each), tools
 // interleaved (peer, lifeboat, peer, lifeboat...), the median of the runs reported.
 // The images are generated once, deterministically (seeded; the system files are a seeded sample of
@@ -441,6 +443,8 @@ async function prepareImages(fs: Filesystem, dir: string): Promise<{ pristine: s
 
 interface Measured {
   readonly seconds: number;
+  /** User plus system CPU time of the command and every process it waited for (bash's `times`). */
+  readonly cpuSeconds: number;
   readonly peakRssBytes: number;
   readonly exitCode: number | undefined;
   readonly stdout: string;
@@ -480,8 +484,12 @@ async function statusKiB(pid: number): Promise<{ rss: number; hwm: number } | un
  * ~1400 /proc reads a second, taken from whichever tool used both cores).
  */
 async function measure(file: string, args: readonly string[]): Promise<Measured> {
+  // A bash wrapper reports the CPU time of the command's whole process tree (its own few MiB are
+  // left out of the memory figures below).
+  const timesFile = path.join(WORK, `.times-${process.pid}`);
+  const wrapper = 'f=$1; shift; "$@"; s=$?; times > "$f"; exit $s';
   const started = performance.now();
-  const child = execa(file, args, { reject: false, env: ENV, stdin: 'ignore', maxBuffer: 256 * MiB });
+  const child = execa('bash', ['-c', wrapper, 'bash', timesFile, file, ...args], { reject: false, env: ENV, stdin: 'ignore', maxBuffer: 256 * MiB });
   const root = child.pid;
   let peakKiB = 0;
   let done = false;
@@ -500,6 +508,7 @@ async function measure(file: string, args: readonly string[]): Promise<Measured>
       }
       let sum = 0;
       for (const pid of tree) {
+        if (pid === root) continue; // the wrapper
         const status = await statusKiB(pid);
         if (!status) continue;
         sum += status.rss;
@@ -513,7 +522,17 @@ async function measure(file: string, args: readonly string[]): Promise<Measured>
   const seconds = (performance.now() - started) / 1000;
   done = true;
   await poller;
-  return { seconds, peakRssBytes: peakKiB * KiB, exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+  const cpuSeconds = await childCpuSeconds(timesFile);
+  return { seconds, cpuSeconds, peakRssBytes: peakKiB * KiB, exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** The children's line of bash's `times` output ("0m17.940s 0m2.490s"): user + system seconds. */
+async function childCpuSeconds(timesFile: string): Promise<number> {
+  const text = await readFile(timesFile, 'utf8').catch(() => '');
+  await rm(timesFile, { force: true });
+  const line = text.trim().split('\n')[1] ?? '';
+  const seconds = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((match) => Number(match[1]) * 60 + Number(match[2]));
+  return seconds.length === 2 ? seconds[0]! + seconds[1]! : NaN;
 }
 
 /** Reads the whole image so that the timed step finds it in the page cache, and flushes dirty pages. */
@@ -535,6 +554,9 @@ async function freshTarget(file: string, sizeBytes: number): Promise<void> {
 
 interface SideRun {
   backupSeconds: number;
+  backupCpuSeconds: number;
+  restoreCpuSeconds: number;
+  secondBackupCpuSeconds?: number;
   backupPeakRssBytes: number;
   storedBytes: number;
   restoreSeconds: number;
@@ -577,7 +599,7 @@ async function runPeer(fs: Filesystem, source: string, pristine: string, dir: st
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
   await rm(image, { force: true });
-  return { backupSeconds: backup.seconds, backupPeakRssBytes: backup.peakRssBytes, storedBytes, restoreSeconds: restore.seconds, restorePeakRssBytes: restore.peakRssBytes, ...verdict };
+  return { backupSeconds: backup.seconds, backupCpuSeconds: backup.cpuSeconds, backupPeakRssBytes: backup.peakRssBytes, storedBytes, restoreSeconds: restore.seconds, restoreCpuSeconds: restore.cpuSeconds, restorePeakRssBytes: restore.peakRssBytes, ...verdict };
 }
 
 interface DoneEvent {
@@ -630,6 +652,9 @@ async function runLifeboat(fs: Filesystem, source: string, pristine: string, mod
   await rm(repo, { recursive: true, force: true });
   return {
     backupSeconds: backup.seconds,
+    backupCpuSeconds: backup.cpuSeconds,
+    restoreCpuSeconds: restore.cpuSeconds,
+    secondBackupCpuSeconds: second.cpuSeconds,
     backupPeakRssBytes: backup.peakRssBytes,
     storedBytes,
     restoreSeconds: restore.seconds,
@@ -649,6 +674,9 @@ interface Side {
   runs: number;
   failures: string[];
   backupSeconds: number;
+  backupCpuSeconds: number;
+  restoreCpuSeconds: number;
+  secondBackupCpuSeconds?: number;
   restoreSeconds: number;
   storedBytes: number;
   backupPeakRssMiB: number;
@@ -694,6 +722,8 @@ function summarise(results: readonly SideRun[], failures: string[]): Side {
     runs: results.length,
     failures,
     backupSeconds: mid((run) => run.backupSeconds),
+    backupCpuSeconds: mid((run) => run.backupCpuSeconds),
+    restoreCpuSeconds: mid((run) => run.restoreCpuSeconds),
     restoreSeconds: mid((run) => run.restoreSeconds),
     storedBytes: mid((run) => run.storedBytes),
     backupPeakRssMiB: peak((run) => run.backupPeakRssBytes),
@@ -704,6 +734,7 @@ function summarise(results: readonly SideRun[], failures: string[]): Side {
   };
   if (results.some((run) => run.secondBackupSeconds !== undefined)) {
     side.secondBackupSeconds = mid((run) => run.secondBackupSeconds);
+    side.secondBackupCpuSeconds = mid((run) => run.secondBackupCpuSeconds);
     side.secondBackupPeakRssMiB = peak((run) => run.secondBackupPeakRssBytes ?? 0);
     side.firstNewBytes = mid((run) => run.firstNewBytes);
     side.secondNewBytes = mid((run) => run.secondNewBytes);
@@ -744,9 +775,13 @@ function printReport(report: FsReport): void {
   row('backup', cell(peer, (x) => s(x.backupSeconds)), cell(lifeboat, (x) => s(x.backupSeconds)), ratio(live(lifeboat)?.backupSeconds, live(peer)?.backupSeconds));
   row('stored bytes', cell(peer, (x) => mib(x.storedBytes)), cell(lifeboat, (x) => mib(x.storedBytes)), ratio(live(lifeboat)?.storedBytes, live(peer)?.storedBytes));
   row('restore', cell(peer, (x) => s(x.restoreSeconds)), cell(lifeboat, (x) => s(x.restoreSeconds)), ratio(live(lifeboat)?.restoreSeconds, live(peer)?.restoreSeconds));
+  // CPU time (user + system, all processes and threads) depends less on other load than wall time.
+  row('backup CPU time', cell(peer, (x) => s(x.backupCpuSeconds)), cell(lifeboat, (x) => s(x.backupCpuSeconds)), ratio(live(lifeboat)?.backupCpuSeconds, live(peer)?.backupCpuSeconds));
+  row('restore CPU time', cell(peer, (x) => s(x.restoreCpuSeconds)), cell(lifeboat, (x) => s(x.restoreCpuSeconds)), ratio(live(lifeboat)?.restoreCpuSeconds, live(peer)?.restoreCpuSeconds));
   row('peak RSS backup', cell(peer, (x) => mib(x.backupPeakRssMiB * MiB)), cell(lifeboat, (x) => mib(x.backupPeakRssMiB * MiB)), '');
   row('peak RSS restore', cell(peer, (x) => mib(x.restorePeakRssMiB * MiB)), cell(lifeboat, (x) => mib(x.restorePeakRssMiB * MiB)), '');
   row('second backup', '', cell(lifeboat, (x) => s(x.secondBackupSeconds)), ratio(live(lifeboat)?.secondBackupSeconds, live(lifeboat)?.backupSeconds));
+  row('second backup CPU time', '', cell(lifeboat, (x) => s(x.secondBackupCpuSeconds)), ratio(live(lifeboat)?.secondBackupCpuSeconds, live(lifeboat)?.backupCpuSeconds));
   row('new bytes, first / second', '', cell(lifeboat, (x) => `${mib(x.firstNewBytes)} / ${mib(x.secondNewBytes)}`), '');
   const checked = (x: Side) => (x.checks.every((c) => c === 'clean') ? (x.notes.length > 0 ? 'not clean*' : 'clean') : 'NOT CLEAN');
   const same = (x: Side) => (x.identical.every(Boolean) ? 'yes' : x.identical.some(Boolean) ? 'some runs' : 'no');
@@ -790,7 +825,7 @@ async function benchFilesystem(fs: Filesystem): Promise<FsReport> {
         const result = await go();
         results.push(result);
         log(
-          `${fs.name} run ${run + 1}/${RUNS}: ${name}: backup ${result.backupSeconds.toFixed(1)} s, ${(result.storedBytes / MiB).toFixed(1)} MiB, ` +
+          `${fs.name} run ${run + 1}/${RUNS}: ${name}: backup ${result.backupSeconds.toFixed(1)} s (CPU ${result.backupCpuSeconds.toFixed(1)} s), ${(result.storedBytes / MiB).toFixed(1)} MiB, ` +
             `restore ${result.restoreSeconds.toFixed(1)} s${result.secondBackupSeconds === undefined ? '' : `, second backup ${result.secondBackupSeconds.toFixed(1)} s`}, ` +
             `check ${result.checkProblem ?? (result.checkNote === undefined ? 'clean' : `not clean (${result.checkNote})`)}, ${result.identical ? 'identical to' : 'differs from'} the source, ` +
             `peak RSS ${[result.backupPeakRssBytes, result.restorePeakRssBytes, ...(result.secondBackupPeakRssBytes === undefined ? [] : [result.secondBackupPeakRssBytes])].map((bytes) => (bytes / MiB).toFixed(0)).join(' / ')} MiB`,
