@@ -84,7 +84,11 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
   const sectorSize = table.sectorSize;
   const sourceBytes = manifest.source.sizeBytes;
   const sameSize = target.sizeBytes === sourceBytes;
-  const partitionsEnd = Math.max(0, ...table.partitions.map((partition) => (partition.startLba + partition.sectors) * sectorSize));
+  // An MBR extended partition is a container: what must fit is its logical partitions (and EBRs,
+  // which are regions), not its full extent, so it can be shrunk onto a smaller disk (below).
+  const extended = table.kind === 'mbr' ? table.partitions.find((partition) => partition.kind === 'extended') : undefined;
+  const logicalEnd = Math.max(0, ...table.partitions.filter((partition) => partition.kind === 'logical').map((partition) => partition.startLba + partition.sectors));
+  const partitionsEnd = Math.max(0, ...table.partitions.map((partition) => (partition === extended ? Math.max(partition.startLba + 1, logicalEnd) : partition.startLba + partition.sectors) * sectorSize));
   const tail = table.kind === 'gpt' ? gptTailSectors(table.gptEntryCount ?? 128, sectorSize) * sectorSize : 0;
   const volumesEnd = Math.max(0, ...manifest.volumes.map((volume) => volume.offset + volume.content.sizeBytes));
   const requiredBytes = sameSize ? sourceBytes : Math.max(partitionsEnd + tail, volumesEnd, ...manifest.regions.filter((region) => region.name !== 'gpt-backup').map((region) => region.offset + region.content.sizeBytes));
@@ -98,6 +102,12 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
     steps.push({ kind: 'region', region: index, offset: region.offset, sizeBytes: region.content.sizeBytes, label: region.name === 'head' ? 'partition table, boot code and boot gap' : region.name === 'gpt-backup' ? 'backup GPT' : `extended boot record (${region.name})` });
   });
   const targetSectors = Math.floor(target.sizeBytes / sectorSize);
+  if (extended && extended.startLba + extended.sectors > targetSectors) {
+    // Only the MBR slot changes: each EBR's link to the next is relative to the extended start.
+    const sectors = targetSectors - extended.startLba;
+    steps.push({ kind: 'mbr-entry', partition: { ...extended, sectors }, label: `shrink the extended partition ${extended.number} to ${formatBytes(sectors * sectorSize)} (its logical partitions keep their places)` });
+    notes.push(`The extended partition ${extended.number} ends past the target; it is shrunk to end at the target's end. Its logical partitions are unchanged.`);
+  }
   let partitions = table.partitions;
   const last = lastPartition(partitions);
   if (grow && last && table.kind !== 'none') {
