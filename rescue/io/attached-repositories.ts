@@ -169,8 +169,10 @@ export class AttachedRepositories {
       }
       let mount: SearchedMount;
       if (decision.action === 'search-mounted') {
+        // Only what this process mounted is unmounted by it: a mount under the mount root made by
+        // another Lifeboat (the TUI on the other console) is searched, and left to its owner.
         mount = this.searched.get(decision.mountPoint) ?? {
-          device: candidate.device, mountPoint: decision.mountPoint, filesystem, label, readOnly: decision.readOnly, ours: decision.ours,
+          device: candidate.device, mountPoint: decision.mountPoint, filesystem, label, readOnly: decision.readOnly, ours: false,
           readOnlyCommand: undefined, writable: decision.writable, notWritable: decision.notWritable,
         };
       } else {

@@ -68,10 +68,12 @@ test.serial('attached disks: found on ext4 and NTFS, mounted read-only until a b
   const [ntfs = '', fat = ''] = second.partitions.map((device) => path.basename(device));
 
   const report = await scanner.scan();
-  t.deepEqual(report.found, [
+  // Disks are searched in name order; the loop numbers these got are the system's choice.
+  const byPath = <T extends { path: string }>(list: T[]) => [...list].sort((a, b) => a.path.localeCompare(b.path));
+  t.deepEqual(byPath(report.found), byPath([
     { path: `${root}/${ext4}/backups`, place: { device: `/dev/${ext4}`, mountPoint: `${root}/${ext4}`, filesystem: 'ext4', label: 'LINUXREPO', readOnly: true } },
     { path: `${root}/${ntfs}/Lifeboat`, place: { device: `/dev/${ntfs}`, mountPoint: `${root}/${ntfs}`, filesystem: 'ntfs', label: 'WINREPO', readOnly: true } },
-  ]);
+  ]));
   const kernelHasVfat = /\svfat$/m.test(await readFile('/proc/filesystems', 'utf8'));
   if (!kernelHasVfat) t.deepEqual(report.skipped.filter((entry) => entry.device === `/dev/${fat}`), [{ device: `/dev/${fat}`, reason: 'the kernel has no vfat driver', notable: true }]);
   let mounts = await mountsUnder(root);
@@ -79,6 +81,12 @@ test.serial('attached disks: found on ext4 and NTFS, mounted read-only until a b
   t.regex(mounts.get(`${root}/${ext4}`) ?? '', /^ext4 ro,/);
   t.regex(mounts.get(`${root}/${ntfs}`) ?? '', /^fuseblk ro,/);
   for (const name of [plain, exfat, fat]) t.false(existsSync(`${root}/${name}`), `no folder left for ${name}`);
+
+  // A second Lifeboat (the TUI on the other console) searches the same mounts and leaves them to their owner.
+  const other = new AttachedRepositories({ scope: parseScanScope(`${first.device} ${second.device}`) });
+  t.deepEqual(byPath((await other.scan()).found).map((entry) => entry.path), byPath(report.found).map((entry) => entry.path));
+  await other.release();
+  t.deepEqual([...(await mountsUnder(root)).keys()].sort(), [`${root}/${ext4}`, `${root}/${ntfs}`], 'still mounted for their owner');
 
   // Read-only until written: reading works (no lock file written), a backup is refused by the filesystem.
   const ext4Repo = `${root}/${ext4}/backups`;
@@ -104,7 +112,7 @@ test.serial('attached disks: found on ext4 and NTFS, mounted read-only until a b
 
   // A second scan finds the same repositories on the same mounts (nothing mounted twice).
   const again = await scanner.scan();
-  t.deepEqual(again.found.map((entry) => [entry.path, entry.place?.readOnly]), [[ext4Repo, false], [`${root}/${ntfs}/Lifeboat`, false]]);
+  t.deepEqual(byPath(again.found).map((entry) => [entry.path, entry.place?.readOnly]), byPath([{ path: ext4Repo }, { path: `${root}/${ntfs}/Lifeboat` }]).map((entry) => [entry.path, false]));
   t.is((await mountsUnder(root)).size, 2);
 
   await scanner.release();
