@@ -10,12 +10,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../builder/paths.ts';
-import { startTerminal, type TerminalSession } from '../test/helpers/tmux.ts';
+import { leaveToHome, openLifeboatTui, typeLine as type, type TerminalSession } from '../test/helpers/tmux.ts';
 import { makeBlankDisk, makeExt4Disk, MiB, sampleFiles } from '../test/helpers/tui-disks.ts';
 
 const COLUMNS = 80;
 const OUTPUT_DIR = path.join(PROJECT_ROOT, 'images', 'screenshots');
-const CLI_ENTRY = path.join(PROJECT_ROOT, 'rescue', 'bin', 'lifeboat.mjs');
 
 /** Visible width of a captured line (SGR sequences take no room). */
 function visibleLength(line: string): number {
@@ -38,18 +37,13 @@ async function snap(session: TerminalSession, name: string, work: string): Promi
   console.log(path.relative(PROJECT_ROOT, png));
 }
 
-async function type(session: TerminalSession, text: string): Promise<void> {
-  await session.sendKeys('-l', text);
-  await session.sendKeys('Enter');
-}
-
 async function main(): Promise<void> {
   await mkdir(OUTPUT_DIR, { recursive: true });
   const work = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-screens-'));
   const source = await makeExt4Disk(work, 'laptop.img', 64 * MiB, 'ROOT', sampleFiles(8 * MiB));
   const target = await makeBlankDisk(work, 'new-disk.img', 64 * MiB);
   const repo = path.join(work, 'backups');
-  const session = await startTerminal(`'${process.execPath}' '${CLI_ENTRY}' tui`, { term: 'linux', columns: COLUMNS, rows: 25, env: { LANG: 'C', LC_ALL: 'C' } });
+  const session = await openLifeboatTui({ columns: COLUMNS, env: { LANG: 'C', LC_ALL: 'C' } });
   try {
     await session.waitFor(/Device\s+Size\s+Bus\s+Model[\s\S]*\[/, 60_000);
     await snap(session, 'home', work);
@@ -91,12 +85,7 @@ async function main(): Promise<void> {
     await session.sendKeys('Enter');
     await session.waitFor(/Confirm: overwrite the target/);
     await snap(session, 'restore-confirm', work);
-    await session.sendKeys('Escape');
-    await session.waitFor(/Restore: target/);
-    await session.sendKeys('Escape');
-    await session.waitFor(/Restore: snapshot/);
-    await session.sendKeys('Escape');
-    await session.waitFor(/Actions/);
+    await leaveToHome(session, /Confirm: overwrite the target/, /Restore: target/, /Restore: snapshot/);
     await session.sendKeys('f');
     await session.waitFor(/What to browse\?/);
     await session.sendKeys('s');

@@ -167,7 +167,7 @@ export const ERROR_CATALOGUE = {
     group: 'input',
     message: 'The operation was stopped before it finished.',
     cause: 'Cancel was chosen while it ran (the TUI\'s progress screen).',
-    fix: 'A stopped backup (disk or files) leaves the repository as it was: run it again. A stopped restore leaves the target incomplete: restore again before using it. A stopped file restore keeps the files restored before the stop. A stopped check changed nothing.',
+    fix: 'A stopped backup leaves the repository as it was: run it again. A stopped restore leaves the target incomplete: restore again before using it.',
   },
   LB_INPUT_IMAGE_CORRUPT: {
     group: 'input',

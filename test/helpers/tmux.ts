@@ -83,3 +83,18 @@ export async function typeLine(session: TerminalSession, text: string): Promise<
   await session.sendKeys('-l', text);
   await session.sendKeys('Enter');
 }
+
+/** Leaves the TUI's screens one by one with Escape (each waited for first, then left), and waits for the home screen. */
+export async function leaveToHome(session: TerminalSession, ...screens: readonly RegExp[]): Promise<string> {
+  for (const screen of screens) {
+    await session.waitFor(screen);
+    await session.sendKeys('Escape');
+  }
+  return session.waitFor(/Actions/, 60_000);
+}
+
+/** Quits the TUI from the home screen with q; resolves with its exit status. */
+export async function quitTui(session: TerminalSession): Promise<number> {
+  await session.sendKeys('q');
+  return session.waitForExit(60_000);
+}

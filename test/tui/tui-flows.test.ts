@@ -1,16 +1,17 @@
 // The TUI driven by keys only in a pseudo-terminal (tmux, 80x25, TERM=linux): a full backup of a
 // loop device over a partitioned ext4 image, a restore onto an image file through the plan and the
 // typed-name confirmation (nothing written before the name is typed), browsing the snapshot and
-// restoring two files, and a mounted disk refused as a restore target with its code.
+// restoring two files (each operation leaving its run log), a mounted disk refused as a restore
+// target with its code, and Cancel of a disk backup and of a files backup.
 
 import test from 'ava';
 import { execa } from 'execa';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
-import { startTerminal, type TerminalSession } from '../helpers/tmux.ts';
+import { leaveToHome, openLifeboatTui, quitTui, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
 import { attachLoop, makeBlankDisk, makeExt4Disk, makeTwoPartitionDisk, MiB, sampleFiles, type FileSet } from '../helpers/tui-disks.ts';
 
 /** Generous: the machine is slow and shared. */
@@ -37,19 +38,14 @@ async function makeFixture(): Promise<Fixture> {
   return { dir, sourceImage, files, loop, repo: path.join(dir, 'repo'), target };
 }
 
-async function openTui(env: Record<string, string> = {}, term = 'linux'): Promise<TerminalSession> {
-  return startTerminal(`'${process.execPath}' '${CLI_ENTRY}' tui`, { term, columns: 80, rows: 25, env });
-}
-
-/** Types text into a line field and presses Enter. */
-async function type(session: TerminalSession, text: string): Promise<void> {
-  await session.sendKeys('-l', text);
-  await session.sendKeys('Enter');
+function openTui(env: Record<string, string> = {}, term = 'linux'): Promise<TerminalSession> {
+  return openLifeboatTui({ term, env });
 }
 
 test.serial('keys only: back up a loop disk, restore it onto an image through the confirmation, browse and restore two files', async (t) => {
   const fixture = await makeFixture();
-  const session = await openTui();
+  const logDir = path.join(fixture.dir, 'logs');
+  const session = await openTui({ LIFEBOAT_LOG_DIR: logDir });
   t.teardown(async () => {
     await session.close();
     await fixture.loop.detach();
@@ -175,13 +171,11 @@ test.serial('keys only: back up a loop disk, restore it onto an image through th
   t.deepEqual(await readFile(path.join(out, 'readme.txt')), fixture.files['readme.txt']);
   t.deepEqual(await readFile(path.join(out, 'letter.txt')), fixture.files['docs/letter.txt']);
   await session.sendKeys('Enter');
-  await session.waitFor(/Browse /);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Browse: snapshot/);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session, /Browse /, /Browse: snapshot/);
+  t.is(await quitTui(session), 0);
+  // Each operation wrote its run log, as the same command typed in a shell would.
+  const logs = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'logs', 'list', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } })).stdout) as { logs: Array<{ name: string; outcome: string }> };
+  t.deepEqual(logs.logs.map((log) => [log.name.replace(/^\S+?Z-/, ''), log.outcome]), [['backup-disk.log', 'success'], ['restore.log', 'success'], ['get.log', 'success']]);
 });
 
 test.serial('a mounted disk is listed as in use and refused as a restore target with its code; nothing is written', async (t) => {
@@ -225,12 +219,8 @@ test.serial('a mounted disk is listed as in use and refused as a restore target 
   await session.sendKeys('Enter');
   await session.waitFor(/Restore: target/);
   t.is(await sha256(fixture.sourceImage), before);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Restore: snapshot/);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session, /Restore: target/, /Restore: snapshot/);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('TERM=vt220: the home screen renders and the menu navigates by arrows, Enter and Escape; power actions are asked first', async (t) => {
@@ -250,13 +240,10 @@ test.serial('TERM=vt220: the home screen renders and the menu navigates by arrow
     await session.sendKeys(key);
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
-  await session.waitFor(/Verify|Repository/);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Actions/);
+  await leaveToHome(session, /Verify|Repository/);
   await session.sendKeys('d');
   t.regex(await session.waitFor(/sectors \d+\/\d+ B/, STEP_MS), /Disks/);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Actions/);
+  await leaveToHome(session, /Disks/);
   await session.sendKeys('l');
   await session.waitFor(/Logs/);
   await session.sendKeys('Enter');
@@ -272,8 +259,7 @@ test.serial('TERM=vt220: the home screen renders and the menu navigates by arrow
   await session.sendKeys('y');
   await session.waitFor(/Actions/);
   t.is(await readFile(powerRecord, 'utf8'), 'poweroff\n', 'only the confirmed action ran');
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('progress: "when done" changes while running, Cancel asks then stops the backup cleanly; a finished backup runs the power action chosen', async (t) => {
@@ -335,8 +321,7 @@ test.serial('progress: "when done" changes while running, Cancel asks then stops
   t.is(await readFile(powerRecord, 'utf8'), 'poweroff\n');
   const check = await execa(process.execPath, [CLI_ENTRY, 'check', '-r', repo, '--read-data'], { reject: false });
   t.is(check.exitCode, 0, check.stdout + check.stderr);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('an encrypted repository: created with the password typed twice; Verify asks for it, a wrong one is shown with its code and fix', async (t) => {
@@ -400,9 +385,8 @@ test.serial('an encrypted repository: created with the password typed twice; Ver
   const verified = await session.waitFor(/100%\s+done/, LONG_MS);
   t.regex(verified, /1 snapshots and \d+ packs checked, \d+ chunks read: no problems/);
   await session.sendKeys('Enter');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('browse a partition of a disk image outside any repository (DISK:N) and restore a folder', async (t) => {
@@ -433,11 +417,8 @@ test.serial('browse a partition of a disk image outside any repository (DISK:N) 
   t.deepEqual(await readFile(path.join(out, 'docs', 'letter.txt')), files['docs/letter.txt']);
   t.deepEqual(await readFile(path.join(out, 'docs', 'photo.bin')), files['docs/photo.bin']);
   await session.sendKeys('Enter');
-  await session.waitFor(/Browse /);
-  await session.sendKeys('Escape');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session, /Browse /);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('restore one partition of a two-partition disk snapshot into a new image file', async (t) => {
@@ -478,9 +459,8 @@ test.serial('restore one partition of a two-partition disk snapshot into a new i
   t.is(restored.length, second.sizeBytes);
   t.true(restored.equals(source.subarray(second.offset, second.offset + second.sizeBytes)), 'the image holds partition 2 byte for byte');
   await session.sendKeys('Enter');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('restore onto a larger image: g on the plan grows the last partition and its filesystem', async (t) => {
@@ -520,9 +500,8 @@ test.serial('restore onto a larger image: g on the plan grows the last partition
   t.is(partition?.filesystem?.sizeBytes, 63 * MiB, 'resize2fs grew the filesystem');
   t.is(partition?.filesystem?.label, 'GROWME');
   await session.sendKeys('Enter');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session);
+  t.is(await quitTui(session), 0);
 });
 
 test.serial('Logs: the run logs are listed and exported with a system report into a typed folder', async (t) => {
@@ -551,7 +530,48 @@ test.serial('Logs: the run logs are listed and exported with a system report int
   t.regex(names, /\/logs\/.+/);
   t.regex(names, /\/system\/.+/);
   await session.sendKeys('Enter');
-  await session.waitFor(/Actions/);
-  await session.sendKeys('q');
-  t.is(await session.waitForExit(STEP_MS), 0);
+  await leaveToHome(session);
+  t.is(await quitTui(session), 0);
+});
+
+test.serial('Cancel stops a files backup: no snapshot, the repository checks clean, the run log says LB_INPUT_STOPPED', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  // Enough random data in large files that the backup is still running when the keys arrive.
+  const folder = path.join(dir, 'documents');
+  await mkdir(folder);
+  for (let index = 0; index < 48; index++) await writeFile(path.join(folder, `scan-${index}.bin`), randomBytes(4 * MiB));
+  const repo = path.join(dir, 'repo');
+  await execa(process.execPath, [CLI_ENTRY, 'init', '-r', repo]);
+  const logDir = path.join(dir, 'logs');
+  const session = await openTui({ LIFEBOAT_REPOSITORY: repo, LIFEBOAT_LOG_DIR: logDir });
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${repo}`), STEP_MS);
+  await session.sendKeys('b');
+  await session.waitFor(/What to back up\?/);
+  await session.sendKeys('f');
+  await session.waitFor(/The folder \(or file\) to back up/);
+  await type(session, folder);
+  await session.waitFor(new RegExp(`Backup: repository[\\s\\S]*${repo}`));
+  await session.sendKeys('Enter');
+  await session.waitFor(/Start the backup/);
+  await session.sendKeys('s');
+  await session.waitFor(/running/, STEP_MS);
+  await session.sendKeys('c');
+  await session.waitFor(/Cancel\?/);
+  await session.sendKeys('y');
+  const stopped = await session.waitFor(/%\s+stopped/, LONG_MS);
+  t.regex(stopped, /LB_INPUT_STOPPED/);
+  t.notRegex(stopped, /cannot be stopped/);
+  await session.sendKeys('Enter');
+  await leaveToHome(session);
+  t.is(await quitTui(session), 0);
+  const listed = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'snapshots', '-r', repo, '--json'])).stdout) as unknown[];
+  t.deepEqual(listed, [], 'the stopped backup saved no snapshot');
+  const check = await execa(process.execPath, [CLI_ENTRY, 'check', '-r', repo, '--read-data'], { reject: false });
+  t.is(check.exitCode, 0, check.stdout + check.stderr);
+  const logs = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'logs', 'list', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } })).stdout) as { logs: Array<{ name: string; outcome: string }> };
+  t.deepEqual(logs.logs.map((log) => [log.name.replace(/^\S+?Z-/, ''), log.outcome]), [['backup-files.log', 'LB_INPUT_STOPPED']]);
 });
