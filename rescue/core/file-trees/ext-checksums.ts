@@ -16,6 +16,8 @@
 //   first record spans the whole block (dx_node) are index blocks: they hold no names, may keep a
 //   stale tail from an earlier life as a leaf, and are not checked here (the kernel's rule in
 //   __ext4_read_dirblock). A leaf without the tail passes (e2fsck reports it, the names are intact).
+// - Extended-attribute block (shared between inodes, so seeded by the filesystem, not an inode):
+//   h_checksum (0x10) = crc32c(fs seed, le64 block number, then the block with h_checksum zeroed).
 
 import { crc32cUpdate } from '../filesystems/crc32c.ts';
 import { corrupt, Fields } from '../filesystems/fields.ts';
@@ -85,4 +87,19 @@ export function verifyDirectoryBlockChecksum(seed: number | undefined, directory
   const stored = f.u32(at + 8, 'det_checksum');
   const computed = crc32cUpdate(seed, block.subarray(0, at));
   if (computed !== stored) throw f.fail(at + 8, `directory inode ${directory.number} block det_checksum`, `checksum 0x${stored.toString(16)} does not match 0x${computed.toString(16)} (metadata_csum).`);
+}
+
+const XATTR_CHECKSUM = 0x10;
+
+/** Throws LB_FILESYSTEM_CORRUPT when the extended-attribute block `block` (its bytes in `node`) fails its checksum. */
+export function verifyXattrBlockChecksum(volume: ExtVolume, inode: number, block: number, node: Fields): void {
+  const seed = volume.checksumSeed;
+  if (seed === undefined) return;
+  const blockNumber = new Uint8Array(8);
+  new DataView(blockNumber.buffer).setBigUint64(0, BigInt(block), true);
+  const zeroed = new Uint8Array(node.bytes);
+  zeroed.fill(0, XATTR_CHECKSUM, XATTR_CHECKSUM + 4);
+  const stored = node.u32(XATTR_CHECKSUM, 'h_checksum');
+  const computed = crc32cUpdate(crc32cUpdate(seed, blockNumber), zeroed);
+  if (computed !== stored) throw node.fail(XATTR_CHECKSUM, `inode ${inode} xattr block h_checksum`, `checksum 0x${stored.toString(16)} does not match 0x${computed.toString(16)} (metadata_csum).`);
 }

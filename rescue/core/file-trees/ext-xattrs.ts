@@ -4,9 +4,10 @@
 // from byte 32; value offsets count from the block start). Entry: 0x00 e_name_len, 0x01
 // e_name_index (the prefix), 0x02 e_value_offs, 0x04 e_value_inum (ea_inode: the value is that
 // inode's data), 0x08 e_value_size, 0x0C e_hash, 0x10 the name, padded to 4 bytes; a zero word ends
-// the list. POSIX ACLs are stored in ext4's short form and returned in the kernel's xattr form.
+// the list. With metadata_csum the block's h_checksum (0x10) is checked (ext-checksums.ts). POSIX ACLs are stored in ext4's short form and returned in the kernel's xattr form.
 
 import { Fields } from '../filesystems/fields.ts';
+import { verifyXattrBlockChecksum } from './ext-checksums.ts';
 import type { ExtInode } from './ext-inode.ts';
 import type { ExtVolume } from './ext-volume.ts';
 
@@ -52,6 +53,7 @@ export async function blockXattrs(volume: ExtVolume, inode: ExtInode): Promise<R
   const f = new Fields(bytes, inode.xattrBlock * volume.blockSize, 'ext');
   if (f.u32(0, 'h_magic') !== XATTR_MAGIC) throw f.fail(0, `inode ${inode.number} xattr block h_magic`, `0x${f.u32(0, 'h_magic').toString(16)} is not 0xea020000.`);
   if (f.u32(8, 'h_blocks') !== 1) throw f.fail(8, `inode ${inode.number} xattr block h_blocks`, `${f.u32(8, 'h_blocks')} blocks; only 1 is defined.`);
+  verifyXattrBlockChecksum(volume, inode.number, inode.xattrBlock, f);
   return parseEntries(f, inode, BLOCK_HEADER_BYTES, 0, bytes.length, 'xattr block');
 }
 
