@@ -104,3 +104,27 @@ test.serial('home lists a repository found on an attached loop disk; a backup in
     await execa('umount', [look]);
   }
 });
+
+test.serial('a TUI ended by its terminal closing (SIGHUP) unmounts what it mounted', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-attached-'));
+  const disk = await makeAttachedDisk(dir, 'stick.img', [{ filesystem: 'ntfs', label: 'STICK', sizeMiB: 32, repository: 'Lifeboat' }], {
+    lifeboatInit: async (folder) => {
+      if ((await lifeboat(['init', '-r', folder])).exitCode !== 0) throw new Error('init failed');
+    },
+  });
+  const session = await openLifeboatTui({ env: { LIFEBOAT_SCAN_DEVICES: disk.device } });
+  const mountPoint = `/run/lifeboat/mnt/${path.basename(disk.partitions[0] ?? '')}`;
+  t.teardown(async () => {
+    await session.close();
+    await execa('umount', [mountPoint], { reject: false });
+    await disk.detach();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(/STICK", read-only: \/Lifeboat/, STEP_MS);
+  t.regex((await mountsUnder('/run/lifeboat/mnt')).get(mountPoint) ?? '', /^fuseblk ro,/);
+  // Killing the tmux server closes the terminal: the TUI gets SIGHUP.
+  await session.close();
+  for (let tries = 0; tries < 100 && (await mountsUnder('/run/lifeboat/mnt')).has(mountPoint); tries++) await new Promise((resolve) => setTimeout(resolve, 200));
+  t.false((await mountsUnder('/run/lifeboat/mnt')).has(mountPoint), 'unmounted on the way out');
+  t.false(existsSync(mountPoint));
+});
