@@ -198,6 +198,19 @@ test.serial('a copy of a mounted ext4 reads as e2fsck replays it: renamed, delet
   t.is((await readdir(path.join(dest, 'newdir', 'sub'))).length, 50);
 });
 
+for (const [name, mkfsOptions] of [
+  ['ext4 without 64bit and metadata_csum (8-byte tags, no journal checksums)', ['-O', '^64bit,^metadata_csum']],
+  ['ext3 (block maps, 8-byte tags)', ['-t', 'ext3']],
+] as const) {
+  test.serial(`${name}: the copy of the mounted filesystem reads as e2fsck replays it`, async (t) => {
+    const copy = await crashCopy(t, name.split(' ')[0]!.concat(name.includes('ext3') ? '' : '-plain'), { mkfsOptions }, fillBase, renameDeleteAndAdd);
+    const features = /^Journal features:(.*)$/m.exec((await execa('dumpe2fs', ['-h', copy.image])).stdout)?.[1] ?? '';
+    t.notRegex(features, /64bit|checksum/, 'a journal with 32-bit tags and no checksums');
+    const { entries } = await readTree(copy.image, true);
+    t.deepEqual([...entries].sort(), [...copy.truth].sort());
+  });
+}
+
 test.serial('data=journal: file contents come from the journal, and a block that began with the jbd2 magic is unescaped', async (t) => {
   const magicFile = Buffer.concat([JBD2_MAGIC, randomBytes(3 * 4096 - 4)]);
   magicFile.set(JBD2_MAGIC, 4096); // the second block begins with the magic too
