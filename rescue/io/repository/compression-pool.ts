@@ -165,18 +165,71 @@ const own = (bytes) => {
 };
 const shared = (bytes) => bytes.buffer instanceof SharedArrayBuffer;
 const reply = (message, data) => parentPort.postMessage(data && !shared(data) ? { ...message, data } : message, data && !shared(data) ? [data.buffer] : []);
-const hashFile = (file) => {
-  const fd = fs.openSync(file, 'r');
+// A pack is verified by reading it back from the device, not from the page cache that still holds
+// what was written (a medium that lost the write, like a failing or fake-capacity USB stick, is
+// caught only so): O_DIRECT reads into a buffer whose start the kernel accepts, found by trying
+// (JavaScript cannot see addresses) once per worker. Where O_DIRECT is refused (tmpfs, some FUSE
+// filesystems), or fails midway, the rest is read through the page cache.
+const HASH_PIECE = 4 * 1024 * 1024;
+const DIRECT_ALIGN = 4096;
+let directPiece;
+const alignedPiece = (fd) => {
+  if (directPiece !== undefined) return directPiece;
+  const raw = Buffer.allocUnsafeSlow(HASH_PIECE + DIRECT_ALIGN);
+  directPiece = null;
+  for (let start = 0; start < DIRECT_ALIGN; start += 16) {
+    try {
+      fs.readSync(fd, raw, start, DIRECT_ALIGN, 0);
+      directPiece = raw.subarray(start, start + HASH_PIECE);
+      break;
+    } catch (error) {
+      if (error.code !== 'EINVAL') break;
+    }
+  }
+  return directPiece;
+};
+const openDirect = (file) => {
   try {
-    const hash = crypto.createHash('sha256');
-    const piece = Buffer.allocUnsafe(4 * 1024 * 1024);
-    let bytes = 0;
-    for (let read; (read = fs.readSync(fd, piece, 0, piece.length, bytes)) > 0; bytes += read) hash.update(piece.subarray(0, read));
-    return { hash: hash.digest('hex'), bytes };
-  } finally {
-    fs.closeSync(fd);
+    return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+  } catch {
+    return undefined;
   }
 };
+const hashFile = (file) => {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  let direct = false; // the whole file came from the device
+  const directFd = openDirect(file);
+  if (directFd !== undefined) {
+    try {
+      const piece = alignedPiece(directFd);
+      while (piece) {
+        const read = fs.readSync(directFd, piece, 0, HASH_PIECE, bytes);
+        hash.update(piece.subarray(0, read));
+        bytes += read;
+        if (read < HASH_PIECE) { // a direct read is short only at the end of the file
+          direct = true;
+          break;
+        }
+      }
+    } catch {
+      // refused midway: the rest through the page cache
+    } finally {
+      fs.closeSync(directFd);
+    }
+  }
+  if (!direct) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const piece = Buffer.allocUnsafe(HASH_PIECE);
+      for (let read; (read = fs.readSync(fd, piece, 0, piece.length, bytes)) > 0; bytes += read) hash.update(piece.subarray(0, read));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return { hash: hash.digest('hex'), bytes, direct };
+};
+
 parentPort.on('message', (task) => {
   try {
     if (task.op === 'hash') {
@@ -265,6 +318,7 @@ interface Answer {
   readonly bytes?: number;
   readonly compression?: string;
   readonly delta?: boolean;
+  readonly direct?: boolean;
   readonly message?: string;
 }
 
@@ -408,9 +462,9 @@ export class ChunkWorkers {
   }
 
   /** SHA-256 of a whole file, read by a worker in pieces; with its length. */
-  async hashFile(file: string): Promise<{ hash: string; bytes: number }> {
+  async hashFile(file: string): Promise<{ hash: string; bytes: number; direct: boolean }> {
     const answer = await this.run({ op: 'hash-file', file });
-    return { hash: answer.hash ?? '', bytes: answer.bytes ?? 0 };
+    return { hash: answer.hash ?? '', bytes: answer.bytes ?? 0, direct: answer.direct === true };
   }
 
   /** Decompresses (at most `rawLength` bytes; a delta's patch applied to `base`) and hashes a stored payload. */

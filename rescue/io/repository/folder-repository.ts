@@ -403,7 +403,7 @@ export class FolderRepository implements RepositoryMaintenance {
       const size = (await handle.stat()).size;
       // Hashed on a chunk worker, so that two packs are verified at once.
       const hashed = await workers.hashFile(packPath(this.path, id));
-      if (hashed.hash !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged).`, pack: id });
+      if (hashed.hash !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged${hashed.direct ? ', as read back from the device' : ''}).`, pack: id });
       const head = Buffer.alloc(PACK_HEADER_BYTES);
       await handle.read(head, 0, PACK_HEADER_BYTES, 0);
       if (size < PACK_HEADER_BYTES + PACK_TRAILER_BYTES || head.toString('latin1') !== PACK_HEADER_MAGIC) {
