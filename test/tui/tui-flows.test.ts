@@ -328,7 +328,8 @@ test.serial('an encrypted repository: created with the password typed twice; Ver
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
   const image = await makeExt4Disk(dir, 'small.img', 24 * MiB, 'SECRET', sampleFiles(MiB));
   const repo = path.join(dir, 'vault');
-  const session = await openTui();
+  const logDir = path.join(dir, 'logs');
+  const session = await openTui({ LIFEBOAT_LOG_DIR: logDir });
   t.teardown(async () => {
     await session.close();
     await rm(dir, { recursive: true, force: true });
@@ -387,6 +388,9 @@ test.serial('an encrypted repository: created with the password typed twice; Ver
   await session.sendKeys('Enter');
   await leaveToHome(session);
   t.is(await quitTui(session), 0);
+  // The backup and both checks (the wrong password, then the right one) left their run logs.
+  const logs = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'logs', 'list', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } })).stdout) as { logs: Array<{ name: string; outcome: string }> };
+  t.deepEqual(logs.logs.map((log) => [log.name.replace(/^\S+?Z-/, ''), log.outcome]), [['backup-disk.log', 'success'], ['check.log', 'LB_REPO_WRONG_PASSWORD'], ['check.log', 'success']]);
 });
 
 test.serial('browse a partition of a disk image outside any repository (DISK:N) and restore a folder', async (t) => {
@@ -532,6 +536,9 @@ test.serial('Logs: the run logs are listed and exported with a system report int
   await session.sendKeys('Enter');
   await leaveToHome(session);
   t.is(await quitTui(session), 0);
+  // The export from the TUI left a run log of its own.
+  const logs = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'logs', 'list', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } })).stdout) as { logs: Array<{ name: string; outcome: string }> };
+  t.deepEqual(logs.logs.map((log) => [log.name.replace(/^\S+?Z-/, ''), log.outcome]), [['disks.log', 'success'], ['logs-export.log', 'success']]);
 });
 
 test.serial('Cancel stops a files backup: no snapshot, the repository checks clean, the run log says LB_INPUT_STOPPED', async (t) => {
