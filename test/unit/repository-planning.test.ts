@@ -451,6 +451,22 @@ test('--grow on MBR rewrites the last entry, needs no GPT and grows the filesyst
   rejects(t, () => planRestore(mbrDisk('logical'), target(128 * MiB), { grow: true }), 'LB_INPUT_USAGE');
 });
 
+test('MBR onto a smaller disk: an extended partition running to the old end counts by its logical partitions and its slot is shrunk to the new end', (t) => {
+  // The extended partition (slot 2) runs to the end of the 64 MiB disk; logical 5 ends at sector 63488 (31 MiB).
+  const disk = mbrDisk('logical');
+  const table = disk.table!;
+  const extended = { ...table.partitions.find((part) => part.kind === 'extended')!, sectors: DISK_SECTORS - 22526 };
+  const snapshot = { ...disk, table: { ...table, partitions: table.partitions.map((part) => (part.kind === 'extended' ? extended : part)) } };
+  const restore = planRestore(snapshot, target(48 * MiB), {});
+  t.is(restore.requiredBytes, 63488 * SECTOR);
+  const entry = restore.steps.find((step) => step.kind === 'mbr-entry');
+  t.like(entry?.kind === 'mbr-entry' ? entry.partition : undefined, { number: 2, kind: 'extended', startLba: 22526, sectors: (48 * MiB) / SECTOR - 22526 });
+  t.true(restore.notes.some((note) => note.includes('shrunk')));
+  // A target that ends inside logical 5 is refused; one as large as the source shrinks nothing.
+  rejects(t, () => planRestore(snapshot, target(63487 * SECTOR), {}), 'LB_DEVICE_TARGET_TOO_SMALL');
+  t.false(planRestore(snapshot, target(DISK_SECTORS * SECTOR), {}).steps.some((step) => step.kind === 'mbr-entry'));
+});
+
 test('a disk snapshot onto a target with another sector size is refused', (t) => {
   const error = rejects(t, () => planRestore(gptDisk(), target(DISK_SECTORS * SECTOR, 4096), {}), 'LB_DEVICE_SECTOR_SIZE_MISMATCH');
   t.is(error?.details.source, 512);
