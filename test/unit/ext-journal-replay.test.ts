@@ -277,7 +277,7 @@ async function patchJournalSuperblock(image: string, at: number, value: number):
   await writeFile(image, bytes);
 }
 
-test.serial('hostile journals: an absurd size, a logged block past the filesystem and a log that wraps onto itself give notices, never a crash or a hang', async (t) => {
+test.serial('hostile journals: an absurd size, a logged block past the filesystem, a journal mapped outside it and a log that wraps onto itself give notices, never a crash or a hang', async (t) => {
   const copy = await crashCopy(t, 'hostile', {}, fillBase, renameDeleteAndAdd);
   const stale = [...copy.unreplayed].sort();
 
@@ -306,6 +306,14 @@ test.serial('hostile journals: an absurd size, a logged block past the filesyste
   const farRead = await readTree(far, true);
   t.regex(farRead.notices.join('\n'), /logs block 2147483647, past the filesystem's \d+ blocks; that block was skipped/);
   t.true(farRead.entries.has('/dir'), 'the folder still reads');
+
+  // The journal inode's first extent moved past the end of the filesystem (i_block[5] is its ee_start_lo).
+  const outside = path.join(work, 'hostile-extent.img');
+  await copyFile(copy.image, outside);
+  await execa('debugfs', ['-w', '-R', 'sif <8> block[5] 0x7ffffff0', outside]);
+  const outsideRead = await readTree(outside, true);
+  t.deepEqual([...outsideRead.entries].sort(), stale, 'the journal cannot be read: the main area as it stands');
+  t.regex(outsideRead.notices.join('\n'), /journal is damaged \(LB_FILESYSTEM_CORRUPT: .*outside the filesystem/);
 
   // s_maxlen shrunk to 3 blocks: the log (descriptor at 1, data at 2) wraps onto itself.
   const tiny = path.join(work, 'hostile-wrap.img');
