@@ -29,7 +29,7 @@ import {
 import type { SnapshotManifest, SnapshotOptions } from '../core/repository/format.ts';
 import type { RepositoryWriter, StoredSnapshot, StoreResult } from '../core/repository/repository-port.ts';
 import { selectSnapshot } from '../core/repository/select-snapshot.ts';
-import { forEachLimited } from '../core/run-limited.ts';
+import { manifestHead, verifyWrittenPacks } from './snapshot-common.ts';
 
 /** Large files read and chunked at once (reads, hashing and compression overlap on the thread pool). */
 const FILES_IN_FLIGHT = 6;
@@ -706,14 +706,7 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
   }
   const { counters } = state;
   const manifest: SnapshotManifest = {
-    version: repository.config.version,
-    kind: 'files',
-    time: new Date(started).toISOString(),
-    host: request.host,
-    lifeboatVersion: request.lifeboatVersion,
-    tags: [...request.tags],
-    note: request.note,
-    chunkBytes: repository.config.chunkBytes,
+    ...manifestHead(repository, 'files', started, request),
     source: { path: roots.join(' ').slice(0, 4096), model: '', serial: '', sizeBytes: counters.logicalBytes, logicalSectorSize: 512, physicalSectorSize: 512, transport: 'files' },
     table: undefined,
     regions: [],
@@ -723,18 +716,4 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
   };
   const id = await repository.saveSnapshot(manifest);
   return { id, manifest, counts: { parent: parent?.id, filesRead: counters.filesRead, filesReused: counters.filesReused, bytesReused: counters.bytesReused } };
-}
-
-/** Reads back every pack this run wrote and checks it against its hash and the index. */
-async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
-  const packs = repository.writtenPacks();
-  const total = packs.reduce((sum, pack) => sum + pack.size, 0);
-  let done = 0;
-  reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
-  await forEachLimited(packs, 2, async (pack) => {
-    throwIfStopped(signal, 'the verification');
-    await repository.verifyPack(pack.id);
-    done += pack.size;
-    reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
-  });
 }

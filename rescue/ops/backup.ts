@@ -3,7 +3,6 @@
 // fixed device offsets, stores each new chunk once, verifies the new packs, and writes the
 // manifest last, so an interrupted run leaves the repository as it was plus ignorable packs.
 
-import os from 'node:os';
 import { allocateReadBuffer, readInto, sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
 import { wholeDeviceMap, type UsedBlockMap } from '../core/block-maps/used-block-map.ts';
@@ -19,11 +18,10 @@ import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import type { SystemChoice } from '../core/repository/system-selection.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
 import { loadContent } from './restore.ts';
+import { manifestHead, verifyWrittenPacks } from './snapshot-common.ts';
 
 /** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
 const CHUNKS_IN_FLIGHT = 8;
-/** Packs re-read and hashed at once by the verification (each on a chunk worker). */
-const PACKS_VERIFIED_AT_ONCE = Math.max(1, os.availableParallelism());
 /** The head of a disk (tables, boot code, boot gap) is kept up to this size. */
 const MAX_HEAD_BYTES = 128 * 1024 * 1024;
 
@@ -303,14 +301,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
     throw error;
   }
   const manifest: SnapshotManifest = {
-    version: repository.config.version,
-    kind: request.kind,
-    time: new Date(started).toISOString(),
-    host: request.host,
-    lifeboatVersion: request.lifeboatVersion,
-    tags: [...request.tags],
-    note: request.note,
-    chunkBytes: repository.config.chunkBytes,
+    ...manifestHead(repository, request.kind, started, request),
     source: request.facts,
     table: plan.table,
     regions,
@@ -320,18 +311,4 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
   };
   const id = await repository.saveSnapshot(manifest);
   return { id, manifest };
-}
-
-/** Reads back every pack this run wrote and checks it against its hash and the index. */
-async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
-  const packs = repository.writtenPacks();
-  const total = packs.reduce((sum, pack) => sum + pack.size, 0);
-  reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
-  let done = 0;
-  await forEachLimited(packs, PACKS_VERIFIED_AT_ONCE, async (pack) => {
-    throwIfStopped(signal, 'the verification');
-    await repository.verifyPack(pack.id);
-    done += pack.size;
-    reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
-  });
 }

@@ -1,0 +1,43 @@
+// What the disk/partition/system backup (backup.ts) and the files backup (backup-files.ts) share:
+// the verification of the packs a run wrote, and the head of the manifest every snapshot carries.
+
+import os from 'node:os';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
+import type { SnapshotManifest, SnapshotOptions } from '../core/repository/format.ts';
+import type { RepositoryWriter } from '../core/repository/repository-port.ts';
+import { forEachLimited } from '../core/run-limited.ts';
+
+/** Packs checked at once (each on a chunk worker). */
+const PACKS_VERIFIED_AT_ONCE = Math.max(1, os.availableParallelism());
+
+/**
+ * Checks every pack this run wrote against its hash and the index, read back from the device.
+ * Most were checked already as they closed (RepositoryWriter.verifyPacksAsWritten): their outcome
+ * is awaited here.
+ */
+export async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
+  const packs = repository.writtenPacks();
+  const total = packs.reduce((sum, pack) => sum + pack.size, 0);
+  let done = 0;
+  reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
+  await forEachLimited(packs, PACKS_VERIFIED_AT_ONCE, async (pack) => {
+    throwIfStopped(signal, 'the verification');
+    await repository.verifyPack(pack.id);
+    done += pack.size;
+    reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
+  });
+}
+
+/** The fields every manifest starts with: format version, kind, start time, host, version, tags, note, chunk size. */
+export function manifestHead(repository: RepositoryWriter, kind: SnapshotManifest['kind'], started: number, options: SnapshotOptions): Pick<SnapshotManifest, 'version' | 'kind' | 'time' | 'host' | 'lifeboatVersion' | 'tags' | 'note' | 'chunkBytes'> {
+  return {
+    version: repository.config.version,
+    kind,
+    time: new Date(started).toISOString(),
+    host: options.host,
+    lifeboatVersion: options.lifeboatVersion,
+    tags: [...options.tags],
+    note: options.note,
+    chunkBytes: repository.config.chunkBytes,
+  };
+}
