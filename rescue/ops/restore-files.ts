@@ -6,7 +6,7 @@
 // cannot redirect a write.
 
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
-import type { FileEntry, FileTree } from '../core/file-trees/file-tree.ts';
+import type { ExtendedAttribute, FileEntry, FileTree } from '../core/file-trees/file-tree.ts';
 import type { FileWriter } from '../core/file-trees/file-writer-port.ts';
 
 export type { FileWriter } from '../core/file-trees/file-writer-port.ts';
@@ -233,6 +233,14 @@ async function copyContent(state: RestoreState, entry: FileEntry, target: string
 }
 
 async function applyMetadata(state: RestoreState, target: string, entry: FileEntry, shownPath: string): Promise<void> {
-  const xattrs = await state.tree.extendedAttributes(entry).catch(() => []);
+  let xattrs: ExtendedAttribute[] = [];
+  try {
+    xattrs = await state.tree.extendedAttributes(entry);
+  } catch (error) {
+    // Content and the other metadata are restored; the lost attributes are reported, not dropped silently.
+    const coded = toLifeboatError(error);
+    if (coded.code === 'LB_INPUT_STOPPED' || coded.code === 'LB_REPO_DATA_CORRUPT') throw coded;
+    remark(state, shownPath, coded.code, `restored without its extended attributes, which cannot be read: ${coded.message}`);
+  }
   for (const problem of await state.writer.applyMetadata(target, entry, xattrs)) state.reporter.notice(`${shownPath}: ${problem}`);
 }

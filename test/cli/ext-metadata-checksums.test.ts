@@ -133,6 +133,8 @@ test('one changed byte in an inode, an extent block, a directory block and an at
   t.regex(got.stderr, /\/a\/file3: not restored: .*i_checksum/);
   t.regex(got.stderr, /\/a\/sparse\.bin: not restored: .*et_checksum/);
   t.regex(got.stderr, /\/a\/sub: the folder cannot be read: .*det_checksum/);
+  t.regex(got.stderr, /\/a\/attrs\.txt: restored without its extended attributes, which cannot be read: .*h_checksum/);
+  t.is(await readFile(path.join(dest, 'a', 'attrs.txt'), 'utf8'), 'with a large attribute\n');
   t.deepEqual((await readdir(path.join(dest, 'a'))).filter((name) => name.startsWith('file')).sort(), ['file1', 'file2', 'file4']);
   for (const n of [1, 2, 4]) t.deepEqual(await readFile(path.join(dest, 'a', `file${n}`)), contents[n - 1]);
 });
