@@ -22,6 +22,8 @@ import {
   descriptorBlockLocation, groupBlockCount, groupDescriptorChecksum, groupFirstBlock, readExtLayout, superAndDescriptorRuns, type BlockRun, type ExtLayout,
 } from './ext-layout.ts';
 import { mergeExtents, type UsedBlockMap, type UsedExtent } from './used-block-map.ts';
+import { LifeboatError } from '../errors.ts';
+import { EXT_FEATURE, EXT_SUPERBLOCK_BYTES, EXT_SUPERBLOCK_OFFSET } from '../filesystems/ext-constants.ts';
 import { replayExtJournal } from '../file-trees/ext-journal-replay.ts';
 import { ExtVolume } from '../file-trees/ext-volume.ts';
 
@@ -54,12 +56,20 @@ interface BitmapView {
   readonly uninitRuns: readonly BlockRun[];
 }
 
-/** The replayed view of a needs_recovery volume, when its journal holds committed transactions. */
+/** The replayed view of a needs_recovery volume, when its journal holds committed transactions (else none: the bitmaps as they stand). */
 async function replayedView(source: ByteSource): Promise<ByteSource[]> {
-  const volume = await ExtVolume.open(source);
-  if (!volume) return [];
-  const view = await replayExtJournal(source, volume);
-  return view.source === source ? [] : [view.source];
+  const sb = new Fields(await readStructure(source, 'ext', 'superblock', EXT_SUPERBLOCK_OFFSET, EXT_SUPERBLOCK_BYTES), EXT_SUPERBLOCK_OFFSET, 'ext');
+  if (!(sb.u32(0x60, 's_feature_incompat') & EXT_FEATURE.INCOMPAT_RECOVER)) return [];
+  try {
+    const volume = await ExtVolume.open(source);
+    if (!volume) return [];
+    const view = await replayExtJournal(source, volume);
+    return view.source === source ? [] : [view.source];
+  } catch (error) {
+    // What the file reader cannot open (a damaged inode table or journal inode) leaves the map as the bitmaps say.
+    if (error instanceof LifeboatError) return [];
+    throw error;
+  }
 }
 
 interface GroupDescriptor {
