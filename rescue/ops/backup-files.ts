@@ -29,7 +29,7 @@ import {
 import type { SnapshotManifest, SnapshotOptions } from '../core/repository/format.ts';
 import type { RepositoryWriter, StoredSnapshot, StoreResult } from '../core/repository/repository-port.ts';
 import { selectSnapshot } from '../core/repository/select-snapshot.ts';
-import { manifestHead, verifyWrittenPacks } from './snapshot-common.ts';
+import { manifestHead, verifyBeforeSaving } from './snapshot-common.ts';
 
 /** Large files read and chunked at once (reads, hashing and compression overlap on the thread pool). */
 const FILES_IN_FLIGHT = 6;
@@ -696,14 +696,7 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
     throw error;
   }
   reporter.progress({ phase: 'backup', bytesDone: state.counters.readBytes, bytesTotal: state.counters.readBytes });
-  try {
-    throwIfStopped(request.signal, 'the backup');
-    if (request.verify) await verifyWrittenPacks(repository, reporter, request.signal);
-    throwIfStopped(request.signal, 'the verification');
-  } catch (error) {
-    await repository.abort();
-    throw error;
-  }
+  await verifyBeforeSaving(repository, reporter, request);
   const { counters } = state;
   const manifest: SnapshotManifest = {
     ...manifestHead(repository, 'files', started, request),

@@ -18,7 +18,7 @@ import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import type { SystemChoice } from '../core/repository/system-selection.ts';
 import { encodeChunkList, encodeExtentList, splitForTrees, type ChunkRef } from '../core/repository/tree-blobs.ts';
 import { loadContent } from './restore.ts';
-import { manifestHead, verifyWrittenPacks } from './snapshot-common.ts';
+import { manifestHead, verifyBeforeSaving } from './snapshot-common.ts';
 
 /** Chunks processed at once: reads, hashes and compressions overlap on the thread pool. */
 const CHUNKS_IN_FLIGHT = 8;
@@ -292,14 +292,7 @@ export async function backup(request: BackupRequest, repository: RepositoryWrite
     await repository.abort();
     throw error;
   }
-  try {
-    throwIfStopped(request.signal, 'the backup');
-    if (request.verify) await verifyWrittenPacks(repository, reporter, request.signal);
-    throwIfStopped(request.signal, 'the verification');
-  } catch (error) {
-    await repository.abort();
-    throw error;
-  }
+  await verifyBeforeSaving(repository, reporter, request);
   const manifest: SnapshotManifest = {
     ...manifestHead(repository, request.kind, started, request),
     source: request.facts,

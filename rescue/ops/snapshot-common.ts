@@ -15,7 +15,7 @@ const PACKS_VERIFIED_AT_ONCE = Math.max(1, os.availableParallelism());
  * Most were checked already as they closed (RepositoryWriter.verifyPacksAsWritten): their outcome
  * is awaited here.
  */
-export async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
+async function verifyWrittenPacks(repository: RepositoryWriter, reporter: ProgressReporter, signal: AbortSignal | undefined): Promise<void> {
   const packs = repository.writtenPacks();
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;
@@ -26,6 +26,21 @@ export async function verifyWrittenPacks(repository: RepositoryWriter, reporter:
     done += pack.size;
     reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
   });
+}
+
+/**
+ * The step between a run's last pack and its manifest: stops if asked to, verifies the written
+ * packs when the run verifies, and on any failure drops what the writer still holds.
+ */
+export async function verifyBeforeSaving(repository: RepositoryWriter, reporter: ProgressReporter, request: { readonly verify: boolean; readonly signal?: AbortSignal | undefined }): Promise<void> {
+  try {
+    throwIfStopped(request.signal, 'the backup');
+    if (request.verify) await verifyWrittenPacks(repository, reporter, request.signal);
+    throwIfStopped(request.signal, 'the verification');
+  } catch (error) {
+    await repository.abort();
+    throw error;
+  }
 }
 
 /** The fields every manifest starts with: format version, kind, start time, host, version, tags, note, chunk size. */
