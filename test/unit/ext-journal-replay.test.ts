@@ -266,6 +266,44 @@ async function journalBlockOffset(image: string, block: number): Promise<number>
   return Number(stdout.trim()) * blockSize;
 }
 
+/**
+ * Finds the last descriptor tag (csum v3, 16-byte tags) that logs filesystem block 1, the superblock
+ * of a 1 KiB-block filesystem; sets s_log_block_size to 9 in that copy and reseals it. False when
+ * the journal logs no superblock.
+ */
+async function corruptLoggedSuperblock(image: string): Promise<boolean> {
+  const blockSize = 1024;
+  const { stdout } = await execa('debugfs', ['-R', 'logdump', image]);
+  const descriptors = [...stdout.matchAll(/Found expected sequence (\d+), type 1 \(descriptor block\) at block (\d+)/g)].map((match) => ({ sequence: Number(match[1]), block: Number(match[2]) }));
+  const bytes = await readFile(image);
+  const sbAt = await journalBlockOffset(image, 0);
+  const seed = crc32cUpdate(0xffffffff, bytes.subarray(sbAt + 0x30, sbAt + 0x40));
+  let found: { descriptorAt: number; tagAt: number; dataAt: number; sequence: number } | undefined;
+  for (const descriptor of descriptors) {
+    const descriptorAt = await journalBlockOffset(image, descriptor.block);
+    let at = 12;
+    for (let index = 0; at + 16 <= blockSize - 4; index++) {
+      const target = bytes.readUInt32BE(descriptorAt + at);
+      const flags = bytes.readUInt32BE(descriptorAt + at + 4);
+      if (target === 1) found = { descriptorAt, tagAt: descriptorAt + at, dataAt: await journalBlockOffset(image, descriptor.block + 1 + index), sequence: descriptor.sequence };
+      at += 16 + (flags & 0x2 ? 0 : 16);
+      if (flags & 0x8) break;
+    }
+  }
+  if (!found) return false;
+  const copy = bytes.subarray(found.dataAt, found.dataAt + blockSize);
+  copy.writeUInt32LE(9, 0x18); // s_log_block_size: 512 KiB blocks
+  copy.writeUInt32LE(crc32cUpdate(0xffffffff, copy.subarray(0, 0x3fc)), 0x3fc);
+  const sequence = Buffer.alloc(4);
+  sequence.writeUInt32BE(found.sequence);
+  bytes.writeUInt32BE(crc32cUpdate(crc32cUpdate(seed, sequence), copy), found.tagAt + 12);
+  const descriptor = bytes.subarray(found.descriptorAt, found.descriptorAt + blockSize);
+  descriptor.writeUInt32BE(0, blockSize - 4);
+  descriptor.writeUInt32BE(crc32cUpdate(seed, descriptor), blockSize - 4);
+  await writeFile(image, bytes);
+  return true;
+}
+
 /** Rewrites the journal superblock field at `at` (big-endian u32) and its crc32c (csum v3). */
 async function patchJournalSuperblock(image: string, at: number, value: number): Promise<void> {
   const offset = await journalBlockOffset(image, 0);
@@ -277,7 +315,7 @@ async function patchJournalSuperblock(image: string, at: number, value: number):
   await writeFile(image, bytes);
 }
 
-test.serial('hostile journals: an absurd size, a logged block past the filesystem, a journal mapped outside it and a log that wraps onto itself give notices, never a crash or a hang', async (t) => {
+test.serial('hostile journals: an absurd size, a logged block past the filesystem, a journal mapped outside it, a damaged superblock copy and a log that wraps onto itself give notices, never a crash or a hang', async (t) => {
   const copy = await crashCopy(t, 'hostile', {}, fillBase, renameDeleteAndAdd);
   const stale = [...copy.unreplayed].sort();
 
@@ -314,6 +352,16 @@ test.serial('hostile journals: an absurd size, a logged block past the filesyste
   const outsideRead = await readTree(outside, true);
   t.deepEqual([...outsideRead.entries].sort(), stale, 'the journal cannot be read: the main area as it stands');
   t.regex(outsideRead.notices.join('\n'), /journal is damaged \(LB_FILESYSTEM_CORRUPT: .*outside the filesystem/);
+
+  // The journal's newest copy of the superblock (block 1 with 1 KiB blocks) made invalid, every checksum
+  // on the way recomputed (superblock, the tag's data checksum, the descriptor tail): the replayed view
+  // cannot be opened, so the files read without replay, with a notice.
+  const badSuper = path.join(work, 'hostile-superblock.img');
+  await copyFile(copy.image, badSuper);
+  t.true(await corruptLoggedSuperblock(badSuper), 'the journal logs the superblock (unlinks put inodes on the orphan list)');
+  const badSuperRead = await readTree(badSuper, true);
+  t.deepEqual([...badSuperRead.entries].sort(), stale);
+  t.regex(badSuperRead.notices.join('\n'), /replayed superblock is damaged \(LB_FILESYSTEM_CORRUPT: .*s_log_block_size/);
 
   // s_maxlen shrunk to 3 blocks: the log (descriptor at 1, data at 2) wraps onto itself.
   const tiny = path.join(work, 'hostile-wrap.img');

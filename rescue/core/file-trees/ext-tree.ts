@@ -45,9 +45,16 @@ export async function openExtTreeWith(source: ByteSource, options: ExtTreeOption
   if (!raw) return undefined;
   if (options.replayJournal === false) return new ExtTree(raw, probe.type, probe.label, []);
   const view = await replayExtJournal(source, raw);
-  const volume = view.source === source ? raw : await ExtVolume.open(view.source);
-  if (!volume) return undefined;
-  return new ExtTree(volume, probe.type, probe.label, view.notices);
+  if (view.source === source) return new ExtTree(raw, probe.type, probe.label, view.notices);
+  try {
+    const volume = await ExtVolume.open(view.source);
+    if (volume) return new ExtTree(volume, probe.type, probe.label, view.notices);
+  } catch (error) {
+    if (!(error instanceof LifeboatError) || !DAMAGE_CODES.has(error.code)) throw error;
+    // A journal that logs a damaged superblock or descriptor copy: read without it rather than not at all.
+    return new ExtTree(raw, probe.type, probe.label, [`The filesystem was not unmounted cleanly and its journal was not replayed: the replayed superblock is damaged (${error.code}: ${error.message}).`]);
+  }
+  return new ExtTree(raw, probe.type, probe.label, ['The filesystem was not unmounted cleanly and its journal was not replayed: the replayed superblock is not an ext superblock.']);
 }
 
 class ExtTree implements FileTree {
