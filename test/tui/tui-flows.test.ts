@@ -425,6 +425,35 @@ test.serial('browse a partition of a disk image outside any repository (DISK:N) 
   t.is(await quitTui(session), 0);
 });
 
+test.serial('browsing a filesystem that was not unmounted cleanly shows the reader\'s notice first, then the files', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
+  const tree = path.join(dir, 'tree');
+  await mkdir(tree);
+  await writeFile(path.join(tree, 'kept.txt'), 'kept\n');
+  // needs_recovery set on a filesystem without a journal: the reader can replay nothing and says so.
+  const image = path.join(dir, 'crashed.img');
+  await execa('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', '-L', 'CRASHED', '-d', tree, image, '16M']);
+  await execa('debugfs', ['-w', '-R', 'feature needs_recovery', image]);
+  const session = await openTui();
+  t.teardown(async () => {
+    await session.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await session.waitFor(/Actions/, STEP_MS);
+  await session.sendKeys('f');
+  await session.waitFor(/What to browse\?/);
+  await session.sendKeys('p');
+  await session.waitFor(/A partition device, an image file, DISK:N/);
+  await type(session, image);
+  const notice = await session.waitFor(/its journal was not replayed/, STEP_MS);
+  t.regex(notice, /needs_recovery is set but there is no/);
+  t.notRegex(notice, /kept\.txt/, 'the notice comes before the files');
+  await session.sendKeys('Enter');
+  t.regex(await session.waitFor(/kept\.txt/, STEP_MS), /ext4 "CRASHED"/);
+  await leaveToHome(session, /Browse /);
+  t.is(await quitTui(session), 0);
+});
+
 test.serial('restore one partition of a two-partition disk snapshot into a new image file', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
   const { disk, second } = await makeTwoPartitionDisk(dir, 'two.img', 48 * MiB, sampleFiles(MiB));

@@ -12,7 +12,7 @@ import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
 import { openSnapshotVolume } from '../../ops/snapshot-source.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import { hintLine, type TuiApp } from './app.ts';
-import { askText, chooseFromList, escapeTags, showError } from './common-screens.ts';
+import { askText, chooseFromList, escapeTags, showError, showMessage } from './common-screens.ts';
 import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
@@ -114,6 +114,9 @@ async function restoreMarked(app: TuiApp, tui: TuiContext, tree: FileTree, paths
 
 /** Browses a tree until the user leaves; restores what is marked when asked. */
 async function browseAndRestore(app: TuiApp, tui: TuiContext, tree: FileTree, label: string, source: readonly string[]): Promise<void> {
+  // What the reader did or could not do (a journal replayed in memory, one it could not use) comes
+  // first, as `ls` and `get` print it: the files shown depend on it.
+  if ((tree.notices ?? []).length > 0) await showMessage(app, { title: `Browse: ${label}`, lines: (tree.notices ?? []).map((notice) => escapeTags(notice)) });
   for (;;) {
     const choice = await browseTree(app, tree, label);
     if (!choice) return;
