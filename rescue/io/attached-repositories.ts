@@ -5,7 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, rmdir } from 'node:fs/promises';
+import { access, mkdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -38,6 +38,9 @@ const PROGRAM_FOLDERS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin'];
 /** Kernel filesystems worth knowing about, by module name. */
 const KERNEL_FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'vfat', 'exfat', 'ntfs3'];
 const MOUNT_PROGRAMS = ['ntfs-3g', 'mount.exfat-fuse'];
+/** How long a scan waits for another Lifeboat's scan to end before it goes ahead anyway. */
+const SCAN_LOCK_WAIT_MS = 180_000;
+const SCAN_LOCK_POLL_MS = 200;
 
 /** A partition searched where it is mounted (by Lifeboat or before it ran). */
 interface SearchedMount {
@@ -136,6 +139,42 @@ async function gatherCandidates(disks: readonly DiskSummary[], mounts: readonly 
   return candidates;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the machine's scan lock: MOUNT_ROOT.lock, created exclusively and holding the owner's pid.
+ * A lock whose owner is gone is taken over; one held longer than SCAN_LOCK_WAIT_MS is ignored (a
+ * scan goes ahead rather than never). Returns the release.
+ */
+async function lockScans(mountRoot: string): Promise<() => Promise<void>> {
+  const lock = `${mountRoot.replace(/\/+$/, '')}.lock`;
+  await mkdir(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + SCAN_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      return () => unlink(lock).catch(() => undefined);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return async () => undefined;
+    }
+    const owner = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
+    // An empty file is a lock being written: its owner is alive.
+    if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
+      await unlink(lock).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() > deadline) return async () => undefined;
+    await new Promise((resolve) => setTimeout(resolve, SCAN_LOCK_POLL_MS));
+  }
+}
+
 /** Finds repositories on attached disks and owns the mounts it makes for that. */
 export class AttachedRepositories {
   private readonly mountRoot: string;
@@ -157,6 +196,18 @@ export class AttachedRepositories {
     const found: FoundRepository[] = [];
     const skipped: SkippedPartition[] = [];
     if (this.scope.kind === 'none') return { found, skipped };
+    // The medium starts a TUI on the screen and one on the serial line at the same moment: one scan
+    // at a time, so the second finds the first's mounts and searches them instead of mounting the
+    // same partitions again (which failed for FAT: "could not be mounted read-only").
+    const unlock = await lockScans(this.mountRoot);
+    try {
+      return await this.scanLocked(found, skipped);
+    } finally {
+      await unlock();
+    }
+  }
+
+  private async scanLocked(found: FoundRepository[], skipped: SkippedPartition[]): Promise<ScanReport> {
     const candidates = await gatherCandidates(await this.listDisks(), await readMounts(), this.scope);
     const drivers = await readMountDrivers();
     for (const decision of planRepositoryScan(candidates, drivers, { mountRoot: this.mountRoot, scope: this.scope })) {

@@ -157,3 +157,28 @@ test.serial('a repository on a write-protected disk is found and read; a backup 
   await scanner.release();
   t.is((await mountsUnder('/run/lifeboat/mnt')).size, 0);
 });
+
+test.serial('two Lifeboats scanning at once (the TUIs on the screen and the serial line at boot) mount a partition once and both find its repository', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-attached-race-'));
+  const disk = await makeAttachedDisk(dir, 'race.img', [{ filesystem: 'ext4', label: 'RACEREPO', sizeMiB: 24, repository: 'backups' }], {
+    lifeboatInit: async (folder) => {
+      if ((await lifeboat(['init', '-r', folder])).exitCode !== 0) throw new Error('init failed');
+    },
+  });
+  const root = path.join(dir, 'mnt');
+  const scanners = [0, 1].map(() => new AttachedRepositories({ scope: parseScanScope(disk.device), mountRoot: root }));
+  t.teardown(async () => {
+    for (const scanner of scanners) await scanner.release();
+    await disk.detach();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const mountPoint = `${root}/${path.basename(disk.partitions[0] ?? '')}`;
+  const reports = await Promise.all(scanners.map((scanner) => scanner.scan()));
+  for (const report of reports) t.deepEqual(report.found.map((entry) => entry.path), [`${mountPoint}/backups`]);
+  // Without the scan lock both mount it (ext4 stacks a second mount on the same folder; FAT on the medium refused it).
+  const entries = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((line) => line.split(' ')[1] === mountPoint);
+  t.is(entries.length, 1, entries.join('\n'));
+  t.false(existsSync(`${root}.lock`), 'the lock is gone after the scans');
+  for (const scanner of scanners) await scanner.release();
+  t.false((await readFile('/proc/mounts', 'utf8')).includes(mountPoint), 'released by its owner');
+});
