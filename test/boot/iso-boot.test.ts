@@ -9,6 +9,7 @@ import path from 'node:path';
 import { sha256File } from '../../builder/files.ts';
 import type { LinuxBuildManifest } from '../../builder/build-linux.ts';
 import { readModuleList } from '../../builder/modules.ts';
+import { PROJECT_ROOT } from '../../builder/paths.ts';
 import { LINUX_IMAGE_DIR } from '../../builder/media-profile.ts';
 import type { DiskSummary } from '../../rescue/core/disk-facts.ts';
 import { extractRunOutput } from '../../rescue/core/kernel-cmdline.ts';
@@ -23,6 +24,9 @@ const DISK_BYTES = 64 * MiB + 7 * 512;
 const NVME_BYTES = 48 * MiB + 4096;
 /** QEMU's SD card wants a power-of-two size. */
 const SD_BYTES = 32 * MiB;
+/** The partitions of the disk holding repositories (FAT32 wants 65525 clusters: 64 MiB of 512-byte ones). */
+const REPO_EXT_BYTES = 32 * MiB;
+const REPO_FAT_BYTES = 64 * MiB;
 
 const limit = createLimiter(2);
 
@@ -36,6 +40,42 @@ async function makeDisk(dir: string, name: string, bytes: number): Promise<strin
   const file = path.join(dir, name);
   await execa('truncate', ['-s', String(bytes), file]);
   return file;
+}
+
+/** Runs the Lifeboat CLI on the host (to make the repositories the guest is to find). */
+async function lifeboatOnHost(dir: string, args: string[]): Promise<void> {
+  await execa('node', [path.join(PROJECT_ROOT, 'rescue/bin/lifeboat.mjs'), ...args], { env: { LIFEBOAT_LOG_DIR: path.join(dir, 'host-logs') } });
+}
+
+/**
+ * A GPT disk with two repositories for the guest's search to find: an ext4 partition labelled
+ * LBEXTREPO holding one in /backups, and a FAT32 partition labelled LBFATREPO holding one in
+ * /fatrepo (put there with mtools, since the host kernel has no vfat). Partitions are made as
+ * files and written into place: no loop device.
+ */
+async function makeRepositoryDisk(dir: string): Promise<string> {
+  const extContent = path.join(dir, 'ext-content');
+  await lifeboatOnHost(dir, ['init', '-r', path.join(extContent, 'backups')]);
+  const ext = path.join(dir, 'ext.img');
+  await execa('truncate', ['-s', String(REPO_EXT_BYTES), ext]);
+  await execa('mkfs.ext4', ['-q', '-F', '-L', 'LBEXTREPO', '-d', extContent, ext]);
+  const fatRepository = path.join(dir, 'fatrepo');
+  await lifeboatOnHost(dir, ['init', '-r', fatRepository]);
+  const fat = path.join(dir, 'fat.img');
+  await execa('truncate', ['-s', String(REPO_FAT_BYTES), fat]);
+  await execa('mkfs.vfat', ['-F', '32', '-s', '1', '-n', 'LBFATREPO', fat]);
+  await execa('mcopy', ['-s', '-i', fat, fatRepository, '::/']);
+  const disk = await makeDisk(dir, 'repositories.img', MiB + REPO_EXT_BYTES + REPO_FAT_BYTES + MiB);
+  const sector = (bytes: number) => bytes / 512;
+  const table = [
+    'label: gpt',
+    `start=${sector(MiB)}, size=${sector(REPO_EXT_BYTES)}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4`,
+    `start=${sector(MiB + REPO_EXT_BYTES)}, size=${sector(REPO_FAT_BYTES)}, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7`,
+  ].join('\n');
+  await execa('sfdisk', ['-q', disk], { input: `${table}\n` });
+  await execa('dd', [`if=${ext}`, `of=${disk}`, 'bs=1M', `seek=1`, 'conv=notrunc,sparse', 'status=none']);
+  await execa('dd', [`if=${fat}`, `of=${disk}`, 'bs=1M', `seek=${1 + REPO_EXT_BYTES / MiB}`, 'conv=notrunc,sparse', 'status=none']);
+  return disk;
 }
 
 /** A USB stick holding the ISO as `dd` writes it: the image, then the rest of the stick. */
@@ -97,14 +137,31 @@ for (const testCase of cases) {
   });
 }
 
-test('QEMU boot: the interactive ISO shows the home screen with the disks on the serial console', async (t) => {
+/**
+ * True once the serial output (escape sequences removed) has the search's result: two repository lines
+ * (each has "read-only:") or a partition not searched. blessed leaves cells that do not change, so a
+ * word can lose a letter in the stream; the assertions read the rendered screen.
+ */
+function searchShown(text: string): boolean {
+  return (text.match(/read-only:/g) ?? []).length >= 2 || /searched:/.test(text);
+}
+
+test('QEMU boot: the interactive ISO shows the home screen with the disks and the repositories found on an attached ext4 and FAT32 disk', async (t) => {
   const iso = await requireMedia(TEST_MEDIA.interactiveIso);
   const dir = await scratch(t);
-  const disks: ExtraDisk[] = [{ file: await makeDisk(dir, 'target.img', DISK_BYTES), serial: 'LBTARGET02' }];
+  const disks: ExtraDisk[] = [
+    { file: await makeDisk(dir, 'target.img', DISK_BYTES), serial: 'LBTARGET02' },
+    { file: await makeRepositoryDisk(dir), serial: 'LBREPOS001' },
+  ];
   const result = await limit(() =>
     // The disk rows fill in after the header (each disk's table is read first): wait for the second
-    // disk's size and bus, drawn with its row (blanks may come as spaces or cursor moves), not only its name.
-    bootVm({ firmware: 'seabios', medium: { kind: 'cdrom', file: iso }, disks, timeoutMs: 300_000, until: (text) => text.includes('quit') && /64\.0(?:\s|\x1b\[[0-9;?]*[A-Za-z])+MiB(?:\s|\x1b\[[0-9;?]*[A-Za-z])+virtio/.test(text) }),
+    // disk's size and bus, drawn with its row (blanks may come as spaces or cursor moves), not only its name;
+    // then for the search of the attached disks: two repositories (each line ends "read-only: FOLDER"), or a partition not searched.
+    bootVm({
+      firmware: 'seabios', medium: { kind: 'cdrom', file: iso }, disks, timeoutMs: 300_000,
+      until: (text) => text.includes('quit') && /64\.0(?:\s|\x1b\[[0-9;?]*[A-Za-z])+MiB(?:\s|\x1b\[[0-9;?]*[A-Za-z])+virtio/.test(text)
+        && searchShown(text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]/g, '')),
+    }),
   );
   t.false(result.timedOut, `no home screen; last console output:\n${result.transcript.slice(-2000)}`);
   // The TUI clears the screen after GRUB and the kernel, so replaying everything leaves its picture.
@@ -114,6 +171,10 @@ test('QEMU boot: the interactive ISO shows the home screen with the disks on the
   t.regex(screen, /Device\s+Size\s+Bus\s+Model/);
   t.regex(screen, /\/dev\/vda\s+64\.0 MiB\s+virtio/);
   t.regex(screen, /\/dev\/sr0\s+[\d.]+ MiB\s+cdrom/);
+  // Found on their own: mounted read-only by the guest's kernel (ext4 ro,noload; vfat from the initramfs' modules).
+  t.regex(screen, /vdb1, ext4 "LBEXTREPO", read-only: \/backups/);
+  t.regex(screen, /vdb2, vfat "LBFATREPO", read-only: \/fatrepo/);
+  t.notRegex(screen, /not searched/);
 });
 
 test('ISO layout: BIOS and UEFI El Torito images, hybrid MBR, ESP as GPT partition; manifest matches', async (t) => {
