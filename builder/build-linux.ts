@@ -1,6 +1,7 @@
 // `lifeboat build linux`: the Linux rescue ISO. Kernel and modules from Debian's signed package,
-// busybox, the glibc Node needs, the single executable, an init; GRUB for BIOS and the signed
-// shim + GRUB for UEFI and Secure Boot; one hybrid ISO; a manifest with the sha256 of everything.
+// busybox, ntfs-3g, the glibc Node and ntfs-3g need, the single executable, an init; GRUB for BIOS
+// and the signed shim + GRUB for UEFI and Secure Boot; one hybrid ISO; a manifest with the sha256
+// of everything.
 
 import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -12,13 +13,13 @@ import { buildSea } from './build-sea.ts';
 import { BIOS_GRUB_MODULES, MEDIUM_MARKER, renderBiosEmbeddedConfig, renderGrubConfig } from './grub-config.ts';
 import { makeEfiImage } from './efi-image.ts';
 import { describeFile, type FileRecord } from './files.ts';
-import { HOST_BOOT_FILES } from './host-files.ts';
+import { HOST_BOOT_FILES, HOST_PROGRAMS } from './host-files.ts';
 import { xorrisoArguments } from './iso-layout.ts';
 import { obtainKernel } from './kernel.ts';
 import { LINUX_IMAGE_DIR, readLinuxProfile, type LinuxProfile } from './media-profile.ts';
 import { installModules, readModuleList, resolveModuleClosure } from './modules.ts';
 import { DIST_DIR, PROJECT_ROOT, defaultCacheDir, resolveFromCwd } from './paths.ts';
-import { DEFAULT_INITRAMFS_ZSTD_LEVEL, installBusybox, installOverlay, installTerminfo, packInitramfs } from './rootfs.ts';
+import { DEFAULT_INITRAMFS_ZSTD_LEVEL, installBusybox, installHostPrograms, installOverlay, installTerminfo, packInitramfs } from './rootfs.ts';
 import { runTool } from './run-tool.ts';
 
 /** What the build wrote and from what: printed, and saved beside the ISO. */
@@ -70,7 +71,8 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
     KERNEL_VERSION: kernel.version,
   });
   await installBusybox(rootfs);
-  const libraries = await collectLibraries([seaPath]);
+  const programs = await installHostPrograms(rootfs, HOST_PROGRAMS);
+  const libraries = await collectLibraries([seaPath, ...programs]);
   await installLibraries(libraries, rootfs);
   const terminfoFiles = await installTerminfo(rootfs, profile.terminfo);
   await copyFile(seaPath, path.join(rootfs, 'bin', 'lifeboat'));
@@ -125,7 +127,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
   const inputFiles = [
     ...(kernel.deb ? [kernel.deb] : [kernel.vmlinuz]),
     HOST_BOOT_FILES.busybox, HOST_BOOT_FILES.hybridMbr, HOST_BOOT_FILES.shim, HOST_BOOT_FILES.mokManager, HOST_BOOT_FILES.signedCdGrub,
-    ...libraries, ...terminfoFiles, ...overlayFiles,
+    ...programs, ...libraries, ...terminfoFiles, ...overlayFiles,
     path.join(LINUX_IMAGE_DIR, 'modules.txt'), path.join(LINUX_IMAGE_DIR, 'profile.json'),
     ...modules.map((file) => path.join(rootfs, 'lib', 'modules', kernel.version, file)),
   ];
@@ -163,7 +165,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
       efiImage: size(efiImage),
     },
     seconds: Math.round((Date.now() - started) / 100) / 10,
-    inputs: [...inputs, ...Object.entries(await debianPackageVersions(['shim-signed', 'grub-efi-amd64-signed', 'grub-pc-bin', 'busybox-static'])).map(([pkg, version]) => ({ path: `debian:${pkg}`, bytes: 0, sha256: version }))],
+    inputs: [...inputs, ...Object.entries(await debianPackageVersions(['shim-signed', 'grub-efi-amd64-signed', 'grub-pc-bin', 'busybox-static', ...HOST_PROGRAMS.map((program) => program.debianPackage)])).map(([pkg, version]) => ({ path: `debian:${pkg}`, bytes: 0, sha256: version }))],
     outputs,
   };
   await writeFile(`${output}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -5,7 +5,7 @@ import { chmod, copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } f
 import path from 'node:path';
 import { LifeboatError } from '../rescue/core/errors.ts';
 import { exists } from './files.ts';
-import { HOST_BOOT_FILES, TERMINFO_DIRS } from './host-files.ts';
+import { HOST_BOOT_FILES, TERMINFO_DIRS, type HostProgram } from './host-files.ts';
 import { LINUX_IMAGE_DIR, renderTemplate } from './media-profile.ts';
 import { runTool } from './run-tool.ts';
 
@@ -47,6 +47,27 @@ export async function installBusybox(rootfs: string): Promise<void> {
     await symlink('/bin/busybox', link);
   }
   await symlink('/bin/busybox', path.join(rootfs, 'init'));
+}
+
+/**
+ * Native programs (ntfs-3g) at their host paths, mode 0755 (the medium runs as root: no setuid),
+ * and their links. Their shared libraries come with the executable's (collectLibraries).
+ */
+export async function installHostPrograms(rootfs: string, programs: readonly HostProgram[]): Promise<string[]> {
+  const copied: string[] = [];
+  for (const program of programs) {
+    if (!(await exists(program.file))) throw new LifeboatError('LB_BUILD_TOOL_MISSING', { detail: `${program.file} not found; install ${program.debianPackage}.` });
+    const target = path.join(rootfs, program.file);
+    await mkdir(path.dirname(target), { recursive: true });
+    await copyFile(program.file, target);
+    await chmod(target, 0o755);
+    for (const link of program.links) {
+      await mkdir(path.dirname(path.join(rootfs, link)), { recursive: true });
+      await symlink(program.file, path.join(rootfs, link));
+    }
+    copied.push(program.file);
+  }
+  return copied;
 }
 
 /** Terminal descriptions for the console (linux), serial lines (vt220) and common emulators. */

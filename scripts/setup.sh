@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 build_packages=(
   xorriso grub-pc-bin grub-efi-amd64-bin grub-efi-amd64-signed shim-signed
-  mtools dosfstools busybox-static kmod cpio zstd xz-utils binutils ncurses-base
+  mtools dosfstools busybox-static kmod cpio zstd xz-utils binutils ncurses-base ntfs-3g
 )
 test_packages=(qemu-system-x86 ovmf tmux util-linux fdisk gdisk exfatprogs dosfstools e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr xz-utils zstd python3)
 

@@ -163,15 +163,15 @@ for (const testCase of cases) {
 }
 
 /**
- * True once the serial output (escape sequences removed) has the search's result: three repository lines
+ * True once the serial output (escape sequences removed) has the search's result: four repository lines
  * (each has "read-only:") or a partition not searched. blessed leaves cells that do not change, so a
  * word can lose a letter in the stream; the assertions read the rendered screen.
  */
 function searchShown(text: string): boolean {
-  return (text.match(/read-only:/g) ?? []).length >= 3 || /searched:/.test(text);
+  return (text.match(/read-only:/g) ?? []).length >= 4 || /searched:/.test(text);
 }
 
-test('QEMU boot: the interactive ISO shows the home screen with the disks and the repositories found on an attached disk (ext4, FAT32, exFAT; NTFS not searched)', async (t) => {
+test('QEMU boot: the interactive ISO shows the home screen with the disks and the repositories found on an attached disk (ext4, FAT32, exFAT, NTFS)', async (t) => {
   const iso = await requireMedia(TEST_MEDIA.interactiveIso);
   const dir = await scratch(t);
   const disks: ExtraDisk[] = [
@@ -181,7 +181,7 @@ test('QEMU boot: the interactive ISO shows the home screen with the disks and th
   const result = await limit(() =>
     // The disk rows fill in after the header (each disk's table is read first): wait for the second
     // disk's size and bus, drawn with its row (blanks may come as spaces or cursor moves), not only its name;
-    // then for the search of the attached disks: three repositories (each line ends "read-only: FOLDER"), or a partition not searched.
+    // then for the search of the attached disks: four repositories (each line ends "read-only: FOLDER"), or a partition not searched.
     bootVm({
       firmware: 'seabios', medium: { kind: 'cdrom', file: iso }, disks, timeoutMs: 300_000,
       until: (text) => text.includes('quit') && /64\.0(?:\s|\x1b\[[0-9;?]*[A-Za-z])+MiB(?:\s|\x1b\[[0-9;?]*[A-Za-z])+virtio/.test(text)
@@ -200,8 +200,9 @@ test('QEMU boot: the interactive ISO shows the home screen with the disks and th
   t.regex(screen, /vdb1, ext4 "LBEXTREPO", read-only: \/backups/);
   t.regex(screen, /vdb2, vfat "LBFATREPO", read-only: \/fatrepo/);
   t.regex(screen, /vdb3, exfat "LBEXFREPO", read-only: \/exrepo/);
-  // Debian 12's kernel has no ntfs3 and the medium carries no ntfs-3g: said, not hidden.
-  t.regex(screen, /not searched: vdb4: NTFS needs ntfs-3g or the\b/);
+  // Debian 12's kernel has no ntfs3: the medium carries ntfs-3g (and the fuse module, loaded at start).
+  t.regex(screen, /vdb4, ntfs "LBNTFREPO", read-only: \/ntrepo/);
+  t.notRegex(screen, /not searched: vdb4/);
 });
 
 test('ISO layout: BIOS and UEFI El Torito images, hybrid MBR, ESP as GPT partition; manifest matches', async (t) => {
@@ -222,4 +223,7 @@ test('ISO layout: BIOS and UEFI El Torito images, hybrid MBR, ESP as GPT partiti
   for (const dependency of ['virtio_ring', 'scsi_mod', 'usbcore', 'jbd2']) t.true(shipped.has(dependency), `closure has ${dependency}`);
   for (const record of manifest.inputs) t.regex(record.sha256, /^[0-9a-f]{64}$|^\d/, record.path);
   t.true(manifest.inputs.some((record) => record.path.includes('shimx64.efi.signed')));
+  t.true(manifest.inputs.some((record) => record.path === '/bin/ntfs-3g'));
+  t.true(manifest.inputs.some((record) => /\/libntfs-3g\.so/.test(record.path)));
+  t.regex(manifest.inputs.find((record) => record.path === 'debian:ntfs-3g')?.sha256 ?? '', /^\d/);
 });

@@ -29,7 +29,7 @@ const exfat = { type: 'exfat', kind: 'filesystem', state: 'clean' } as const;
 const vfat = { type: 'vfat', kind: 'filesystem', label: 'STICK', state: 'clean' } as const;
 
 const debianHost: MountDrivers = { kernel: new Set(['ext4', 'ext3', 'ext2', 'vfat', 'exfat']), programs: new Set(['ntfs-3g', 'mount.exfat-fuse']) };
-const medium: MountDrivers = { kernel: new Set(['ext4', 'vfat', 'exfat']), programs: new Set() };
+const medium: MountDrivers = { kernel: new Set(['ext4', 'vfat', 'exfat']), programs: new Set(['ntfs-3g']) };
 const bare: MountDrivers = { kernel: new Set(['ext4']), programs: new Set() };
 
 function only(decisions: ScanDecision[]): ScanDecision {
@@ -71,7 +71,9 @@ test('NTFS goes through ntfs-3g -o ro (mounted again to write), else the kernel\
   if (kernel.action !== 'mount') return t.fail(kernel.action);
   t.deepEqual(kernel.method.readOnly.args, ['-t', 'ntfs3', '-o', 'ro', '/dev/sda2', '/run/lifeboat/mnt/sda2']);
   t.deepEqual(kernel.method.writable, { mode: 'remount', command: { program: 'mount', args: ['-o', 'remount,rw', '/run/lifeboat/mnt/sda2'] } });
-  const none = only(planRepositoryScan([candidate('sda2', ntfs)], medium, { mountRoot: ROOT, scope: ALL }));
+  // The medium: Debian 12's kernel has no ntfs3, the medium carries ntfs-3g.
+  t.like(only(planRepositoryScan([candidate('sda2', ntfs)], medium, { mountRoot: ROOT, scope: ALL })), { action: 'mount', method: { driver: 'fuse', description: 'NTFS (ntfs-3g)' } });
+  const none = only(planRepositoryScan([candidate('sda2', ntfs)], bare, { mountRoot: ROOT, scope: ALL }));
   t.like(none, { action: 'skip', notable: true });
   if (none.action === 'skip') t.regex(none.reason, /NTFS needs ntfs-3g/);
 });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { execa } from 'execa';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { BLESSED_ASSET_PREFIX, blessedUsrModuleSource, listBlessedUsrFiles, listBlessedWidgets, rewriteBlessedUsrPaths, rewriteBlessedWidgetRequires } from '../../builder/bundle.ts';
 import { seaConfig } from '../../builder/build-sea.ts';
@@ -9,8 +10,10 @@ import { efiImageKibibytes, secureBootFiles, xorrisoArguments } from '../../buil
 import { parseKernelDependency } from '../../builder/kernel.ts';
 import { LINUX_IMAGE_DIR, parseLinuxProfile, readLinuxProfile, renderTemplate } from '../../builder/media-profile.ts';
 import { parseModuleList, parseShowDepends } from '../../builder/modules.ts';
+import { HOST_PROGRAMS } from '../../builder/host-files.ts';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
-import { parseLdd } from '../../native/shared-libraries.ts';
+import { installHostPrograms } from '../../builder/rootfs.ts';
+import { collectLibraries, parseLdd } from '../../native/shared-libraries.ts';
 
 test('module list: comments, blanks and repeats are dropped', (t) => {
   t.deepEqual(parseModuleList('# disks\nahci\n\nnvme  # NVMe\nahci\n'), ['ahci', 'nvme']);
@@ -87,7 +90,7 @@ test('init scripts: every overlay script renders and passes busybox sh -n; initt
 
 test('rc.sysinit mounts, coldplugs, finds the data partition by label and runs the unattended request', async (t) => {
   const text = await readFile(path.join(LINUX_IMAGE_DIR, 'rootfs', 'etc', 'lifeboat', 'rc.sysinit'), 'utf8');
-  for (const needle of ['mount -t proc', 'mount -t sysfs', 'mount -t devtmpfs', 'modalias', 'modprobe -qab', 'findfs LABEL=@DATA_LABEL@', 'uevent mdev', '/bin/lifeboat boot']) {
+  for (const needle of ['mount -t proc', 'mount -t sysfs', 'mount -t devtmpfs', 'modalias', 'modprobe -qab', 'findfs LABEL=@DATA_LABEL@', 'uevent mdev', 'modprobe -q fuse', '/bin/lifeboat boot']) {
     t.true(text.includes(needle), needle);
   }
 });
@@ -146,4 +149,20 @@ test('blessed rewrites: every widget required statically, usr/ paths point at th
   const files = await listBlessedUsrFiles();
   t.true(files.includes('xterm') && files.includes('linux'));
   t.true(blessedUsrModuleSource('1.2.3', files).includes(BLESSED_ASSET_PREFIX));
+});
+
+test('host programs: ntfs-3g copied at its path (0755, no setuid) with its mount helper link; its libraries are collected; a missing one names its package', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-rootfs-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  t.true(HOST_PROGRAMS.some((program) => program.file === '/bin/ntfs-3g' && program.debianPackage === 'ntfs-3g'));
+  const copied = await installHostPrograms(root, HOST_PROGRAMS);
+  t.deepEqual(copied, HOST_PROGRAMS.map((program) => program.file));
+  t.is((await stat(path.join(root, 'bin', 'ntfs-3g'))).mode & 0o7777, 0o755);
+  t.is(await readlink(path.join(root, 'sbin', 'mount.ntfs-3g')), '/bin/ntfs-3g');
+  const libraries = await collectLibraries(copied);
+  t.true(libraries.some((library) => /\/libntfs-3g\.so\.\d+$/.test(library)), libraries.join(' '));
+  t.true(libraries.some((library) => /\/libc\.so\.6$/.test(library)));
+  const missing = await t.throwsAsync(installHostPrograms(root, [{ file: '/bin/no-such-program', debianPackage: 'no-such-package', links: [] }]));
+  t.like(missing, { code: 'LB_BUILD_TOOL_MISSING' });
+  t.regex(missing?.message ?? '', /no-such-package|LB_BUILD_TOOL_MISSING/);
 });
