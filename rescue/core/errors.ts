@@ -122,7 +122,6 @@ export const ERROR_CATALOGUE = {
     message: 'A tool the media builder needs is not installed.',
     cause: 'A Debian package the build uses is missing on this machine.',
     fix: 'Run `npm run setup` (or apt-get install the package named in the details).',
-    reserved: 'Raised by the media builder when a host tool is missing; the test machines have every tool setup.sh installs, and no test removes one.',
   },
   LB_BUILD_NEEDS_CHECKOUT: {
     group: 'build',
