@@ -124,7 +124,8 @@ test.serial('a TUI ended by its terminal closing (SIGHUP) unmounts what it mount
   t.regex((await mountsUnder('/run/lifeboat/mnt')).get(mountPoint) ?? '', /^fuseblk ro,/);
   // Killing the tmux server closes the terminal: the TUI gets SIGHUP.
   await session.close();
-  for (let tries = 0; tries < 100 && (await mountsUnder('/run/lifeboat/mnt')).has(mountPoint); tries++) await new Promise((resolve) => setTimeout(resolve, 200));
+  // The mount goes first, its folder right after: wait for both (under load the check fell between them).
+  for (let tries = 0; tries < 100 && ((await mountsUnder('/run/lifeboat/mnt')).has(mountPoint) || existsSync(mountPoint)); tries++) await new Promise((resolve) => setTimeout(resolve, 200));
   t.false((await mountsUnder('/run/lifeboat/mnt')).has(mountPoint), 'unmounted on the way out');
   t.false(existsSync(mountPoint));
 });
