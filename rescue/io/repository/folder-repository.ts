@@ -618,17 +618,17 @@ export class FolderRepository implements RepositoryMaintenance {
     const indexPack = await pack.finish(sealed);
     this.unindexedPacks.push(indexPack);
     this.written.push({ id: indexPack.id, size: indexPack.size });
-    this.settle(indexPack.id);
+    this.settle(indexPack.id, pack.durable());
   }
 
   /**
-   * Syncs a closed pack now, in the background, so that the device writes it while the run goes on
-   * (synced all at the end, a 2 GiB backup waited ~1.9 s for ~900 MB of packs: the page cache holds
-   * them until the end, as they stay under the dirty-page limits); then checks it if asked to.
+   * Tracks a closed pack becoming durable in the background (PackWriter.durable: most of it is on
+   * the device already, synced as it was written), so that the run goes on meanwhile (synced all at
+   * the end, a 2 GiB backup waited ~1.9 s for ~900 MB of packs: the page cache held them until the
+   * end, as they stay under the dirty-page limits); then checks it if asked to.
    * Failures surface in flush (sync) and verifyPack (check).
    */
-  private settle(id: string): void {
-    const synced = syncPackFile(this.path, id);
+  private settle(id: string, synced: Promise<void>): void {
     const verified = this.verifyOnClose ? synced.then(() => this.checkPack(id)) : undefined;
     synced.catch(() => undefined);
     verified?.catch(() => undefined);
@@ -704,11 +704,25 @@ async function syncPackFolders(root: string, ids: readonly string[]): Promise<vo
   }
 }
 
+/**
+ * Bytes of a pack written between two background syncs. Left to the kernel, a 64 MiB pack stayed in
+ * the page cache until its fsync (it is under the dirty-page limits) and then went out in one burst:
+ * reads from the same disk waited up to 0.1 s behind it (measured with the NTFS bench volume: the
+ * slowest 1% of the source reads took 86-109 ms, 23-39 ms with a sync every 8 MiB). Synced as it
+ * goes, the progress shown is also what is on the device, and the memory held dirty stays small (a
+ * rescue system runs from memory; a USB stick drains slowly).
+ */
+export const PACK_SYNC_STEP_BYTES = 8 * 1024 * 1024;
+
 /** A pack being written under a temp name; renamed to its SHA-256 once complete. */
 class PackWriter {
   readonly entries: BlobEntry[] = [];
   size = 0;
   private readonly hash = createHash('sha256');
+  /** Bytes written when the last background sync started, and that sync while it runs (one at a time). */
+  private syncedTo = 0;
+  private syncing: Promise<void> | undefined;
+  private syncError: unknown;
 
   private readonly root: string;
   private readonly tempPath: string;
@@ -742,6 +756,18 @@ class PackWriter {
     }
     this.hash.update(bytes);
     this.size += bytes.length;
+    this.syncSoon();
+  }
+
+  /** Starts a background fdatasync once PACK_SYNC_STEP_BYTES more are written; its failure surfaces in finish. */
+  private syncSoon(): void {
+    if (this.syncing || this.size - this.syncedTo < PACK_SYNC_STEP_BYTES) return;
+    this.syncedTo = this.size;
+    this.syncing = this.handle.datasync().catch((error: unknown) => {
+      this.syncError ??= error;
+    }).finally(() => {
+      this.syncing = undefined;
+    });
   }
 
   async append(entry: Omit<BlobEntry, 'offset' | 'length'>, stored: Uint8Array): Promise<void> {
@@ -792,18 +818,36 @@ class PackWriter {
     await this.write(trailer);
     const id = this.hash.digest('hex');
     try {
-      await this.handle.close();
       const folder = path.join(this.root, 'data', id.slice(0, 2));
       await mkdir(folder, { recursive: true });
       await rename(this.tempPath, packPath(this.root, id));
     } catch (error) {
+      await this.syncing;
+      await this.handle.close().catch(() => undefined);
       await rm(this.tempPath, { force: true });
       throw toWriteError(error, this.root);
     }
     return { id, size: this.size, blobs: this.entries };
   }
 
+  /**
+   * After finish: the pack made durable (the last background sync, then an fsync of the whole file)
+   * and its handle closed. Runs in the background; the writes go on into the next pack meanwhile.
+   */
+  async durable(): Promise<void> {
+    try {
+      await this.syncing;
+      if (this.syncError !== undefined) throw this.syncError;
+      await this.handle.sync();
+    } catch (error) {
+      throw toWriteError(error, this.root);
+    } finally {
+      await this.handle.close().catch(() => undefined);
+    }
+  }
+
   async discard(): Promise<void> {
+    await this.syncing;
     await this.handle.close().catch(() => undefined);
     await rm(this.tempPath, { force: true }).catch(() => undefined);
   }
