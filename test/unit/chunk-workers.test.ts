@@ -49,6 +49,12 @@ test('on the pinned Node the workers keep one zstd context per level (the fast p
   t.is(await workers.compressionPath(), 'native-handle');
 });
 
+test('on the pinned Node the workers open delta bases with one kept zstd context (the fast path is active)', async (t) => {
+  // The fallback is zstdDecompressSync (correct, a context and fresh memory per base): this test
+  // names a Node change that forces it.
+  t.is(await workers.decodingPath(), 'native-handle');
+});
+
 test('ids are SHA-256, or HMAC-SHA-256 under the key, for shared and transferred bytes', async (t) => {
   const content = text(100 * KiB, 3);
   const key = randomBytes(32);
@@ -202,6 +208,33 @@ test('a base handed over as stored is opened and checked in the worker: the same
     const result = await workers.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), bad);
     t.false(result.delta, what);
     t.deepEqual(zstdDecompressSync(Buffer.from(result.data)), changed, what);
+  }
+});
+
+test('a worker that failed to open a base opens the next one: truncated, overlong, garbage and empty frames in turn', async (t) => {
+  // One worker, so that every base goes through the same kept context.
+  const single = new ChunkWorkers(1);
+  t.teardown(() => single.close());
+  const base = Buffer.concat([noise(CHUNK / 2, 33), text(CHUNK / 2, 33)]);
+  const changed = Buffer.from(base);
+  changed.fill(0x17, 500_000, 501_000);
+  const id = createHash('sha256').update(base).digest('hex');
+  const frame = zstdCompressSync(base);
+  const stored = (bytes: Uint8Array, rawLength = CHUNK) => ({ id, stored: new Uint8Array(bytes), compression: 'zstd' as const, rawLength, key: undefined });
+  const longer = zstdCompressSync(Buffer.concat([base, Buffer.from('more')]));
+  for (const [what, bad] of [
+    ['truncated frame', stored(frame.subarray(0, frame.length - 200))],
+    ['frame of more bytes than the base', stored(longer)],
+    ['garbage', stored(randomBytes(5000))],
+    ['frame header only', stored(frame.subarray(0, 6))],
+    ['two frames', stored(Buffer.concat([frame, frame]))],
+  ] as const) {
+    const failed = await single.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), bad);
+    t.false(failed.delta, what);
+    t.deepEqual(zstdDecompressSync(Buffer.from(failed.data)), changed, what);
+    const next = await single.compress(sharedCopy(changed), 3, new Uint8Array(new SharedArrayBuffer(CHUNK)), stored(frame));
+    t.true(next.delta, `a sound base after ${what}`);
+    t.deepEqual(Buffer.from((await single.open(Buffer.from(next.data), 'zstd', CHUNK, undefined, base)).data), changed, `after ${what}`);
   }
 });
 
