@@ -2,6 +2,6 @@
 // Launcher for `npx lifeboat` in a checkout: runs the TypeScript source with Node 24's type stripping.
 import { reexecWithMallocTuning } from '../io/malloc-tuning.ts';
 
-reexecWithMallocTuning([...process.execArgv, ...process.argv.slice(1)]);
+reexecWithMallocTuning([...process.execArgv, process.argv[1]], process.argv.slice(2));
 const { main } = await import('../main.ts');
 await main();
