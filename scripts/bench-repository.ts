@@ -12,7 +12,12 @@
 //  - CPU time (user + system) of each command's process tree, printed beside the wall times: on this
 //    shared machine it varies less with other load than wall time does (no goal is set on it).
 // Page cache warm for both (the source is read once before each timed step, `sync` before each), tools
-// interleaved (peer, lifeboat, peer, lifeboat...), the median of the runs reported.
+// interleaved, in turn first: peer then lifeboat in odd runs, lifeboat then peer in even runs (use an
+// even --runs). The side that runs second starts in the wake of the other's 4 GiB restore: on this
+// virtual machine the host then takes CPU time from the guest for many seconds (steal time during
+// lifeboat's NTFS backup: 115-158 ticks right after the peer's restore, 42-52 after 15 s of waiting,
+// ~11 with nothing before; the backup took 10.6-10.8 s, 9.6-10.3 s and 8.8-9.7 s). With a fixed
+// order that wake always fell on lifeboat's first backup. The median of the runs is reported.
 // The images are generated once, deterministically (seeded; the system files are a seeded sample of
 // this machine's /usr), in the work folder and reused while their stamp file matches; --fresh
 // regenerates them. Mixed content: system files (~700 MiB), log and CSV text (~500 MiB), random data
@@ -767,7 +772,7 @@ function printReport(report: FsReport): void {
   const row = (label: string, a: string, b: string, r: string) => console.log(`  ${label.padEnd(30)} ${a.padStart(14)} ${b.padStart(14)} ${r.padStart(8)}`);
   console.log(
     `\n${report.fs}: ${+(report.sizeBytes / GiB).toFixed(2)} GiB image, ${(report.dataBytes / MiB).toFixed(0)} MiB in ${report.files} files; ` +
-      `second backup after ${report.modifiedFiles} files (${(report.modifiedBytes / MiB).toFixed(1)} MiB) rewritten; median of ${report.runs} run(s); ` +
+      `second backup after ${report.modifiedFiles} files (${(report.modifiedBytes / MiB).toFixed(1)} MiB) rewritten; median of ${report.runs} run(s), each side first in turn (peer first in odd runs); ` +
       `load average before each run ${report.loadAverages.join(', ')} on ${os.availableParallelism()} CPUs`,
   );
   row('', 'partclone+zstd', 'lifeboat', 'ratio');
@@ -816,7 +821,7 @@ async function benchFilesystem(fs: Filesystem): Promise<FsReport> {
       ['peer', () => runPeer(fs, source, pristine, runDir, stamp.sizeBytes), peerRuns, peerFailures],
       ['lifeboat', () => runLifeboat(fs, source, pristine, modified, runDir), lifeboatRuns, lifeboatFailures],
     ] as const;
-    for (const [name, go, results, failures] of sides) {
+    for (const [name, go, results, failures] of run % 2 === 0 ? sides : [...sides].reverse()) {
       if (!TOOLS.has(name)) continue;
       // Every side starts from the pristine image at the same path.
       await execa('cp', ['--sparse=always', pristine, source]);
