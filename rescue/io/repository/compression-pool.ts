@@ -156,19 +156,16 @@ const decompressIntoScratchFast = (data, rawLength) => {
     decoder.on('error', () => undefined);
   }
   const engine = decoder;
+  let failed = false;
   try {
     engine._handle.writeSync(C.ZSTD_e_end, data, 0, data.length, decoded, 0, room);
   } catch {
-    decoder = undefined;
-    return null;
+    failed = true;
   }
-  if (engine.destroyed || !engine._handle) {
+  // A failed write, a closed engine, input left over or another length: the context may have
+  // stopped inside a frame, so it is not reused.
+  if (failed || engine.destroyed || !engine._handle || engine._writeState[1] !== 0 || room - engine._writeState[0] !== rawLength) {
     decoder = undefined;
-    return null;
-  }
-  const length = room - engine._writeState[0];
-  if (engine._writeState[1] !== 0 || length !== rawLength) {
-    decoder = undefined; // possibly stopped inside a frame: not reused
     return null;
   }
   return decoded.subarray(0, rawLength);

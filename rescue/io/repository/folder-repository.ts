@@ -644,7 +644,8 @@ export class FolderRepository implements RepositoryMaintenance {
     await this.serialize(async () => {
       await this.closePack();
       if (this.unindexedPacks.length === 0) return;
-      for (const pack of this.unindexedPacks) await (this.settling.get(pack.id)?.synced ?? syncPackFile(this.path, pack.id));
+      // closePack settles every pack it adds here (a missing entry throws rather than skip the sync).
+      for (const pack of this.unindexedPacks) await this.settling.get(pack.id)!.synced;
       await syncPackFolders(this.path, this.unindexedPacks.map((pack) => pack.id));
       await this.writeIndex(this.unindexedPacks);
       for (const pack of this.unindexedPacks) this.addPack(pack);
@@ -678,16 +679,6 @@ export class FolderRepository implements RepositoryMaintenance {
     for (const entry of this.pack?.entries ?? []) this.pendingIds.delete(entry.id);
     await this.pack?.discard();
     this.pack = undefined;
-  }
-}
-
-/** Makes a pack durable before an index names it. */
-async function syncPackFile(root: string, id: string): Promise<void> {
-  try {
-    const handle = await open(packPath(root, id), 'r');
-    await handle.sync().finally(() => handle.close());
-  } catch (error) {
-    throw toWriteError(error, root);
   }
 }
 
