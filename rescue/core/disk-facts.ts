@@ -69,16 +69,5 @@ export function cleanSysfsText(text: string): string {
   return text.replace(/\0/g, '').trim();
 }
 
-/** Formats a byte count for people: binary units, three significant digits. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  if (unit === 0) return `${bytes} B`;
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits)} ${units[unit]}`;
-}
+/** Kept here for the modules that import it from disk-facts; the function is human-units.ts's. */
+export { formatBytes } from './human-units.ts';

@@ -473,18 +473,18 @@ test('a disk snapshot onto a target with another sector size is refused', (t) =>
   t.is(error?.details.target, 4096);
 });
 
-test('describePlan prints the target, one line per step with its offset, then the notes', (t) => {
+test('describePlan prints the target, one line per step with its offset (humanised, exact), then the notes', (t) => {
   const lines = describePlan(planRestore(gptDisk(), target(128 * MiB), {}));
   t.deepEqual(lines, [
     'Restore onto target.img (128 MiB; needs 31.0 MiB):',
-    `  - partition 1 (vfat "EFI", 5.00 MiB used of 10.0 MiB, used-blocks) at byte ${2048 * SECTOR}`,
-    `  - partition 2 (ext4, 8.00 MiB used of 20.0 MiB, used-blocks) at byte ${22528 * SECTOR}`,
-    '  - partition table, boot code and boot gap at byte 0',
+    `  - partition 1 (vfat "EFI", 5.00 MiB used of 10.0 MiB, used-blocks) at 1 MiB`,
+    `  - partition 2 (ext4, 8.00 MiB used of 20.0 MiB, used-blocks) at 11 MiB`,
+    '  - partition table, boot code and boot gap at 0 B',
     '  - GPT for a disk of 128 MiB (backup header at the new end)',
     '  note: The target is 64.0 MiB larger than the source; that space stays unpartitioned (use --grow to enlarge the last partition).',
   ]);
   const same = describePlan(planRestore(gptDisk(), target(DISK_SECTORS * SECTOR), {}));
-  t.is(same.at(-1), `  - backup GPT at byte ${(DISK_SECTORS - GPT_TAIL) * SECTOR}`);
+  t.is(same.at(-1), `  - backup GPT at 64.0 MiB (byte ${(DISK_SECTORS - GPT_TAIL) * SECTOR})`);
   const partitionLines = describePlan(planRestore(partitionSnapshot(), target(10 * MiB), {}));
-  t.deepEqual(partitionLines, ['Restore onto target.img (10.0 MiB; needs 10.0 MiB):', '  - filesystem (ext4 "data", 2.00 MiB used of 10.0 MiB, used-blocks) at byte 0']);
+  t.deepEqual(partitionLines, ['Restore onto target.img (10.0 MiB; needs 10.0 MiB):', '  - filesystem (ext4 "data", 2.00 MiB used of 10.0 MiB, used-blocks) at 0 B']);
 });

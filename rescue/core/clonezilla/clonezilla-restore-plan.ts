@@ -4,7 +4,7 @@
 // the project's own MBR/GPT encoders, with the boot code of sda-mbr), so an interrupted restore never
 // leaves a table pointing at half-written filesystems. Printed by --dry-run and before confirmation.
 
-import { formatBytes } from '../disk-facts.ts';
+import { formatBytes, formatOffset } from '../human-units.ts';
 import { LifeboatError } from '../errors.ts';
 import { encodeGpt } from '../partition-table/gpt.ts';
 import { encodeMbr } from '../partition-table/mbr.ts';
@@ -125,7 +125,7 @@ export function planClonezillaRestore(layout: ClonezillaLayout, selection: Clone
 /** The plan as lines for the terminal. */
 export function describeClonezillaPlan(plan: ClonezillaRestorePlan): string[] {
   const lines = [`Restore Clonezilla image ${plan.directory} onto ${plan.target.description} (${formatBytes(plan.target.sizeBytes)}; needs ${formatBytes(plan.requiredBytes)}):`];
-  for (const step of plan.steps) lines.push(`  - ${step.label}${'offset' in step ? ` at byte ${step.offset}` : ''}`);
+  for (const step of plan.steps) lines.push(`  - ${step.label}${'offset' in step ? ` at ${formatOffset(step.offset)}` : ''}`);
   for (const note of plan.notes) lines.push(`  note: ${note}`);
   return lines;
 }

@@ -4,7 +4,7 @@
 // shown before the confirmation, then executed step by step by ops/restore.ts.
 
 import { LifeboatError } from '../errors.ts';
-import { formatBytes } from '../disk-facts.ts';
+import { formatBytes, formatOffset } from '../human-units.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition } from './format.ts';
 
 /** What the restore needs to know of the target. */
@@ -146,7 +146,7 @@ export function planRestore(manifest: SnapshotManifest, target: RestoreTargetFac
 export function describePlan(plan: RestorePlan): string[] {
   const lines = [`Restore onto ${plan.target.description} (${formatBytes(plan.target.sizeBytes)}; needs ${formatBytes(plan.requiredBytes)}):`];
   for (const step of plan.steps) {
-    const where = 'offset' in step ? ` at byte ${step.offset}` : '';
+    const where = 'offset' in step ? ` at ${formatOffset(step.offset)}` : '';
     lines.push(`  - ${step.label}${where}`);
   }
   for (const note of plan.notes) lines.push(`  note: ${note}`);
