@@ -29,6 +29,7 @@ import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { parseMountInfo, type MountEntry } from '../core/mount-info.ts';
 import { openByteSource } from './file-source.ts';
 import { findRepositories } from './find-repositories.ts';
+import { processAlive } from './process-alive.ts';
 import { listDisks, mountsOf } from './sysfs-disks.ts';
 
 const MOUNT_TIMEOUT_MS = 60_000;
@@ -137,15 +138,6 @@ async function gatherCandidates(disks: readonly DiskSummary[], mounts: readonly 
     }
   }
   return candidates;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

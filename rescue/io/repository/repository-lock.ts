@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../../core/errors.ts';
 import { parseLock, type LockInfo } from '../../core/repository/format.ts';
+import { processAlive } from '../process-alive.ts';
 import { writeFileAtomic } from './repository-files.ts';
 
 /** A lock not refreshed for this long (another host's crashed process) counts as stale. */
@@ -20,15 +21,6 @@ const REFRESH_MS = 5 * 60 * 1000;
 export interface RepositoryLock {
   readonly file: string;
   release(): Promise<void>;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
 }
 
 /** Why a lock is stale, or undefined when it is live. */
