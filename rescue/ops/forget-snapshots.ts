@@ -90,14 +90,16 @@ export async function pruneRepository(repository: RepositoryMaintenance, options
   const freed = [...drop, ...leftovers].reduce((sum, id) => sum + (onDisk.get(id) ?? 0), 0);
   const report: PruneReport = { packsDeleted: drop.length + leftovers.length, packsRewritten: rewrite.length, bytesFreed: freed, tempFilesDeleted: temps.length };
   if (options.dryRun) return report;
+  // Progress in bytes of the packs read and rewritten (the renderers print it as bytes).
+  const rewriteBytes = rewrite.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;
   for (const pack of rewrite) {
     const { bytes } = await repository.readPack(pack.id);
     for (const blob of pack.blobs) {
       if (live.has(blob.id) && repository.locateBlob(blob.id)?.pack === pack.id) await repository.copyStoredBlob(blob, bytes.subarray(blob.offset, blob.offset + blob.length));
     }
-    done++;
-    reporter.progress({ phase: 'prune', bytesDone: done, bytesTotal: rewrite.length, item: pack.id.slice(0, 8) });
+    done += pack.size;
+    reporter.progress({ phase: 'prune', bytesDone: done, bytesTotal: rewriteBytes, item: pack.id.slice(0, 8) });
   }
   const oldIndexes = repository.indexFiles().map((name) => `index/${name}`);
   await repository.flush();

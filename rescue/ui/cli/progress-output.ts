@@ -2,7 +2,7 @@
 // a line every few seconds into logs, or JSON lines with --json. Rate and ETA are measured from
 // bytes actually done since the phase began.
 
-import { formatBytes } from '../../core/disk-facts.ts';
+import { formatBytes, formatRate } from '../../core/human-units.ts';
 import { formatDuration, type ProgressEvent, type ProgressReporter } from '../../core/progress.ts';
 import { currentRunLog, writeUnlogged } from './run-log-scope.ts';
 
@@ -40,7 +40,7 @@ export function createCliReporter(options: { json: boolean; stdout: NodeJS.Writa
       return;
     }
     const percent = event.bytesTotal > 0 ? Math.floor((event.bytesDone / event.bytesTotal) * 100) : 100;
-    const line = `${event.phase.padEnd(7)} ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} ${String(percent).padStart(3)}%  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}${event.item ? `  ${event.item}` : ''}`;
+    const line = `${event.phase.padEnd(7)} ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} ${String(percent).padStart(3)}%  ${formatRate(rate)}  ETA ${formatDuration(eta)}${event.item ? `  ${event.item}` : ''}`;
     if (options.terminal) {
       writeUnlogged(options.stderr, `\r\x1b[K${line}`);
       lineOpen = true;
@@ -53,7 +53,7 @@ export function createCliReporter(options: { json: boolean; stdout: NodeJS.Writa
     if (!runLog) return;
     const { rate } = measure(event);
     const seconds = ((Date.now() - phaseStart) / 1000).toFixed(1);
-    runLog.record('progress', `${event.phase} ${when === 'end' ? 'ended' : 'at'}: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} (${event.bytesDone} of ${event.bytesTotal} bytes) in ${seconds} s, ${formatBytes(rate)}/s${event.item ? `, ${event.item}` : ''}`);
+    runLog.record('progress', `${event.phase} ${when === 'end' ? 'ended' : 'at'}: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} (${event.bytesDone} of ${event.bytesTotal} bytes) in ${seconds} s, ${formatRate(rate)}${event.item ? `, ${event.item}` : ''}`);
   };
   const endPhaseInLog = () => {
     if (lastEvent && phase && !phaseLogged) logFigures(lastEvent, 'end');
