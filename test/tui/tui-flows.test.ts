@@ -537,7 +537,7 @@ test.serial('restore onto a larger image: g on the plan grows the last partition
   t.is(await quitTui(session), 0);
 });
 
-test.serial('Logs: the run logs are listed and exported with a system report into a typed folder', async (t) => {
+test.serial('Logs: the run logs are listed (Esc goes back, as its footer says) and exported with a system report into a typed folder', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
   const logDir = path.join(dir, 'logs');
   // One logged run to export.
@@ -548,6 +548,12 @@ test.serial('Logs: the run logs are listed and exported with a system report int
     await rm(dir, { recursive: true, force: true });
   });
   await session.waitFor(/Actions/, STEP_MS);
+  await session.sendKeys('l');
+  const first = await session.waitFor(/run log\(s\) in/, STEP_MS);
+  t.regex(first, /Enter export\s+Esc back/);
+  // Esc does what the footer says: back to the home screen, no export asked.
+  await session.sendKeys('Escape');
+  t.notRegex(await session.waitFor(/letters act/), /Export logs/);
   await session.sendKeys('l');
   const listed = await session.waitFor(/run log\(s\) in/, STEP_MS);
   t.regex(listed, new RegExp(`1 run log\\(s\\) in ${logDir}`));

@@ -68,15 +68,16 @@ export function askText(app: TuiApp, given: { title: string; prompt: readonly st
   });
 }
 
-/** A message (lines of text) until Enter or Escape. */
-export async function showMessage(app: TuiApp, given: { title: string; lines: readonly string[] }): Promise<void> {
+/** A message (lines of text) until Enter (resolves true) or Escape (false); `hint` replaces the keys line "Enter continue". */
+export async function showMessage(app: TuiApp, given: { title: string; lines: readonly string[]; hint?: string }): Promise<boolean> {
   const width = Math.min(78, Math.max(40, ...given.lines.map((line) => line.length + 4)));
   const options = { ...given, lines: wrapLines(given.lines, width - 4) };
-  await app.show<void>({ title: options.title, hint: hintLine([['Enter', 'continue']]), dialog: { width, height: Math.min(22, options.lines.length + 4) } }, (page) => {
+  const answer = await app.show<boolean>({ title: options.title, hint: options.hint ?? hintLine([['Enter', 'continue']]), dialog: { width, height: Math.min(22, options.lines.length + 4) } }, (page) => {
     const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, content: options.lines.join('\n') });
     box.focus();
-    page.onKey(['enter', 'space'], () => page.resolve(undefined));
+    page.onKey(['enter', 'space'], () => page.resolve(true));
   });
+  return answer === true;
 }
 
 /** Yes or no (keys y and n; Escape is no). */

@@ -1,7 +1,7 @@
 // Logs: what the run logs hold and, where the logs part is wired in, exporting them with a system
 // report to a folder (the same as `lifeboat logs export`).
 
-import type { TuiApp } from './app.ts';
+import { hintLine, type TuiApp } from './app.ts';
 import { askText, escapeTags, showMessage } from './common-screens.ts';
 import type { LogServices } from './tui-context.ts';
 
@@ -12,7 +12,8 @@ export async function showLogs(app: TuiApp, logs: LogServices | undefined, runLo
     return;
   }
   const lines = await logs.describe();
-  await showMessage(app, { title: 'Logs', lines: [...lines.map((line) => escapeTags(line)), '', 'Next: choose a folder to export them to (Esc: none).'] });
+  const exportThem = await showMessage(app, { title: 'Logs', lines: [...lines.map((line) => escapeTags(line)), '', 'Enter: export them into a folder; Esc: back.'], hint: hintLine([['Enter', 'export'], ['Esc', 'back']]) });
+  if (!exportThem) return;
   const folder = (await askText(app, { title: 'Export logs', prompt: ['The folder to write the logs archive into:'] }))?.trim();
   if (!folder) return;
   const archive = await runLogged(['logs', 'export', folder], () => logs.exportTo(folder));
