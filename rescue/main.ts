@@ -43,6 +43,7 @@ import { LIFEBOAT_VERSION } from './version.ts';
 import { runCountdown } from './core/job-countdown.ts';
 import { formatCommandLine, isLoggedRun, type RunLogSink } from './core/run-log.ts';
 import { watchConsoleKeys } from './io/console-keys.ts';
+import { tolerateClosedOutput } from './io/closed-output.ts';
 import { listRunLogs, openRunLog, runLogDirectory } from './io/run-log.ts';
 import { DATA_PARTITION_MOUNT, defaultExportDestination, gatherSystemReport, pathKind, writeLogArchive } from './io/system-report.ts';
 import { exportLogs } from './ops/export-logs.ts';
@@ -292,5 +293,7 @@ export async function runCli(argv: readonly string[], context: CliContext = crea
 
 /** Entry point of both `npx lifeboat` and the single executable. */
 export async function main(): Promise<void> {
+  tolerateClosedOutput(process.stdout);
+  tolerateClosedOutput(process.stderr);
   process.exitCode = await runCli(process.argv.slice(2));
 }
