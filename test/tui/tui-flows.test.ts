@@ -262,7 +262,7 @@ test.serial('TERM=vt220: the home screen renders and the menu navigates by arrow
   t.is(await quitTui(session), 0);
 });
 
-test.serial('progress: "when done" changes while running, Cancel asks then stops the backup cleanly; a finished backup runs the power action chosen', async (t) => {
+test.serial('progress: "when done" changes while running, Cancel asks then stops the backup cleanly; a finished backup withdraws an open Cancel question and runs the power action chosen', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-'));
   // Enough random data that the first backup is still running when the keys arrive.
   const image = await makeExt4Disk(dir, 'big.img', 320 * MiB, 'BIG', sampleFiles(256 * MiB));
@@ -314,8 +314,18 @@ test.serial('progress: "when done" changes while running, Cancel asks then stops
   await session.sendKeys('Enter');
 
   await startBackup('poweroff');
+  // Cancel asked while it runs and left unanswered until the backup has finished.
+  await session.waitFor(/\d+%\s+running/, STEP_MS);
+  await session.sendKeys('c');
+  await session.waitFor(/Cancel\?/);
   const done = await session.waitFor(/100%\s+done/, LONG_MS);
   t.regex(done, /When done: stay  \[power off\]/);
+  // Finished, there is nothing to cancel: the question is withdrawn, the keys line offers Enter only, c does nothing.
+  const settled = await session.waitFor(/ Enter continue/);
+  t.notRegex(settled, /Cancel\?|cancel/);
+  await session.sendKeys('c');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.notRegex(await session.screen(), /Cancel\?|cancel/);
   await session.sendKeys('Enter');
   await session.waitFor(/Actions/, STEP_MS);
   t.is(await readFile(powerRecord, 'utf8'), 'poweroff\n');

@@ -14,13 +14,15 @@ export interface Page<T> {
   onKey(keys: readonly string[], handler: () => void): void;
   /** What Escape does on this page (default: resolve undefined, i.e. go back). */
   onEscape(handler: () => void): void;
+  /** Changes the keys line of this page (kept when a dialog over it closes). */
+  setHint(hint: string): void;
 }
 
 interface StackEntry {
   readonly box: blessed.Widgets.BoxElement;
   readonly keys: Map<string, () => void>;
   escape: () => void;
-  readonly hint: string;
+  hint: string;
   readonly focus: blessed.Widgets.BlessedElement | undefined;
   readonly overlay: boolean;
 }
@@ -32,6 +34,19 @@ export interface PageOptions {
   readonly hint: string;
   /** A centred dialog over the page below instead of a full page. */
   readonly dialog?: { readonly width: number; readonly height: number };
+  /** Closes the page (resolving undefined) when aborted: a question that no longer applies. */
+  readonly closeOn?: AbortSignal;
+}
+
+/** Columns of the frame around a page's label: the corners, a rule on the left and one on the right, the label's spaces. */
+const LABEL_FRAME_COLUMNS = 6;
+
+/** Shortens `text` to `width` columns by putting "..." in its middle (both ends stay readable); shorter text is returned as it is. */
+export function elideMiddle(text: string, width: number): string {
+  if (text.length <= width) return text;
+  if (width <= 3) return text.slice(0, width);
+  const head = Math.ceil((width - 3) / 2);
+  return `${text.slice(0, head)}...${text.slice(text.length - (width - 3 - head))}`;
 }
 
 /** The application: holds the screen and the page stack. */
@@ -66,9 +81,12 @@ export class TuiApp {
   show<T>(options: PageOptions, build: (page: Page<T>) => void | Promise<void>): Promise<T | undefined> {
     const below = this.stack.at(-1);
     if (below && !options.dialog) below.box.hide();
+    // A title longer than the frame would run over its corner: it loses its middle instead.
+    const columns = options.dialog?.width ?? (this.screen.width as number);
+    const label = ` ${elideMiddle(options.title, Math.max(8, columns - LABEL_FRAME_COLUMNS))} `;
     const box = options.dialog
-      ? blessed.box({ parent: this.screen, top: 'center', left: 'center', width: options.dialog.width, height: options.dialog.height, border: { type: 'line' }, label: ` ${options.title} `, tags: true, style: { border: { fg: this.theme.accent } } })
-      : blessed.box({ parent: this.screen, top: 1, left: 0, width: '100%', height: '100%-2', border: { type: 'line' }, label: ` ${options.title} `, tags: true, style: { border: { fg: this.theme.accent } } });
+      ? blessed.box({ parent: this.screen, top: 'center', left: 'center', width: options.dialog.width, height: options.dialog.height, border: { type: 'line' }, label, tags: true, style: { border: { fg: this.theme.accent } } })
+      : blessed.box({ parent: this.screen, top: 1, left: 0, width: '100%', height: '100%-2', border: { type: 'line' }, label, tags: true, style: { border: { fg: this.theme.accent } } });
     return new Promise<T | undefined>((resolvePromise) => {
       let done = false;
       const entry: StackEntry = { box, keys: new Map(), escape: () => finish(undefined), hint: options.hint, focus: this.screen.focused, overlay: options.dialog !== undefined };
@@ -98,7 +116,17 @@ export class TuiApp {
         onEscape: (handler) => {
           entry.escape = handler;
         },
+        setHint: (hint) => {
+          entry.hint = hint;
+          if (this.stack.at(-1) === entry) this.hintBar.setContent(hint);
+          this.render();
+        },
       };
+      if (options.closeOn?.aborted) {
+        finish(undefined);
+        return;
+      }
+      options.closeOn?.addEventListener('abort', () => finish(undefined), { once: true });
       // Keys go to this page from now on, not to a list left focused on the page below.
       box.focus();
       Promise.resolve(build(page)).then(() => this.render(), (error: unknown) => {

@@ -80,9 +80,9 @@ export async function showMessage(app: TuiApp, given: { title: string; lines: re
   return answer === true;
 }
 
-/** Yes or no (keys y and n; Escape is no). */
-export async function confirm(app: TuiApp, options: { title: string; lines: readonly string[] }): Promise<boolean> {
-  const answer = await app.show<boolean>({ title: options.title, hint: hintLine([['y', 'yes'], ['n', 'no'], ['Esc', 'no']]), dialog: { width: 64, height: options.lines.length + 5 } }, (page) => {
+/** Yes or no (keys y and n; Escape is no); `closeOn` withdraws the question (no). */
+export async function confirm(app: TuiApp, options: { title: string; lines: readonly string[]; closeOn?: AbortSignal }): Promise<boolean> {
+  const answer = await app.show<boolean>({ title: options.title, hint: hintLine([['y', 'yes'], ['n', 'no'], ['Esc', 'no']]), dialog: { width: 64, height: options.lines.length + 5 }, ...(options.closeOn ? { closeOn: options.closeOn } : {}) }, (page) => {
     blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: options.lines.length + 2, tags: true, content: `${options.lines.join('\n')}\n\n{bold}y{/bold} yes   {bold}n{/bold} no` });
     page.onKey(['y'], () => page.resolve(true));
     page.onKey(['n'], () => page.resolve(false));

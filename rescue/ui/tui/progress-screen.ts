@@ -1,13 +1,15 @@
 // The progress screen of every long operation: a gauge, bytes done of the total, the rate and a
 // rate chart, the ETA, the current step and the tail of the notices; "when done" can be changed
-// while it runs; Cancel asks, then stops the operation through its AbortSignal.
+// while it runs; Cancel asks, then stops the operation through its AbortSignal. Once it has ended
+// there is nothing to cancel: the keys line says Enter continue, and a Cancel question still open
+// is withdrawn.
 
 import blessed from 'blessed';
 import contrib from 'blessed-contrib';
-import { formatBytes } from '../../core/disk-facts.ts';
+import { formatBytes, formatRate } from '../../core/human-units.ts';
 import { toLifeboatError } from '../../core/errors.ts';
 import { formatDuration, type ProgressEvent, type ProgressReporter } from '../../core/progress.ts';
-import { hintLine, type TuiApp } from './app.ts';
+import { elideMiddle, hintLine, type TuiApp } from './app.ts';
 import { confirm, errorLines, escapeTags, wrapLines } from './common-screens.ts';
 
 /** What happens when the operation succeeded. */
@@ -47,7 +49,7 @@ export function asciiChart(samples: readonly number[], width: number, height: nu
   for (let row = height; row >= 1; row--) {
     rows.push(shown.map((value) => (value / max) * height >= row - 0.5 ? '#' : ' ').join(''));
   }
-  rows.push(`max ${formatBytes(max)}/s`);
+  rows.push(`max ${formatRate(max)}`);
   return rows;
 }
 
@@ -61,6 +63,8 @@ export function runWithProgress(app: TuiApp, options: {
 }): Promise<ProgressOutcome | undefined> {
   return app.show<ProgressOutcome>({ title: options.title, hint: hintLine([['w', 'when done'], ['c/Esc', 'cancel']]) }, (page) => {
     const controller = new AbortController();
+    // Aborted when the operation has ended: withdraws a Cancel question left open.
+    const ended = new AbortController();
     let whenDone = options.whenDone;
     let finished: ProgressOutcome | undefined;
     let last: ProgressEvent | undefined;
@@ -88,11 +92,12 @@ export function runWithProgress(app: TuiApp, options: {
       const eta = finished ? 0 : rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY;
       const failure = finished && !finished.ok ? toLifeboatError(finished.error).code : undefined;
       const state = finished ? (finished.ok ? '{bold}done{/bold}' : failure === 'LB_INPUT_STOPPED' ? '{bold}stopped{/bold}' : '{bold}failed{/bold}') : controller.signal.aborted ? 'stopping...' : 'running';
-      const step = last ? `${last.phase}${last.item ? `: ${escapeTags(last.item)}` : ''}` : 'starting';
+      // A long item (a file's path) loses its middle rather than pushing the lines below out of the box.
+      const step = last ? elideMiddle(`${last.phase}${last.item ? `: ${last.item}` : ''}`, width - 6) : 'starting';
       status.setContent([
-        `Step: ${step}`,
+        `Step: ${escapeTags(step)}`,
         `${gaugeText(finished?.ok ? Math.max(done, total) : done, total === 0 && !finished?.ok ? 1 : total, width - 8)}  ${state}`,
-        `${formatBytes(done)} of ${formatBytes(total)}   ${formatBytes(rate)}/s   ETA ${formatDuration(eta)}`,
+        `${formatBytes(done)} of ${formatBytes(total)}   ${formatRate(rate)}   ETA ${formatDuration(eta)}`,
         `When done: ${WHEN_DONE_ORDER.map((entry) => (entry === whenDone ? `[${WHEN_DONE_LABEL[entry]}]` : WHEN_DONE_LABEL[entry])).join('  ')}   (w changes)`,
       ].join('\n'));
       if ('setData' in chartBox) {
@@ -132,18 +137,19 @@ export function runWithProgress(app: TuiApp, options: {
       },
     };
     const cancel = async () => {
-      if (finished) {
-        page.resolve(finished);
-        return;
-      }
-      if (controller.signal.aborted) return;
-      if (await confirm(app, { title: 'Cancel?', lines: [`Stop ${escapeTags(options.title)}?`, ...(options.stopNote ?? ['A stopped backup leaves the repository as it was;', 'a stopped restore leaves the target incomplete.'])] })) {
+      if (finished || controller.signal.aborted) return;
+      const question = [`Stop ${escapeTags(elideMiddle(options.title, 54))}?`, ...(options.stopNote ?? ['A stopped backup leaves the repository as it was;', 'a stopped restore leaves the target incomplete.'])];
+      if (await confirm(app, { title: 'Cancel?', lines: question, closeOn: ended.signal })) {
         if (!finished) controller.abort();
         draw();
       }
     };
     page.onKey(['c'], () => void cancel());
-    page.onEscape(() => void cancel());
+    // Escape asks to cancel while the operation runs, and leaves the screen once it has ended.
+    page.onEscape(() => {
+      if (finished) page.resolve(finished);
+      else void cancel();
+    });
     page.onKey(['w'], () => {
       if (finished) return;
       whenDone = WHEN_DONE_ORDER[(WHEN_DONE_ORDER.indexOf(whenDone) + 1) % WHEN_DONE_ORDER.length] ?? 'stay';
@@ -161,7 +167,8 @@ export function runWithProgress(app: TuiApp, options: {
       finished = { ok: false, whenDone, error };
       notices.push(...errorLines(error).filter(Boolean), 'Press Enter to continue.');
     }).finally(() => {
-      app.bars.hint.setContent(hintLine([['Enter', 'continue']]));
+      page.setHint(hintLine([['Enter', 'continue']]));
+      ended.abort();
       draw();
     });
   });
