@@ -39,6 +39,8 @@ export interface FilesystemOptions {
   readonly bulkMiB?: number;
   /** Partition start in sectors, written where the format records it (FAT, NTFS). */
   readonly hiddenSectors?: number;
+  /** FAT32 sectors per cluster (1 unless given). */
+  readonly fatClusterSectors?: number;
 }
 
 /** What each format can hold, so one seeded plan fits them all. */
@@ -469,7 +471,7 @@ async function formatVolume(kind: FilesystemKind, file: string, label: string, o
       return;
     }
     case 'fat32':
-      await execa('mkfs.fat', ['-F', '32', '-s', '1', '-n', label.toUpperCase(), '-i', seededBytes(options.seed, 4).toString('hex'), '-h', hidden, file]);
+      await execa('mkfs.fat', ['-F', '32', '-s', String(options.fatClusterSectors ?? 1), '-n', label.toUpperCase(), '-i', seededBytes(options.seed, 4).toString('hex'), '-h', hidden, file]);
       return;
     case 'exfat':
       await execa('mkfs.exfat', ['-L', label, file]);
@@ -518,6 +520,7 @@ interface PartitionSpec {
   readonly sizeMiB?: number;
   readonly line: string;
   readonly content: DiskPartition['content'];
+  readonly fatClusterSectors?: number;
 }
 
 const GPT_TYPES = {
@@ -562,6 +565,17 @@ export async function makeGptDisk(dir: string, seed: number): Promise<DiskFixtur
   return disk;
 }
 
+/** A GPT disk of `diskMiB` with one partition from 1 MiB to the end, holding a `kind` filesystem with the seeded tree (the sources of the --grow tests). */
+export async function makeSingleVolumeGptDisk(dir: string, kind: FilesystemKind, options: { seed: number; diskMiB: number; fatClusterSectors?: number }): Promise<DiskFixture> {
+  const random = prng(options.seed);
+  const guid = () => seededGuid(random);
+  const type = kind === 'ext4' ? GPT_TYPES.linux : GPT_TYPES.basicData;
+  // The partition ends on a whole MiB (1 MiB before the end: room for the backup GPT), so it can be built as one filesystem image.
+  const specs: PartitionSpec[] = [{ sizeMiB: options.diskMiB - 2, line: `type=${type}, uuid=${guid()}, name="${kind}"`, content: kind, fatClusterSectors: options.fatClusterSectors }];
+  const script = `label: gpt\nlabel-id: ${guid()}\nunit: sectors\n\n${specLines(specs)}`;
+  return makeDisk(path.join(dir, `${kind}-disk.img`), options.diskMiB * MiB, 'gpt', script, specs, options.seed);
+}
+
 function specLines(specs: readonly PartitionSpec[]): string {
   return specs.map((spec) => `${spec.sizeMiB ? `size=${spec.sizeMiB}MiB, ` : ''}${spec.line}\n`).join('');
 }
@@ -578,7 +592,8 @@ async function makeDisk(file: string, sizeBytes: number, label: 'dos' | 'gpt', s
     for (const partition of partitions) {
       if (partition.content === 'bios-boot' || partition.content === 'extended') continue;
       const part = path.join(work, `p${partition.number}.img`);
-      await makeFilesystemImage(partition.content, part, { sizeMiB: partition.sizeBytes / MiB, seed: seed * 31 + partition.number, hiddenSectors: partition.offset / SECTOR, label: `P${partition.number}${partition.content.toUpperCase()}` });
+      const fatClusterSectors = specs[partitions.indexOf(partition)]?.fatClusterSectors;
+      await makeFilesystemImage(partition.content, part, { sizeMiB: partition.sizeBytes / MiB, seed: seed * 31 + partition.number, hiddenSectors: partition.offset / SECTOR, label: `P${partition.number}${partition.content.toUpperCase()}`, fatClusterSectors });
       await copyInto(part, file, partition.offset);
       await rm(part, { force: true });
     }
@@ -726,10 +741,16 @@ function parseDebugfs(output: string, command: string): Map<string, string[]> {
   return replies;
 }
 
+/** The listing key of a FAT volume's free space (mdir's last line). */
+const FREE_SPACE_KEY = '<free space>';
+
 /** FAT: mdir's recursive listing (short and long names, sizes, dates), mattrib's attributes, and the files copied out with mcopy -m (content, mtime). */
 async function readFatTree(device: string): Promise<TreeListing> {
   const listing = new Map<string, string>();
-  listing.set('<mdir -/ -a>', (await mtools('mdir', ['-/', '-a', '-i', device, '::'])).trim());
+  // The free space is a fact of the volume, not of its tree: kept apart, so a grown copy can leave it out.
+  const mdir = (await mtools('mdir', ['-/', '-a', '-i', device, '::'])).trim().split('\n');
+  listing.set('<mdir -/ -a>', mdir.filter((line) => !/bytes free$/.test(line)).join('\n'));
+  listing.set(FREE_SPACE_KEY, mdir.filter((line) => /bytes free$/.test(line)).join('\n'));
   const attributes = new Map<string, string>();
   for (const line of (await mtools('mattrib', ['-/', '-i', device, '::'])).split('\n')) {
     const match = /^(.{11})\s*::(\/.*)$/.exec(line);
@@ -749,6 +770,26 @@ async function readFatTree(device: string): Promise<TreeListing> {
     await rm(out, { recursive: true, force: true });
   }
   return listing;
+}
+
+/** The size the filesystem itself records (ext4 block count, NTFS clusters, FAT32 total sectors), read by the format's own tool. */
+export async function filesystemSizeBytes(volume: Volume): Promise<number> {
+  return withVolumeDevice(volume, 'ro', async (device) => {
+    if (volume.kind === 'ext4') {
+      const { stdout } = await execa('dumpe2fs', ['-h', device], { stderr: 'ignore' });
+      return Number(/^Block count:\s+(\d+)/m.exec(stdout)?.[1]) * Number(/^Block size:\s+(\d+)/m.exec(stdout)?.[1]);
+    }
+    if (volume.kind === 'ntfs') {
+      // -f: ntfsresize leaves the volume marked for a check at the next Windows start.
+      const { stdout } = await execa('ntfsinfo', ['-f', '-m', device], { stderr: 'ignore' });
+      return Number(/Volume Size in Clusters:\s+(\d+)/.exec(stdout)?.[1]) * Number(/Cluster Size:\s+(\d+)/.exec(stdout)?.[1]);
+    }
+    if (volume.kind === 'fat32') {
+      const text = await mtools('minfo', ['-i', device, '::']);
+      return Number(/^big size: (\d+) sectors/m.exec(text)?.[1]) * Number(/^sector size: (\d+) bytes/m.exec(text)?.[1]);
+    }
+    throw new Error(`no size reader for ${volume.kind}`);
+  });
 }
 
 /** The differences between two listings, one line each (empty when equal). */
@@ -785,7 +826,9 @@ export async function compareVolumes(source: Volume, restored: Volume, options: 
   const problems: string[] = [];
   const fsck = await fsckVolume(restored);
   if (!fsck.clean) problems.push(`${restored.kind} at ${restored.file}+${restored.offset} is not clean:\n${fsck.output}`);
-  problems.push(...diffListings(await readTree(source), await readTree(restored)));
+  const [sourceTree, restoredTree] = [new Map(await readTree(source)), new Map(await readTree(restored))];
+  if (options.facts === false) for (const listing of [sourceTree, restoredTree]) listing.delete(FREE_SPACE_KEY);
+  problems.push(...diffListings(sourceTree, restoredTree));
   if (options.facts !== false) {
     const [before, after] = [await volumeFacts(source), await volumeFacts(restored)];
     if (before !== after) problems.push(`volume headers differ:\n${lineDiff(before, after)}`);

@@ -28,7 +28,7 @@ export interface RepositoryServices {
   openTarget(path: string, options: { createBytes: number; sectorSize: number; dryRun: boolean }): Promise<OpenedRestoreTarget>;
   /** The local file system as `backup files` walks it (exclusions applied). */
   openFileWalker(options: FileWalkOptions): Promise<FileSystemWalker>;
-  growFilesystem(request: { backingPath: string; offset: number; sizeBytes: number; filesystem: string }): Promise<string | undefined>;
+  growFilesystem(request: { backingPath: string; partition: number; offset: number; sizeBytes: number; filesystem: string }): Promise<string | undefined>;
   readPasswordFile(path: string): Promise<string>;
   /** Asks on the terminal (input hidden when `secret`); undefined when there is no terminal. */
   ask(prompt: string, options: { secret: boolean }): Promise<string | undefined>;

@@ -88,7 +88,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           await restore({
             repository, manifest, plan, target, reporter,
             growFilesystem: async (step) => {
-              const notice = await services.growFilesystem({ backingPath: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
+              const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
               if (notice) reporter.notice(notice);
             },
           });

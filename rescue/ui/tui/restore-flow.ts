@@ -224,7 +224,7 @@ async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapsho
     await restore({
       repository: chosen.repository, manifest: chosen.snapshot.manifest, plan, target, reporter, signal,
       growFilesystem: async (step) => {
-        const notice = await services.growFilesystem({ backingPath: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
+        const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
         if (notice) reporter.notice(notice);
       },
     });
