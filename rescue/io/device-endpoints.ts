@@ -10,6 +10,7 @@ import { checkRange, sliceSource, type ByteSource } from '../core/byte-source.ts
 import type { DiskSummary } from '../core/disk-facts.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
+import { findWholeDiskTable } from '../core/partition-table/whole-disk.ts';
 import type { SnapshotSource } from '../core/repository/format.ts';
 import type { RestoreTargetFacts } from '../core/repository/restore-plan.ts';
 import { openByteSource, type FileByteSource } from './file-source.ts';
@@ -65,9 +66,11 @@ export async function openBackupSource(target: string, kind: 'disk' | 'partition
       const found = await findDiskOf(path.basename(target));
       if (!found) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is not a disk or partition the kernel lists.`, path: target });
       if (kind === 'disk' && found.partition) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is a partition; use \`backup partition\`, or name its disk ${found.disk.path}.`, path: target });
+      if (kind === 'partition' && !found.partition) await refuseWholeDisk(target, source, found.disk.partitions.map((entry) => entry.path));
       const { disk } = found;
       facts = { path: target, model: disk.model, serial: disk.serial, sizeBytes: source.size, logicalSectorSize: disk.logicalSectorSize, physicalSectorSize: disk.physicalSectorSize, transport: disk.transport };
     } else {
+      if (kind === 'partition') await refuseWholeDisk(target, source, undefined);
       const sectorSize = kind === 'disk' ? await detectSectorSize(source) : 512;
       facts = { path: path.resolve(target), model: 'image file', serial: '', sizeBytes: source.size, logicalSectorSize: sectorSize, physicalSectorSize: sectorSize, transport: 'file' };
     }
@@ -76,6 +79,18 @@ export async function openBackupSource(target: string, kind: 'disk' | 'partition
     await source.close();
     throw error;
   }
+}
+
+/**
+ * `backup partition` of a whole disk names its partitions (as `ls` does) instead of copying the
+ * disk as one volume: the kernel's partition devices for a disk, FILE:N for an image file.
+ */
+async function refuseWholeDisk(target: string, source: ByteSource, devices: readonly string[] | undefined): Promise<void> {
+  const table = await findWholeDiskTable(source);
+  if (!table) return;
+  const names = devices === undefined ? table.numbers.map((number) => `${target}:${number}`) : devices;
+  const which = names.length > 0 ? `name one of its partitions: ${names.join(', ')}` : `its partitions ${table.numbers.join(', ')} have no devices yet (blockdev --rereadpt ${target} makes them)`;
+  throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is a whole disk (${table.kind}); ${which}; or back up all of it with \`backup disk ${target}\`.`, path: target, partitions: names });
 }
 
 /** Partition `number` of the disk image `file`, read-only, as a backup source of its own. */

@@ -5,7 +5,7 @@
 import { LifeboatError } from '../core/errors.ts';
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
-import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import { findWholeDiskTable } from '../core/partition-table/whole-disk.ts';
 import { openClonezillaVolume, isClonezillaDirectory } from './clonezilla-volume.ts';
 import { splitPartitionSuffix } from './device-endpoints.ts';
 import { openByteSource } from './file-source.ts';
@@ -33,13 +33,8 @@ export async function openVolume(spec: string): Promise<OpenedVolume> {
   });
   try {
     if (partition === undefined) {
-      if (!(await probeFilesystem(whole))) {
-        const table = await readPartitionTable(whole, await detectSectorSize(whole)).catch(() => undefined);
-        if (table && table.kind !== 'none' && table.partitions.length > 0) {
-          const numbers = table.partitions.filter((entry) => entry.kind !== 'extended').map((entry) => `${spec}:${entry.number}`);
-          throw new LifeboatError('LB_INPUT_USAGE', { detail: `${spec} is a whole disk (${table.kind}); name one of its partitions: ${numbers.join(', ')}.`, path: spec });
-        }
-      }
+      const table = await findWholeDiskTable(whole);
+      if (table) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${spec} is a whole disk (${table.kind}); name one of its partitions: ${table.numbers.map((number) => `${spec}:${number}`).join(', ')}.`, path: spec });
       return { source: whole, label: spec, close: () => whole.close() };
     }
     const sectorSize = await detectSectorSize(whole);

@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sparseFile } from '../helpers/filesystem-images.ts';
@@ -43,6 +43,42 @@ test('backup partition DISK.img:2 backs up that partition only; it restores byte
     t.is(errorCode(missing), 'LB_INPUT_USAGE', describe(missing));
     t.regex(missing.stderr, /no partition 7 \(it has 1, 2\)/);
     t.is((await listSnapshots(repo)).length, 1, 'nothing else was saved');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('backup partition of a whole disk names its partitions instead of copying the disk as one volume', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-whole-disk-partition-'));
+  try {
+    const disk = await sparseFile(path.join(dir, 'disk.img'), 24 * MiB);
+    await execa('sfdisk', ['-q', disk], { input: 'label: dos\n\nstart=2048, size=8MiB, type=83\nstart=18432, size=8MiB, type=5\nstart=20480, size=4MiB, type=7\n' });
+    const repo = path.join(dir, 'repo');
+    const image = await lifeboat(['backup', 'partition', disk, '-r', repo]);
+    t.is(errorCode(image), 'LB_INPUT_USAGE', describe(image));
+    t.is(image.exitCode, 2);
+    t.true(image.stderr.includes(`${disk} is a whole disk (mbr); name one of its partitions: ${disk}:1, ${disk}:5; or back up all of it with \`backup disk ${disk}\``), image.stderr);
+    const json = await lifeboat(['backup', 'partition', disk, '-r', repo, '--json']);
+    t.deepEqual((JSON.parse(json.stderr) as { error: { details: { partitions: string[] } } }).error.details.partitions, [`${disk}:1`, `${disk}:5`]);
+    if (process.getuid?.() === 0) {
+      // A loop device whose partitions the kernel has not made devices for (no -P).
+      const loop = (await execa('losetup', ['-f', '--show', '--read-only', disk])).stdout.trim();
+      try {
+        const device = await lifeboat(['backup', 'partition', loop, '-r', repo]);
+        t.is(errorCode(device), 'LB_INPUT_USAGE', describe(device));
+        t.regex(device.stderr, new RegExp(`${loop} is a whole disk \\(mbr\\); its partitions 1, 5 have no devices yet \\(blockdev --rereadpt ${loop} makes them\\)`));
+      } finally {
+        await execa('losetup', ['-d', loop]);
+      }
+    } else {
+      t.log('the loop-device case needs root (losetup); only the image file was tried');
+    }
+    t.deepEqual(await readdir(dir), ['disk.img'], 'no repository was created');
+    // A filesystem on a whole image (a FAT boot sector also ends in 55 AA) is still one partition.
+    const fat = await sparseFile(path.join(dir, 'fat.img'), 8 * MiB);
+    await execa('mkfs.fat', ['-n', 'WHOLE', fat]);
+    const superfloppy = await lifeboat(['backup', 'partition', fat, '-r', repo]);
+    t.is(superfloppy.exitCode, 0, describe(superfloppy));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
