@@ -16,7 +16,16 @@ export function formatBytes(bytes: number): string {
   const sign = bytes < 0 ? '-' : '';
   if (unit === 0) return `${sign}${Math.round(value)} B`;
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${sign}${value.toFixed(digits)} ${UNITS[unit]}`;
+  let text = value.toFixed(digits);
+  // Rounding may carry into the next digit or unit: 9.999 MiB is "10.0 MiB", 1023.9 KiB is "1.00 MiB".
+  if (Number(text) >= 1024 && unit < UNITS.length - 1) return `${sign}${(value / 1024).toFixed(2)} ${UNITS[unit + 1]}`;
+  if (digits > 0 && Number(text) >= 10 ** (3 - digits)) text = value.toFixed(digits - 1);
+  return `${sign}${text} ${UNITS[unit]}`;
+}
+
+/** A size where the exact count matters too (a refusal's figures): "48.0 MiB (50331648 bytes)"; whole bytes below 1 KiB. */
+export function formatBytesExact(bytes: number): string {
+  return Math.abs(bytes) < 1024 || !Number.isFinite(bytes) ? formatBytes(bytes) : `${formatBytes(bytes)} (${bytes} bytes)`;
 }
 
 /** A rate in bytes per second for people ("12.3 MiB/s"); "-" when there is none to show. */

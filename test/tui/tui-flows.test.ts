@@ -116,6 +116,8 @@ test.serial('keys only: back up a loop disk, restore it onto an image through th
   t.regex(plan, /Restore onto .*target\.img \(48\.0 MiB; needs 48\.0[\s│]*MiB\)/);
   t.regex(plan, /partition 1 \(ext4 "TUISRC"/);
   t.regex(plan, /partition table, boot code and boot gap/);
+  t.regex(plan, /used-blocks\)[\s│]*at[\s│]+1 MiB/, 'offsets for people');
+  t.notRegex(plan, /at byte|\d{4,} (B|bytes)\b/, 'no raw byte counts');
   await session.sendKeys('Enter');
   const confirmation = await session.waitFor(/Confirm: overwrite the target/);
   t.regex(confirmation, /Everything on this target will be overwritten/);

@@ -364,6 +364,7 @@ test('a partition snapshot onto a smaller target is refused', (t) => {
   const error = rejects(t, () => planRestore(partitionSnapshot(), target(10 * MiB - 1), {}), 'LB_DEVICE_TARGET_TOO_SMALL');
   t.is(error?.details.requiredBytes, 10 * MiB);
   t.is(error?.details.targetBytes, 10 * MiB - 1);
+  t.regex(error?.message ?? '', /holds 10\.0 MiB \(10485759 bytes\); the partition needs 10\.0 MiB \(10485760 bytes\)/, 'sizes for people, exact beside them');
 });
 
 test('a partition snapshot onto an equal or larger target writes the one volume', (t) => {

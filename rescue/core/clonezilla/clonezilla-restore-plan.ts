@@ -4,7 +4,7 @@
 // the project's own MBR/GPT encoders, with the boot code of sda-mbr), so an interrupted restore never
 // leaves a table pointing at half-written filesystems. Printed by --dry-run and before confirmation.
 
-import { formatBytes, formatOffset } from '../human-units.ts';
+import { formatBytes, formatBytesExact, formatOffset } from '../human-units.ts';
 import { LifeboatError } from '../errors.ts';
 import { encodeGpt } from '../partition-table/gpt.ts';
 import { encodeMbr } from '../partition-table/mbr.ts';
@@ -105,7 +105,7 @@ export function planClonezillaRestore(layout: ClonezillaLayout, selection: Clone
   }
   const requiredBytes = requiredDiskBytes(disk);
   if (target.sizeBytes < requiredBytes) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; the image's partitions need ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the image's partitions need ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
   }
   const steps: ClonezillaRestoreStep[] = [];
   const notes: string[] = [];
@@ -135,7 +135,7 @@ function planPartition(layout: ClonezillaLayout, partition: ClonezillaLayoutPart
   if (!step) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${partition.name} has no image in ${layout.directory}.`, partition: partition.name });
   const requiredBytes = partition.sizeBytes ?? 0;
   if (target.sizeBytes < requiredBytes) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; ${partition.name} needs ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; ${partition.name} needs ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
   }
   return { kind: 'partition', directory: layout.directory, target, steps: [{ ...step, sizeBytes: step.sizeBytes || target.sizeBytes }], requiredBytes, notes: [] };
 }

@@ -4,7 +4,7 @@
 // shown before the confirmation, then executed step by step by ops/restore.ts.
 
 import { LifeboatError } from '../errors.ts';
-import { formatBytes, formatOffset } from '../human-units.ts';
+import { formatBytes, formatBytesExact, formatOffset } from '../human-units.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition } from './format.ts';
 
 /** What the restore needs to know of the target. */
@@ -64,7 +64,7 @@ function planPartition(manifest: SnapshotManifest, target: RestoreTargetFacts, p
   }
   const requiredBytes = volume.content.sizeBytes;
   if (target.sizeBytes < requiredBytes) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; the partition needs ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the partition needs ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
   }
   const notes = target.sizeBytes > requiredBytes ? [`The target is ${formatBytes(target.sizeBytes - requiredBytes)} larger than the partition; the filesystem keeps its size.`] : [];
   return { kind: 'partition', target, requiredBytes, notes, steps: [{ kind: 'volume', volume: index, offset: 0, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) }] };
@@ -93,7 +93,7 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
   const volumesEnd = Math.max(0, ...manifest.volumes.map((volume) => volume.offset + volume.content.sizeBytes));
   const requiredBytes = sameSize ? sourceBytes : Math.max(partitionsEnd + tail, volumesEnd, ...manifest.regions.filter((region) => region.name !== 'gpt-backup').map((region) => region.offset + region.content.sizeBytes));
   if (target.sizeBytes < requiredBytes) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; the snapshot's partitions need ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the snapshot's partitions need ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
   }
   const notes: string[] = [];
   const steps: RestoreStep[] = manifest.volumes.map((volume, index) => ({ kind: 'volume', volume: index, offset: volume.offset, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) }));

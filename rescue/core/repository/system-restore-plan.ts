@@ -8,7 +8,7 @@
 // reason: the plan never writes over partitions it did not restore.
 
 import { LifeboatError } from '../errors.ts';
-import { formatBytes } from '../disk-facts.ts';
+import { formatBytes, formatBytesExact } from '../human-units.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition, SnapshotRegion, SnapshotTable } from './format.ts';
 import { gptTailSectors, volumeLabel, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from './restore-plan.ts';
 
@@ -74,7 +74,7 @@ function planOntoBlank(manifest: SnapshotManifest, table: SnapshotTable, target:
   const head = manifest.regions[headIndex(manifest)];
   const requiredBytes = Math.max(head ? head.offset + head.content.sizeBytes : 0, ...chosen.map((partition) => (partition.startLba + partition.sectors) * sectorSize + tail));
   if (target.sizeBytes < requiredBytes) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${target.sizeBytes} bytes; the chosen partitions at their original places need ${requiredBytes}.`, requiredBytes, targetBytes: target.sizeBytes });
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the chosen partitions at their original places need ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
   }
   const steps = volumeSteps(manifest);
   manifest.regions.forEach((region, index) => {
