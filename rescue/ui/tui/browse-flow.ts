@@ -1,6 +1,7 @@
 // Browse: a snapshot's volume (or a partition, image file or DISK:N) as a file tree, read in
-// place as `lifeboat ls` reads it; space marks files and folders, g restores the marked ones into
-// a folder as `lifeboat get` does.
+// place as `lifeboat ls` reads it (symlinks with their targets); space marks files and folders, g
+// restores the marked ones into a folder as `lifeboat get` does. A row too long for the screen
+// ends in "...": the selected entry is shown whole under the list.
 
 import blessed from 'blessed';
 import { formatBytes } from '../../core/disk-facts.ts';
@@ -11,8 +12,8 @@ import { restoreFiles } from '../../ops/restore-files.ts';
 import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
 import { openSnapshotVolume } from '../../ops/snapshot-source.ts';
 import { withRepository } from '../cli/repository-access.ts';
-import { hintLine, type TuiApp } from './app.ts';
-import { askText, chooseFromList, escapeTags, showError, showMessage } from './common-screens.ts';
+import { elideMiddle, hintLine, type TuiApp } from './app.ts';
+import { askText, chooseFromList, escapeTags, fitRow, showError, showMessage, wrapLines } from './common-screens.ts';
 import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
@@ -26,11 +27,37 @@ function joinPath(folder: string, name: string): string {
   return folder === '/' ? `/${name}` : `${folder}/${name}`;
 }
 
-function entryLine(entry: FileEntry, marked: boolean): string {
-  const name = `${entry.name}${entry.kind === 'directory' ? '/' : ''}`;
-  const size = entry.kind === 'directory' ? '' : formatBytes(entry.size);
+/** Columns of a row's name (with a symlink's target): the rest holds the mark, size and time. */
+const NAME_COLUMNS = 40;
+/** Lines under the list that show the selected entry whole. */
+const DETAIL_LINES = 2;
+
+/** An entry shown, with its symlink's target when it has one. */
+interface ShownEntry {
+  readonly entry: FileEntry;
+  readonly target?: string;
+}
+
+/** The name as a row and the details show it: folders end in /, symlinks point to their target (as `ls -l`). */
+export function entryName(shown: ShownEntry): string {
+  const { entry } = shown;
+  if (entry.kind === 'directory') return `${entry.name}/`;
+  if (entry.kind === 'symlink') return `${entry.name} -> ${shown.target ?? '?'}`;
+  return entry.name;
+}
+
+/** One row of the file list: mark, name (shortened with "..." when longer than its column), size, time. */
+export function entryLine(shown: ShownEntry, marked: boolean): string {
+  const { entry } = shown;
+  const size = entry.kind === 'directory' || entry.kind === 'symlink' ? '' : formatBytes(entry.size);
   const time = entry.mtimeMs === undefined ? '' : new Date(entry.mtimeMs).toISOString().replace('T', ' ').slice(0, 16);
-  return `${marked ? '[x]' : '[ ]'} ${name.slice(0, 40).padEnd(40)} ${size.padStart(10)}  ${time}`;
+  return `${marked ? '[x]' : '[ ]'} ${fitRow(entryName(shown), NAME_COLUMNS).padEnd(NAME_COLUMNS)} ${size.padStart(10)}  ${time}`;
+}
+
+/** The selected entry whole (its name and a symlink's target), in at most DETAIL_LINES lines of `width`. */
+export function entryDetails(shown: ShownEntry | undefined, width: number): string[] {
+  if (!shown) return [];
+  return wrapLines([elideMiddle(entryName(shown), DETAIL_LINES * width - 8)], width).slice(0, DETAIL_LINES);
 }
 
 /** The file tree: folders open with Enter, Backspace goes up, Space marks, g restores the marked. */
@@ -40,19 +67,28 @@ export function browseTree(app: TuiApp, tree: FileTree, label: string): Promise<
     const trail: FileEntry[] = [await tree.root()];
     const names: string[] = [];
     let entries: FileEntry[] = [];
-    const where = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: 1, tags: true });
-    const list = blessed.list({ parent: page.box, top: 1, left: 1, width: '100%-4', height: '100%-4', keys: true, tags: false, style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text } } });
-    const status = blessed.box({ parent: page.box, bottom: 0, left: 1, width: '100%-4', height: 1, tags: true });
+    let shown: ShownEntry[] = [];
+    const width = Math.max(20, (page.box.width as number) - 4);
+    const where = blessed.box({ parent: page.box, top: 0, left: 1, width, height: 1, tags: true });
+    const list = blessed.list({ parent: page.box, top: 1, left: 1, width, height: `100%-${4 + DETAIL_LINES}`, keys: true, tags: false, style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text } } });
+    const details = blessed.box({ parent: page.box, bottom: 1, left: 1, width, height: DETAIL_LINES, tags: false });
+    const status = blessed.box({ parent: page.box, bottom: 0, left: 1, width, height: 1, tags: true });
     const folderPath = () => (names.length === 0 ? '/' : `/${names.join('/')}`);
+    list.on('select item', (_item, index) => {
+      details.setContent(entryDetails(shown[index], width).join('\n'));
+    });
     const redraw = (selected: number) => {
-      where.setContent(escapeTags(`${tree.filesystem}${tree.label ? ` "${tree.label}"` : ''}  ${folderPath()}`));
-      list.setItems(entries.map((entry) => entryLine(entry, marked.has(joinPath(folderPath(), entry.name)))) as never);
+      where.setContent(escapeTags(elideMiddle(`${tree.filesystem}${tree.label ? ` "${tree.label}"` : ''}  ${folderPath()}`, width)));
+      list.setItems(shown.map((entry) => entryLine(entry, marked.has(joinPath(folderPath(), entry.entry.name)))) as never);
       list.select(Math.min(selected, Math.max(0, entries.length - 1)));
-      status.setContent(`${marked.size} marked${marked.size > 0 ? `: ${escapeTags([...marked].join(' ').slice(0, 60))}` : ''}`);
+      details.setContent(entryDetails(shown[(list as unknown as { selected: number }).selected], width).join('\n'));
+      status.setContent(escapeTags(fitRow(`${marked.size} marked${marked.size > 0 ? `: ${[...marked].join(' ')}` : ''}`, width)));
       app.render();
     };
     const open = async (folder: FileEntry) => {
       entries = (await tree.list(folder)).sort((a, b) => Number(b.kind === 'directory') - Number(a.kind === 'directory') || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // Symlinks show their targets as `ls -l` does; one that cannot be read shows "?".
+      shown = await Promise.all(entries.map(async (entry) => (entry.kind === 'symlink' ? { entry, target: await tree.readLink(entry).catch(() => '?') } : { entry })));
       redraw(0);
     };
     const up = async () => {

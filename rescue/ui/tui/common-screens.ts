@@ -18,6 +18,11 @@ export function escapeTags(text: string): string {
   return blessed.escape(text);
 }
 
+/** A row that is wider than `width` ends in "..." instead of running off the edge (the details show it whole). */
+export function fitRow(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 3)).trimEnd()}...`;
+}
+
 /** A list of rows under an optional header and intro text; resolves with the chosen row's value. */
 export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?: readonly string[]; header?: string; rows: readonly ChoiceRow<T>[]; hint?: string; selected?: number }): Promise<T | undefined> {
   return app.show<T>({ title: options.title, hint: options.hint ?? hintLine([['Up/Down', 'move'], ['Enter', 'choose'], ['Esc', 'back']]) }, (page) => {
