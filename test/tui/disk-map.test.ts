@@ -3,7 +3,7 @@
 
 import test from 'ava';
 import type { DiskSummary } from '../../rescue/core/disk-facts.ts';
-import { describePartitions, drawDiskBar, type MapDisk } from '../../rescue/ui/tui/disk-map.ts';
+import { describePartitions, drawDiskBar, type MapDisk } from '../../rescue/core/disk-layout.ts';
 import { targetRefusal } from '../../rescue/ui/tui/disk-loading.ts';
 import { asciiChart, formatDuration, gaugeText } from '../../rescue/ui/tui/progress-screen.ts';
 import { confirmationName } from '../../rescue/ui/tui/restore-flow.ts';

@@ -7,6 +7,7 @@ import { clonezillaSectorSize, clonezillaTargetBytes, describeClonezillaPlan, pl
 import { restoreClonezilla } from '../../ops/restore-clonezilla.ts';
 import type { CliContext } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
+import { describeTargetLoss } from './target-loss.ts';
 
 /** A Clonezilla image directory and what in it to restore (a disk or partition name, or all). */
 export interface ClonezillaSource {
@@ -43,8 +44,9 @@ export async function runClonezillaRestore(context: CliContext, args: Clonezilla
   const target = await services.openTarget(args.target, { createBytes: clonezillaTargetBytes(selection), sectorSize: clonezillaSectorSize(selection, image.layout), dryRun: args['dry-run'] });
   try {
     const plan = planClonezillaRestore(image.layout, selection, target.facts);
-    if (args.json) reporter.event('plan', { clonezilla: source.directory, plan: { ...plan, steps: plan.steps.map(({ label, kind }) => ({ kind, label })) } });
-    else context.stdout.write(`${describeClonezillaPlan(plan).join('\n')}\n`);
+    const loss = await describeTargetLoss(target, { kind: plan.kind });
+    if (args.json) reporter.event('plan', { clonezilla: source.directory, plan: { ...plan, steps: plan.steps.map(({ label, kind }) => ({ kind, label })) }, lost: loss.lost });
+    else context.stdout.write(`${[...describeClonezillaPlan(plan), ...loss.lines].join('\n')}\n`);
     if (args['dry-run']) {
       if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
       return;

@@ -11,6 +11,7 @@ import { restore } from '../../ops/restore.ts';
 import type { CliContext, RepositoryHandle } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
 import { restoreFilesSnapshot } from './restore-files-snapshot.ts';
+import { describeTargetLoss } from './target-loss.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 
@@ -72,8 +73,9 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
             ? planSystemRestore(manifest, target.facts, await readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }))
             : planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
           const source = [manifest.source.model, manifest.source.serial].filter(Boolean).join(' ');
-          const lines = [`Snapshot ${id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${source}), ${manifest.time}.`, ...describePlan(plan)];
-          if (args.json) reporter.event('plan', { snapshot: id, plan });
+          const loss = await describeTargetLoss(target, { kind: plan.kind, ...(plan.kind === 'system' ? { overwritten: plan.steps.flatMap((step) => (step.kind === 'volume' ? [step] : [])) } : {}) });
+          const lines = [`Snapshot ${id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${source}), ${manifest.time}.`, ...describePlan(plan), ...loss.lines];
+          if (args.json) reporter.event('plan', { snapshot: id, plan, lost: loss.lost });
           else context.stdout.write(`${lines.join('\n')}\n`);
           if (args['dry-run']) {
             if (!args.json) context.stdout.write('Dry run: nothing was written.\n');

@@ -14,7 +14,7 @@ import { gatherSystemSelection } from '../../ops/gather-system-facts.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import type { TuiApp } from './app.ts';
 import { askText, chooseFromList, type ChoiceRow } from './common-screens.ts';
-import { describePartitions } from './disk-map.ts';
+import { describePartitions } from '../../core/disk-layout.ts';
 import { loadDisks } from './disk-loading.ts';
 import { runLogged } from './logged-operation.ts';
 import { runWithProgress, type WhenDone } from './progress-screen.ts';

@@ -4,7 +4,7 @@
 
 import { toLifeboatError } from '../../core/errors.ts';
 import type { CliContext } from '../cli/context.ts';
-import { mapFromContents, mapFromSummary } from './disk-map.ts';
+import { mapFromContents, mapFromSummary } from '../../core/disk-layout.ts';
 import type { LoadedDisk } from './tui-context.ts';
 
 /** Disks first, then attached loop devices; ram and zram devices and empty loop devices are left out. */

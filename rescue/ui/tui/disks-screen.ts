@@ -5,7 +5,7 @@ import blessed from 'blessed';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { escapeTags } from './common-screens.ts';
-import { describePartitions, drawDiskBar } from './disk-map.ts';
+import { describePartitions, drawDiskBar } from '../../core/disk-layout.ts';
 import type { LoadedDisk } from './tui-context.ts';
 
 /** The lines of the disks screen. */

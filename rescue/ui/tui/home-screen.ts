@@ -6,7 +6,7 @@ import blessed from 'blessed';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { describeRepositoryPlace, folderInside } from '../../core/attached-repositories.ts';
-import { describePartitions, drawDiskBar } from './disk-map.ts';
+import { describePartitions, drawDiskBar } from '../../core/disk-layout.ts';
 import { escapeTags } from './common-screens.ts';
 import type { TuiSession } from './repository-flow.ts';
 import type { LoadedDisk } from './tui-context.ts';

@@ -17,7 +17,7 @@ import type { RepositoryHandle } from '../cli/context.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { askText, chooseFromList, escapeTags, showError, showMessage, wrapLines, type ChoiceRow } from './common-screens.ts';
-import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from './disk-map.ts';
+import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from '../../core/disk-layout.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
 import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';

@@ -4,7 +4,7 @@
 import type { RepositoryPlace, ScanReport } from '../../core/attached-repositories.ts';
 import type { DiskSummary } from '../../core/disk-facts.ts';
 import type { CliContext } from '../cli/context.ts';
-import type { MapDisk } from './disk-map.ts';
+import type { MapDisk } from '../../core/disk-layout.ts';
 
 /** The logs part of issue 6 (run logs, `logs export`), wired in when it exists. */
 export interface LogServices {

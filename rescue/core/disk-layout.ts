@@ -1,11 +1,32 @@
-// The disk map: a disk drawn as one bar of characters with its partitions to scale, and a legend
-// line with each partition's filesystem, label, used space and role. Pure text (plain ASCII, so it
-// reads the same on the Linux console and over a vt220 serial line).
+// The layout of a disk as people read it: one bar of characters with its partitions to scale, and
+// a legend line per partition with its filesystem, label, used space and role. Pure text (plain
+// ASCII, so it reads the same on the Linux console and over a vt220 serial line). The TUI draws its
+// home screen, plans and confirmation with it; the CLI's restore lists with it what a target
+// holds before it is overwritten.
 
-import { formatBytes, type DiskSummary } from '../../core/disk-facts.ts';
-import type { PartitionRole } from '../../core/partition-table/partition-types.ts';
-import type { DiskContents } from '../../ops/inspect-disk.ts';
-import type { SnapshotManifest } from '../../core/repository/format.ts';
+import { formatBytes } from './human-units.ts';
+import type { DiskSummary } from './disk-facts.ts';
+import type { FilesystemProbe } from './filesystems/probe-types.ts';
+import type { PartitionRole } from './partition-table/partition-types.ts';
+import type { SnapshotManifest } from './repository/format.ts';
+
+/** What a disk holds as ops/inspect-disk.ts reads it (its DiskContents fits). */
+export interface LayoutContents {
+  readonly table: {
+    readonly kind: 'gpt' | 'mbr' | 'none';
+    readonly partitions: ReadonlyArray<{
+      readonly kind: string;
+      readonly number: number;
+      readonly startBytes: number;
+      readonly sizeBytes: number;
+      readonly role: PartitionRole;
+      readonly filesystem: FilesystemProbe | undefined;
+      readonly problem: { readonly code: string } | undefined;
+    }>;
+  };
+  /** The filesystem on the whole disk, when there is no table. */
+  readonly filesystem: FilesystemProbe | undefined;
+}
 
 /** A partition as the map draws it. */
 export interface MapPartition {
@@ -24,6 +45,8 @@ export interface MapDisk {
   readonly partitions: readonly MapPartition[];
   /** A coded problem reading the disk (its table or filesystems). */
   readonly problem?: string;
+  /** Its partition table, when read from the disk. */
+  readonly table?: 'gpt' | 'mbr' | 'none';
 }
 
 const ROLE_NAMES: Readonly<Record<PartitionRole, string>> = {
@@ -37,14 +60,15 @@ export function roleName(role: PartitionRole | undefined): string {
 }
 
 /** The map of a disk read by inspectDisk. */
-export function mapFromContents(sizeBytes: number, contents: DiskContents): MapDisk {
+export function mapFromContents(sizeBytes: number, contents: LayoutContents): MapDisk {
   if (contents.table.kind === 'none') {
     const fs = contents.filesystem;
-    return { sizeBytes, partitions: fs ? [{ number: undefined, startBytes: 0, sizeBytes, filesystem: fs.type, ...(fs.label ? { label: fs.label } : {}), ...(fs.usedBytes === undefined ? {} : { usedBytes: fs.usedBytes }) }] : [] };
+    return { sizeBytes, table: 'none', partitions: fs ? [{ number: undefined, startBytes: 0, sizeBytes, filesystem: fs.type, ...(fs.label ? { label: fs.label } : {}), ...(fs.usedBytes === undefined ? {} : { usedBytes: fs.usedBytes }) }] : [] };
   }
   const problems = contents.table.partitions.filter((partition) => partition.problem).map((partition) => `${partition.number}: ${partition.problem?.code}`);
   return {
     sizeBytes,
+    table: contents.table.kind,
     partitions: contents.table.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => ({
       number: partition.number, startBytes: partition.startBytes, sizeBytes: partition.sizeBytes,
       // A "system candidate" role needs its filesystem: a basic-data entry holding an unknown one (ISO 9660) is just data.
@@ -119,5 +143,33 @@ export function describePartitions(disk: MapDisk): string[] {
     return `${partition.number ?? '-'}: ${partition.filesystem ?? 'unknown'}${label}, ${used}${role}`;
   });
   if (disk.problem) lines.push(`problem: ${disk.problem}`);
+  return lines;
+}
+
+/** A byte range a restore writes. */
+export interface WrittenRange {
+  readonly offset: number;
+  readonly sizeBytes: number;
+}
+
+/** The partitions of `before` that the ranges touch (all of them when `overwritten` is undefined). */
+export function overwrittenPartitions(before: MapDisk, overwritten?: readonly WrittenRange[]): MapPartition[] {
+  return before.partitions.filter((partition) => overwritten === undefined || overwritten.some((range) => range.offset < partition.startBytes + partition.sizeBytes && partition.startBytes < range.offset + range.sizeBytes));
+}
+
+/**
+ * What a restore overwrites on a target whose layout is `before`, for the confirmation and
+ * --dry-run: its table and each partition lost (filesystem, label, used of size, role). All of
+ * them, unless `overwritten` names the ranges written (a system restore onto its original layout
+ * writes only the chosen partitions): then those partitions, and the others are named as kept.
+ */
+export function describeLoss(before: MapDisk, description: string, overwritten?: readonly WrittenRange[]): string[] {
+  const lost = overwrittenPartitions(before, overwritten);
+  const kept = before.partitions.filter((partition) => !lost.includes(partition));
+  const table = before.table === undefined ? '' : before.table === 'none' ? ' (no partition table)' : ` (its ${before.table.toUpperCase()} partition table)`;
+  const heading = overwritten === undefined ? `Will be lost on ${description}${table}:` : `Will be overwritten on ${description}:`;
+  const none = before.problem ? `unreadable (${before.problem})` : overwritten === undefined ? 'no filesystem was found' : 'none of its partitions';
+  const lines = [heading, ...(lost.length > 0 ? describePartitions({ ...before, partitions: lost }) : [none]).map((line) => `  ${line}`)];
+  if (kept.length > 0) lines.push(`Kept as they are: ${kept.map((partition) => `partition ${partition.number ?? '-'}`).join(', ')}.`);
   return lines;
 }
