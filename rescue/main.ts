@@ -37,14 +37,15 @@ import { buildCommand, type BuildDependencies } from './ui/cli/build-command.ts'
 import type { CliContext } from './ui/cli/context.ts';
 import { disksCommand } from './ui/cli/disks-command.ts';
 import { errorsCommand } from './ui/cli/errors-command.ts';
-import { EXIT_CODES } from './ui/cli/exit-codes.ts';
+import { EXIT_CODES, exitCodeOf, OUTCOME_EXIT_CODES } from './ui/cli/exit-codes.ts';
+import { watchStopSignals, type StopRequests } from './io/stop-signals.ts';
 import { tuiCommand, type CommandOutcome } from './ui/cli/tui-command.ts';
 import { LIFEBOAT_VERSION } from './version.ts';
 import { runCountdown } from './core/job-countdown.ts';
 import { formatCommandLine, isLoggedRun, type RunLogSink } from './core/run-log.ts';
 import { watchConsoleKeys } from './io/console-keys.ts';
 import { tolerateClosedOutput } from './io/closed-output.ts';
-import { listRunLogs, openRunLog, runLogDirectory } from './io/run-log.ts';
+import { listRunLogs, openRunLog, runLogDirectory, type RunLogFile } from './io/run-log.ts';
 import { DATA_PARTITION_MOUNT, defaultExportDestination, gatherSystemReport, pathKind, writeLogArchive } from './io/system-report.ts';
 import { exportLogs } from './ops/export-logs.ts';
 import { logsCommand } from './ui/cli/logs-command.ts';
@@ -128,8 +129,12 @@ async function findDataPartitionJob(): Promise<string | undefined> {
   return access(file).then(() => file, () => undefined);
 }
 
+/** The stop requests (Ctrl-C, SIGTERM) of the command line being run; none in the TUI. */
+let stopRequests: StopRequests | undefined;
+
 function createContext(): CliContext {
   return {
+    stoppable: (work) => (stopRequests ? stopRequests.stoppable(work) : work(new AbortController().signal)),
     logs: logServices(),
     repositories,
     browse: { openVolume, openFileTree: (source) => openFileTree(source), fileWriter: localFileWriter(), prepareDestination },
@@ -229,20 +234,44 @@ async function runParsed(effective: readonly string[], context: CliContext, log:
     return outcome.exitCode;
   } catch (thrown) {
     const error = toLifeboatError(thrown);
-    const exitCode = EXIT_CODES[error.group];
-    log?.record('error', `${error.code} (exit ${exitCode}): ${error.message}\nfix: ${error.fix}\ndetails: ${JSON.stringify(error.details)}`);
-    if (error.code === 'LB_INTERNAL' && thrown instanceof Error) log?.record('error', String(thrown.stack));
-    const wantsJson = effective.includes('--json');
-    await runInLogScope(silentLog, async () => {
-      if (wantsJson) {
-        context.stderr.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
-      } else {
-        context.stderr.write(`lifeboat: ${error.code}: ${error.message}\n  fix: ${error.fix}\n`);
-        if (error.code === 'LB_INTERNAL' && process.env.LIFEBOAT_DEBUG) context.stderr.write(`${String((thrown as Error).stack)}\n`);
-      }
-    });
-    return exitCode;
+    await runInLogScope(silentLog, async () => reportError(error, thrown, { effective, context, log }));
+    return exitCodeOf(error);
   }
+}
+
+/** Logs a failure with its code, fix and details, and prints it on stderr (JSON with --json). */
+function reportError(error: LifeboatError, thrown: unknown, run: { effective: readonly string[]; context: CliContext; log: RunLogSink | undefined }): void {
+  const { context, log } = run;
+  log?.record('error', `${error.code} (exit ${exitCodeOf(error)}): ${error.message}\nfix: ${error.fix}\ndetails: ${JSON.stringify(error.details)}`);
+  if (error.code === 'LB_INTERNAL' && thrown instanceof Error) log?.record('error', String(thrown.stack));
+  if (run.effective.includes('--json')) {
+    context.stderr.write(`${JSON.stringify({ error: error.toJSON() })}\n`);
+  } else {
+    context.stderr.write(`lifeboat: ${error.code}: ${error.message}\n  fix: ${error.fix}\n`);
+    if (error.code === 'LB_INTERNAL' && process.env.LIFEBOAT_DEBUG) context.stderr.write(`${String((thrown as Error).stack)}\n`);
+  }
+}
+
+/**
+ * Ctrl-C and SIGTERM during a command line (not in the TUI, which reads Ctrl-C as a key): the
+ * first asks a stoppable operation to stop; otherwise the run ends at once with LB_INPUT_STOPPED
+ * (exit 130), logged and printed.
+ */
+function watchStops(effective: readonly string[], context: CliContext, log: RunLogFile | undefined): StopRequests | undefined {
+  if (effective[0] === 'tui') return undefined;
+  return watchStopSignals({
+    stopping: (signal) => {
+      const note = `${signal}: stopping after the chunk under way (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again ends at once).`;
+      log?.record('notice', note);
+      context.stderr.write(`\nnote: ${note}\n`);
+    },
+    quit: (signal) => {
+      const error = new LifeboatError('LB_INPUT_STOPPED', { detail: `${signal} ended the run at once.`, signal });
+      void runInLogScope(silentLog, async () => reportError(error, error, { effective, context, log }));
+      log?.close();
+      process.exit(OUTCOME_EXIT_CODES.stopped);
+    },
+  });
 }
 
 /** A scope that records nothing: the error message printed on stderr is already in the log. */
@@ -271,23 +300,26 @@ export async function runCli(argv: readonly string[], context: CliContext = crea
     await logDevices(effective, context, parent);
     return runInLogScope(parent, () => runParsed(effective, context, parent));
   }
-  if (!isLoggedRun(effective)) return runParsed(effective, context, undefined);
   const explicitDir = process.env.LIFEBOAT_LOG_DIR;
-  const log = openRunLog({
+  const log = isLoggedRun(effective) ? openRunLog({
     dir: runLogDirectory(process.env),
     argv: effective,
     onFailure: (reason) => {
       if (explicitDir) context.stderr.write(`note: no run log: ${reason}\n`);
     },
-  });
-  if (!log) return runParsed(effective, context, undefined);
-  log.record('start', `${formatCommandLine(effective)}\nlifeboat ${context.version}, pid ${process.pid}, user ${process.getuid?.() ?? '?'}, host ${os.hostname()}, kernel ${os.release()}, cwd ${process.cwd()}`);
+  }) : undefined;
+  const logged: CliContext = log ? { ...context, stdout: echoIntoRunLog(context.stdout, 'out'), stderr: echoIntoRunLog(context.stderr, 'err') } : context;
+  const stops = watchStops(effective, context, log);
+  stopRequests = stops;
   try {
+    if (!log) return await runParsed(effective, context, undefined);
+    log.record('start', `${formatCommandLine(effective)}\nlifeboat ${context.version}, pid ${process.pid}, user ${process.getuid?.() ?? '?'}, host ${os.hostname()}, kernel ${os.release()}, cwd ${process.cwd()}`);
     await logDevices(effective, context, log);
-    const logged: CliContext = { ...context, stdout: echoIntoRunLog(context.stdout, 'out'), stderr: echoIntoRunLog(context.stderr, 'err') };
     return await runInLogScope(log, () => runParsed(effective, logged, log));
   } finally {
-    log.close();
+    stops?.close();
+    if (stopRequests === stops) stopRequests = undefined;
+    log?.close();
   }
 }
 

@@ -1,6 +1,7 @@
 // Asks a question on the controlling terminal (password input hidden); undefined without one.
 
 import { createInterface } from 'node:readline';
+import { LifeboatError } from '../core/errors.ts';
 
 /** Reads one line from the terminal; hides typed characters when `secret`. */
 export async function askOnTerminal(prompt: string, options: { secret: boolean }): Promise<string | undefined> {
@@ -15,7 +16,14 @@ export async function askOnTerminal(prompt: string, options: { secret: boolean }
     };
   }
   try {
-    return await new Promise<string>((resolve) => readline.question(prompt, resolve));
+    // The terminal is raw while reading: Ctrl-C arrives as a key, and stops the command as the signal would.
+    return await new Promise<string>((resolve, reject) => {
+      readline.once('SIGINT', () => {
+        output.write('\n');
+        reject(new LifeboatError('LB_INPUT_STOPPED', { detail: 'Ctrl-C at the prompt; nothing was written.' }));
+      });
+      readline.question(prompt, resolve);
+    });
   } finally {
     readline.close();
   }

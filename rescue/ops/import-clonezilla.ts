@@ -19,6 +19,8 @@ export interface ImportClonezillaRequest extends SnapshotOptions {
   readonly createScratch: (sizeBytes: number, sectorSize: number) => Promise<ClonezillaScratch>;
   /** Opens and locks the repository for writing around `use` (created by the caller when needed). */
   readonly withRepository: <T>(use: (repository: RepositoryWriter) => Promise<T>) => Promise<T>;
+  /** Stops between the image's steps and between chunks of the backup (LB_INPUT_STOPPED). */
+  readonly signal?: AbortSignal;
 }
 
 /** Reconstructs the image into a scratch file and backs it up; the scratch file is always removed. */
@@ -31,7 +33,7 @@ export async function importClonezilla(request: ImportClonezillaRequest, reporte
   try {
     const name = selection.kind === 'disk' ? selection.disk.name : selection.partition.name;
     const plan = planClonezillaRestore(layout, selection, { path: `${layout.directory}:${name}`, sizeBytes, logicalSectorSize: sectorSize, fresh: true, description: 'a scratch file' });
-    await restoreClonezilla({ plan, target: scratch.target, io: scratch.io, reporter });
+    await restoreClonezilla({ plan, target: scratch.target, io: scratch.io, reporter, ...(request.signal ? { signal: request.signal } : {}) });
     const source = await scratch.openSource(kind);
     try {
       const facts: SnapshotSource = {
@@ -48,7 +50,7 @@ export async function importClonezilla(request: ImportClonezillaRequest, reporte
       reporter.notice(`${name}: reconstructed from ${layout.directory}, every partclone checksum verified; backing it up.`);
       return await request.withRepository((repository) => backup({
         kind, source, facts, tags: request.tags, note, sectorBySector: false, compressionLevel: request.compressionLevel,
-        verify: request.verify, host: request.host, lifeboatVersion: request.lifeboatVersion,
+        verify: request.verify, host: request.host, lifeboatVersion: request.lifeboatVersion, ...(request.signal ? { signal: request.signal } : {}),
       }, repository, reporter));
     } finally {
       await source.close();

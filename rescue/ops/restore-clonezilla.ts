@@ -5,16 +5,17 @@
 
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
 import type { ClonezillaRestorePlan } from '../core/clonezilla/clonezilla-restore-plan.ts';
-import type { ProgressReporter } from '../core/progress.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import type { ClonezillaRestoreIo, ClonezillaTargetWriter } from '../core/clonezilla/clonezilla-ports.ts';
 
 /** Restores a Clonezilla image by its plan onto an opened target. */
-export async function restoreClonezilla(options: { plan: ClonezillaRestorePlan; target: ClonezillaTargetWriter; io: ClonezillaRestoreIo; reporter: ProgressReporter }): Promise<void> {
+export async function restoreClonezilla(options: { plan: ClonezillaRestorePlan; target: ClonezillaTargetWriter; io: ClonezillaRestoreIo; reporter: ProgressReporter; signal?: AbortSignal }): Promise<void> {
   const { plan, target, io, reporter } = options;
   const total = plan.steps.reduce((sum, step) => sum + (step.kind === 'partition' || step.kind === 'boot-gap' ? step.sizeBytes : 0), 0);
   let done = 0;
   reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const step of plan.steps) {
+    throwIfStopped(options.signal, 'the Clonezilla image');
     if (step.kind === 'boot-gap') {
       const bytes = await io.readBootGap(step.disk);
       await target.write(step.offset, bytes.subarray(0, step.sizeBytes));

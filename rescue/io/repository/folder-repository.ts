@@ -157,6 +157,8 @@ export class FolderRepository implements RepositoryMaintenance {
   private readonly unindexedPacks: IndexPack[] = [];
   private readonly written: Array<{ id: string; size: number }> = [];
   private readonly indexesWritten: string[] = [];
+  /** Packs and index files written since the last saved manifest: nothing refers to them yet, and abort removes them. */
+  private readonly unsaved = { packs: [] as string[], indexes: [] as string[] };
   /** Packs this writer closed: each synced (and checked, with verifyPacksAsWritten) in the background. */
   private readonly settling = new Map<string, { readonly synced: Promise<void>; readonly verified: Promise<void> | undefined }>();
   private verifyOnClose = false;
@@ -500,6 +502,8 @@ export class FolderRepository implements RepositoryMaintenance {
     const stored = this.key ? seal(this.key.encryption, plain, 'snapshot') : plain;
     const id = await sha256Hex(stored);
     await writeFileAtomic(path.join(this.path, 'snapshots'), `${id}.json`, stored);
+    this.unsaved.packs.length = 0;
+    this.unsaved.indexes.length = 0;
     return id;
   }
 
@@ -618,6 +622,7 @@ export class FolderRepository implements RepositoryMaintenance {
     const indexPack = await pack.finish(sealed);
     this.unindexedPacks.push(indexPack);
     this.written.push({ id: indexPack.id, size: indexPack.size });
+    this.unsaved.packs.push(indexPack.id);
     this.settle(indexPack.id, pack.durable());
   }
 
@@ -661,6 +666,7 @@ export class FolderRepository implements RepositoryMaintenance {
     const name = `${await sha256Hex(stored)}.json`;
     await writeFileAtomic(path.join(this.path, 'index'), name, stored);
     this.indexesWritten.push(name);
+    this.unsaved.indexes.push(name);
     return name;
   }
 
@@ -672,6 +678,14 @@ export class FolderRepository implements RepositoryMaintenance {
     return this.written;
   }
 
+  /**
+   * After a failed or stopped run: drops the unfinished pack, then removes the packs and index
+   * files written since the last saved manifest (no snapshot refers to them, and the exclusive lock
+   * kept other writers out), so nothing unreferenced stays behind. Index files go first and their
+   * folder is synced before any pack goes: a crash in between leaves packs nobody names (check's
+   * information, prune's to remove), never an index naming a missing pack. A removal that fails
+   * leaves the same ignorable leftovers.
+   */
   async abort(): Promise<void> {
     await this.writeQueue;
     await this.settled();
@@ -679,6 +693,27 @@ export class FolderRepository implements RepositoryMaintenance {
     for (const entry of this.pack?.entries ?? []) this.pendingIds.delete(entry.id);
     await this.pack?.discard();
     this.pack = undefined;
+    await this.removeUnsaved().catch(() => undefined);
+  }
+
+  private async removeUnsaved(): Promise<void> {
+    const indexes = this.unsaved.indexes.splice(0);
+    const packs = new Set(this.unsaved.packs.splice(0));
+    if (indexes.length > 0) {
+      for (const name of indexes) await rm(path.join(this.path, 'index', name), { force: true });
+      this.indexNames = this.indexNames.filter((name) => !indexes.includes(name));
+      const folder = await open(path.join(this.path, 'index'), 'r');
+      await folder.sync().finally(() => folder.close());
+    }
+    for (const pack of this.unindexedPacks.splice(0)) for (const blob of pack.blobs) this.pendingIds.delete(blob.id);
+    for (const [id, location] of this.blobs) if (packs.has(location.pack)) this.blobs.delete(id);
+    for (const id of packs) {
+      this.packs.delete(id);
+      const entry = this.handles.get(id);
+      this.handles.delete(id);
+      if (entry) await entry.handle.then((handle) => handle.close()).catch(() => undefined);
+      await rm(packPath(this.path, id), { force: true });
+    }
   }
 }
 

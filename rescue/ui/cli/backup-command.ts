@@ -55,14 +55,14 @@ async function runBackup(context: CliContext, kind: 'disk' | 'partition' | 'syst
       const config = await services.init(args.repo, password === undefined ? {} : { password });
       reporter.notice(`Created repository ${args.repo} (encryption ${config.encryption}).`);
     }
-    result = await withRepository(context, args, { exclusive: true, command: `backup ${kind}` }, async (repository, notices) => {
+    result = await context.stoppable((signal) => withRepository(context, args, { exclusive: true, command: `backup ${kind}` }, async (repository, notices) => {
       for (const notice of notices) reporter.notice(notice);
       reporter.event('start', { kind, source: facts, repository: args.repo });
       return backup({
         kind, ...(system ? { system } : {}), source, facts, tags: args.tag, note: args.note, sectorBySector: args['sector-by-sector'], compressionLevel: args.compression,
-        verify: args.verify, host: services.hostName(), lifeboatVersion: context.version,
+        verify: args.verify, host: services.hostName(), lifeboatVersion: context.version, signal,
       }, repository, reporter);
-    });
+    }));
   } finally {
     await source.close();
     reporter.finish();

@@ -78,11 +78,11 @@ async function runFilesBackup(context: CliContext, args: FilesBackupArgs): Promi
       const config = await services.init(args.repo, password === undefined ? {} : { password });
       reporter.notice(`Created repository ${args.repo} (encryption ${config.encryption}).`);
     }
-    result = await withRepository(context, args, { exclusive: true, command: 'backup files' }, async (repository, notices) => {
+    result = await context.stoppable((signal) => withRepository(context, args, { exclusive: true, command: 'backup files' }, async (repository, notices) => {
       for (const notice of notices) reporter.notice(notice);
       reporter.event('start', { kind: 'files', roots, repository: args.repo });
-      return backupFiles({ roots, tags: args.tag, note: args.note, compressionLevel: args.compression, verify: args.verify, host: services.hostName(), lifeboatVersion: context.version, parent }, walker, repository, reporter);
-    });
+      return backupFiles({ roots, tags: args.tag, note: args.note, compressionLevel: args.compression, verify: args.verify, host: services.hostName(), lifeboatVersion: context.version, parent, signal }, walker, repository, reporter);
+    }));
   } finally {
     reporter.finish();
   }

@@ -33,14 +33,14 @@ export function checkCommand(context: CliContext): CommandModule<object, CheckAr
         });
         return;
       }
-      const report = await withRepository(context, args, { exclusive: false, command: 'check', tolerant: true }, async (repository, notices) => {
+      const report = await context.stoppable((signal) => withRepository(context, args, { exclusive: false, command: 'check', tolerant: true }, async (repository, notices) => {
         for (const notice of notices) reporter.notice(notice);
         try {
-          return await checkRepository(repository, { readData: args['read-data'] }, reporter);
+          return await checkRepository(repository, { readData: args['read-data'], signal }, reporter);
         } finally {
           reporter.finish();
         }
-      });
+      }));
       if (args.json) {
         context.stdout.write(`${JSON.stringify({ event: 'check', ...report })}\n`);
       } else {

@@ -100,4 +100,9 @@ export interface CliContext {
   readonly logs: LogServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
+  /**
+   * Runs an operation that can stop cleanly: Ctrl-C or SIGTERM aborts the signal it gets (it then
+   * ends with LB_INPUT_STOPPED). Outside such a call, Ctrl-C ends the process at once.
+   */
+  readonly stoppable: <T>(work: (signal: AbortSignal) => Promise<T>) => Promise<T>;
 }

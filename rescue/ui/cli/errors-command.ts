@@ -3,7 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ERROR_CATALOGUE, LifeboatError, type ErrorCode } from '../../core/errors.ts';
 import type { CliContext } from './context.ts';
-import { EXIT_CODES } from './exit-codes.ts';
+import { exitCodeOf } from './exit-codes.ts';
 
 interface ErrorsArgs {
   code: string | undefined;
@@ -23,7 +23,7 @@ export function errorsCommand(context: CliContext): CommandModule<object, Errors
       const codes = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
       const wanted = args.code === undefined ? codes : codes.filter((code) => code === args.code?.toUpperCase());
       if (wanted.length === 0) throw new LifeboatError('LB_INPUT_USAGE', { detail: `Unknown error code "${args.code}".` });
-      const entries = wanted.map((code) => ({ code, ...ERROR_CATALOGUE[code], exitCode: EXIT_CODES[ERROR_CATALOGUE[code].group] }));
+      const entries = wanted.map((code) => ({ code, ...ERROR_CATALOGUE[code], exitCode: exitCodeOf({ code, group: ERROR_CATALOGUE[code].group }) }));
       if (args.json) {
         context.stdout.write(`${JSON.stringify({ errors: entries }, null, 2)}\n`);
         return;

@@ -33,8 +33,8 @@ export function getCommand(context: CliContext): CommandModule<object, GetArgs> 
       const destination = await context.browse.prepareDestination(args.items.at(-1) ?? '');
       const existing: ExistingPolicy = args.overwrite ? 'overwrite' : args['skip-existing'] ? 'skip' : 'refuse';
       const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: context.repositories.stderrIsTerminal });
-      const result = await withFileTree(context, args, args.source, 'get', (tree) =>
-        restoreFiles({ tree, paths, destination, existing, writer: context.browse.fileWriter, reporter }));
+      const result = await context.stoppable((signal) => withFileTree(context, args, args.source, 'get', (tree) =>
+        restoreFiles({ tree, paths, destination, existing, writer: context.browse.fileWriter, reporter, signal })));
       reporter.finish();
       if (args.json) {
         reporter.event('done', { destination, ...result });

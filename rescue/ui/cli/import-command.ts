@@ -42,7 +42,7 @@ async function runImport(context: CliContext, args: ImportArgs): Promise<void> {
   const selection = selectClonezillaPart(image.layout, source.which);
   let result: Awaited<ReturnType<typeof importClonezilla>>;
   try {
-    result = await importClonezilla({
+    result = await context.stoppable((signal) => importClonezilla({
       layout: image.layout,
       selection,
       createScratch: (sizeBytes, sectorSize) => image.createScratch(sizeBytes, sectorSize),
@@ -57,8 +57,8 @@ async function runImport(context: CliContext, args: ImportArgs): Promise<void> {
           return use(repository);
         });
       },
-      tags: args.tag, note: args.note, compressionLevel: args.compression, verify: args.verify, host: services.hostName(), lifeboatVersion: context.version,
-    }, reporter);
+      tags: args.tag, note: args.note, compressionLevel: args.compression, verify: args.verify, host: services.hostName(), lifeboatVersion: context.version, signal,
+    }, reporter));
   } finally {
     reporter.finish();
   }

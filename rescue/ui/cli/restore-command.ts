@@ -1,8 +1,9 @@
 // `lifeboat restore -r REPO SNAPSHOT[:N] TARGET`: plans, shows the plan, asks, then writes.
 
 import type { CommandModule } from 'yargs';
+import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
-import { describePlan, planRestore } from '../../core/repository/restore-plan.ts';
+import { describePlan, planRestore, type RestoreTargetFacts } from '../../core/repository/restore-plan.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
 import { parseSnapshotSpec, selectSnapshot } from '../../core/repository/select-snapshot.ts';
 import { planSystemRestore } from '../../core/repository/system-restore-plan.ts';
@@ -37,6 +38,13 @@ export async function findSnapshot(repository: RepositoryHandle, spec: string, t
   return selectSnapshot(snapshots, spec, tag);
 }
 
+/** A stopped restore, saying what it leaves on the target (anything else passes unchanged). */
+function stoppedRestore(error: unknown, target: RestoreTargetFacts, written: { bytesDone: number; bytesTotal: number }): unknown {
+  if (!(error instanceof LifeboatError) || error.code !== 'LB_INPUT_STOPPED') return error;
+  const left = target.fresh ? `the new image file ${target.path} stays, incomplete` : `${target.description} holds part of the snapshot (its table may already be the snapshot's, its filesystems are incomplete)`;
+  return new LifeboatError('LB_INPUT_STOPPED', { ...error.details, detail: `Stopped after writing ${formatBytes(written.bytesDone)} of ${formatBytes(written.bytesTotal)}: ${left}. Restore again before using it.`, target: target.path, bytesWritten: written.bytesDone }, { cause: error });
+}
+
 /** The restore command. */
 export function restoreCommand(context: CliContext): CommandModule<object, RestoreArgs> {
   return {
@@ -59,10 +67,10 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
       const services = context.repositories;
       const spec = parseSnapshotSpec(args.snapshot);
       const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
-      await withRepository(context, { ...args, repo }, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
+      await context.stoppable((signal) => withRepository(context, { ...args, repo }, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
         for (const notice of notices) reporter.notice(notice);
         const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
-        if (manifest.kind === 'files') return restoreFilesSnapshot(context, args, repository, { id, manifest }, reporter);
+        if (manifest.kind === 'files') return restoreFilesSnapshot(context, args, repository, { id, manifest }, reporter, signal);
         const partitionVolume = spec.partition === undefined ? undefined : manifest.volumes.find((volume) => volume.partition === spec.partition);
         const createBytes = spec.partition !== undefined ? (partitionVolume?.content.sizeBytes ?? 0) : manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
         const target = await services.openTarget(args.target, { createBytes, sectorSize: manifest.table?.sectorSize ?? 512, dryRun: args['dry-run'] });
@@ -87,12 +95,16 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
             if (answer === undefined) throw new LifeboatError('LB_INPUT_CONFIRMATION_REQUIRED', { detail: `Restoring onto ${target.facts.description}.` });
             if (answer.trim().toLowerCase() !== 'yes') throw new LifeboatError('LB_INPUT_CANCELLED');
           }
+          const written = { bytesDone: 0, bytesTotal: 0 };
           await restore({
-            repository, manifest, plan, target, reporter,
+            repository, manifest, plan, target, signal,
+            reporter: { progress: (event) => { Object.assign(written, { bytesDone: event.bytesDone, bytesTotal: event.bytesTotal }); reporter.progress(event); }, notice: (message) => reporter.notice(message) },
             growFilesystem: async (step) => {
               const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
               if (notice) reporter.notice(notice);
             },
+          }).catch((error: unknown) => {
+            throw stoppedRestore(error, target.facts, written);
           });
           reporter.finish();
           if (args.json) reporter.event('done', { snapshot: id, target: args.target });
@@ -101,7 +113,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           reporter.finish();
           await target.close();
         }
-      });
+      }));
       if (args.then && !args['dry-run']) await services.powerAction(args.then);
     },
   };
