@@ -1,12 +1,14 @@
 // `lifeboat build linux`: the Linux rescue ISO. Kernel and modules from Debian's signed package,
-// busybox, ntfs-3g, the glibc Node and ntfs-3g need, the single executable, an init; GRUB for BIOS
-// and the signed shim + GRUB for UEFI and Secure Boot; one hybrid ISO; a manifest with the sha256
-// of everything.
+// busybox, the programs of rescue/core/external-programs.ts with their libraries, the glibc Node
+// needs, the single executable, an init; GRUB for BIOS and the signed shim + GRUB for UEFI and
+// Secure Boot; one hybrid ISO; a manifest with the sha256 of everything and the programs' versions.
 
 import { chmod, copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { LinuxBuildOptions } from '../rescue/core/media-build-options.ts';
+import { LifeboatError } from '../rescue/core/errors.ts';
+import { PROGRAM_LIST } from '../rescue/core/external-programs.ts';
 import { LIFEBOAT_VERSION } from '../rescue/version.ts';
 import { collectLibraries, installLibraries } from '../native/shared-libraries.ts';
 import { buildSea } from './build-sea.ts';
@@ -30,13 +32,33 @@ export interface LinuxBuildManifest {
   readonly modules: readonly string[];
   readonly sizes: Readonly<Record<string, number>>;
   readonly seconds: number;
+  /** Every program of rescue/core/external-programs.ts: where it is on the medium, its package and version. */
+  readonly programs: readonly CarriedProgram[];
   readonly inputs: readonly FileRecord[];
   readonly outputs: readonly FileRecord[];
 }
 
+/** One external program as the manifest lists it. */
+export interface CarriedProgram {
+  readonly name: string;
+  readonly path: string;
+  readonly debianPackage: string;
+  readonly version: string;
+}
+
 async function debianPackageVersions(packages: readonly string[]): Promise<Record<string, string>> {
-  const out = await runTool('dpkg-query', ['-W', '-f', '${Package} ${Version}\\n', ...packages]).catch(() => '');
+  const out = await runTool('dpkg-query', ['-W', '-f', '${Package} ${Version}\\n', ...new Set(packages)]).catch(() => '');
   return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => line.split(' ') as [string, string]));
+}
+
+/** The manifest's program list; a program whose package dpkg does not know fails the build. */
+async function describePrograms(): Promise<CarriedProgram[]> {
+  const versions = await debianPackageVersions(PROGRAM_LIST.map((program) => program.debianPackage));
+  return PROGRAM_LIST.map((program) => {
+    const version = versions[program.debianPackage];
+    if (!version) throw new LifeboatError('LB_BUILD_TOOL_MISSING', { detail: `dpkg does not know ${program.debianPackage} (for ${program.name}); install it.`, package: program.debianPackage });
+    return { name: program.name, path: program.mediumPath, debianPackage: program.debianPackage, version };
+  });
 }
 
 /** Builds the ISO; returns (and writes beside it) the manifest. */
@@ -71,7 +93,8 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
     KERNEL_VERSION: kernel.version,
   });
   await installBusybox(rootfs);
-  const programs = await installHostPrograms(rootfs, HOST_PROGRAMS);
+  const { programs, dataFiles } = await installHostPrograms(rootfs, HOST_PROGRAMS);
+  const carried = await describePrograms();
   const libraries = await collectLibraries([seaPath, ...programs]);
   await installLibraries(libraries, rootfs);
   const terminfoFiles = await installTerminfo(rootfs, profile.terminfo);
@@ -127,7 +150,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
   const inputFiles = [
     ...(kernel.deb ? [kernel.deb] : [kernel.vmlinuz]),
     HOST_BOOT_FILES.busybox, HOST_BOOT_FILES.hybridMbr, HOST_BOOT_FILES.shim, HOST_BOOT_FILES.mokManager, HOST_BOOT_FILES.signedCdGrub,
-    ...programs, ...libraries, ...terminfoFiles, ...overlayFiles,
+    ...programs, ...dataFiles, ...libraries, ...terminfoFiles, ...overlayFiles,
     path.join(LINUX_IMAGE_DIR, 'modules.txt'), path.join(LINUX_IMAGE_DIR, 'profile.json'),
     ...modules.map((file) => path.join(rootfs, 'lib', 'modules', kernel.version, file)),
   ];
@@ -165,6 +188,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
       efiImage: size(efiImage),
     },
     seconds: Math.round((Date.now() - started) / 100) / 10,
+    programs: carried,
     inputs: [...inputs, ...Object.entries(await debianPackageVersions(['shim-signed', 'grub-efi-amd64-signed', 'grub-pc-bin', 'busybox-static', ...HOST_PROGRAMS.map((program) => program.debianPackage)])).map(([pkg, version]) => ({ path: `debian:${pkg}`, bytes: 0, sha256: version }))],
     outputs,
   };
@@ -173,6 +197,7 @@ export async function buildLinux(request: LinuxBuildOptions, log: (line: string)
   const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
   log(`kernel: ${kernel.version} (${mib(manifest.sizes.kernel ?? 0)})`);
   log(`modules: ${modules.length} files, ${mib(modulesBytes)} uncompressed: ${manifest.modules.join(' ')}`);
+  log(`programs: ${carried.map((program) => program.name).join(' ')}`);
   log(`executable: ${mib(manifest.sizes.executable ?? 0)}; initramfs: ${mib(manifest.sizes.initramfs ?? 0)}; ESP image: ${mib(manifest.sizes.efiImage ?? 0)}`);
   log(`ISO: ${path.relative(process.cwd(), output) || output} ${mib(manifest.sizes.iso ?? 0)} in ${manifest.seconds} s; manifest: ${path.basename(output)}.manifest.json`);
   return manifest;

@@ -1,5 +1,8 @@
 // Files the build takes from the host's Debian packages (grub-pc-bin, shim-signed,
-// grub-efi-amd64-signed, busybox-static, ncurses-base, ntfs-3g). scripts/setup.sh installs them.
+// grub-efi-amd64-signed, busybox-static, ncurses-base, and the packages of rescue/core/external-programs.ts).
+// scripts/setup.sh installs them.
+
+import { DEBIAN_PROGRAMS, type ExternalProgram } from '../rescue/core/external-programs.ts';
 
 /** Host files the medium's boot chain is made of. */
 export const HOST_BOOT_FILES = {
@@ -14,17 +17,5 @@ export const HOST_BOOT_FILES = {
 /** Where Debian keeps compiled terminal descriptions. */
 export const TERMINFO_DIRS = ['/lib/terminfo', '/usr/share/terminfo'] as const;
 
-/** A dynamically linked program the medium carries beside busybox, with its ldd closure. */
-export interface HostProgram {
-  /** Where it is on the host; the medium has it at the same path. */
-  readonly file: string;
-  /** The Debian package it comes from (recorded in the manifest, named when it is missing). */
-  readonly debianPackage: string;
-  /** Symbolic links to it on the medium (mount helpers). */
-  readonly links: readonly string[];
-}
-
-/** Native programs on the medium: ntfs-3g mounts NTFS through FUSE (Debian 12's kernel has no ntfs3). */
-export const HOST_PROGRAMS: readonly HostProgram[] = [
-  { file: '/bin/ntfs-3g', debianPackage: 'ntfs-3g', links: ['/sbin/mount.ntfs-3g'] },
-];
+/** Programs the medium carries beside busybox, with their ldd closure: the Debian ones of the one list. */
+export const HOST_PROGRAMS: readonly ExternalProgram[] = DEBIAN_PROGRAMS;

@@ -11,9 +11,12 @@ cd "$(dirname "$0")/.."
 
 build_packages=(
   xorriso grub-pc-bin grub-efi-amd64-bin grub-efi-amd64-signed shim-signed
-  mtools dosfstools busybox-static kmod cpio zstd xz-utils binutils ncurses-base ntfs-3g
+  mtools dosfstools busybox-static kmod cpio zstd xz-utils binutils ncurses-base
+  # the programs the medium carries (rescue/core/external-programs.ts)
+  e2fsprogs fatresize exfatprogs ntfs-3g util-linux mount fdisk gdisk attr smartmontools gddrescue
+  testdisk bzip2 lz4 exfat-fuse
 )
-test_packages=(qemu-system-x86 ovmf tmux util-linux fdisk gdisk exfatprogs dosfstools e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr xz-utils zstd python3)
+test_packages=(qemu-system-x86 ovmf tmux util-linux fdisk gdisk exfatprogs dosfstools fatresize e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr xz-utils zstd python3)
 
 bench_packages=(restic)
 screenshot_packages=(ansilove)

@@ -253,6 +253,12 @@ export const ERROR_CATALOGUE = {
     fix: 'Check the target disk and its cable, make sure it is writable, and run the restore again.',
     reserved: 'Needs a target that fails writes part-way (a dying disk); loop devices and files on this host do not, and device-mapper error targets cannot be made here.',
   },
+  LB_DEVICE_TOOL_MISSING: {
+    group: 'device',
+    message: 'A program this step needs is not installed.',
+    cause: 'Lifeboat runs outside its medium, on a system without the Debian package that holds the program, or finds another program of that name (busybox\'s losetup or mkswap lack the options used).',
+    fix: 'Boot the Lifeboat medium, which carries every program Lifeboat runs, or install the Debian package the details name and run the command again.',
+  },
   LB_REPO_NOT_FOUND: {
     group: 'repository',
     message: 'No Lifeboat repository was found at this path.',

@@ -3,12 +3,9 @@
 // how), searches each (top level and one folder down), unmounts those holding none, and keeps the
 // others mounted until the TUI ends. A backup into one of them makes its mount writable first.
 
-import { spawnSync } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import {
   DEFAULT_MOUNT_ROOT,
   inScanScope,
@@ -25,20 +22,20 @@ import {
 } from '../core/attached-repositories.ts';
 import type { DiskSummary } from '../core/disk-facts.ts';
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
+import { PROGRAMS } from '../core/external-programs.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { parseMountInfo, type MountEntry } from '../core/mount-info.ts';
 import { openByteSource } from './file-source.ts';
 import { findRepositories } from './find-repositories.ts';
 import { processAlive } from './process-alive.ts';
+import { describeExit, locateProgram, programNamed, runProgram, runProgramSync, succeeded } from './run-program.ts';
 import { listDisks, mountsOf } from './sysfs-disks.ts';
 
 const MOUNT_TIMEOUT_MS = 60_000;
 const UNMOUNT_TIMEOUT_MS = 30_000;
-/** Where mount programs live on the medium and on Debian (PATH may lack the sbin folders). */
-const PROGRAM_FOLDERS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin'];
 /** Kernel filesystems worth knowing about, by module name. */
 const KERNEL_FILESYSTEMS = ['ext4', 'ext3', 'ext2', 'vfat', 'exfat', 'ntfs3'];
-const MOUNT_PROGRAMS = ['ntfs-3g', 'mount.exfat-fuse'];
+const MOUNT_PROGRAMS = [PROGRAMS.ntfs3g, PROGRAMS.mountExfatFuse];
 /** How long a scan waits for another Lifeboat's scan to end before it goes ahead anyway. */
 const SCAN_LOCK_WAIT_MS = 180_000;
 const SCAN_LOCK_POLL_MS = 200;
@@ -61,13 +58,10 @@ interface SearchedMount {
 export type CommandRunner = (command: MountCommand, timeoutMs: number) => Promise<{ ok: boolean; output: string }>;
 
 const runCommand: CommandRunner = async (command, timeoutMs) => {
-  const result = await execa(command.program, [...command.args], { reject: false, timeout: timeoutMs, stdin: 'ignore', all: true });
-  return { ok: result.exitCode === 0, output: (result.all ?? result.shortMessage ?? '').trim() };
+  const result = await runProgram(programNamed(command.program), command.args, { timeoutMs }).catch((error: Error) => error);
+  if (result instanceof Error) return { ok: false, output: result.message };
+  return { ok: succeeded(result), output: succeeded(result) ? result.all.trim() : describeExit(result) };
 };
-
-async function isExecutable(file: string): Promise<boolean> {
-  return access(file, constants.X_OK).then(() => true, () => false);
-}
 
 /** Filesystems the kernel has (/proc/filesystems) or can load (modules.dep, modules.builtin), and the FUSE mount programs on PATH. */
 export async function readMountDrivers(env: Readonly<Record<string, string | undefined>> = process.env): Promise<MountDrivers> {
@@ -86,15 +80,7 @@ export async function readMountDrivers(env: Readonly<Record<string, string | und
     }
   }
   const programs = new Set<string>();
-  const folders = [...new Set([...(env.PATH ?? '').split(':').filter(Boolean), ...PROGRAM_FOLDERS])];
-  for (const program of MOUNT_PROGRAMS) {
-    for (const folder of folders) {
-      if (await isExecutable(path.join(folder, program))) {
-        programs.add(program);
-        break;
-      }
-    }
-  }
+  for (const program of MOUNT_PROGRAMS) if (locateProgram(program, env)) programs.add(program.name);
   return { kernel, programs };
 }
 
@@ -293,9 +279,9 @@ export class AttachedRepositories {
   releaseSync(): void {
     for (const mount of [...this.searched.values()].reverse()) {
       if (!mount.ours) continue;
-      const result = spawnSync('umount', [mount.mountPoint], { stdio: 'ignore', timeout: UNMOUNT_TIMEOUT_MS });
-      if (result.status !== 0) spawnSync('umount', ['-l', mount.mountPoint], { stdio: 'ignore', timeout: UNMOUNT_TIMEOUT_MS });
-      spawnSync('rmdir', [mount.mountPoint], { stdio: 'ignore' });
+      const result = runProgramSync(PROGRAMS.umount, [mount.mountPoint], { stdio: 'ignore', timeout: UNMOUNT_TIMEOUT_MS });
+      if (result?.status !== 0) runProgramSync(PROGRAMS.umount, ['-l', mount.mountPoint], { stdio: 'ignore', timeout: UNMOUNT_TIMEOUT_MS });
+      runProgramSync(PROGRAMS.rmdir, [mount.mountPoint], { stdio: 'ignore' });
     }
     this.searched.clear();
   }

@@ -2,14 +2,15 @@
 // writer and the boot-gap bytes bound to one image and one target file or device, mkswap, and a
 // scratch disk file in the temporary folder ($LIFEBOAT_TMPDIR, else the system's; never beside the image).
 
-import { execa } from 'execa';
 import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../core/errors.ts';
+import { PROGRAMS } from '../core/external-programs.ts';
 import type { ClonezillaRestoreIo, ClonezillaScratch } from '../core/clonezilla/clonezilla-ports.ts';
 import { openClonezillaImage, type ClonezillaImage } from './clonezilla-image.ts';
 import { openBackupSource, openRestoreTarget } from './device-endpoints.ts';
+import { describeExit, runProgram, succeeded } from './run-program.ts';
 import { writeClonezillaPartition } from './write-clonezilla-partition.ts';
 
 /** The restore io for `image`, writing into `backing` (a file or device, at a byte offset). */
@@ -42,9 +43,9 @@ export async function makeSwapArea(request: { path: string; offset: number; size
     await writeFile(scratch, '');
     await truncate(scratch, request.sizeBytes);
     const args = ['-q', ...(request.uuid ? ['-U', request.uuid] : []), ...(request.label ? ['-L', request.label] : []), scratch];
-    const result = await execa('mkswap', args, { reject: false, stdin: 'ignore' });
-    if (result.exitCode !== 0 || result.failed) {
-      throw new LifeboatError('LB_DEVICE_WRITE_FAILED', { detail: `mkswap ${args.join(' ')} failed: ${(result.stderr || result.shortMessage || '').trim().slice(0, 300)}`, path: request.path });
+    const result = await runProgram(PROGRAMS.mkswap, args);
+    if (!succeeded(result)) {
+      throw new LifeboatError('LB_DEVICE_WRITE_FAILED', { detail: describeExit(result, 300), path: request.path, exitCode: result.exitCode, signal: result.signal });
     }
     const header = (await readFile(scratch)).subarray(0, Math.min(SWAP_HEADER_BYTES, request.sizeBytes));
     const handle = await open(request.path, 'r+');

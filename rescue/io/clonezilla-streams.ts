@@ -2,12 +2,13 @@
 // decompressed by its suffix (zstd and gzip in-process with node:zlib, xz/lzma/bzip2/lz4 through
 // their command-line tools). A damaged or cut stream ends in an error, never in a short silent read.
 
-import { execa } from 'execa';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LifeboatError } from '../core/errors.ts';
+import { PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
+import { startProgram } from './run-program.ts';
 
 /** Compression names as Clonezilla writes them in file names (ocs-get-comp-suffix). */
 export type ClonezillaCompression = 'zst' | 'gz' | 'xz' | 'lzma' | 'bz2' | 'lz4' | 'uncomp';
@@ -16,12 +17,17 @@ export type ClonezillaCompression = 'zst' | 'gz' | 'xz' | 'lzma' | 'bz2' | 'lz4'
 export const CLONEZILLA_COMPRESSION_SUFFIXES = ['zst', 'gz', 'xz', 'lzma', 'bz2', 'lz4', 'lzo', 'lzip', 'lrz', 'uncomp'] as const;
 
 const READ_CHUNK_BYTES = 1024 * 1024;
-const TOOL_COMMANDS: Partial<Record<ClonezillaCompression, readonly [string, ...string[]]>> = {
-  xz: ['xz', '-dc'],
-  lzma: ['xz', '--format=lzma', '-dc'],
-  bz2: ['bzip2', '-dc'],
-  lz4: ['lz4', '-dc'],
+const TOOL_COMMANDS: Partial<Record<ClonezillaCompression, { program: ExternalProgram; args: readonly string[] }>> = {
+  xz: { program: PROGRAMS.xz, args: ['-dc'] },
+  lzma: { program: PROGRAMS.xz, args: ['--format=lzma', '-dc'] },
+  bz2: { program: PROGRAMS.bzip2, args: ['-dc'] },
+  lz4: { program: PROGRAMS.lz4, args: ['-dc'] },
 };
+
+/** The program that decompresses images of this compression, when Node cannot (zstd and gzip it can). */
+export function decompressorFor(compression: ClonezillaCompression): ExternalProgram | undefined {
+  return TOOL_COMMANDS[compression]?.program;
+}
 
 /** The compression a stream starts with, by its magic bytes (for old dd-img files named without a suffix). */
 export function sniffCompression(start: Uint8Array): ClonezillaCompression {
@@ -66,8 +72,8 @@ async function* viaZlib(files: readonly string[], decompressor: zlib.Gunzip | zl
   await feeding;
 }
 
-async function* viaCommand(files: readonly string[], [command, ...args]: readonly [string, ...string[]]): AsyncGenerator<Uint8Array> {
-  const subprocess = execa(command, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } });
+async function* viaCommand(files: readonly string[], { program, args }: { program: ExternalProgram; args: readonly string[] }): AsyncGenerator<Uint8Array> {
+  const subprocess = startProgram(program, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } });
   const feeding = pipeline(Readable.from(joinParts(files)), subprocess.stdin);
   feeding.catch(() => undefined); // a tool that stops reading closes its stdin; its exit status tells why
   let finished = false;

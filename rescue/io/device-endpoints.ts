@@ -2,18 +2,19 @@
 // an image file, or `FILE:N` (partition N of a disk image). Targets are checked before they are
 // opened for writing: not mounted (directly or through a loop device), not the running medium.
 
-import { execa } from 'execa';
 import { constants, realpathSync } from 'node:fs';
 import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { checkRange, sliceSource, type ByteSource } from '../core/byte-source.ts';
 import type { DiskSummary } from '../core/disk-facts.ts';
 import { LifeboatError } from '../core/errors.ts';
+import { PROGRAMS } from '../core/external-programs.ts';
 import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
 import { findWholeDiskTable } from '../core/partition-table/whole-disk.ts';
 import type { SnapshotSource } from '../core/repository/format.ts';
 import type { RestoreTargetFacts } from '../core/repository/restore-plan.ts';
 import { openByteSource, type FileByteSource } from './file-source.ts';
+import { runProgram } from './run-program.ts';
 import { listDisks } from './sysfs-disks.ts';
 
 /** An opened backup source. */
@@ -240,7 +241,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
     close: async () => {
       await handle.close();
       // A whole disk got a new table: have the kernel read it (partition nodes appear or change).
-      if (isBlockDevice && partition === undefined && !options.dryRun) await execa('blockdev', ['--rereadpt', file], { reject: false });
+      if (isBlockDevice && partition === undefined && !options.dryRun) await runProgram(PROGRAMS.blockdev, ['--rereadpt', file]).catch(() => undefined);
     },
   };
 }

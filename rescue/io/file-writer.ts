@@ -3,11 +3,12 @@
 // nodes and fifos are made with mknod, extended attributes with setfattr (Debian's attr) when it
 // is there.
 
-import { execa } from 'execa';
 import { constants } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../core/errors.ts';
+import { PROGRAMS } from '../core/external-programs.ts';
+import { describeExit, runProgram, succeeded } from './run-program.ts';
 import type { FileEntry } from '../core/file-trees/file-tree.ts';
 import type { FileWriter } from '../core/file-trees/file-writer-port.ts';
 
@@ -21,10 +22,9 @@ function isRoot(): boolean {
 async function setExtendedAttributes(target: string, xattrs: ReadonlyArray<{ name: string; value: Uint8Array }>): Promise<string[]> {
   const problems: string[] = [];
   for (const { name, value } of xattrs) {
-    const result = await execa('setfattr', ['-h', '-n', name, '-v', `0x${Buffer.from(value).toString('hex') || '00'}`, '--', target], { reject: false });
-    if (result.exitCode !== 0) {
-      problems.push(result.failed && /ENOENT/.test(String(result.message)) ? `extended attribute ${name} not restored: setfattr (Debian package attr) is missing` : `extended attribute ${name} not restored: ${result.stderr.trim() || result.shortMessage}`);
-    }
+    const result = await runProgram(PROGRAMS.setfattr, ['-h', '-n', name, '-v', `0x${Buffer.from(value).toString('hex') || '00'}`, '--', target]).catch((error: LifeboatError) => error);
+    if (result instanceof LifeboatError) problems.push(`extended attribute ${name} not restored: setfattr (Debian package attr) is missing`);
+    else if (!succeeded(result)) problems.push(`extended attribute ${name} not restored: ${describeExit(result)}`);
   }
   return problems;
 }
@@ -74,8 +74,8 @@ export function localFileWriter(): FileWriter {
       const type = entry.kind === 'fifo' ? ['p'] : entry.kind === 'char-device' && entry.device ? ['c', String(entry.device.major), String(entry.device.minor)]
         : entry.kind === 'block-device' && entry.device ? ['b', String(entry.device.major), String(entry.device.minor)] : undefined;
       if (!type) return false;
-      const made = await execa('mknod', ['-m', '600', target, ...type], { reject: false });
-      return made.exitCode === 0;
+      const made = await runProgram(PROGRAMS.mknod, ['-m', '600', target, ...type]).catch(() => undefined);
+      return made !== undefined && succeeded(made);
     },
     applyMetadata: async (target, entry: FileEntry, xattrs) => {
       const problems: string[] = [];

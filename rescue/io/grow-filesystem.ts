@@ -1,11 +1,14 @@
 // Grows a restored filesystem to fill its enlarged partition with the filesystem's own tool:
-// resize2fs and ntfsresize on a loop device over the partition's bytes; fatresize on the whole
-// disk, naming the partition (it finds the partition through libparted's reading of the table).
+// resize2fs and ntfsresize on a loop device over the partition's bytes (util-linux losetup
+// --offset --sizelimit); fatresize on the whole disk, naming the partition (it finds the partition
+// through libparted's reading of the table). The programs come from core/external-programs.ts
+// (growProgramsFor), which the restore's pre-flight checks too.
 
-import { execa } from 'execa';
 import { open } from 'node:fs/promises';
 import { LifeboatError } from '../core/errors.ts';
+import { growProgramsFor, PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
 import { FAT_LABEL_BYTES, fatLabelPlace, readFatBootLabel } from '../core/filesystems/fat-boot-label.ts';
+import { describeExit, runProgram, succeeded } from './run-program.ts';
 
 /** What to grow: the disk (file or device) holding the partition, the partition's number, where it starts, its new size. */
 export interface GrowRequest {
@@ -17,19 +20,23 @@ export interface GrowRequest {
 }
 
 async function withLoop<T>(request: GrowRequest, use: (device: string) => Promise<T>): Promise<T> {
-  const { stdout } = await execa('losetup', ['--find', '--show', '--offset', String(request.offset), '--sizelimit', String(request.sizeBytes), request.backingPath]);
-  const device = stdout.trim();
+  const attach = await runProgram(PROGRAMS.losetup, ['--find', '--show', '--offset', String(request.offset), '--sizelimit', String(request.sizeBytes), request.backingPath]);
+  const device = attach.stdout.trim();
+  if (!succeeded(attach) || !device.startsWith('/dev/')) {
+    throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `No loop device over ${request.backingPath} at byte ${request.offset} to grow its filesystem: ${describeExit(attach)}`, path: request.backingPath, exitCode: attach.exitCode, signal: attach.signal });
+  }
   try {
     return await use(device);
   } finally {
-    await execa('losetup', ['-d', device], { reject: false });
+    await runProgram(PROGRAMS.losetup, ['-d', device]);
   }
 }
 
-async function run(command: string, args: readonly string[], input?: string): Promise<void> {
-  const result = await execa(command, [...args], { reject: false, input: input ?? '', all: true });
-  if (result.exitCode !== 0) {
-    throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `${command} ${args.join(' ')} exited with ${String(result.exitCode)}: ${String(result.all).slice(-600)}`, command });
+/** Runs a filesystem tool; a failure is LB_FILESYSTEM_CORRUPT with its exit status (or signal) and output. */
+async function run(program: ExternalProgram, args: readonly string[], input?: string): Promise<void> {
+  const result = await runProgram(program, args, input === undefined ? {} : { input });
+  if (!succeeded(result)) {
+    throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: describeExit(result), program: program.name, exitCode: result.exitCode, signal: result.signal });
   }
 }
 
@@ -55,7 +62,7 @@ async function readAt(file: string, offset: number, length: number): Promise<Buf
  */
 async function growFat(request: GrowRequest): Promise<void> {
   const label = readFatBootLabel(await readAt(request.backingPath, request.offset, 512));
-  await run('fatresize', [request.backingPath, '-n', String(request.partition), '-s', String(request.sizeBytes - 512), '-f']);
+  await run(PROGRAMS.fatresize, [request.backingPath, '-n', String(request.partition), '-s', String(request.sizeBytes - 512), '-f']);
   const boot = await readAt(request.backingPath, request.offset, 512);
   if (Buffer.from(readFatBootLabel(boot)).equals(label)) return;
   const place = fatLabelPlace(boot);
@@ -72,21 +79,22 @@ async function growFat(request: GrowRequest): Promise<void> {
 /** Grows the filesystem; returns a notice when its type has no grow tool. */
 export async function growFilesystem(request: GrowRequest): Promise<string | undefined> {
   const type = request.filesystem;
-  if (['ext2', 'ext3', 'ext4'].includes(type)) {
-    await withLoop(request, async (device) => {
-      const check = await execa('e2fsck', ['-f', '-p', device], { reject: false });
-      if ((check.exitCode ?? 8) > 2) throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `e2fsck -f -p exited with ${String(check.exitCode)} before growing.` });
-      await run('resize2fs', [device]);
-    });
-    return undefined;
-  }
-  if (type === 'ntfs') {
-    await withLoop(request, (device) => run('ntfsresize', ['--force', '--no-progress-bar', device], 'y\n'));
-    return undefined;
-  }
+  if (!growProgramsFor(type)) return `The ${type} filesystem has no grow tool here; the partition was enlarged but the filesystem keeps its size.`;
   if (type === 'vfat') {
     await growFat(request);
     return undefined;
   }
-  return `The ${type} filesystem has no grow tool here; the partition was enlarged but the filesystem keeps its size.`;
+  await withLoop(request, async (device) => {
+    if (type === 'ntfs') {
+      await run(PROGRAMS.ntfsresize, ['--force', '--no-progress-bar', device], 'y\n');
+      return;
+    }
+    // e2fsck -p: 0 clean, 1 errors corrected, 2 corrected and reboot advised; more is a failure.
+    const check = await runProgram(PROGRAMS.e2fsck, ['-f', '-p', device]);
+    if (check.exitCode === undefined || check.exitCode > 2 || check.signal !== undefined) {
+      throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `Before growing: ${describeExit(check)}`, program: 'e2fsck', exitCode: check.exitCode, signal: check.signal });
+    }
+    await run(PROGRAMS.resize2fs, [device]);
+  });
+  return undefined;
 }

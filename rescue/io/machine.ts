@@ -1,7 +1,9 @@
 // The running machine: kernel command line, power actions, the marker that asks for a shell.
 
 import { access, appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { execa } from 'execa';
+import { PROGRAMS } from '../core/external-programs.ts';
+import { LifeboatError } from '../core/errors.ts';
+import { describeExit, runProgram, succeeded } from './run-program.ts';
 import { EFI_GLOBAL_VARIABLE_GUID, parseEfiBooleanVariable, type FirmwareFacts } from '../core/firmware.ts';
 
 /** Where the medium's console script looks for the "give me a shell" marker. */
@@ -25,8 +27,9 @@ export async function powerAction(action: 'poweroff' | 'reboot'): Promise<void> 
     await appendFile(record, `${action}\n`);
     return;
   }
-  await execa('sync', { reject: false });
-  await execa(action, ['-f']);
+  await runProgram(PROGRAMS.sync, []).catch(() => undefined);
+  const result = await runProgram(PROGRAMS[action], ['-f']);
+  if (!succeeded(result)) throw new LifeboatError('LB_INTERNAL', { detail: describeExit(result), program: action });
 }
 
 /** Leaves the marker the medium's console script reads to start a shell instead of the TUI. */

@@ -1,13 +1,14 @@
 // The system report that goes with exported logs, and the archive writer: disks (lsblk, blkid,
 // sfdisk -d per disk), kernel log, versions, firmware mode, kernel command line, memory. A tool
-// that is missing (the medium has busybox, not util-linux) leaves a note instead of failing.
+// that is missing (the medium carries them all; a host may lack one) leaves a note instead of failing.
 
-import { execa } from 'execa';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LifeboatError } from '../core/errors.ts';
+import { PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
 import { describeFirmware, type FirmwareFacts } from '../core/firmware.ts';
+import { describeExit, locateProgram, runProgram, succeeded } from './run-program.ts';
 
 /** Where the medium mounts its data partition. */
 export const DATA_PARTITION_MOUNT = '/mnt/lifeboat-data';
@@ -19,12 +20,14 @@ interface ReportFile {
   readonly text: string;
 }
 
-async function runForReport(command: string, args: readonly string[]): Promise<string> {
-  const result = await execa(command, [...args], { reject: false, timeout: TOOL_TIMEOUT_MS, stdin: 'ignore' });
-  const line = `$ ${[command, ...args].join(' ')}\n`;
-  if (result.failed && result.exitCode === undefined) return `${line}(not run: ${result.shortMessage})\n`;
+async function runForReport(program: ExternalProgram, args: readonly string[]): Promise<string> {
+  const file = locateProgram(program);
+  // The command as typed, then which program answered to it (on the medium, the one it carries).
+  const line = `$ ${[program.name, ...args].join(' ')}  # ${file ?? 'not found'}\n`;
+  if (!file) return `${line}(not run: ${program.name} is not installed; Debian package ${program.debianPackage})\n`;
+  const result = await runProgram(program, args, { timeoutMs: TOOL_TIMEOUT_MS });
   const stderr = result.stderr ? `\n(stderr)\n${result.stderr}\n` : '';
-  const status = result.exitCode === 0 ? '' : `\n(exit ${result.exitCode})\n`;
+  const status = succeeded(result) ? '' : `\n(${describeExit({ ...result, stderr: '', all: '' })})\n`;
   return `${line}${result.stdout}\n${stderr}${status}`;
 }
 
@@ -33,8 +36,8 @@ async function readForReport(file: string): Promise<string> {
 }
 
 async function diskNames(): Promise<string[]> {
-  const result = await execa('lsblk', ['-dn', '-o', 'NAME,TYPE'], { reject: false, timeout: TOOL_TIMEOUT_MS });
-  if (result.exitCode !== 0) return [];
+  const result = await runProgram(PROGRAMS.lsblk, ['-dn', '-o', 'NAME,TYPE'], { timeoutMs: TOOL_TIMEOUT_MS }).catch(() => undefined);
+  if (!result || !succeeded(result)) return [];
   return result.stdout.split('\n').map((line) => line.trim().split(/\s+/)).filter(([name, type]) => name && type === 'disk').map(([name]) => name ?? '');
 }
 
@@ -44,15 +47,15 @@ export async function gatherSystemReport(options: { version: string; readFirmwar
   const files: ReportFile[] = [
     { name: 'lifeboat.txt', text: `lifeboat ${options.version}\nnode ${process.version}\nhost ${os.hostname()}\nreport time ${new Date().toISOString()}\nuptime ${Math.round(os.uptime())} s\n` },
     { name: 'firmware.txt', text: `${firmware}\n` },
-    { name: 'uname.txt', text: await runForReport('uname', ['-a']) },
+    { name: 'uname.txt', text: await runForReport(PROGRAMS.uname, ['-a']) },
     { name: 'cmdline.txt', text: await readForReport('/proc/cmdline') },
     { name: 'meminfo.txt', text: await readForReport('/proc/meminfo') },
     { name: 'mounts.txt', text: await readForReport('/proc/mounts') },
-    { name: 'lsblk.json', text: await runForReport('lsblk', ['-O', '--json']) },
-    { name: 'blkid.txt', text: await runForReport('blkid', []) },
+    { name: 'lsblk.json', text: await runForReport(PROGRAMS.lsblk, ['-O', '--json']) },
+    { name: 'blkid.txt', text: await runForReport(PROGRAMS.blkid, []) },
   ];
-  for (const disk of await diskNames()) files.push({ name: `sfdisk-${disk}.txt`, text: await runForReport('sfdisk', ['-d', `/dev/${disk}`]) });
-  files.push({ name: 'dmesg.txt', text: await runForReport('dmesg', []) });
+  for (const disk of await diskNames()) files.push({ name: `sfdisk-${disk}.txt`, text: await runForReport(PROGRAMS.sfdisk, ['-d', `/dev/${disk}`]) });
+  files.push({ name: 'dmesg.txt', text: await runForReport(PROGRAMS.dmesg, []) });
   if (options.extra) {
     try {
       files.push(...(await options.extra()));
@@ -91,8 +94,8 @@ export async function writeLogArchive(request: { archive: string; top: string; l
     await mkdir(systemDir, { recursive: true });
     for (const log of request.logs) await copyFile(log, path.join(logsDir, path.basename(log))).catch(() => undefined);
     for (const file of request.report) await writeFile(path.join(systemDir, path.basename(file.name)), file.text);
-    const tar = await execa('tar', ['-czf', partial, '-C', staging, request.top], { reject: false });
-    if (tar.exitCode !== 0) throw new LifeboatError('LB_DEVICE_EXPORT_FAILED', { detail: `tar: ${tar.stderr || tar.shortMessage}`, path: request.archive });
+    const tar = await runProgram(PROGRAMS.tar, ['-czf', partial, '-C', staging, request.top]);
+    if (!succeeded(tar)) throw new LifeboatError('LB_DEVICE_EXPORT_FAILED', { detail: describeExit(tar), path: request.archive });
     if (!request.overwrite && (await pathKind(request.archive)) !== 'missing') throw Object.assign(new Error(`${request.archive} appeared while writing`), { code: 'EEXIST' });
     await rename(partial, request.archive);
     return { bytes: (await stat(request.archive)).size };

@@ -10,7 +10,7 @@
 // snapshot) and gathered across folders into one process per ~1,000 paths (one per folder had
 // cost 0.7 s of process starts).
 
-import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import ignore, { type Ignore } from 'ignore';
 import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { lstat, open, readFile } from 'node:fs/promises';
@@ -18,8 +18,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { LifeboatError } from '../core/errors.ts';
+import { PROGRAMS } from '../core/external-programs.ts';
 import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES, type FileSystemWalker, type FileWalkOptions, type LocalEntry, type LocalFile, type LocalRoot, type LocalXattr } from '../core/repository/files-backup-port.ts';
 import type { StoredKind } from '../core/repository/files-tree-blobs.ts';
+import { execFileProgram, spawnProgram } from './run-program.ts';
 
 /** Paths per getfattr call at most, and bytes of paths (keeps the command line far below ARG_MAX). */
 const XATTR_PATHS_PER_CALL = 1024;
@@ -67,7 +69,7 @@ function errorText(error: unknown): string {
 /** Runs one getfattr over `paths`; resolves with what it printed (attributes of the paths that have any). */
 function runGetfattr(paths: readonly string[]): Promise<{ output: Buffer; missing: boolean }> {
   return new Promise((resolve) => {
-    execFile('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...paths], { encoding: 'buffer', maxBuffer: XATTR_OUTPUT_MAX_BYTES }, (error, stdout) => {
+    execFileProgram(PROGRAMS.getfattr, ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...paths], { encoding: 'buffer', maxBuffer: XATTR_OUTPUT_MAX_BYTES }, (error, stdout) => {
       // A path removed since it was listed makes getfattr exit 1 after printing the others.
       resolve({ output: Buffer.from(stdout ?? Buffer.alloc(0)), missing: (error as { code?: unknown } | null)?.code === 'ENOENT' });
     });
@@ -134,7 +136,7 @@ function startGetfattrLoop(): GetfattrRunner | undefined {
   let folder: string;
   try {
     folder = mkdtempSync(path.join(process.env.LIFEBOAT_TMPDIR ?? os.tmpdir(), 'lifeboat-xattrs-'));
-    child = spawn('sh', ['-c', GETFATTR_LOOP], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child = spawnProgram(PROGRAMS.sh, ['-c', GETFATTR_LOOP], { stdio: ['pipe', 'pipe', 'ignore'] }) as ChildProcessByStdio<Writable, Readable, null>;
   } catch {
     return undefined;
   }

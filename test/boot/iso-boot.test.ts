@@ -3,7 +3,7 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256File } from '../../builder/files.ts';
@@ -14,7 +14,8 @@ import { LINUX_IMAGE_DIR } from '../../builder/media-profile.ts';
 import type { DiskSummary } from '../../rescue/core/disk-facts.ts';
 import { extractRunOutput } from '../../rescue/core/kernel-cmdline.ts';
 import { LIFEBOAT_VERSION } from '../../rescue/version.ts';
-import { requireMedia, TEST_MEDIA } from '../helpers/media.ts';
+import { PROGRAM_LIST } from '../../rescue/core/external-programs.ts';
+import { extractKernelAndInitrd, requireMedia, TEST_MEDIA } from '../helpers/media.ts';
 import { bootVm, createLimiter, type ExtraDisk, type Firmware, type MediumKind } from '../helpers/qemu.ts';
 import { renderScreen } from '../helpers/screen.ts';
 
@@ -218,7 +219,7 @@ test('ISO layout: BIOS and UEFI El Torito images, hybrid MBR, ESP as GPT partiti
   const isoRecord = manifest.outputs.find((record) => record.path.endsWith('run.iso'));
   t.is(isoRecord?.sha256, await sha256File(iso));
   t.is(isoRecord?.bytes, (await stat(iso)).size);
-  t.true((isoRecord?.bytes ?? Infinity) <= 100 * MiB, 'ISO within 100 MiB');
+  t.true((isoRecord?.bytes ?? Infinity) <= 80 * MiB, `ISO within 80 MiB: ${isoRecord?.bytes} bytes`);
   t.regex(manifest.kernelVersion, /^\d+\.\d+\.\d+-\d+-amd64$/);
   const shipped = new Set(manifest.modules.map((name) => name.replace(/-/g, '_')));
   for (const wanted of await readModuleList(path.join(LINUX_IMAGE_DIR, 'modules.txt'))) t.true(shipped.has(wanted.replace(/-/g, '_')), wanted);
@@ -228,4 +229,58 @@ test('ISO layout: BIOS and UEFI El Torito images, hybrid MBR, ESP as GPT partiti
   t.true(manifest.inputs.some((record) => record.path === '/bin/ntfs-3g'));
   t.true(manifest.inputs.some((record) => /\/libntfs-3g\.so/.test(record.path)));
   t.regex(manifest.inputs.find((record) => record.path === 'debian:ntfs-3g')?.sha256 ?? '', /^\d/);
+  // every program of the one list, with its package and the version it was taken at
+  const listed = manifest.programs.map(({ name, path: file, debianPackage }) => ({ name, mediumPath: file, debianPackage }));
+  t.deepEqual(listed, PROGRAM_LIST.map(({ name, mediumPath, debianPackage }) => ({ name, mediumPath, debianPackage })));
+  for (const program of manifest.programs) t.regex(program.version, /^(\d+:)?\d[\w.+~:-]*$/, program.name);
+});
+
+test('ISO layout: every listed program starts from the unpacked initramfs (chroot, /proc mounted as on the medium): its library closure and data files are complete; PATH and the login shell find the real tool, not busybox\'s applet', async (t) => {
+  const iso = await requireMedia(TEST_MEDIA.runIso);
+  const dir = await scratch(t);
+  const { initrd } = await extractKernelAndInitrd(iso, dir);
+  const root = path.join(dir, 'root');
+  await mkdir(root);
+  await execa('sh', ['-c', 'zstd -dc "$1" | (cd "$2" && cpio -idm --quiet -f ./bin/lifeboat)', 'sh', initrd, root]);
+  const failures: string[] = [];
+  const mediumPath = ['/sbin', '/bin', '/usr/sbin', '/usr/bin'];
+  const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+  const script: string[] = ['. /etc/profile >/dev/null 2>&1'];
+  for (const [index, program] of PROGRAM_LIST.entries()) {
+    // Lifeboat finds a program on PATH itself (io/run-program.ts): the first executable there must be the listed one.
+    let found: string | undefined;
+    for (const folder of mediumPath) {
+      const candidate = path.join(folder, program.name);
+      const info = await lstat(path.join(root, candidate)).catch(() => undefined);
+      if (!info) continue;
+      const target = info.isSymbolicLink() ? await readlink(path.join(root, candidate)) : candidate;
+      found = target === '/bin/busybox' ? `${candidate} -> busybox` : candidate;
+      break;
+    }
+    const expected = program.debianPackage === 'busybox-static' ? `${program.mediumPath} -> busybox` : program.mediumPath;
+    if (found !== expected) failures.push(`${program.name}: PATH finds ${found ?? 'nothing'}, not ${expected}`);
+    for (const file of program.dataFiles ?? []) if (!(await lstat(path.join(root, file)).catch(() => undefined))) failures.push(`${program.name}: ${file} missing`);
+    const args = program.identify.args.map(quote).join(' ');
+    // As Lifeboat runs it (its path), and as a user types it in the medium's login shell (its name).
+    script.push(`echo "@@direct ${index}"`, `${program.mediumPath} ${args} </dev/null 2>&1`, `echo "@@shell ${index}"`, `${program.name} ${args} </dev/null 2>&1`);
+  }
+  script.push('echo "@@end"');
+  await writeFile(path.join(root, 'tmp', 'identify.sh'), `${script.join('\n')}\n`);
+  const run = await execa('unshare', ['--mount', '--fork', 'sh', '-c', 'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh /tmp/identify.sh', 'sh', root], {
+    env: { PATH: '/sbin:/bin:/usr/sbin:/usr/bin', TERM: 'linux', HOME: '/root' }, extendEnv: false, reject: false, all: true, timeout: 300_000,
+  });
+  const sections = new Map<string, string>();
+  for (const part of `${run.all ?? ''}\n`.split(/^@@/m).slice(1)) {
+    const newline = part.indexOf('\n');
+    sections.set(part.slice(0, newline), part.slice(newline + 1));
+  }
+  t.true(sections.has('end'), `the script ran to its end: ${(run.all ?? '').slice(-500)}`);
+  for (const [index, program] of PROGRAM_LIST.entries()) {
+    for (const way of ['direct', 'shell']) {
+      const output = sections.get(`${way} ${index}`) ?? '';
+      if (!program.identify.pattern.test(output)) failures.push(`${way}: ${program.name} ${program.identify.args.join(' ')}: ${output.slice(0, 300)}`);
+      else if (program.debianPackage !== 'busybox-static' && /BusyBox v\d/.test(output)) failures.push(`${way}: ${program.name} is busybox's applet`);
+    }
+  }
+  t.deepEqual(failures, []);
 });

@@ -145,7 +145,8 @@ test('logs list and logs export: one .tar.gz with the logs and the system report
   t.true(Array.isArray(lsblk.blockdevices));
   const disks = (await execa('lsblk', ['-dn', '-o', 'NAME,TYPE'])).stdout.split('\n').map((line) => line.trim().split(/\s+/)).filter(([, type]) => type === 'disk').map(([name]) => name);
   for (const disk of disks) t.true(system.includes(`sfdisk-${disk}.txt`), `sfdisk -d of ${disk}`);
-  t.regex(await read('dmesg.txt'), /^\$ dmesg\n/);
+  t.regex(await read('dmesg.txt'), /^\$ dmesg {2}# \/\S+\/dmesg\n/);
+  t.regex(await read('blkid.txt'), /^\$ blkid {2}# \/\S*sbin\/blkid\n/, 'the report says which program answered');
   t.true(Array.isArray(JSON.parse(await read('lifeboat-disks.json'))));
 
   // A named file: written; asked again it is refused (LB_INPUT_ARCHIVE_EXISTS) and left as it was; --force replaces it.
