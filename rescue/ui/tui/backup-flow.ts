@@ -1,34 +1,25 @@
-// Backup: kind (disk, partition, system, files) -> source -> repository -> options (note, tag,
-// when done) -> progress. Calls the same ops as `lifeboat backup`, with the progress screen's
-// reporter and stop signal.
+// Backup: kind (disk, partition, system, files) -> source -> repository -> recap and options
+// (note, tag, compression, verification, when done) -> progress. Calls the same ops as
+// `lifeboat backup`, with the progress screen's reporter and stop signal.
 
 import path from 'node:path';
-import { formatBytes } from '../../core/disk-facts.ts';
+import { formatBytes } from '../../core/human-units.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
-import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
 import { describeSelection } from '../../core/repository/system-selection.ts';
 import { backup } from '../../ops/backup.ts';
 import { backupFiles } from '../../ops/backup-files.ts';
 import { gatherSystemSelection } from '../../ops/gather-system-facts.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import type { TuiApp } from './app.ts';
-import { askText, chooseFromList, type ChoiceRow } from './common-screens.ts';
+import { askText, chooseFromList, showError, type ChoiceRow } from './common-screens.ts';
+import { chooseOptions, DEFAULT_BACKUP_OPTIONS, recapLines, type BackupKind, type BackupOptions } from './backup-options.ts';
 import { describePartitions } from '../../core/disk-layout.ts';
 import { loadDisks } from './disk-loading.ts';
 import { runLogged } from './logged-operation.ts';
-import { runWithProgress, type WhenDone } from './progress-screen.ts';
+import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
 import type { TuiContext } from './tui-context.ts';
-
-type BackupKind = 'disk' | 'partition' | 'system' | 'files';
-
-/** Options chosen on the options screen. */
-export interface BackupOptions {
-  note: string;
-  tag: string;
-  whenDone: WhenDone;
-}
 
 const TYPE = '\u0000type';
 
@@ -48,27 +39,6 @@ async function chooseSource(app: TuiApp, tui: TuiContext, kind: BackupKind): Pro
   const chosen = await chooseFromList(app, { title: `Backup ${kind}: source`, intro: [kind === 'system' ? 'The disk holding the system (boot loader, Windows or Linux).' : `The ${kind} to back up.`], rows });
   if (chosen !== TYPE) return chosen;
   return (await askText(app, { title: 'Source', prompt: ['A block device or an image file:'] }))?.trim() || undefined;
-}
-
-/** The options form: Enter edits a row; "Start" starts. */
-export async function chooseOptions(app: TuiApp, initial: BackupOptions, startLabel: string): Promise<BackupOptions | undefined> {
-  const options = { ...initial };
-  let selected = 0;
-  for (;;) {
-    const rows = [
-      { label: `Note:       ${options.note || '(none)'}`, value: 'note', key: 'n' },
-      { label: `Tag:        ${options.tag || '(none)'}`, value: 'tag', key: 't' },
-      { label: `When done:  ${options.whenDone === 'stay' ? 'stay' : options.whenDone === 'poweroff' ? 'power off' : 'reboot'}`, value: 'when', key: 'w' },
-      { label: startLabel, value: 'start', key: 's' },
-    ];
-    const choice = await chooseFromList(app, { title: 'Options', intro: ['Enter changes a line; choose the last line to start.'], rows, selected });
-    if (choice === undefined) return undefined;
-    selected = rows.findIndex((row) => row.value === choice);
-    if (choice === 'start') return options;
-    if (choice === 'note') options.note = (await askText(app, { title: 'Note', prompt: ['A note kept with the snapshot:'], initial: options.note })) ?? options.note;
-    if (choice === 'tag') options.tag = ((await askText(app, { title: 'Tag', prompt: ['A tag for the snapshot (one word):'], initial: options.tag })) ?? options.tag).trim();
-    if (choice === 'when') options.whenDone = options.whenDone === 'stay' ? 'poweroff' : options.whenDone === 'poweroff' ? 'reboot' : 'stay';
-  }
 }
 
 /** The whole backup flow; Escape on a step goes back to the step before. */
@@ -101,7 +71,16 @@ export async function runBackupFlow(app: TuiApp, tui: TuiContext, session: TuiSe
       repository = await chooseRepository(app, tui, session, 'backup');
       step = repository === undefined ? 1 : 3;
     } else {
-      options = await chooseOptions(app, options ?? { note: '', tag: '', whenDone: 'stay' }, 'Start the backup');
+      let recap: string[];
+      try {
+        // The source is opened read-only for its size and model: a wrong one is shown now, not after the options.
+        recap = await recapLines(tui, session, { kind, source: source ?? '', repository: repository ?? '' });
+      } catch (error) {
+        await showError(app, error, 'Source refused');
+        step = 1;
+        continue;
+      }
+      options = await chooseOptions(app, { initial: options ?? { ...DEFAULT_BACKUP_OPTIONS }, startLabel: 'Start the backup', recap });
       step = options === undefined ? 2 : 4;
     }
   }
@@ -118,7 +97,11 @@ export async function runBackupFlow(app: TuiApp, tui: TuiContext, session: TuiSe
 /** The command line that does the same backup (the run log's heading). */
 function backupCommandLine(chosen: { kind: BackupKind; source: string; repository: string; options: BackupOptions }): string[] {
   const source = chosen.kind === 'files' ? path.resolve(chosen.source) : chosen.source;
-  return ['backup', chosen.kind, source, '-r', chosen.repository, ...(chosen.options.note ? ['--note', chosen.options.note] : []), ...(chosen.options.tag ? ['--tag', chosen.options.tag] : [])];
+  const { options } = chosen;
+  return [
+    'backup', chosen.kind, source, '-r', chosen.repository, ...(options.note ? ['--note', options.note] : []), ...(options.tag ? ['--tag', options.tag] : []),
+    ...(options.compression === DEFAULT_BACKUP_OPTIONS.compression ? [] : ['--compression', String(options.compression)]), ...(options.verify ? [] : ['--no-verify']),
+  ];
 }
 
 /** Runs the backup as `lifeboat backup KIND SOURCE -r REPO` does; returns the summary lines. */
@@ -131,9 +114,9 @@ async function performBackup(tui: TuiContext, chosen: { kind: BackupKind; source
     const walker = await services.openFileWalker({ excludes: [], oneFileSystem: false, defaultExcludes: true });
     const result = await withRepository(cli, args, { exclusive: true, command: 'backup files' }, async (repository, notices) => {
       for (const notice of notices) reporter.notice(notice);
-      return backupFiles({ roots: [path.resolve(chosen.source)], tags, note: chosen.options.note, compressionLevel: DEFAULT_COMPRESSION_LEVEL, verify: true, host: services.hostName(), lifeboatVersion: cli.version, signal }, walker, repository, reporter);
+      return backupFiles({ roots: [path.resolve(chosen.source)], tags, note: chosen.options.note, compressionLevel: chosen.options.compression, verify: chosen.options.verify, host: services.hostName(), lifeboatVersion: cli.version, signal }, walker, repository, reporter);
     });
-    return [`Snapshot ${result.id.slice(0, 8)} saved: ${result.manifest.files?.entries ?? 0} entries, ${formatBytes(result.manifest.stats.newBytes)} new in the repository.`];
+    return [`Snapshot ${result.id.slice(0, 8)} saved: ${result.manifest.files?.entries ?? 0} entries, ${formatBytes(result.manifest.stats.newBytes)} new in the repository${chosen.options.verify ? ', verified' : ''}.`];
   }
   const kind = chosen.kind;
   const { source, facts } = await services.openSource(chosen.source, kind === 'partition' ? 'partition' : 'disk');
@@ -146,12 +129,12 @@ async function performBackup(tui: TuiContext, chosen: { kind: BackupKind; source
     const result = await withRepository(cli, args, { exclusive: true, command: `backup ${kind}` }, async (repository, notices) => {
       for (const notice of notices) reporter.notice(notice);
       return backup({
-        kind, ...(system ? { system } : {}), source, facts, tags, note: chosen.options.note, sectorBySector: false, compressionLevel: DEFAULT_COMPRESSION_LEVEL,
-        verify: true, host: services.hostName(), lifeboatVersion: cli.version, signal,
+        kind, ...(system ? { system } : {}), source, facts, tags, note: chosen.options.note, sectorBySector: false, compressionLevel: chosen.options.compression,
+        verify: chosen.options.verify, host: services.hostName(), lifeboatVersion: cli.version, signal,
       }, repository, reporter);
     });
     const { stats } = result.manifest;
-    return [`Snapshot ${result.id.slice(0, 8)} saved: ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.newBytes)} new in the repository, verified.`];
+    return [`Snapshot ${result.id.slice(0, 8)} saved: ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.newBytes)} new in the repository${chosen.options.verify ? ', verified' : ''}.`];
   } finally {
     await source.close();
   }

@@ -11,6 +11,8 @@ export interface ChoiceRow<T> {
   readonly value: T;
   /** A shortcut letter. */
   readonly key?: string;
+  /** Shown whole under the list while the row is selected: what a one-line row cannot hold (a long path, model, note). */
+  readonly details?: readonly string[];
 }
 
 /** Escapes blessed's tag braces in text that comes from disks and users. */
@@ -23,22 +25,36 @@ export function fitRow(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 3)).trimEnd()}...`;
 }
 
-/** A list of rows under an optional header and intro text; resolves with the chosen row's value. */
+/** Most lines the details under a list take. */
+const DETAIL_LINES_MAX = 6;
+
+/** A list of rows under an optional header and intro text; resolves with the chosen row's value. Rows too wide are shortened and the selected one is shown whole under the list. */
 export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?: readonly string[]; header?: string; rows: readonly ChoiceRow<T>[]; hint?: string; selected?: number }): Promise<T | undefined> {
   return app.show<T>({ title: options.title, hint: options.hint ?? hintLine([['Up/Down', 'move'], ['Enter', 'choose'], ['Esc', 'back']]) }, (page) => {
-    const intro = wrapLines(options.intro ?? [], 74);
+    const width = Math.max(20, (page.box.width as number) - 4);
+    const intro = wrapLines(options.intro ?? [], width);
     let top = 0;
     if (intro.length > 0) {
       blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: intro.length, tags: true, content: intro.join('\n') });
       top = intro.length + 1;
     }
     if (options.header) {
-      blessed.box({ parent: page.box, top, left: 1, width: '100%-4', height: 1, tags: true, content: `{bold}${escapeTags(options.header)}{/bold}` });
+      blessed.box({ parent: page.box, top, left: 1, width: '100%-4', height: 1, tags: true, content: `{bold}${escapeTags(fitRow(options.header, width))}{/bold}` });
       top += 1;
     }
+    // What each row shows whole when selected: its details, or its label when the row had to be shortened.
+    const detailsOf = (row: ChoiceRow<T>) => wrapLines(row.details ?? (row.label.length > width ? [row.label] : []), width);
+    const detailLines = Math.min(DETAIL_LINES_MAX, Math.max(0, ...options.rows.map((row) => detailsOf(row).length)));
+    const detailHeight = detailLines > 0 ? detailLines + 1 : 0;
     const list = blessed.list({
-      parent: page.box, top, left: 1, width: '100%-4', height: `100%-${top + 2}`, keys: true, vi: false, mouse: false, tags: false,
-      items: options.rows.map((row) => row.label), style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text } },
+      parent: page.box, top, left: 1, width: width, height: `100%-${top + 2 + detailHeight}`, keys: true, vi: false, mouse: false, tags: false,
+      items: options.rows.map((row) => fitRow(row.label, width)), style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text } },
+    });
+    const details = detailHeight > 0 ? blessed.box({ parent: page.box, bottom: 0, left: 1, width, height: detailHeight, tags: false, content: '' }) : undefined;
+    list.on('select item', (_item, index) => {
+      const row = options.rows[index];
+      if (!details || !row) return;
+      details.setContent(['-'.repeat(width), ...detailsOf(row).slice(0, detailLines)].join('\n'));
     });
     list.on('select', (_item, index) => {
       const row = options.rows[index];
