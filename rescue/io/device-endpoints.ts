@@ -14,7 +14,7 @@ import { findWholeDiskTable } from '../core/partition-table/whole-disk.ts';
 import type { SnapshotSource } from '../core/repository/format.ts';
 import type { RestoreTargetFacts } from '../core/repository/restore-plan.ts';
 import { openByteSource, type FileByteSource } from './file-source.ts';
-import { runProgram } from './run-program.ts';
+import { describeExit, runProgram, succeeded } from './run-program.ts';
 import { listDisks } from './sysfs-disks.ts';
 
 /** An opened backup source. */
@@ -30,7 +30,8 @@ export interface OpenedTarget {
   write(offset: number, bytes: Uint8Array): Promise<void>;
   read(offset: number, length: number): Promise<Uint8Array>;
   sync(): Promise<void>;
-  close(): Promise<void>;
+  /** Closes it; returns notices (a disk whose new table the kernel did not re-read). */
+  close(): Promise<readonly string[]>;
   /** The file or device and the byte offset of the target inside it (for resize tools). */
   readonly backing: { readonly path: string; readonly offset: number; readonly isBlockDevice: boolean };
 }
@@ -241,9 +242,27 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
     close: async () => {
       await handle.close();
       // A whole disk got a new table: have the kernel read it (partition nodes appear or change).
-      if (isBlockDevice && partition === undefined && !options.dryRun) await runProgram(PROGRAMS.blockdev, ['--rereadpt', file]).catch(() => undefined);
+      return isBlockDevice && partition === undefined && !options.dryRun ? rereadPartitionTable(file) : [];
     },
   };
+}
+
+/**
+ * Asks the kernel to read a restored disk's table again. A refusal (EBUSY: a partition still open;
+ * EINVAL: a loop device without partition scanning) is a notice, not an error: by then every
+ * chunk is written, synced and verified, only the kernel's partition devices may show the old
+ * layout, and an error would make a finished restore look failed (a job would stop there).
+ */
+async function rereadPartitionTable(disk: string): Promise<string[]> {
+  let why: string;
+  try {
+    const result = await runProgram(PROGRAMS.blockdev, ['--rereadpt', disk]);
+    if (succeeded(result)) return [];
+    why = describeExit(result);
+  } catch (error) {
+    why = (error as Error).message;
+  }
+  return [`The kernel did not read the new partition table of ${disk} (${why}): its partition devices may still show the old layout. Run \`blockdev --rereadpt ${disk}\` once nothing uses the disk, or restart, before using its partitions.`];
 }
 
 async function readExact(handle: FileHandle, offset: number, length: number): Promise<Uint8Array> {
@@ -265,6 +284,6 @@ function plannedFile(file: string, options: { createBytes: number; sectorSize: n
     write: refuse,
     read: refuse,
     sync: async () => undefined,
-    close: async () => undefined,
+    close: async () => [],
   };
 }

@@ -30,7 +30,8 @@ export interface RestoreTarget {
 export interface OpenedRestoreTarget extends RestoreTarget {
   readonly facts: RestoreTargetFacts;
   readonly backing: { readonly path: string; readonly offset: number; readonly isBlockDevice: boolean };
-  close(): Promise<void>;
+  /** Closes it; returns notices for the user (a disk whose new table the kernel did not re-read). */
+  close(): Promise<readonly string[]>;
 }
 
 /** Runs the filesystem's own resize tool on the restored partition (io supplies it). */

@@ -31,12 +31,35 @@ export function staleReason(lock: LockInfo, now: number, host = os.hostname()): 
   return undefined;
 }
 
-async function readLocks(folder: string): Promise<Array<{ name: string; lock: LockInfo | undefined }>> {
-  const names = (await readdir(folder).catch(() => [])).filter((name) => name.endsWith('.json'));
-  const locks: Array<{ name: string; lock: LockInfo | undefined }> = [];
+/** A lock file as read: its content, or undefined when damaged; `unreadable` the errno when it could not be read at all. */
+interface ReadLock {
+  readonly name: string;
+  readonly lock: LockInfo | undefined;
+  readonly unreadable?: string;
+}
+
+/**
+ * The lock files in `folder`. One that cannot be read (EACCES, EIO) may belong to a live process,
+ * so it is not stale; one whose content is damaged is (locks are written whole, by rename).
+ */
+async function readLocks(folder: string): Promise<ReadLock[]> {
+  const names = (await readdir(folder).catch((error: unknown) => {
+    const errno = (error as { code?: string }).code ?? 'unknown';
+    if (errno === 'ENOENT') return [];
+    throw new LifeboatError('LB_REPO_LOCKED', { detail: `The lock folder ${folder} cannot be read (${errno}), so another process may hold a lock.`, folder, errno }, { cause: error });
+  })).filter((name) => name.endsWith('.json'));
+  const locks: ReadLock[] = [];
   for (const name of names) {
+    let text: string;
     try {
-      locks.push({ name, lock: parseLock(JSON.parse(await readFile(path.join(folder, name), 'utf8')), name) });
+      text = await readFile(path.join(folder, name), 'utf8');
+    } catch (error) {
+      const errno = (error as { code?: string }).code ?? 'unknown';
+      if (errno !== 'ENOENT') locks.push({ name, lock: undefined, unreadable: errno });
+      continue;
+    }
+    try {
+      locks.push({ name, lock: parseLock(JSON.parse(text), name) });
     } catch {
       locks.push({ name, lock: undefined });
     }
@@ -58,8 +81,12 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
   });
   const conflicts = async (own: string | undefined) => {
     const found: string[] = [];
-    for (const { name, lock } of await readLocks(folder)) {
+    for (const { name, lock, unreadable } of await readLocks(folder)) {
       if (name === own) continue;
+      if (unreadable) {
+        found.push(`${name}: the lock file cannot be read (${unreadable}); it may belong to a running process`);
+        continue;
+      }
       const stale = lock ? staleReason(lock, Date.now()) : 'unreadable lock file';
       if (stale) {
         // On a read-only filesystem a stale lock stays; it blocks nobody, being stale.

@@ -62,7 +62,7 @@ export async function runClonezillaRestore(context: CliContext, args: Clonezilla
     else context.stdout.write(`Restored the Clonezilla image ${source.directory} onto ${target.facts.description}; every partclone checksum was verified.\n`);
   } finally {
     reporter.finish();
-    await target.close();
+    for (const notice of await target.close()) reporter.notice(notice);
   }
   if (args.then && !args['dry-run']) await services.powerAction(args.then);
 }

@@ -111,7 +111,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           else context.stdout.write(`Restored snapshot ${id.slice(0, 8)} onto ${target.facts.description}; every chunk was verified.\n`);
         } finally {
           reporter.finish();
-          await target.close();
+          for (const notice of await target.close()) reporter.notice(notice);
         }
       }));
       if (args.then && !args['dry-run']) await services.powerAction(args.then);

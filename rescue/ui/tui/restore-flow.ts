@@ -230,6 +230,6 @@ async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapsho
     });
     return [`Restored snapshot ${chosen.snapshot.id.slice(0, 8)} onto ${target.facts.description}; every chunk was verified.`];
   } finally {
-    await target.close();
+    for (const notice of await target.close()) reporter.notice(notice);
   }
 }
