@@ -11,6 +11,7 @@ import type { ByteSource } from '../byte-source.ts';
 import { crc16Update } from '../filesystems/crc16.ts';
 import { crc32cUpdate } from '../filesystems/crc32c.ts';
 import { Fields, readIfPresent, truncated } from '../filesystems/fields.ts';
+import { freeBlocksWarning } from '../filesystems/ext.ts';
 import { EXT_FEATURE, EXT_MAGIC, EXT_MAX_LOG_BLOCK_SIZE, EXT_SUPERBLOCK_BYTES, EXT_SUPERBLOCK_OFFSET } from '../filesystems/ext-constants.ts';
 
 const MAX_LOG_CLUSTER_RATIO = 16; // mke2fs allows clusters of up to 2^16 blocks
@@ -23,7 +24,6 @@ export interface ExtLayout {
   readonly clusterRatio: number;
   readonly clusterBits: number;
   readonly blocksCount: number;
-  readonly freeBlocks: number;
   readonly firstDataBlock: number;
   readonly blocksPerGroup: number;
   readonly clustersPerGroup: number;
@@ -43,6 +43,8 @@ export interface ExtLayout {
   readonly inodeBlocksPerGroup: number;
   /** How bg_checksum is computed (ext2fs_group_desc_csum), or undefined when descriptors carry none. */
   readonly descriptorChecksum: DescriptorChecksum | undefined;
+  /** Superblock fields that were wrong but not needed as they stand (a summary counter, s_first_meta_bg past the descriptors): what was assumed. */
+  readonly notices: readonly string[];
 }
 
 /** metadata_csum: crc32c from the filesystem's checksum seed; gdt_csum (uninit_bg) alone: crc16 over s_uuid first. */
@@ -83,7 +85,8 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
   const blocksCount = sb.u32(0x04, 's_blocks_count_lo') + (is64 ? sb.u32(0x150, 's_blocks_count_hi') * 2 ** 32 : 0);
   const freeBlocks = sb.u32(0x0c, 's_free_blocks_count_lo') + (is64 ? sb.u32(0x158, 's_free_blocks_count_hi') * 2 ** 32 : 0);
   if (blocksCount === 0 || blocksCount * blockSize > Number.MAX_SAFE_INTEGER) throw sb.fail(0x04, 's_blocks_count', `${blocksCount} blocks is not a usable size.`);
-  if (freeBlocks > blocksCount) throw sb.fail(0x0c, 's_free_blocks_count', `${freeBlocks} free blocks of ${blocksCount}.`);
+  const notices: string[] = [];
+  if (freeBlocks > blocksCount) notices.push(freeBlocksWarning(freeBlocks, blocksCount));
   const sizeBytes = blocksCount * blockSize;
   if (sizeBytes > source.size) throw truncated('ext', 's_blocks_count', EXT_SUPERBLOCK_OFFSET + 0x04, `the filesystem spans ${sizeBytes} bytes, the source has ${source.size}.`);
 
@@ -106,8 +109,13 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
   const descPerBlock = blockSize / descSize;
   const descBlocks = Math.ceil(groupCount / descPerBlock);
   const metaBg = (incompat & EXT_FEATURE.INCOMPAT_META_BG) !== 0;
-  const firstMetaBg = metaBg ? sb.u32(0x104, 's_first_meta_bg') : 0;
-  if (firstMetaBg > descBlocks) throw sb.fail(0x104, 's_first_meta_bg', `${firstMetaBg} is past the ${descBlocks} descriptor blocks.`);
+  let firstMetaBg = metaBg ? sb.u32(0x104, 's_first_meta_bg') : 0;
+  if (firstMetaBg > descBlocks) {
+    // libext2fs opens it so when told to ignore superblock errors (e2fsck, f_first_meta_bg_too_big):
+    // every descriptor block then lies before s_first_meta_bg, in its classic place after the superblock.
+    notices.push(`The superblock's s_first_meta_bg (${firstMetaBg}) is past the ${descBlocks} group descriptor block(s): all of them are read from their classic place after the superblock, as e2fsck does.`);
+    firstMetaBg = descBlocks;
+  }
   const reservedGdtBlocks = sb.u16(0xce, 's_reserved_gdt_blocks');
   if (reservedGdtBlocks > blockSize / 4) throw sb.fail(0xce, 's_reserved_gdt_blocks', `${reservedGdtBlocks} is more than a block of addresses.`);
   if (!metaBg && 1 + descBlocks + reservedGdtBlocks > blocksPerGroup) throw sb.fail(0xce, 's_reserved_gdt_blocks', `${descBlocks} descriptor and ${reservedGdtBlocks} reserved blocks do not fit in a group.`);
@@ -130,7 +138,7 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
     descriptorChecksum = { kind: 'crc16', uuid: new Uint8Array(uuid) };
   }
   return {
-    blockSize, clusterRatio, clusterBits, blocksCount, freeBlocks, firstDataBlock, blocksPerGroup, clustersPerGroup, groupCount,
+    blockSize, clusterRatio, clusterBits, blocksCount, firstDataBlock, blocksPerGroup, clustersPerGroup, groupCount,
     descSize, descPerBlock, descBlocks, reservedGdtBlocks, metaBg, firstMetaBg,
     sparseSuper: (roCompat & EXT_FEATURE.RO_COMPAT_SPARSE_SUPER) !== 0,
     sparseSuper2,
@@ -139,6 +147,7 @@ export async function readExtLayout(source: ByteSource): Promise<ExtLayout | und
     is64,
     inodeBlocksPerGroup,
     descriptorChecksum,
+    notices,
   };
 }
 

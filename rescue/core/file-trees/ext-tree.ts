@@ -66,7 +66,7 @@ class ExtTree implements FileTree {
   constructor(volume: ExtVolume, filesystem: string, label: string | undefined, notices: readonly string[]) {
     this.volume = volume;
     this.filesystem = filesystem;
-    this.notices = notices;
+    this.notices = [...volume.layout.notices, ...notices];
     if (label !== undefined) this.label = label;
   }
 

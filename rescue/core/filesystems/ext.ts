@@ -42,7 +42,6 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
   const blocksPerGroup = sb.u32(0x20, 's_blocks_per_group');
 
   if (totalBlocks === 0 || totalBlocks * blockSize > Number.MAX_SAFE_INTEGER) throw sb.fail(0x04, 's_blocks_count', `${totalBlocks} blocks is not a usable size.`);
-  if (freeBlocks > totalBlocks) throw sb.fail(0x0c, 's_free_blocks_count', `${freeBlocks} free blocks of ${totalBlocks}.`);
   // 1 with 1 KiB blocks (the superblock fills block 1), 0 otherwise; mke2fs also uses 0 for 1 KiB bigalloc.
   if (firstDataBlock > 1 || (firstDataBlock === 1 && blockSize !== 1024)) throw sb.fail(0x14, 's_first_data_block', `${firstDataBlock} does not fit ${blockSize}-byte blocks.`);
   // With bigalloc a group's bitmap counts clusters: a group spans up to 8 x blockSize clusters.
@@ -57,6 +56,9 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
 
   const rawState = sb.u16(0x3a, 's_state');
   const warnings: string[] = [];
+  // A summary counter e2fsck recounts: a wrong one is a hint, not damage (f_readonly_fsck: 4294968254 of 2048).
+  const countedFree = freeBlocks <= totalBlocks;
+  if (!countedFree) warnings.push(freeBlocksWarning(freeBlocks, totalBlocks));
   let state: ProbeState = 'clean';
   if (!(rawState & STATE_VALID)) {
     state = 'needs-check';
@@ -82,11 +84,15 @@ export async function probeExt(source: ByteSource): Promise<FilesystemProbe | un
     sizeBytes,
     blockSize,
     totalBlocks,
-    freeBlocks,
-    usedBytes: (totalBlocks - freeBlocks) * blockSize,
+    ...(countedFree ? { freeBlocks, usedBytes: (totalBlocks - freeBlocks) * blockSize } : {}),
     state,
     warnings,
   };
+}
+
+/** The notice for a free-blocks count larger than the filesystem (the probe, the file reader and the map share it). */
+export function freeBlocksWarning(freeBlocks: number, totalBlocks: number): string {
+  return `The superblock's free-blocks count (${freeBlocks}) is larger than the filesystem's ${totalBlocks} blocks: the count is ignored (e2fsck -f recounts it); the block bitmaps decide what is used.`;
 }
 
 /** blkid's rule: ext2 has no journal and only ext2 features, ext3 adds a journal, anything newer is ext4. */
