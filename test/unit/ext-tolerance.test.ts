@@ -1,22 +1,26 @@
 // The ext reader reads what e2fsck reads, and no more than a hostile image allows: a wrong
 // free-blocks counter and an s_first_meta_bg past the descriptors are notices (images made by
 // mke2fs, changed with debugfs ssv, compared with the unchanged copy: the same files and the same
-// used-block map).
+// used-block map); an extent tree of depth 7 (e2fsprogs' f_extent_too_deep) reads as debugfs reads
+// it; an index or indirect block named twice is refused (crafted).
 
 import test from 'ava';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readExtUsedBlockMap } from '../../rescue/core/block-maps/ext.ts';
 import type { UsedExtent } from '../../rescue/core/block-maps/used-block-map.ts';
+import { LifeboatError } from '../../rescue/core/errors.ts';
 import { openExtTree } from '../../rescue/core/file-trees/ext-tree.ts';
 import type { FileTree } from '../../rescue/core/file-trees/file-tree.ts';
+import { walkPath } from '../../rescue/core/file-trees/walk-path.ts';
 import { probeExt } from '../../rescue/core/filesystems/ext.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
+import { unpackE2fsImage } from '../helpers/e2fs-corpus.ts';
 import { walkTree } from '../helpers/file-trees.ts';
-import { sparseFile } from '../helpers/filesystem-images.ts';
+import { sparseFile, writeAt } from '../helpers/filesystem-images.ts';
 
 const MiB = 1024 * 1024;
 let work = '';
@@ -77,6 +81,10 @@ async function madeAndChanged(name: string, mkfs: readonly string[], ssv: string
   return { original, changed };
 }
 
+function isCorrupt(error: unknown, pattern: RegExp): boolean {
+  return error instanceof LifeboatError && error.code === 'LB_FILESYSTEM_CORRUPT' && pattern.test(error.message);
+}
+
 test('a free-blocks count larger than the filesystem is a notice: probe, files and map as before', async (t) => {
   const { original, changed } = await madeAndChanged('free-count', ['-t', 'ext4', '-O', '64bit'], 'free_blocks_count 4294968254');
   const source = await openByteSource(changed);
@@ -101,4 +109,85 @@ test('s_first_meta_bg past the descriptor blocks is a notice: every descriptor i
   t.deepEqual(after.lines, before.lines);
   t.regex(after.notices.join('\n'), /s_first_meta_bg \(2\) is past the 1 group descriptor block/);
   t.deepEqual(await usedExtents(changed), await usedExtents(original));
+});
+
+test('an extent tree of depth 7 (f_extent_too_deep) reads as debugfs reads it', async (t) => {
+  const image = await unpackE2fsImage('f_extent_too_deep', path.join(work, 'f_extent_too_deep.img'));
+  const stat = await execa('debugfs', ['-R', 'stat /a', image]);
+  t.regex(stat.stdout, /\(ETB6\)/, 'the file has seven levels of index blocks');
+  const expected = (await execa('debugfs', ['-R', 'cat /a', image], { encoding: 'buffer' })).stdout;
+  const content = await withTree(image, async (tree) => {
+    const { entry } = await walkPath(tree, '/a');
+    const opened = await tree.openFile(entry);
+    return opened.read(0, opened.size);
+  });
+  t.deepEqual(Buffer.from(content), Buffer.from(expected));
+  t.is(content.length, 1);
+});
+
+/** The absolute byte offset of inode `number`, from debugfs imap. */
+async function inodeOffset(image: string, number: number, blockSize: number): Promise<number> {
+  const { stdout } = await execa('debugfs', ['-R', `imap <${number}>`, image]);
+  const match = /located at block (\d+), offset (0x[0-9a-f]+)/.exec(stdout);
+  if (!match) throw new Error(`debugfs imap: ${stdout}`);
+  return Number(match[1]) * blockSize + Number(match[2]);
+}
+
+async function inodeNumber(image: string, file: string): Promise<number> {
+  const { stdout } = await execa('debugfs', ['-R', `stat ${file}`, image]);
+  const match = /^Inode: (\d+)/m.exec(stdout);
+  if (!match) throw new Error(`debugfs stat: ${stdout}`);
+  return Number(match[1]);
+}
+
+test('an extent index block named twice is refused instead of walked again and again', async (t) => {
+  const folder = path.join(work, 'extent-dag');
+  await mkdir(path.join(folder, 'src'), { recursive: true });
+  await writeFile(path.join(folder, 'src', 'file.bin'), randomBytes(8192));
+  const image = await sparseFile(path.join(folder, 'fs.img'), 8 * MiB);
+  await execa('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-O', '^metadata_csum', '-d', path.join(folder, 'src'), image]);
+  const at = await inodeOffset(image, await inodeNumber(image, '/file.bin'), 1024);
+  const leafBlock = 8000; // free: mke2fs -d packs the few used blocks at the start
+  // i_block: a depth-1 root with two index entries (logical 0 and 1) naming the same empty leaf.
+  const root = Buffer.alloc(60);
+  root.writeUInt16LE(0xf30a, 0);
+  root.writeUInt16LE(2, 2);
+  root.writeUInt16LE(4, 4);
+  root.writeUInt16LE(1, 6);
+  for (const [index, logical] of [[0, 0], [1, 1]] as const) {
+    root.writeUInt32LE(logical, 12 + index * 12);
+    root.writeUInt32LE(leafBlock, 12 + index * 12 + 4);
+  }
+  await writeAt(image, at + 0x28, root);
+  const leaf = Buffer.alloc(1024);
+  leaf.writeUInt16LE(0xf30a, 0);
+  leaf.writeUInt16LE(0, 2);
+  leaf.writeUInt16LE(84, 4);
+  await writeAt(image, leafBlock * 1024, leaf);
+  const error = await withTree(image, async (tree) => {
+    const { entry } = await walkPath(tree, '/file.bin');
+    return (await tree.openFile(entry)).read(0, 1024).then(() => undefined, (thrown: unknown) => thrown);
+  });
+  t.true(isCorrupt(error, /block 8000 is named twice in the extent tree/), String(error));
+});
+
+test('an indirect block named twice is refused instead of walked again and again', async (t) => {
+  const folder = path.join(work, 'indirect-dag');
+  await mkdir(path.join(folder, 'src'), { recursive: true });
+  await writeFile(path.join(folder, 'src', 'file.bin'), randomBytes(600 * 1024)); // 600 blocks: the double-indirect block's first two entries are used
+  const image = await sparseFile(path.join(folder, 'fs.img'), 8 * MiB);
+  await execa('mke2fs', ['-q', '-F', '-t', 'ext2', '-b', '1024', '-d', path.join(folder, 'src'), image]);
+  const at = await inodeOffset(image, await inodeNumber(image, '/file.bin'), 1024);
+  const inode = (await readFile(image)).subarray(at, at + 128);
+  const doubleIndirect = inode.readUInt32LE(0x28 + 13 * 4);
+  t.true(doubleIndirect > 0);
+  const firstEntry = (await readFile(image)).readUInt32LE(doubleIndirect * 1024);
+  const second = Buffer.alloc(4);
+  second.writeUInt32LE(firstEntry, 0);
+  await writeAt(image, doubleIndirect * 1024 + 4, second);
+  const error = await withTree(image, async (tree) => {
+    const { entry } = await walkPath(tree, '/file.bin');
+    return (await tree.openFile(entry)).read(0, 1024).then(() => undefined, (thrown: unknown) => thrown);
+  });
+  t.true(isCorrupt(error, new RegExp(`block ${firstEntry} is named twice in the block map`)), String(error));
 });

@@ -6,7 +6,7 @@
 // 0x06 ee_start_hi (u16), 0x08 ee_start_lo. Block map: i_block[0..11] direct, [12] indirect,
 // [13] double and [14] triple indirect; 0 is a hole.
 
-import { Fields } from '../filesystems/fields.ts';
+import { corrupt, Fields } from '../filesystems/fields.ts';
 import { verifyExtentBlockChecksum } from './ext-checksums.ts';
 import { EXT_INODE_FLAG, type ExtInode } from './ext-inode.ts';
 import type { ExtVolume } from './ext-volume.ts';
@@ -14,7 +14,11 @@ import type { ExtVolume } from './ext-volume.ts';
 const EXTENT_MAGIC = 0xf30a;
 const EXTENT_HEADER_BYTES = 12;
 const EXTENT_ENTRY_BYTES = 12;
-const MAX_EXTENT_DEPTH = 5;
+/**
+ * The kernel stops at 5 levels, e2fsprogs reads any depth (f_extent_too_deep has 7 and e2fsck calls it
+ * clean). 32 levels of index nodes with two entries each already cover 2^32 logical blocks: deeper is hostile.
+ */
+const MAX_EXTENT_DEPTH = 32;
 const INIT_MAX_LEN = 32768;
 const DIRECT_BLOCKS = 12;
 const LOGICAL_BLOCK_LIMIT = 2 ** 32;
@@ -32,7 +36,7 @@ export interface BlockRun {
 export async function readBlockRuns(volume: ExtVolume, inode: ExtInode): Promise<BlockRun[]> {
   const runs: BlockRun[] = [];
   if (inode.flags & EXT_INODE_FLAG.EXTENTS) {
-    await walkExtentNode(volume, inode, new Fields(inode.iBlock, inode.offset + 0x28, 'ext'), undefined, runs, { next: 0 });
+    await walkExtentNode(volume, inode, new Fields(inode.iBlock, inode.offset + 0x28, 'ext'), undefined, runs, { next: 0, nodes: new Set() });
   } else {
     const blocks = Math.ceil(inode.size / volume.blockSize);
     await walkBlockMap(volume, inode, blocks, runs);
@@ -40,7 +44,13 @@ export async function readBlockRuns(volume: ExtVolume, inode: ExtInode): Promise
   return mergeRuns(runs);
 }
 
-async function walkExtentNode(volume: ExtVolume, inode: ExtInode, node: Fields, expectedDepth: number | undefined, runs: BlockRun[], order: { next: number }): Promise<void> {
+/** The walk's state: the next logical block an extent may start at, and the node blocks read (a tree never shares one). */
+interface ExtentWalk {
+  next: number;
+  readonly nodes: Set<number>;
+}
+
+async function walkExtentNode(volume: ExtVolume, inode: ExtInode, node: Fields, expectedDepth: number | undefined, runs: BlockRun[], order: ExtentWalk): Promise<void> {
   const where = `inode ${inode.number} extent node`;
   if (node.u16(0, 'eh_magic') !== EXTENT_MAGIC) throw node.fail(0, `${where} eh_magic`, `0x${node.u16(0, 'eh_magic').toString(16)} is not 0xf30a.`);
   const entries = node.u16(2, 'eh_entries');
@@ -68,6 +78,9 @@ async function walkExtentNode(volume: ExtVolume, inode: ExtInode, node: Fields, 
       order.next = logical + count;
     } else {
       const child = node.u32(at + 4, 'ei_leaf_lo') + node.u16(at + 8, 'ei_leaf_hi') * 2 ** 32;
+      // Index entries naming one block twice would walk it again and again (empty leaves keep `next` still).
+      if (order.nodes.has(child)) throw node.fail(at + 4, `${where} ei_leaf`, `block ${child} is named twice in the extent tree.`);
+      order.nodes.add(child);
       const bytes = await volume.readBlocks(child, 1, inode.number, 'extent ei_leaf', node.base + at + 4);
       await walkExtentNode(volume, inode, new Fields(bytes, child * volume.blockSize, 'ext'), depth - 1, runs, order);
     }
@@ -78,6 +91,7 @@ async function walkExtentNode(volume: ExtVolume, inode: ExtInode, node: Fields, 
 async function walkBlockMap(volume: ExtVolume, inode: ExtInode, blocks: number, runs: BlockRun[]): Promise<void> {
   const root = new Fields(inode.iBlock, inode.offset + 0x28, 'ext');
   const perBlock = volume.blockSize / 4;
+  const indirect = new Set<number>(); // a file never shares an indirect block: one named twice would be walked again and again
   const add = (logical: number, physical: number, offset: number): void => {
     volume.checkBlocks(physical, 1, inode.number, 'i_block', offset);
     const last = runs[runs.length - 1];
@@ -88,6 +102,8 @@ async function walkBlockMap(volume: ExtVolume, inode: ExtInode, blocks: number, 
   const walk = async (pointer: number, level: number, first: number, offset: number): Promise<void> => {
     if (pointer === 0 || first >= blocks) return;
     if (level === 0) return add(first, pointer, offset);
+    if (indirect.has(pointer)) throw corrupt('ext', `inode ${inode.number} indirect block`, offset, `block ${pointer} is named twice in the block map.`);
+    indirect.add(pointer);
     const bytes = await volume.readBlocks(pointer, 1, inode.number, 'indirect block', offset);
     const node = new Fields(bytes, pointer * volume.blockSize, 'ext');
     const span = perBlock ** (level - 1);
