@@ -2,7 +2,8 @@
 // free-blocks counter and an s_first_meta_bg past the descriptors are notices (images made by
 // mke2fs, changed with debugfs ssv, compared with the unchanged copy: the same files and the same
 // used-block map); an extent tree of depth 7 (e2fsprogs' f_extent_too_deep) reads as debugfs reads
-// it; an index or indirect block named twice is refused (crafted).
+// it; an index or indirect block named twice is refused (crafted); symlinks whose target is empty
+// or longer than Linux allows (f_badsymlinks, f_badsymlinks2) cost only their entry, with a code.
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -190,4 +191,27 @@ test('an indirect block named twice is refused instead of walked again and again
     return (await tree.openFile(entry)).read(0, 1024).then(() => undefined, (thrown: unknown) => thrown);
   });
   t.true(isCorrupt(error, new RegExp(`block ${firstEntry} is named twice in the block map`)), String(error));
+});
+
+test('symlinks with an empty target or one longer than Linux allows cost only their entry (f_badsymlinks, f_badsymlinks2)', async (t) => {
+  const first = await unpackE2fsImage('f_badsymlinks', path.join(work, 'f_badsymlinks.img'));
+  await withTree(first, async (tree) => {
+    for (const name of ['/empty_link', '/empty_fastlink']) {
+      const { entry } = await walkPath(tree, name);
+      const error = await tree.readLink(entry).then(() => undefined, (thrown: unknown) => thrown);
+      t.true(isCorrupt(error, /the symlink has an empty target/), `${name}: ${String(error)}`);
+    }
+    t.is(await tree.readLink((await walkPath(tree, '/long_fastlink')).entry), 'a'.repeat(59));
+  });
+  const second = await unpackE2fsImage('f_badsymlinks2', path.join(work, 'f_badsymlinks2.img'));
+  await withTree(second, async (tree) => {
+    for (const name of ['/default/one_too_long', '/default/too_long', '/extents/one_too_long']) {
+      const { entry } = await walkPath(tree, name);
+      const error = await tree.readLink(entry).then(() => undefined, (thrown: unknown) => thrown);
+      t.true(isCorrupt(error, /symlink target is longer than Linux allows \(4095 bytes\)/), `${name}: ${String(error)}`);
+    }
+    t.is(await tree.readLink((await walkPath(tree, '/default/slow_max')).entry), 'A'.repeat(4095), 'the longest target Linux allows still reads');
+    const listed = await tree.list((await walkPath(tree, '/default')).entry);
+    t.is(listed.filter((entry) => entry.kind === 'symlink').length, 11, 'the folder lists every link');
+  });
 });

@@ -24,7 +24,8 @@ const ROOT_INODE = 2;
 /** Blocks of a directory read at once (1 MiB with 4 KiB blocks). */
 const DIRECTORY_BATCH_BYTES = 1024 * 1024;
 const INLINE_DIR_PARENT_BYTES = 4;
-const MAX_SYMLINK_BYTES = 65536;
+/** Linux's PATH_MAX (4096) less the closing NUL: symlink(2) refuses longer targets (ENAMETOOLONG). */
+const MAX_SYMLINK_BYTES = 4095;
 /** Errors that make one entry of a listing `damaged` instead of failing the whole folder. */
 const DAMAGE_CODES: ReadonlySet<string> = new Set(['LB_FILESYSTEM_CORRUPT', 'LB_FILESYSTEM_TRUNCATED', 'LB_INPUT_READ_OUT_OF_RANGE']);
 
@@ -104,7 +105,9 @@ class ExtTree implements FileTree {
   async readLink(entry: FileEntry): Promise<string> {
     const inode = await this.inode(entry.id);
     if (inode.kind !== 'symlink') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${entry.name} (inode ${entry.id}) is not a symlink.` });
-    if (inode.size > MAX_SYMLINK_BYTES) throw corrupt('ext', `inode ${inode.number} i_size`, inode.offset + 0x04, `a ${inode.size}-byte symlink target.`);
+    // e2fsck calls both invalid (f_badsymlinks, f_badsymlinks2); no system could create them again.
+    if (inode.size === 0) throw corrupt('ext', `inode ${inode.number} i_size`, inode.offset + 0x04, 'the symlink has an empty target.');
+    if (inode.size > MAX_SYMLINK_BYTES) throw corrupt('ext', `inode ${inode.number} i_size`, inode.offset + 0x04, `a ${inode.size}-byte symlink target is longer than Linux allows (${MAX_SYMLINK_BYTES} bytes).`);
     const content = openContent(this.volume, inode);
     return new TextDecoder().decode(await content.read(0, content.size));
   }
