@@ -13,6 +13,7 @@ import type { CliContext } from './context.ts';
 import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { withExamples } from './command-examples.ts';
 
 interface BackupArgs extends RepositoryArgs {
   source: string;
@@ -76,18 +77,35 @@ async function runBackup(context: CliContext, kind: 'disk' | 'partition' | 'syst
   if (args.then) await services.powerAction(args.then);
 }
 
-/** The backup command and its disk/partition subcommands. */
+/** What `backup --help` says of the four kinds. */
+const BACKUP_KINDS = [
+  'The four kinds:',
+  '  disk       the partition table, boot code, boot gap and every partition',
+  '             (used blocks only on ext2/3/4, FAT, exFAT and NTFS); restores a',
+  '             whole disk, or one partition of it (SNAPSHOT:N)',
+  '  partition  one partition, a filesystem image, or FILE:N of a disk image;',
+  '             restores onto a partition or an image file',
+  '  system     what a system needs to boot and run: tables, boot code, ESP,',
+  '             MSR, BIOS boot, Windows and Linux system partitions; data',
+  '             partitions are left out (the choice is printed first)',
+  '  files      folders and files of this system or a mounted partition, cut by',
+  '             content so edited files deduplicate; get or restore bring them',
+  '             back into a folder',
+].join('\n');
+
+/** The backup command and its disk, partition, system and files subcommands. */
 export function backupCommand(context: CliContext): CommandModule {
   return {
     command: 'backup <kind>',
-    describe: 'Back up a disk or a partition into a repository',
+    describe: 'Back up a disk, a partition, the partitions a system needs, or folders of files into a repository',
     builder: (yargs) =>
-      yargs
-        .command({ command: 'disk <source>', describe: 'Back up a whole disk: tables, boot code and every partition', builder: backupOptions, handler: (args) => runBackup(context, 'disk', args as unknown as BackupArgs) })
-        .command({ command: 'partition <source>', describe: 'Back up one partition (or a filesystem image)', builder: backupOptions, handler: (args) => runBackup(context, 'partition', args as unknown as BackupArgs) })
-        .command({ command: 'system <source>', describe: 'Back up what a system needs to boot and run: tables, boot code, ESP, MSR, Windows and Linux system partitions (data partitions left out)', builder: backupOptions, handler: (args) => runBackup(context, 'system', args as unknown as BackupArgs) })
+      withExamples(yargs, 'backup')
+        .epilogue(BACKUP_KINDS)
+        .command({ command: 'disk <source>', describe: 'Back up a whole disk: tables, boot code and every partition', builder: (inner: Argv) => backupOptions(withExamples(inner, 'backup disk')), handler: (args) => runBackup(context, 'disk', args as unknown as BackupArgs) })
+        .command({ command: 'partition <source>', describe: 'Back up one partition (or a filesystem image)', builder: (inner: Argv) => backupOptions(withExamples(inner, 'backup partition')), handler: (args) => runBackup(context, 'partition', args as unknown as BackupArgs) })
+        .command({ command: 'system <source>', describe: 'Back up what a system needs to boot and run: tables, boot code, ESP, MSR, Windows and Linux system partitions (data partitions left out)', builder: (inner: Argv) => backupOptions(withExamples(inner, 'backup system')), handler: (args) => runBackup(context, 'system', args as unknown as BackupArgs) })
         .command(backupFilesSubcommand(context))
-        .demandCommand(1, 'Name what to back up: disk, partition or system.'),
+        .demandCommand(1, 'Name what to back up: disk, partition, system or files.'),
     handler: () => undefined,
   };
 }

@@ -13,6 +13,7 @@ import type { CliContext } from './context.ts';
 import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { withExamples } from './command-examples.ts';
 
 interface FilesBackupArgs extends RepositoryArgs {
   paths: string[];
@@ -103,7 +104,7 @@ export function backupFilesSubcommand(context: CliContext): CommandModule {
   return {
     command: 'files <paths..>',
     describe: 'Back up folders (of this system or a mounted partition), cut by content so edited files deduplicate',
-    builder: filesOptions,
+    builder: (yargs: Argv) => filesOptions(withExamples(yargs, 'backup files')),
     handler: (args) => runFilesBackup(context, args as unknown as FilesBackupArgs),
   };
 }

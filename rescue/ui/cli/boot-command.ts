@@ -11,6 +11,7 @@ import { JOB_COUNTDOWN_SECONDS } from '../../core/job-countdown.ts';
 import { parseBootRequest, RUN_MARKERS, type BootRequest } from '../../core/kernel-cmdline.ts';
 import type { CliContext } from './context.ts';
 import { loadJob } from './run-command.ts';
+import { withExamples } from './command-examples.ts';
 
 /** Exit status that tells init to give the consoles a shell instead of the TUI. */
 export const EXIT_WANTS_SHELL = 10;
@@ -56,7 +57,7 @@ export function bootCommand(context: CliContext, deps: BootDependencies): Comman
   return {
     command: 'boot',
     describe: false,
-    builder: (yargs: Argv) => yargs,
+    builder: (yargs: Argv) => withExamples(yargs, 'boot'),
     handler: async () => {
       const request = parseBootRequest(await context.readKernelCmdline());
       const job = await findJob(request, deps);

@@ -3,6 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { LinuxBuildOptions, SeaBuildOptions } from '../../core/media-build-options.ts';
 import type { CliContext } from './context.ts';
+import { withExamples } from './command-examples.ts';
 
 /** The builder entry points main.ts wires in (loaded lazily: they need a source checkout). */
 export interface BuildDependencies {
@@ -20,12 +21,12 @@ export function buildCommand(context: CliContext, deps: BuildDependencies): Comm
     command: 'build <target>',
     describe: 'Build rescue media (run in a Lifeboat checkout)',
     builder: (yargs: Argv) =>
-      yargs
+      withExamples(yargs, 'build')
         .command(
           'linux',
           'Build the Linux rescue ISO (hybrid: BIOS and UEFI, CD and USB, Secure Boot)',
           (y) =>
-            y
+            withExamples(y, 'build linux')
               .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat.iso', describe: 'ISO file to write' })
               .option('kernel', { type: 'string', describe: 'A linux-image .deb, or a folder holding an extracted one (default: download linux-image-amd64 with apt-get)' })
               .option('cache', { type: 'string', describe: 'Cache folder for downloads and build parts (default: ~/.cache/lifeboat)' })
@@ -52,7 +53,7 @@ export function buildCommand(context: CliContext, deps: BuildDependencies): Comm
           'sea',
           'Build the single executable (dist/lifeboat)',
           (y) =>
-            y
+            withExamples(y, 'build sea')
               .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat', describe: 'Executable to write' })
               .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON; log to stderr' }),
           async (args) => {

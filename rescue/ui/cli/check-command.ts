@@ -6,6 +6,7 @@ import { checkRepository, rebuildIndex } from '../../ops/check-repository.ts';
 import type { CliContext } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { withExamples } from './command-examples.ts';
 
 interface CheckArgs extends RepositoryArgs {
   'read-data': boolean;
@@ -19,7 +20,7 @@ export function checkCommand(context: CliContext): CommandModule<object, CheckAr
     command: 'check',
     describe: 'Check a repository (with --read-data: read and verify every chunk)',
     builder: (yargs) =>
-      withRepositoryOptions(yargs)
+      withRepositoryOptions(withExamples(yargs, 'check'))
         .option('read-data', { type: 'boolean', default: false, describe: 'Read every pack and verify every chunk' })
         .option('rebuild-index', { type: 'boolean', default: false, describe: 'Rebuild the index from the packs (after index files were lost)' })
         .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the check found no problem' }) as never,

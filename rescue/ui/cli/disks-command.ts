@@ -7,6 +7,7 @@ import { toLifeboatError } from '../../core/errors.ts';
 import type { DiskContents, InspectionProblem, PartitionReport } from '../../ops/inspect-disk.ts';
 import type { CliContext } from './context.ts';
 import { formatTable, type Column } from './format-table.ts';
+import { withExamples } from './command-examples.ts';
 
 interface DisksArgs {
   targets: string[];
@@ -82,7 +83,7 @@ export function disksCommand(context: CliContext): CommandModule<object, DisksAr
     command: 'disks [targets..]',
     describe: 'List disks (or the named devices and image files) with their partitions and filesystems',
     builder: (yargs: Argv) =>
-      yargs
+      withExamples(yargs, 'disks')
         .positional('targets', { type: 'string', array: true, default: [], describe: 'Block devices or image files (default: every disk)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' })
         .option('all', { type: 'boolean', default: false, describe: 'Include loop, ram and zram devices' })

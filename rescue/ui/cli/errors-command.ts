@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { ERROR_CATALOGUE, LifeboatError, type ErrorCode } from '../../core/errors.ts';
 import type { CliContext } from './context.ts';
 import { exitCodeOf } from './exit-codes.ts';
+import { withExamples } from './command-examples.ts';
 
 interface ErrorsArgs {
   code: string | undefined;
@@ -16,7 +17,7 @@ export function errorsCommand(context: CliContext): CommandModule<object, Errors
     command: 'errors [code]',
     describe: 'List error codes with their causes and fixes',
     builder: (yargs: Argv) =>
-      yargs
+      withExamples(yargs, 'errors')
         .positional('code', { type: 'string', describe: 'One code, e.g. LB_INPUT_USAGE' })
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as Argv<ErrorsArgs>,
     handler: (args) => {

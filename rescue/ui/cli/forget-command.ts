@@ -9,6 +9,7 @@ import { forgetSnapshots, pruneRepository } from '../../ops/forget-snapshots.ts'
 import type { CliContext } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { withExamples } from './command-examples.ts';
 
 interface ForgetArgs extends RepositoryArgs {
   snapshots: string[];
@@ -26,7 +27,7 @@ export function forgetCommand(context: CliContext): CommandModule<object, Forget
     command: 'forget [snapshots..]',
     describe: 'Remove snapshots (named, or by a retention policy); --prune frees their space',
     builder: (yargs) =>
-      withRepositoryOptions(yargs)
+      withRepositoryOptions(withExamples(yargs, 'forget'))
         .positional('snapshots', { type: 'string', array: true, default: [], describe: 'Snapshot id prefixes to forget' })
         .option('keep-last', { type: 'number', describe: 'Keep the N newest snapshots' })
         .option('keep-daily', { type: 'number', describe: 'Keep the newest snapshot of each of the last N days' })

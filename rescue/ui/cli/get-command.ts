@@ -8,6 +8,7 @@ import { restoreFiles, type ExistingPolicy } from '../../ops/restore-files.ts';
 import type { CliContext } from './context.ts';
 import { withBrowseOptions, withFileTree, type BrowseArgs } from './browse-access.ts';
 import { createCliReporter } from './progress-output.ts';
+import { withExamples } from './command-examples.ts';
 
 interface GetArgs extends BrowseArgs {
   source: string;
@@ -21,7 +22,7 @@ export function getCommand(context: CliContext): CommandModule<object, GetArgs> 
   return {
     command: 'get <source> <items..>',
     describe: 'Restore files and folders (PATH... DEST) from a partition, a disk image partition (DISK:N) or a snapshot (-r REPO SNAPSHOT[:N]) into the folder DEST',
-    builder: (yargs) => withBrowseOptions(yargs)
+    builder: (yargs) => withBrowseOptions(withExamples(yargs, 'get'))
       .positional('source', { type: 'string', demandOption: true, describe: 'SNAPSHOT[:N] with -r; else a device, an image file, or DISK:N' })
       .positional('items', { type: 'string', array: true, demandOption: true, describe: 'One or more paths inside the filesystem, then the destination folder' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'Replace files that exist in DEST' })

@@ -12,6 +12,7 @@ import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 import { findClonezillaSource } from './restore-clonezilla.ts';
+import { withExamples } from './command-examples.ts';
 
 interface ImportArgs extends RepositoryArgs {
   directory: string;
@@ -76,8 +77,8 @@ export function importCommand(context: CliContext): CommandModule {
     command: 'import <format>',
     describe: 'Convert an image made by another tool into a snapshot',
     builder: (yargs) =>
-      yargs
-        .command({ command: 'clonezilla <directory>', describe: 'Import a Clonezilla image directory (partclone checksums are verified)', builder: importOptions, handler: (args) => runImport(context, args as unknown as ImportArgs) })
+      withExamples(yargs, 'import')
+        .command({ command: 'clonezilla <directory>', describe: 'Import a Clonezilla image directory (partclone checksums are verified)', builder: (inner: Argv) => importOptions(withExamples(inner, 'import clonezilla')), handler: (args) => runImport(context, args as unknown as ImportArgs) })
         .demandCommand(1, 'Name the image format: clonezilla.'),
     handler: () => undefined,
   };

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { LifeboatError } from '../../core/errors.ts';
 import type { CliContext } from './context.ts';
 import { passwordSource, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { withExamples } from './command-examples.ts';
 
 interface InitArgs extends RepositoryArgs {
   encrypt: boolean;
@@ -31,7 +32,7 @@ export function initCommand(context: CliContext): CommandModule<object, InitArgs
   return {
     command: 'init',
     describe: 'Create a repository for backups',
-    builder: (yargs) => withRepositoryOptions(yargs).option('encrypt', { type: 'boolean', default: false, describe: 'Encrypt with AES-256-GCM under a password' }) as never,
+    builder: (yargs) => withRepositoryOptions(withExamples(yargs, 'init')).option('encrypt', { type: 'boolean', default: false, describe: 'Encrypt with AES-256-GCM under a password' }) as never,
     handler: async (args) => {
       const password = args.encrypt ? await newPassword(context, args) : undefined;
       const config = await context.repositories.init(args.repo, password === undefined ? {} : { password });

@@ -4,6 +4,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatBytes } from '../../core/disk-facts.ts';
 import type { CliContext } from './context.ts';
+import { withExamples } from './command-examples.ts';
 
 interface ListArgs {
   json: boolean;
@@ -22,11 +23,11 @@ export function logsCommand(context: CliContext): CommandModule {
     command: 'logs <action>',
     describe: 'List the run logs, or export them with a system report as one archive',
     builder: (yargs: Argv) =>
-      yargs
+      withExamples(yargs, 'logs')
         .command({
           command: 'list',
           describe: `List the run logs (in ${logs.directory}; $LIFEBOAT_LOG_DIR changes it)`,
-          builder: (inner: Argv) => inner.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as Argv<ListArgs>,
+          builder: (inner: Argv) => withExamples(inner, 'logs list').option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as Argv<ListArgs>,
           handler: async (args: ListArgs) => {
             const entries = await logs.list();
             if (args.json) {
@@ -41,7 +42,7 @@ export function logsCommand(context: CliContext): CommandModule {
           command: 'export [dest]',
           describe: 'Write the logs and a system report (disks, kernel log, versions, firmware) as one .tar.gz',
           builder: (inner: Argv) =>
-            inner
+            withExamples(inner, 'logs export')
               .positional('dest', { type: 'string', describe: 'A folder, or a file name ending in .tar.gz (default: the medium\'s data partition when mounted, else the current folder)' })
               .option('force', { type: 'boolean', default: false, describe: 'Replace an existing archive file' })
               .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as Argv<ExportArgs>,

@@ -6,6 +6,7 @@ import type { FileEntry, FileKind, FileTree } from '../../core/file-trees/file-t
 import { walkPath } from '../../core/file-trees/walk-path.ts';
 import type { CliContext } from './context.ts';
 import { withBrowseOptions, withFileTree, type BrowseArgs } from './browse-access.ts';
+import { withExamples } from './command-examples.ts';
 
 interface LsArgs extends BrowseArgs {
   source: string;
@@ -59,7 +60,7 @@ export function lsCommand(context: CliContext): CommandModule<object, LsArgs> {
   return {
     command: 'ls <source> [path]',
     describe: 'List a folder of a partition, a disk image partition (DISK:N) or a snapshot (-r REPO SNAPSHOT[:N]) without restoring it',
-    builder: (yargs) => withBrowseOptions(yargs)
+    builder: (yargs) => withBrowseOptions(withExamples(yargs, 'ls'))
       .positional('source', { type: 'string', demandOption: true, describe: 'SNAPSHOT[:N] with -r; else a device, an image file, or DISK:N' })
       .positional('path', { type: 'string', default: '/', describe: 'The folder (or file) inside the filesystem' })
       .option('long', { alias: 'l', type: 'boolean', default: false, describe: 'Mode, links, owner, size and time for each entry' }) as never,

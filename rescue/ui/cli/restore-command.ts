@@ -15,6 +15,7 @@ import { restoreFilesSnapshot } from './restore-files-snapshot.ts';
 import { describeTargetLoss } from './target-loss.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
+import { withExamples } from './command-examples.ts';
 
 interface RestoreArgs extends Omit<RepositoryArgs, 'repo'> {
   /** Absent when the snapshot argument is a Clonezilla image directory. */
@@ -51,7 +52,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
     command: 'restore <snapshot> <target>',
     describe: 'Restore a snapshot (or partition N of it: SNAPSHOT:N), or a Clonezilla image directory (DIR or DIR:sda1, without -r), onto a disk, partition or image file',
     builder: (yargs) =>
-      withRepositoryOptions(yargs, { repoRequired: false })
+      withRepositoryOptions(withExamples(yargs, 'restore'), { repoRequired: false })
         .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id prefix or latest, optionally :N for partition N; without -r: a Clonezilla image directory, optionally :sda1' })
         .positional('target', { type: 'string', demandOption: true, describe: 'Block device, image file, or FILE:N (partition N of a disk image)' })
         .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })

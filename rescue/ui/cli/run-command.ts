@@ -10,6 +10,7 @@ import { parseJob, type Job } from '../../core/job.ts';
 import { formatCommandLine } from '../../core/run-log.ts';
 import type { CliContext } from './context.ts';
 import { currentRunLog } from './run-log-scope.ts';
+import { withExamples } from './command-examples.ts';
 
 /** How the run command reaches the rest of the CLI and the machine. */
 export interface JobDependencies {
@@ -74,7 +75,7 @@ export function runCommand(context: CliContext, deps: JobDependencies, outcome: 
   return {
     command: 'run <job>',
     describe: 'Run an unattended job: backup, verify, restore and get steps from a JSON file, then power off, reboot or stay',
-    builder: (yargs: Argv) => yargs.positional('job', { type: 'string', demandOption: true, describe: 'The job file (JSON; see README "Unattended jobs")' }) as Argv<RunArgs>,
+    builder: (yargs: Argv) => withExamples(yargs, 'run').positional('job', { type: 'string', demandOption: true, describe: 'The job file (JSON; see README "Unattended jobs")' }) as Argv<RunArgs>,
     handler: async (args) => {
       const job = await loadJob(args.job, deps.readTextFile);
       outcome.exitCode = await runJob(job, args.job, context, deps);

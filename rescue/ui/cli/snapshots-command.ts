@@ -6,6 +6,7 @@ import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
 import type { CliContext } from './context.ts';
 import { formatTable } from './format-table.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { withExamples } from './command-examples.ts';
 
 /** The listing form of a snapshot (JSON output). */
 export function describeSnapshot({ id, manifest }: StoredSnapshot): Record<string, unknown> {
@@ -23,7 +24,7 @@ export function snapshotsCommand(context: CliContext): CommandModule<object, Rep
   return {
     command: 'snapshots',
     describe: 'List the snapshots in a repository',
-    builder: (yargs) => withRepositoryOptions(yargs) as never,
+    builder: (yargs) => withRepositoryOptions(withExamples(yargs, 'snapshots')) as never,
     handler: async (args) => {
       await withRepository(context, args, { exclusive: false, command: 'snapshots', tolerant: true }, async (repository) => {
         const { snapshots, problems } = await repository.scanSnapshots();
