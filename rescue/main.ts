@@ -7,6 +7,7 @@ import { describeTarget, withByteSource } from './io/disk-targets.ts';
 import { readFile } from 'node:fs/promises';
 import { openBackupSource, openRestoreTarget } from './io/device-endpoints.ts';
 import { growFilesystem } from './io/grow-filesystem.ts';
+import { checkPrograms } from './io/run-program.ts';
 import { createFileWalker } from './io/walk-files.ts';
 import { hostName, initRepository, isEmptyFolder, openRepository } from './io/repository/folder-repository.ts';
 import { findRepositories } from './io/find-repositories.ts';
@@ -68,6 +69,7 @@ const repositories: RepositoryServices = {
   openSource: openBackupSource,
   openTarget: openRestoreTarget,
   growFilesystem,
+  checkPrograms: (programs) => checkPrograms(programs),
   openFileWalker: createFileWalker,
   readPasswordFile: async (file) => {
     const text = await readFile(file, 'utf8').catch((error: unknown) => {

@@ -98,6 +98,14 @@ export function isListedProgram(program: ExternalProgram): boolean {
   return PROGRAM_LIST.includes(program);
 }
 
+/** The program that decompresses a Clonezilla image of this compression (zstd and gzip are Node's own). */
+export function decompressorFor(compression: string | undefined): ExternalProgram | undefined {
+  if (compression === 'xz' || compression === 'lzma') return PROGRAMS.xz;
+  if (compression === 'bz2') return PROGRAMS.bzip2;
+  if (compression === 'lz4') return PROGRAMS.lz4;
+  return undefined;
+}
+
 /** The programs growing a filesystem of this type needs, in the order they run; undefined when none grows it. */
 export function growProgramsFor(filesystem: string): readonly ExternalProgram[] | undefined {
   if (['ext2', 'ext3', 'ext4'].includes(filesystem)) return [PROGRAMS.losetup, PROGRAMS.e2fsck, PROGRAMS.resize2fs];

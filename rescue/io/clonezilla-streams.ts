@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LifeboatError } from '../core/errors.ts';
-import { PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
+import { decompressorFor, type ExternalProgram } from '../core/external-programs.ts';
 import { startProgram } from './run-program.ts';
 
 /** Compression names as Clonezilla writes them in file names (ocs-get-comp-suffix). */
@@ -17,17 +17,13 @@ export type ClonezillaCompression = 'zst' | 'gz' | 'xz' | 'lzma' | 'bz2' | 'lz4'
 export const CLONEZILLA_COMPRESSION_SUFFIXES = ['zst', 'gz', 'xz', 'lzma', 'bz2', 'lz4', 'lzo', 'lzip', 'lrz', 'uncomp'] as const;
 
 const READ_CHUNK_BYTES = 1024 * 1024;
-const TOOL_COMMANDS: Partial<Record<ClonezillaCompression, { program: ExternalProgram; args: readonly string[] }>> = {
-  xz: { program: PROGRAMS.xz, args: ['-dc'] },
-  lzma: { program: PROGRAMS.xz, args: ['--format=lzma', '-dc'] },
-  bz2: { program: PROGRAMS.bzip2, args: ['-dc'] },
-  lz4: { program: PROGRAMS.lz4, args: ['-dc'] },
+/** Arguments of the decompressor (core/external-programs.ts decompressorFor) per compression. */
+const TOOL_ARGS: Partial<Record<ClonezillaCompression, readonly string[]>> = {
+  xz: ['-dc'],
+  lzma: ['--format=lzma', '-dc'],
+  bz2: ['-dc'],
+  lz4: ['-dc'],
 };
-
-/** The program that decompresses images of this compression, when Node cannot (zstd and gzip it can). */
-export function decompressorFor(compression: ClonezillaCompression): ExternalProgram | undefined {
-  return TOOL_COMMANDS[compression]?.program;
-}
 
 /** The compression a stream starts with, by its magic bytes (for old dd-img files named without a suffix). */
 export function sniffCompression(start: Uint8Array): ClonezillaCompression {
@@ -53,9 +49,10 @@ export async function* decompressParts(files: readonly string[], compression: Cl
     if (compression === 'uncomp') yield* joinParts(files);
     else if (compression === 'zst' || compression === 'gz') yield* viaZlib(files, compression === 'zst' ? zlib.createZstdDecompress() : zlib.createGunzip());
     else {
-      const command = TOOL_COMMANDS[compression];
-      if (!command) throw new LifeboatError('LB_INPUT_IMAGE_UNSUPPORTED', { detail: `${label} is compressed with ${compression}, which Lifeboat cannot read.` });
-      yield* viaCommand(files, command);
+      const program = decompressorFor(compression);
+      const args = TOOL_ARGS[compression];
+      if (!program || !args) throw new LifeboatError('LB_INPUT_IMAGE_UNSUPPORTED', { detail: `${label} is compressed with ${compression}, which Lifeboat cannot read.` });
+      yield* viaCommand(files, { program, args });
     }
   } catch (error) {
     if (error instanceof LifeboatError) throw error;

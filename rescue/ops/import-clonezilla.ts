@@ -10,6 +10,8 @@ import type { SnapshotOptions, SnapshotSource } from '../core/repository/format.
 import type { RepositoryWriter } from '../core/repository/repository-port.ts';
 import { backup, type BackupResult } from './backup.ts';
 import { restoreClonezilla } from './restore-clonezilla.ts';
+import type { ExternalProgram } from '../core/external-programs.ts';
+import { programsForClonezillaPlan } from '../core/plan-programs.ts';
 
 /** What to import and how to store it. */
 export interface ImportClonezillaRequest extends SnapshotOptions {
@@ -21,6 +23,8 @@ export interface ImportClonezillaRequest extends SnapshotOptions {
   readonly withRepository: <T>(use: (repository: RepositoryWriter) => Promise<T>) => Promise<T>;
   /** Stops between the image's steps and between chunks of the backup (LB_INPUT_STOPPED). */
   readonly signal?: AbortSignal;
+  /** Refuses when a program the plan runs (mkswap, a decompressor) is missing, before the repository is touched. */
+  readonly checkPrograms: (programs: readonly ExternalProgram[]) => Promise<void>;
 }
 
 /** Reconstructs the image into a scratch file and backs it up; the scratch file is always removed. */
@@ -33,6 +37,7 @@ export async function importClonezilla(request: ImportClonezillaRequest, reporte
   try {
     const name = selection.kind === 'disk' ? selection.disk.name : selection.partition.name;
     const plan = planClonezillaRestore(layout, selection, { path: `${layout.directory}:${name}`, sizeBytes, logicalSectorSize: sectorSize, fresh: true, description: 'a scratch file' });
+    await request.checkPrograms(programsForClonezillaPlan(plan, layout));
     await restoreClonezilla({ plan, target: scratch.target, io: scratch.io, reporter, ...(request.signal ? { signal: request.signal } : {}) });
     const source = await scratch.openSource(kind);
     try {

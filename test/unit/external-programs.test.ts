@@ -11,7 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
 import { ERROR_CATALOGUE, LifeboatError } from '../../rescue/core/errors.ts';
-import { growProgramsFor, PROGRAM_LIST, PROGRAMS } from '../../rescue/core/external-programs.ts';
+import type { ClonezillaLayout, ClonezillaRestorePlan } from '../../rescue/core/clonezilla/clonezilla-restore-plan.ts';
+import { decompressorFor, growProgramsFor, PROGRAM_LIST, PROGRAMS, type ExternalProgram } from '../../rescue/core/external-programs.ts';
+import { programsForClonezillaPlan, programsForRestorePlan } from '../../rescue/core/plan-programs.ts';
+import type { RestorePlan } from '../../rescue/core/repository/restore-plan.ts';
 import { checkPrograms, describeExit, locateProgram, programNamed, runProgram, succeeded } from '../../rescue/io/run-program.ts';
 
 const RUN_PROGRAM_FILE = 'rescue/io/run-program.ts';
@@ -83,10 +86,10 @@ test('a missing program is LB_DEVICE_TOOL_MISSING naming it and its Debian packa
   t.is(missing?.code, 'LB_DEVICE_TOOL_MISSING');
   t.like(missing?.details, { program: 'resize2fs', package: 'e2fsprogs' });
   t.notRegex(missing?.message ?? '', /undefined/);
-  const plan = await t.throwsAsync(checkPrograms(growProgramsFor('ext4') ?? [], { PATH: empty }), { instanceOf: LifeboatError });
-  t.is(plan?.code, 'LB_DEVICE_TOOL_MISSING');
-  t.regex(plan?.message ?? '', /losetup \(mount\).*e2fsck \(e2fsprogs\).*resize2fs \(e2fsprogs\).*Nothing was written/);
-  t.deepEqual(plan?.details.packages, ['mount', 'e2fsprogs']);
+  const refusal = await t.throwsAsync(checkPrograms(growProgramsFor('ext4') ?? [], { PATH: empty }), { instanceOf: LifeboatError });
+  t.is(refusal?.code, 'LB_DEVICE_TOOL_MISSING');
+  t.regex(refusal?.message ?? '', /losetup \(mount\).*e2fsck \(e2fsprogs\).*resize2fs \(e2fsprogs\).*Nothing was written/);
+  t.deepEqual(refusal?.details.packages, ['mount', 'e2fsprogs']);
   await t.notThrowsAsync(checkPrograms(growProgramsFor('ext4') ?? []));
 });
 
@@ -134,4 +137,20 @@ test('every fix in the error catalogue names only programs on the list (the medi
   }
   t.deepEqual(problems, []);
   for (const tool of ['e2fsck', 'fsck.fat', 'sgdisk', 'testdisk', 'smartctl', 'ddrescue', 'sfdisk', 'ntfsfix', 'fsck.exfat']) t.true(named.includes(tool), `the scan sees ${tool}`);
+});
+
+test('a plan needs the programs of its steps: grow tools per filesystem, util-linux mkswap for swap, the decompressor of xz/lzma/bz2/lz4 images', (t) => {
+  const grow = (filesystem: string) => ({ kind: 'grow-filesystem', filesystem, offset: 0, sizeBytes: 1, partition: 1, label: '' });
+  const plan = (steps: unknown[]) => ({ steps }) as unknown as RestorePlan;
+  const names = (programs: readonly ExternalProgram[]) => programs.map((program) => program.name);
+  t.deepEqual(names(programsForRestorePlan(plan([grow('ext4')]))), ['losetup', 'e2fsck', 'resize2fs']);
+  t.deepEqual(names(programsForRestorePlan(plan([grow('ntfs')]))), ['losetup', 'ntfsresize']);
+  t.deepEqual(names(programsForRestorePlan(plan([grow('vfat')]))), ['fatresize']);
+  t.deepEqual(names(programsForRestorePlan(plan([grow('xfs'), { kind: 'gpt' }]))), [], 'no grow tool: a notice later, nothing to check');
+  const layout = { directory: '/x', disks: [], partitions: [{ name: 'sda1', compression: 'xz' }, { name: 'sda2', compression: 'zst' }, { name: 'sda3', compression: 'lz4' }] } as unknown as ClonezillaLayout;
+  const clonezilla = { steps: [{ kind: 'partition', partition: 'sda1' }, { kind: 'partition', partition: 'sda2' }, { kind: 'swap', partition: 'sda4' }, { kind: 'partition', partition: 'sda3' }] } as unknown as ClonezillaRestorePlan;
+  t.deepEqual(names(programsForClonezillaPlan(clonezilla, layout)), ['xz', 'mkswap', 'lz4']);
+  t.is(decompressorFor('lzma'), PROGRAMS.xz);
+  t.is(decompressorFor('bz2'), PROGRAMS.bzip2);
+  t.is(decompressorFor('gz'), undefined);
 });

@@ -33,6 +33,8 @@ export interface ClonezillaLayoutPartition {
   readonly sizeBytes: number | undefined;
   readonly startBytes: number | undefined;
   readonly swap: Readonly<Record<string, string>> | undefined;
+  /** How its image is compressed (a file-name suffix: zst, gz, xz, lzma, bz2, lz4, uncomp), when known. */
+  readonly compression?: string | undefined;
 }
 
 /** An image directory's layout (io's ClonezillaImage fits). */

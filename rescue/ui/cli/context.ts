@@ -1,6 +1,7 @@
 // What every CLI command receives from main.ts: the io functions it may call and where it writes.
 
 import type { DiskSummary } from '../../core/disk-facts.ts';
+import type { ExternalProgram } from '../../core/external-programs.ts';
 import type { RepositoryConfig, SnapshotSource } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance } from '../../core/repository/repository-port.ts';
 import type { ByteSource } from '../../core/byte-source.ts';
@@ -29,6 +30,8 @@ export interface RepositoryServices {
   /** The local file system as `backup files` walks it (exclusions applied). */
   openFileWalker(options: FileWalkOptions): Promise<FileSystemWalker>;
   growFilesystem(request: { backingPath: string; partition: number; offset: number; sizeBytes: number; filesystem: string }): Promise<string | undefined>;
+  /** Refuses (LB_DEVICE_TOOL_MISSING) when a program a plan needs is not there; called before anything is written. */
+  checkPrograms(programs: readonly ExternalProgram[]): Promise<void>;
   readPasswordFile(path: string): Promise<string>;
   /** Asks on the terminal (input hidden when `secret`); undefined when there is no terminal. */
   ask(prompt: string, options: { secret: boolean }): Promise<string | undefined>;

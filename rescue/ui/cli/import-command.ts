@@ -47,6 +47,7 @@ async function runImport(context: CliContext, args: ImportArgs): Promise<void> {
       layout: image.layout,
       selection,
       createScratch: (sizeBytes, sectorSize) => image.createScratch(sizeBytes, sectorSize),
+      checkPrograms: (programs) => services.checkPrograms(programs),
       withRepository: async (use) => {
         if (await services.isEmptyFolder(args.repo)) {
           const password = args.encrypt ? await newPassword(context, args) : undefined;

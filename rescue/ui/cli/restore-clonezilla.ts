@@ -4,6 +4,7 @@
 
 import { LifeboatError } from '../../core/errors.ts';
 import { clonezillaSectorSize, clonezillaTargetBytes, describeClonezillaPlan, planClonezillaRestore, selectClonezillaPart } from '../../core/clonezilla/clonezilla-restore-plan.ts';
+import { programsForClonezillaPlan } from '../../core/plan-programs.ts';
 import { restoreClonezilla } from '../../ops/restore-clonezilla.ts';
 import type { CliContext } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
@@ -47,6 +48,8 @@ export async function runClonezillaRestore(context: CliContext, args: Clonezilla
     const loss = await describeTargetLoss(target, { kind: plan.kind });
     if (args.json) reporter.event('plan', { clonezilla: source.directory, plan: { ...plan, steps: plan.steps.map(({ label, kind }) => ({ kind, label })) }, lost: loss.lost });
     else context.stdout.write(`${[...describeClonezillaPlan(plan), ...loss.lines].join('\n')}\n`);
+    // util-linux mkswap (-U) for swap areas, the decompressors: there before anything is written (--dry-run too).
+    await services.checkPrograms(programsForClonezillaPlan(plan, image.layout));
     if (args['dry-run']) {
       if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
       return;

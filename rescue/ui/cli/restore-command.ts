@@ -3,6 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
+import { programsForRestorePlan } from '../../core/plan-programs.ts';
 import { describePlan, planRestore, type RestoreTargetFacts } from '../../core/repository/restore-plan.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
 import { parseSnapshotSpec, selectSnapshot } from '../../core/repository/select-snapshot.ts';
@@ -86,6 +87,8 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           const lines = [`Snapshot ${id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${source}), ${manifest.time}.`, ...describePlan(plan), ...loss.lines];
           if (args.json) reporter.event('plan', { snapshot: id, plan, lost: loss.lost });
           else context.stdout.write(`${lines.join('\n')}\n`);
+          // Every program the plan's steps run is there, before anything is written (--dry-run too).
+          await services.checkPrograms(programsForRestorePlan(plan));
           if (args['dry-run']) {
             if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
             return;

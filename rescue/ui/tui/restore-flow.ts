@@ -7,6 +7,7 @@ import path from 'node:path';
 import blessed from 'blessed';
 import { formatBytes } from '../../core/disk-facts.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
+import { programsForRestorePlan } from '../../core/plan-programs.ts';
 import { describePlan, planRestore, type RestorePlan } from '../../core/repository/restore-plan.ts';
 import { planSystemRestore } from '../../core/repository/system-restore-plan.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
@@ -193,6 +194,8 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
               if (answer === 'grow') restoreScope.grow = !restoreScope.grow;
             }
             if (answer !== 'go') continue;
+            // Every program the plan runs (--grow: losetup, e2fsck, resize2fs...) is there before the confirmation.
+            await services.checkPrograms(programsForRestorePlan(await makePlan(snapshot, probe, restoreScope)));
           } finally {
             await probe.close();
           }

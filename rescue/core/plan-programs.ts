@@ -1,0 +1,27 @@
+// The external programs a plan's steps will run, so a restore is refused before it writes anything
+// when one is missing (io/run-program.ts checkPrograms), with --dry-run too.
+
+import type { ClonezillaLayout, ClonezillaRestorePlan } from './clonezilla/clonezilla-restore-plan.ts';
+import { decompressorFor, growProgramsFor, PROGRAMS, type ExternalProgram } from './external-programs.ts';
+import type { RestorePlan } from './repository/restore-plan.ts';
+
+/** A snapshot restore: the grow tools of each filesystem it grows (losetup, e2fsck, resize2fs...). */
+export function programsForRestorePlan(plan: RestorePlan): ExternalProgram[] {
+  const programs = new Set<ExternalProgram>();
+  for (const step of plan.steps) {
+    if (step.kind === 'grow-filesystem') for (const program of growProgramsFor(step.filesystem) ?? []) programs.add(program);
+  }
+  return [...programs];
+}
+
+/** A Clonezilla restore or import: util-linux mkswap for swap areas, the decompressor of each image Node cannot decompress. */
+export function programsForClonezillaPlan(plan: ClonezillaRestorePlan, layout: ClonezillaLayout): ExternalProgram[] {
+  const programs = new Set<ExternalProgram>();
+  for (const step of plan.steps) {
+    if (step.kind === 'swap') programs.add(PROGRAMS.mkswap);
+    if (step.kind !== 'partition') continue;
+    const decompressor = decompressorFor(layout.partitions.find((partition) => partition.name === step.partition)?.compression);
+    if (decompressor) programs.add(decompressor);
+  }
+  return [...programs];
+}
