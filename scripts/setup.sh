@@ -55,7 +55,11 @@ if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
   apt_update
 fi
 
-if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A worktree whose node_modules links to another checkout's: npm ci would empty that one (it
+# removes the folder's contents through the link) and install into a new folder here.
+if [ -L node_modules ]; then
+  echo "setup: node_modules is a link to $(readlink node_modules): npm ci left to that checkout" >&2
+elif [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
