@@ -349,6 +349,12 @@ test.serial('hostile journals: an absurd size, a logged block past the filesyste
   const outside = path.join(work, 'hostile-extent.img');
   await copyFile(copy.image, outside);
   await execa('debugfs', ['-w', '-R', 'sif <8> block[5] 0x7ffffff0', outside]);
+  // As e2fsck does, the journal is then found through its copy in the superblock (s_jnl_blocks).
+  const fromCopy = await readTree(outside, true);
+  t.deepEqual([...fromCopy.entries].sort(), [...copy.truth].sort(), 'the journal read through its superblock copy replays');
+  t.regex(fromCopy.notices.join('\n'), /journal inode 8 is damaged \(.*outside the filesystem.*its copy in the superblock \(s_jnl_blocks\) was used/);
+  // Without that copy (s_jnl_backup_type 0), the journal cannot be read.
+  await execa('debugfs', ['-w', '-R', 'ssv jnl_backup_type 0', outside]);
   const outsideRead = await readTree(outside, true);
   t.deepEqual([...outsideRead.entries].sort(), stale, 'the journal cannot be read: the main area as it stands');
   t.regex(outsideRead.notices.join('\n'), /journal is damaged \(LB_FILESYSTEM_CORRUPT: .*outside the filesystem/);

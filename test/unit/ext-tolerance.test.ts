@@ -215,3 +215,24 @@ test('symlinks with an empty target or one longer than Linux allows cost only th
     t.is(listed.filter((entry) => entry.kind === 'symlink').length, 11, 'the folder lists every link');
   });
 });
+
+test('a journal inode that is not a journal is replaced by its superblock copy, as e2fsck does (f_journal)', async (t) => {
+  const image = await unpackE2fsImage('f_journal', path.join(work, 'f_journal.img'));
+  const replayed = path.join(work, 'f_journal.replayed.img');
+  await copyFile(image, replayed);
+  await execa('e2fsck', ['-E', 'journal_only', '-fy', replayed], { reject: false });
+  const rdump = path.join(work, 'f_journal.rdump');
+  await mkdir(rdump);
+  await execa('debugfs', ['-R', `rdump / ${rdump}`, replayed]);
+  const expected = (await execa('find', ['.', '-type', 'f', '-exec', 'sha256sum', '{}', '+'], { cwd: rdump })).stdout.split('\n').map((line) => {
+    const [hash, file] = line.split(/\s+/);
+    return `${(file ?? '').slice(2)} ${hash}`;
+  }).sort();
+  const { lines, notices } = await describeTree(image);
+  t.regex(notices.join('\n'), /journal inode 12 is damaged .*its copy in the superblock \(s_jnl_blocks\) was used/);
+  t.regex(notices.join('\n'), /6 committed journal transaction\(s\)/);
+  // e2fsck also moves the visible journal file /journal to the hidden inode 8; the reader shows it as it stands.
+  const files = lines.filter((line) => / file /.test(line) && !line.startsWith('journal ')).map((line) => { const [file, , , hash] = line.split(' '); return `${file} ${hash}`; }).sort();
+  t.is(files.length, 21);
+  t.deepEqual(files, expected);
+});
