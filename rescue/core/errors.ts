@@ -210,6 +210,12 @@ export const ERROR_CATALOGUE = {
     cause: 'A log export named a file that is already there.',
     fix: 'Name another file or a folder, or pass --force to replace it.',
   },
+  LB_INPUT_PASSWORDS_DIFFER: {
+    group: 'input',
+    message: 'The two passwords typed differ.',
+    cause: 'A typing mistake in one of them (the input is hidden), or another keyboard layout than expected.',
+    fix: 'Run the command again and type the same password twice; check the keyboard layout in the rescue environment.',
+  },
   LB_DEVICE_EXPORT_FAILED: {
     group: 'device',
     message: 'The log archive could not be written.',
@@ -258,6 +264,12 @@ export const ERROR_CATALOGUE = {
     message: 'A program this step needs is not installed.',
     cause: 'Lifeboat runs outside its medium, on a system without the Debian package that holds the program, or finds another program of that name (busybox\'s losetup or mkswap lack the options used).',
     fix: 'Boot the Lifeboat medium, which carries every program Lifeboat runs, or install the Debian package the details name and run the command again.',
+  },
+  LB_DEVICE_NOT_FOUND: {
+    group: 'device',
+    message: 'The disk, partition or image named does not exist.',
+    cause: 'A device name of another machine or an earlier boot (names like sdb change), a disk that is not connected, or a mistyped image path.',
+    fix: 'Run `lifeboat disks` to see the disks and partitions by name, model and size, then name the right one (or check the image file\'s path).',
   },
   LB_REPO_NOT_FOUND: {
     group: 'repository',
@@ -348,6 +360,30 @@ export const ERROR_CATALOGUE = {
     message: 'The repository check found problems.',
     cause: 'Damaged or missing files; each problem is listed with its own code.',
     fix: 'Read the problems listed above; each has its own fix.',
+  },
+  LB_REPO_NOT_A_FOLDER: {
+    group: 'repository',
+    message: 'The repository path is a file, not a folder.',
+    cause: 'The path given with -r names a file (an image or an archive), or a folder on the way is a file.',
+    fix: 'Name the folder that holds the repository (its config.json), or a new or empty folder for a new repository.',
+  },
+  LB_REPO_READ_ONLY: {
+    group: 'repository',
+    message: 'The repository folder cannot be written.',
+    cause: 'Its filesystem is mounted read-only (a write-protected stick, Windows hibernation, or a filesystem the kernel turned read-only after errors), or the folder\'s permissions forbid writing.',
+    fix: 'Remove the write protection or remount the filesystem writable (mount -o remount,rw), run as root, or choose a repository folder on another disk.',
+  },
+  LB_REPO_ALREADY_EXISTS: {
+    group: 'repository',
+    message: 'The folder already holds a Lifeboat repository.',
+    cause: 'An earlier init or backup already made this folder into a repository.',
+    fix: 'Use it as it is (lifeboat snapshots -r PATH lists what it holds), or name a new or empty folder for another repository.',
+  },
+  LB_REPO_FOLDER_NOT_EMPTY: {
+    group: 'repository',
+    message: 'The folder holds other files, so no repository is made in it.',
+    cause: 'A new repository is made only in a missing or empty folder, so that its files never mix with others.',
+    fix: 'Name a new or empty folder (a subfolder of this one will do).',
   },
   LB_INTERNAL: {
     group: 'internal',

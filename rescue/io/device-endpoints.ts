@@ -38,6 +38,19 @@ export interface OpenedTarget {
 
 const UNREADABLE_ERRNOS = ['EACCES', 'EPERM', 'ENOENT', 'ENXIO', 'EIO', 'ENOMEDIUM', 'EBUSY', 'ENODEV'];
 
+/** A device or image named by the user that is not there (ENOENT, ENOTDIR), as a coded error whose fix lists the disks. */
+export function deviceNotFound(target: string, cause?: unknown): LifeboatError {
+  return new LifeboatError('LB_DEVICE_NOT_FOUND', { detail: `${target} does not exist.`, path: target }, cause === undefined ? {} : { cause });
+}
+
+/** Why a device or image could not be opened: missing (LB_DEVICE_NOT_FOUND), unreadable (LB_DEVICE_UNREADABLE), or the error as it came. */
+export function openFailure(error: unknown, target: string): unknown {
+  const errno = (error as { code?: string }).code;
+  if (errno === 'ENOENT' || errno === 'ENOTDIR') return deviceNotFound(target, error);
+  if (errno && [...UNREADABLE_ERRNOS, 'EISDIR'].includes(errno)) return new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `${target}: ${errno}.`, path: target, errno }, { cause: error });
+  return error;
+}
+
 async function findDiskOf(name: string): Promise<{ disk: DiskSummary; partition: DiskSummary['partitions'][number] | undefined } | undefined> {
   for (const disk of await listDisks({ includeVirtual: true })) {
     if (disk.name === name) return { disk, partition: undefined };
@@ -55,12 +68,10 @@ export async function openBackupSource(target: string, kind: 'disk' | 'partition
     return openImagePartition(file, partition);
   }
   const info = await stat(target).catch((error: unknown) => {
-    throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} does not exist.`, path: target }, { cause: error });
+    throw openFailure(error, target);
   });
   const source = await openByteSource(target).catch((error: unknown) => {
-    const errno = (error as { code?: string }).code;
-    if (errno && UNREADABLE_ERRNOS.includes(errno)) throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `${target}: ${errno}.`, path: target, errno }, { cause: error });
-    throw error;
+    throw openFailure(error, target);
   });
   try {
     let facts: SnapshotSource;
@@ -182,7 +193,8 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
   let logicalSectorSize = options.sectorSize;
   try {
     if (!info) {
-      if (partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} does not exist.`, path: file });
+      // A missing /dev name is a disk that is not there: never make an image file in /dev.
+      if (partition !== undefined || path.resolve(file).startsWith('/dev/')) throw deviceNotFound(file);
       handle = await open(file, 'wx');
       await handle.truncate(options.createBytes);
       fresh = true;

@@ -5,13 +5,14 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DiskSummary } from '../core/disk-facts.ts';
 import { LifeboatError } from '../core/errors.ts';
+import { openFailure } from './device-endpoints.ts';
 import { openByteSource, type FileByteSource } from './file-source.ts';
 import { listDisks } from './sysfs-disks.ts';
 
 /** The summary of a named device or image file (an image file is a disk of transport "file"). */
 export async function describeTarget(target: string): Promise<DiskSummary> {
   const info = await stat(target).catch((error: unknown) => {
-    throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} does not exist.`, path: target }, { cause: error });
+    throw openFailure(error, target);
   });
   if (info.isBlockDevice()) {
     const name = path.basename(target);

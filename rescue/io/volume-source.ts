@@ -7,10 +7,8 @@ import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { detectSectorSize, readPartitionTable } from '../core/partition-table/partition-table.ts';
 import { findWholeDiskTable } from '../core/partition-table/whole-disk.ts';
 import { openClonezillaVolume, isClonezillaDirectory } from './clonezilla-volume.ts';
-import { splitPartitionSuffix } from './device-endpoints.ts';
+import { openFailure, splitPartitionSuffix } from './device-endpoints.ts';
 import { openByteSource } from './file-source.ts';
-
-const UNREADABLE_ERRNOS = ['EACCES', 'EPERM', 'ENOENT', 'ENXIO', 'EIO', 'ENOMEDIUM', 'EBUSY', 'EISDIR'];
 
 /** An opened volume: its bytes, a name for messages, and close. */
 export interface OpenedVolume {
@@ -27,9 +25,7 @@ export async function openVolume(spec: string): Promise<OpenedVolume> {
   }
   const { file, partition } = await splitPartitionSuffix(spec);
   const whole = await openByteSource(file).catch((error: unknown) => {
-    const errno = (error as { code?: string }).code;
-    if (errno && UNREADABLE_ERRNOS.includes(errno)) throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `${file}: ${errno}.`, path: file, errno }, { cause: error });
-    throw error;
+    throw openFailure(error, file);
   });
   try {
     if (partition === undefined) {

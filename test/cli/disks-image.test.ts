@@ -77,6 +77,6 @@ test('disks on a damaged image reports the coded error and goes on with the next
   t.is(disks[0]?.problem?.code, 'LB_DEVICE_GPT_INVALID');
   t.is(disks[1]?.table?.partitions.length, 1);
   const missing = await lifeboat(['disks', path.join(dir, 'nope.img')]);
-  t.is(missing.exitCode, 2);
-  t.regex(missing.stderr, /LB_INPUT_USAGE/);
+  t.is(missing.exitCode, 3);
+  t.regex(missing.stderr, /LB_DEVICE_NOT_FOUND/);
 });

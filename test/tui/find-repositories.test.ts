@@ -93,7 +93,7 @@ test.serial('attached disks: found on ext4 and NTFS, mounted read-only until a b
   t.is((await lifeboat(['snapshots', '-r', ext4Repo])).exitCode, 0);
   const source = await makeExt4Disk(dir, 'source.img', 16 * MiB, 'SOURCE', sampleFiles(MiB));
   const refused = await lifeboat(['backup', 'disk', source, '-r', ext4Repo]);
-  t.regex(refused.stderr, /LB_REPO_WRITE_FAILED[\s\S]*EROFS/);
+  t.regex(refused.stderr, /LB_REPO_READ_ONLY[\s\S]*EROFS/);
 
   // A backup: the mount is made writable first (ext4 mounted again with its journal, ntfs-3g mounted again).
   for (const repository of [ext4Repo, `${root}/${ntfs}/Lifeboat`]) {

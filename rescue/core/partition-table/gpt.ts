@@ -9,6 +9,7 @@
 // 48, name 56..127 (UTF-16LE, 36 units). GUIDs keep their first three fields little-endian.
 
 import { LifeboatError } from '../errors.ts';
+import { formatBytes } from '../human-units.ts';
 import { crc32 } from './crc32.ts';
 import { encodeGuid, formatGuid, ZERO_GUID } from './guid.ts';
 import { chsForLba, encodeBootSector, GPT_PROTECTIVE_TYPE, type MbrEntry, type SectorReader, EMPTY_ENTRY, parseBootSector } from './mbr.ts';
@@ -77,8 +78,12 @@ export function entryArraySectors(entryCount: number, entrySize: number, sectorS
   return Math.ceil((entryCount * entrySize) / sectorSize);
 }
 
-/** Parses and checks one header sector read at `lba`; returns undefined with a reason when it is not sound. */
-export function parseGptHeader(sector: Uint8Array, lba: number, diskSectors: number, sectorSize: number): { header: GptHeader; entriesCrc: number } | { problem: string } {
+/**
+ * Parses and checks one header sector read at `lba`; returns a reason when it is not sound. A
+ * sound header (CRC correct) that reaches past the disk also gives the disk size it was written
+ * for (`claimedSectors`: its backup header's LBA + 1): a truncated image, or a table of a larger disk.
+ */
+export function parseGptHeader(sector: Uint8Array, lba: number, diskSectors: number, sectorSize: number): { header: GptHeader; entriesCrc: number } | { problem: string; claimedSectors?: number } {
   const offset = lba * sectorSize;
   if (sector.length < HEADER_MIN_BYTES || Buffer.from(sector.subarray(0, 8)).toString('latin1') !== GPT_SIGNATURE) return { problem: `no "EFI PART" signature at LBA ${lba}` };
   const view = new DataView(sector.buffer, sector.byteOffset, sector.length);
@@ -107,9 +112,11 @@ export function parseGptHeader(sector: Uint8Array, lba: number, diskSectors: num
     return { problem: `entry array of ${header.entryCount} x ${header.entrySize} bytes at LBA ${lba}` };
   }
   const arraySectors = entryArraySectors(header.entryCount, header.entrySize, sectorSize);
-  if (header.entriesLba < 2 || header.entriesLba + arraySectors > diskSectors) return { problem: `entry array at LBA ${header.entriesLba} outside the disk` };
+  const claimed = Math.max(header.backupLba, header.currentLba, header.lastUsableLba) + 1;
+  const pastEnd = claimed > diskSectors ? { claimedSectors: claimed } : {};
+  if (header.entriesLba < 2 || header.entriesLba + arraySectors > diskSectors) return { problem: `entry array at LBA ${header.entriesLba} outside the disk`, ...(header.entriesLba >= 2 ? pastEnd : {}) };
   if (header.firstUsableLba > header.lastUsableLba || header.lastUsableLba >= diskSectors) {
-    return { problem: `usable range ${header.firstUsableLba}..${header.lastUsableLba} outside the disk of ${diskSectors} sectors` };
+    return { problem: `usable range ${header.firstUsableLba}..${header.lastUsableLba} outside the disk of ${diskSectors} sectors`, ...(header.firstUsableLba <= header.lastUsableLba ? pastEnd : {}) };
   }
   return { header, entriesCrc: view.getUint32(88, true) };
 }
@@ -178,7 +185,15 @@ export async function parseGpt(readSector: SectorReader, diskSectors: number, se
   const backup = backupLba > 1 && backupLba < diskSectors ? await readHeaderAndEntries(readSector, backupLba, diskSectors, sectorSize) : { problem: `backup header LBA ${backupLba} outside the disk` };
   const used = 'header' in primary ? primary : 'header' in backup ? backup : undefined;
   if (!used) {
-    throw invalid(`Primary: ${(primary as { problem: string }).problem}; backup: ${(backup as { problem: string }).problem}.`, sectorSize);
+    const problems = `Primary: ${(primary as { problem: string }).problem}; backup: ${(backup as { problem: string }).problem}.`;
+    const claimed = 'claimedSectors' in primary ? primary.claimedSectors : undefined;
+    if (claimed !== undefined) {
+      throw new LifeboatError('LB_DEVICE_TABLE_TRUNCATED', {
+        detail: `The primary GPT header is sound (its CRC32 matches) but was written for a disk of at least ${claimed} sectors (${formatBytes(claimed * sectorSize)}); this one has ${diskSectors} (${formatBytes(diskSectors * sectorSize)}), and its backup GPT, at the end, is not there. ${problems}`,
+        offset: sectorSize, claimedSectors: claimed, diskSectors,
+      });
+    }
+    throw invalid(problems, sectorSize);
   }
   if (!('header' in primary)) warnings.push(`The primary GPT is damaged (${primary.problem}); the table was read from the backup at LBA ${backupLba}.`);
   if (!('header' in backup)) warnings.push(`The backup GPT is damaged or missing (${backup.problem}).`);

@@ -3,7 +3,8 @@
 // leaves only ignorable temp files; packs are named by their SHA-256 and checked on read.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { constants as zlibConstants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
@@ -82,22 +83,43 @@ async function readJsonFile(file: string, missingCode: 'LB_REPO_NOT_FOUND' | 'LB
   }
 }
 
+function notAFolder(root: string, cause?: unknown): LifeboatError {
+  return new LifeboatError('LB_REPO_NOT_A_FOLDER', { detail: `${root} is a file, or lies under one.`, path: root }, cause === undefined ? {} : { cause });
+}
+
 /** True when `folder` is missing or empty (a backup may then create a repository in it). */
 export async function isEmptyFolder(folder: string): Promise<boolean> {
   try {
     return (await readdir(folder)).length === 0;
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return true;
+    const errno = (error as { code?: string }).code;
+    if (errno === 'ENOENT') return true;
+    if (errno === 'ENOTDIR') throw notAFolder(folder, error);
     throw error;
   }
+}
+
+/**
+ * Refuses a folder a repository cannot be made in before anything is written: the nearest folder
+ * that exists must be a folder and writable (mkdir reports a read-only mount as ENOENT).
+ */
+async function checkWritable(root: string): Promise<void> {
+  let folder = path.resolve(root);
+  while (!(await stat(folder).then(() => true, () => false)) && path.dirname(folder) !== folder) folder = path.dirname(folder);
+  if (!(await stat(folder)).isDirectory()) throw notAFolder(root);
+  await access(folder, constants.W_OK).catch((error: unknown) => {
+    throw toWriteError(error, folder);
+  });
 }
 
 /** Creates a repository in a missing or empty folder. */
 export async function initRepository(root: string, options: { password?: string; chunkBytes?: number }): Promise<RepositoryConfig> {
   if (!(await isEmptyFolder(root))) {
     const exists = await stat(path.join(root, 'config.json')).then(() => true, () => false);
-    throw new LifeboatError('LB_INPUT_USAGE', { detail: exists ? `${root} already holds a repository.` : `${root} is not empty; choose an empty or new folder.`, path: root });
+    if (exists) throw new LifeboatError('LB_REPO_ALREADY_EXISTS', { detail: `${root} already holds a repository.`, path: root });
+    throw new LifeboatError('LB_REPO_FOLDER_NOT_EMPTY', { detail: `${root} is not empty.`, path: root });
   }
+  await checkWritable(root);
   const config: RepositoryConfig = {
     format: REPOSITORY_FORMAT_NAME,
     version: REPOSITORY_FORMAT_VERSION,
@@ -137,6 +159,7 @@ async function unlockKey(root: string, config: RepositoryConfig, passwordSource:
 
 /** Opens an existing repository and loads its index. */
 export async function openRepository(root: string, passwordSource: PasswordSource, options: { tolerant?: boolean } = {}): Promise<FolderRepository> {
+  if (await stat(root).then((info) => !info.isDirectory(), () => false)) throw notAFolder(root);
   const config = parseConfig(await readJsonFile(path.join(root, 'config.json'), 'LB_REPO_NOT_FOUND'), path.join(root, 'config.json'));
   const key = await unlockKey(root, config, passwordSource);
   const repository = new FolderRepository(root, config, key);

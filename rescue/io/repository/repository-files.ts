@@ -5,12 +5,15 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LifeboatError } from '../../core/errors.ts';
 
-/** Maps a write failure to LB_REPO_DESTINATION_FULL (ENOSPC, EDQUOT, EFBIG) or LB_REPO_WRITE_FAILED. */
+/** Maps a write failure to LB_REPO_DESTINATION_FULL (ENOSPC, EDQUOT, EFBIG), LB_REPO_READ_ONLY (EROFS, EACCES, EPERM) or LB_REPO_WRITE_FAILED. */
 export function toWriteError(error: unknown, root: string): LifeboatError {
   if (error instanceof LifeboatError) return error;
   const errno = (error as { code?: string }).code ?? 'unknown';
   if (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EFBIG') {
     return new LifeboatError('LB_REPO_DESTINATION_FULL', { detail: `${root}: ${errno}.`, path: root, errno }, { cause: error });
+  }
+  if (errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM') {
+    return new LifeboatError('LB_REPO_READ_ONLY', { detail: `${root}: ${errno === 'EROFS' ? 'the filesystem is mounted read-only' : 'no permission to write'} (${errno}).`, path: root, errno }, { cause: error });
   }
   return new LifeboatError('LB_REPO_WRITE_FAILED', { detail: `${root}: ${errno}.`, path: root, errno }, { cause: error });
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { LifeboatError } from '../../core/errors.ts';
 import { parseLock, type LockInfo } from '../../core/repository/format.ts';
 import { processAlive } from '../process-alive.ts';
-import { writeFileAtomic } from './repository-files.ts';
+import { toWriteError, writeFileAtomic } from './repository-files.ts';
 
 /** A lock not refreshed for this long (another host's crashed process) counts as stale. */
 export const STALE_LOCK_MS = 30 * 60 * 1000;
@@ -77,7 +77,7 @@ function isReadOnlyFilesystem(error: unknown): boolean {
 export async function acquireLock(folder: string, options: { exclusive: boolean; command: string }): Promise<{ lock: RepositoryLock; removedStale: string[] }> {
   const removedStale: string[] = [];
   await mkdir(folder, { recursive: true }).catch((error: unknown) => {
-    if (options.exclusive || !isReadOnlyFilesystem(error)) throw error;
+    if (options.exclusive || !isReadOnlyFilesystem(error)) throw toWriteError(error, folder);
   });
   const conflicts = async (own: string | undefined) => {
     const found: string[] = [];

@@ -20,7 +20,7 @@ export async function newPassword(context: CliContext, args: RepositoryArgs): Pr
     const first = await services.ask('New repository password: ', { secret: true });
     if (first !== undefined) {
       const second = await services.ask('Repeat the password: ', { secret: true });
-      if (first !== second) throw new LifeboatError('LB_INPUT_USAGE', { detail: 'The two passwords differ.' });
+      if (first !== second) throw new LifeboatError('LB_INPUT_PASSWORDS_DIFFER', { detail: 'Nothing was created.' });
       if (first.length > 0) return first;
     }
   }
