@@ -110,6 +110,7 @@ export async function installHostPrograms(rootfs: string, programs: readonly Ext
       await symlink(program.mediumPath, path.join(rootfs, link));
     }
     for (const file of program.dataFiles ?? []) {
+      if (installed.dataFiles.includes(file)) continue;
       if (!(await exists(file))) throw new LifeboatError('LB_BUILD_TOOL_MISSING', { detail: `${file} (read by ${program.name}) not found; install ${program.debianPackage}.`, package: program.debianPackage });
       await mkdir(path.dirname(path.join(rootfs, file)), { recursive: true });
       await copyFile(file, path.join(rootfs, file));

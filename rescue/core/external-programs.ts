@@ -29,6 +29,8 @@ const busybox = (name: string, mediumPath: string, purpose: string): ExternalPro
   name, debianPackage: BUSYBOX, mediumPath, purpose, identify: { args: ['--help'], pattern: /BusyBox|Usage|usage/ },
 });
 const UTIL_LINUX = /util-linux/;
+/** glibc's conversions for the DOS code pages dosfstools reads names and labels with (libc6; /usr/lib links to /lib on the medium). */
+const DOS_CODEPAGES = ['/lib/x86_64-linux-gnu/gconv/gconv-modules.cache', '/lib/x86_64-linux-gnu/gconv/IBM850.so', '/lib/x86_64-linux-gnu/gconv/IBM437.so'];
 
 /** Every external program, by the name code refers to it with (PROGRAMS.resize2fs). */
 export const PROGRAMS = {
@@ -39,8 +41,8 @@ export const PROGRAMS = {
   debugfs: { name: 'debugfs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/debugfs', purpose: 'inspects and salvages ext2/3/4 filesystems in the shell', identify: { args: ['-V'], pattern: /debugfs \d/ } },
   dumpe2fs: { name: 'dumpe2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/dumpe2fs', purpose: 'prints an ext2/3/4 superblock and groups in the shell', identify: { args: ['-V'], pattern: /dumpe2fs \d/ } },
   // dosfstools, fatresize
-  fsckFat: { name: 'fsck.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/fsck.fat', purpose: 'the FAT checker the catalogue\'s fixes name', identify: { args: ['--help'], pattern: /Check FAT filesystem/ }, links: ['/sbin/fsck.vfat', '/sbin/dosfsck'] },
-  mkfsFat: { name: 'mkfs.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/mkfs.fat', purpose: 'makes FAT filesystems in the shell', identify: { args: ['--help'], pattern: /mkfs\.fat \d/ }, links: ['/sbin/mkfs.vfat', '/sbin/mkdosfs'] },
+  fsckFat: { name: 'fsck.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/fsck.fat', purpose: 'the FAT checker the catalogue\'s fixes name', identify: { args: ['--help'], pattern: /Check FAT filesystem/ }, links: ['/sbin/fsck.vfat', '/sbin/dosfsck'], dataFiles: DOS_CODEPAGES },
+  mkfsFat: { name: 'mkfs.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/mkfs.fat', purpose: 'makes FAT filesystems in the shell', identify: { args: ['--help'], pattern: /mkfs\.fat \d/ }, links: ['/sbin/mkfs.vfat', '/sbin/mkdosfs'], dataFiles: DOS_CODEPAGES },
   fatresize: { name: 'fatresize', debianPackage: 'fatresize', mediumPath: '/usr/sbin/fatresize', purpose: 'grows a FAT filesystem (restore --grow; on the whole disk, naming the partition)', identify: { args: ['--help'], pattern: /fatresize/ } },
   // exfatprogs
   fsckExfat: { name: 'fsck.exfat', debianPackage: 'exfatprogs', mediumPath: '/usr/sbin/fsck.exfat', purpose: 'the exFAT checker the catalogue\'s fixes name', identify: { args: ['-V'], pattern: /exfatprogs version/ } },

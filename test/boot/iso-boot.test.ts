@@ -264,6 +264,9 @@ test('ISO layout: every listed program starts from the unpacked initramfs (chroo
     // As Lifeboat runs it (its path), and as a user types it in the medium's login shell (its name).
     script.push(`echo "@@direct ${index}"`, `${program.mediumPath} ${args} </dev/null 2>&1`, `echo "@@shell ${index}"`, `${program.name} ${args} </dev/null 2>&1`);
   }
+  // Their data at work: dosfstools' code page (glibc's gconv), mke2fs.conf, a file system made and checked clean.
+  script.push('echo "@@fat"', 'mkfs.fat -C /tmp/fat.img 2048 >/dev/null 2>&1; fsck.fat -n -v /tmp/fat.img 2>&1');
+  script.push('echo "@@ext"', 'truncate -s 8M /tmp/ext.img; mke2fs -F /tmp/ext.img 2>&1; e2fsck -fn /tmp/ext.img 2>&1');
   script.push('echo "@@end"');
   await writeFile(path.join(root, 'tmp', 'identify.sh'), `${script.join('\n')}\n`);
   const run = await execa('unshare', ['--mount', '--fork', 'sh', '-c', 'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh /tmp/identify.sh', 'sh', root], {
@@ -282,5 +285,9 @@ test('ISO layout: every listed program starts from the unpacked initramfs (chroo
       else if (program.debianPackage !== 'busybox-static' && /BusyBox v\d/.test(output)) failures.push(`${way}: ${program.name} is busybox's applet`);
     }
   }
+  const fat = sections.get('fat') ?? '';
+  if (!/0 files, \d+\/\d+ clusters/.test(fat) || /Cannot initialize conversion/.test(fat)) failures.push(`fsck.fat of a new FAT: ${fat.slice(0, 400)}`);
+  const ext = sections.get('ext') ?? '';
+  if (/Couldn't find mke2fs.conf|mke2fs\.conf/.test(ext) || !/11\/\d+ files/.test(ext)) failures.push(`mke2fs and e2fsck -fn: ${ext.slice(0, 400)}`);
   t.deepEqual(failures, []);
 });
