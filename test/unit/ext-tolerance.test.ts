@@ -236,3 +236,16 @@ test('a journal inode that is not a journal is replaced by its superblock copy, 
   t.is(files.length, 21);
   t.deepEqual(files, expected);
 });
+
+test('used-block map: a BLOCK_UNINIT group that holds data has its bitmap read; a block bitmap on the superblock is refused (f_uninit_set_inode_not_set, f_miss_blk_bmap)', async (t) => {
+  const uninit = await unpackE2fsImage('f_uninit_set_inode_not_set', path.join(work, 'f_uninit_set_inode_not_set.img'));
+  const { stdout } = await execa('debugfs', ['-R', 'blocks /Documentation/00-INDEX', uninit]);
+  const blocks = stdout.trim().split(/\s+/).map(Number);
+  t.true(blocks.length > 0 && blocks.every((block) => block > 8192 && block <= 16384), 'the file lives in group 1, marked BLOCK_UNINIT');
+  const extents = await usedExtents(uninit);
+  const covered = (block: number) => extents.some((extent) => extent.offset <= block * 1024 && block * 1024 + 1024 <= extent.offset + extent.length);
+  t.deepEqual(blocks.filter((block) => !covered(block)), [], 'every block of the file is in the map');
+  const missing = await unpackE2fsImage('f_miss_blk_bmap', path.join(work, 'f_miss_blk_bmap.img'));
+  const error = await usedExtents(missing).then(() => undefined, (thrown: unknown) => thrown);
+  t.true(isCorrupt(error, /group 0's block bitmap at block 0 lies outside .* or on a superblock/), String(error));
+});

@@ -74,6 +74,8 @@ async function replayedView(source: ByteSource): Promise<ByteSource[]> {
 
 interface GroupDescriptor {
   readonly blockBitmap: number;
+  /** bg_free_blocks_count (clusters with bigalloc). */
+  readonly freeBlocks: number;
   readonly inodeBitmap: number;
   readonly inodeTable: number;
   readonly flags: number;
@@ -104,6 +106,7 @@ function descriptorReader(source: ByteSource, layout: ExtLayout): (group: number
       cached!.u32(at + lo, field) + (layout.is64 ? cached!.u32(at + hi, field) * 2 ** 32 : 0);
     return {
       blockBitmap: wide(0x00, 0x20, 'bg_block_bitmap'),
+      freeBlocks: cached.u16(at + 0x0c, 'bg_free_blocks_count_lo') + (layout.is64 ? cached.u16(at + 0x2c, 'bg_free_blocks_count_hi') * 0x10000 : 0),
       inodeBitmap: wide(0x04, 0x24, 'bg_inode_bitmap'),
       inodeTable: wide(0x08, 0x28, 'bg_inode_table'),
       flags: cached.u16(at + 0x12, 'bg_flags'),
@@ -179,20 +182,30 @@ async function* readGroupBits(source: ByteSource, layout: ExtLayout, uninitRuns:
     const blockCount = groupBlockCount(layout, group);
     const clusterCount = Math.ceil(blockCount / layout.clusterRatio);
     const bitmapBytes = Math.ceil(clusterCount / 8);
-    let bits: Uint8Array;
-    if (isUninit(layout, descriptor)) {
-      bits = new Uint8Array(bitmapBytes);
-      for (const run of superAndDescriptorRuns(layout, group)) markBlocks(layout, bits, firstBlock, blockCount, run);
-    } else {
-      const at = descriptor.blockBitmap;
-      if (at < layout.firstDataBlock || at >= layout.blocksCount) {
-        throw corrupt('ext', 'bg_block_bitmap', descriptor.offset, `group ${group}'s block bitmap at block ${at} lies outside the ${layout.blocksCount} blocks.`);
-      }
-      bits = new Uint8Array(await readStructure(source, 'ext', 'block bitmap', at * layout.blockSize, bitmapBytes)); // a copy (markBlocks writes into it) even from a Buffer
-    }
+    let bits = new Uint8Array(bitmapBytes);
+    for (const run of superAndDescriptorRuns(layout, group)) markBlocks(layout, bits, firstBlock, blockCount, run);
     for (const run of overlapping(uninitRuns, firstBlock, blockCount)) markBlocks(layout, bits, firstBlock, blockCount, run);
+    // A BLOCK_UNINIT group whose descriptor counts fewer free clusters than the reconstruction leaves
+    // holds data all the same (e2fsck: "block(s) in use but group is marked BLOCK_UNINIT"): its bitmap is read.
+    if (!isUninit(layout, descriptor) || descriptor.freeBlocks < clusterCount - countSetBits(bits, clusterCount)) {
+      const at = descriptor.blockBitmap;
+      if (at < layout.firstDataBlock || at >= layout.blocksCount || isSuperOrDescriptorBlock(layout, at)) {
+        throw corrupt('ext', 'bg_block_bitmap', descriptor.offset, `group ${group}'s block bitmap at block ${at} lies outside the ${layout.blocksCount} blocks or on a superblock or descriptor block.`);
+      }
+      const read = await readStructure(source, 'ext', 'block bitmap', at * layout.blockSize, bitmapBytes);
+      if (isUninit(layout, descriptor)) for (let i = 0; i < bitmapBytes; i++) bits[i] = (bits[i] ?? 0) | (read[i] ?? 0);
+      else bits = new Uint8Array(read); // a copy (markBlocks writes into it) even from a Buffer
+      for (const run of overlapping(uninitRuns, firstBlock, blockCount)) markBlocks(layout, bits, firstBlock, blockCount, run);
+    }
     yield { group, firstBlock, clusterCount, bits };
   }
+}
+
+/** True when `block` holds its group's superblock copy or a descriptor block (a bitmap there is a missing one: f_miss_blk_bmap names block 0). */
+function isSuperOrDescriptorBlock(layout: ExtLayout, block: number): boolean {
+  if (block === 0 || block < layout.firstDataBlock) return true;
+  const group = Math.floor((block - layout.firstDataBlock) / layout.blocksPerGroup);
+  return superAndDescriptorRuns(layout, group).some((run) => block >= run.start && block < run.start + run.count);
 }
 
 /** Sets the bits of a block run's clusters that fall inside the group. */
