@@ -249,3 +249,13 @@ test('used-block map: a BLOCK_UNINIT group that holds data has its bitmap read; 
   const error = await usedExtents(missing).then(() => undefined, (thrown: unknown) => thrown);
   t.true(isCorrupt(error, /group 0's block bitmap at block 0 lies outside .* or on a superblock/), String(error));
 });
+
+test('attributes ext4 keeps for itself (fs-verity index 11 in f_verity, the encryption context index 9 in f_badsymlinks2) are not listed, as Linux never lists them', async (t) => {
+  const verity = await unpackE2fsImage('f_verity', path.join(work, 'f_verity.img'));
+  const { stdout } = await execa('debugfs', ['-R', 'ea_list /file', verity]);
+  t.regex(stdout, /^\s+v \(16\)/m, 'debugfs sees the attribute, with no prefix it knows');
+  await withTree(verity, async (tree) => t.deepEqual(await tree.extendedAttributes((await walkPath(tree, '/file')).entry), []));
+  const encrypted = path.join(work, 'f_badsymlinks2.img');
+  await unpackE2fsImage('f_badsymlinks2', encrypted);
+  await withTree(encrypted, async (tree) => t.deepEqual(await tree.extendedAttributes((await walkPath(tree, '/encrypted/fast_isize_too_small')).entry), []));
+});

@@ -18,7 +18,7 @@ import { parseDirents, type RawDirent } from './ext-directory.ts';
 import { replayExtJournal } from './ext-journal-replay.ts';
 import { decodeInode, EXT_INODE_FLAG, I_BLOCK_BYTES, type ExtInode } from './ext-inode.ts';
 import { ExtVolume } from './ext-volume.ts';
-import { aclToXattrForm, blockXattrs, inodeXattrs, type RawXattr } from './ext-xattrs.ts';
+import { aclToXattrForm, blockXattrs, inodeXattrs, isInternalXattr, type RawXattr } from './ext-xattrs.ts';
 
 const ROOT_INODE = 2;
 /** Blocks of a directory read at once (1 MiB with 4 KiB blocks). */
@@ -118,6 +118,7 @@ class ExtTree implements FileTree {
     const result: ExtendedAttribute[] = [];
     for (const attribute of raw) {
       if (attribute.index === 7 && attribute.suffix === 'data') continue; // inline data: the file's content, not an attribute
+      if (isInternalXattr(attribute.index)) continue;
       let value = await this.xattrValue(inode, attribute);
       if (attribute.index === 2 || attribute.index === 3) value = aclToXattrForm(value, `inode ${inode.number} ${attribute.name}`, inode.offset);
       result.push({ name: attribute.name, value });

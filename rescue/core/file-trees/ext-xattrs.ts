@@ -26,7 +26,14 @@ const PREFIX_BY_INDEX: Readonly<Record<number, string>> = {
   6: 'security.',
   7: 'system.',
   8: 'system.richacl',
+  9: 'ext4-internal.encryption.',
+  11: 'ext4-internal.verity.',
 };
+
+/** Attributes ext4 keeps for itself and Linux never lists (9: the encryption context "c", 11: fs-verity's descriptor location "v", f_verity). */
+export function isInternalXattr(index: number): boolean {
+  return index === 9 || index === 11;
+}
 
 /** One attribute as stored: prefix index, name without its prefix, and where its value is. */
 export interface RawXattr {
