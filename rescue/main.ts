@@ -16,6 +16,7 @@ import { parseScanScope, SCAN_SCOPE_ENV } from './core/attached-repositories.ts'
 import type { RepositorySearch } from './ui/tui/tui-context.ts';
 import { askOnTerminal } from './io/terminal-prompt.ts';
 import type { RepositoryServices } from './ui/cli/context.ts';
+import { repositoryFromEnvironment } from './ui/cli/repository-access.ts';
 import { backupCommand } from './ui/cli/backup-command.ts';
 import { checkCommand } from './ui/cli/check-command.ts';
 import { forgetCommand } from './ui/cli/forget-command.ts';
@@ -221,6 +222,7 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .alias('h', 'help')
     .strict()
     .wrap(Math.min(100, process.stdout.columns ?? 80))
+    .middleware(repositoryFromEnvironment(context.repositories.env), true)
     .exitProcess(false)
     .fail((message, error) => {
       throw error ?? new LifeboatError('LB_INPUT_USAGE', { detail: message });

@@ -106,7 +106,7 @@ function requireString(where: string, step: number, fields: Fields, name: string
   return value;
 }
 
-function checkStep(raw: unknown, index: number, context: { baseDir: string; repository: string | undefined; passwordFile: string | undefined; confirm: boolean }): JobStep {
+function checkStep(raw: unknown, index: number, context: { baseDir: string; repository: string | undefined; defaultRepository: string | undefined; passwordFile: string | undefined; confirm: boolean }): JobStep {
   const step = index + 1;
   if (!isObject(raw)) throw bad(`Step ${step}`, 'steps', 'must hold objects with a "do" field.', step);
   const kind = raw.do;
@@ -116,8 +116,9 @@ function checkStep(raw: unknown, index: number, context: { baseDir: string; repo
   for (const name of Object.keys(raw)) {
     if (!STEP_FIELDS[stepKind].includes(name)) throw bad(where, name, `is not a field of ${stepKind} steps (fields: ${STEP_FIELDS[stepKind].join(', ')}).`, step);
   }
-  const repositoryField = raw.repository === undefined && context.repository !== undefined ? context.repository : raw.repository;
+  const repositoryField = raw.repository ?? context.repository ?? context.defaultRepository;
   const repositoryArgv = (): string[] => {
+    if (repositoryField === undefined) throw bad(where, 'repository', 'is missing: give it in the step, in the job, or with the LIFEBOAT_REPOSITORY environment variable.', step);
     const repository = requireString(where, step, { repository: repositoryField }, 'repository');
     return ['-r', resolvePath(context.baseDir, repository), ...(context.passwordFile ? ['--password-file', context.passwordFile] : [])];
   };
@@ -161,8 +162,11 @@ function checkStep(raw: unknown, index: number, context: { baseDir: string; repo
   };
 }
 
-/** Parses and checks a job; relative paths are taken from `baseDir` (the job file's folder). */
-export function parseJob(text: string, options: { baseDir: string }): Job {
+/**
+ * Parses and checks a job; relative paths are taken from `baseDir` (the job file's folder).
+ * `defaultRepository` (LIFEBOAT_REPOSITORY, absolute) serves steps when neither they nor the job name one.
+ */
+export function parseJob(text: string, options: { baseDir: string; defaultRepository?: string }): Job {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -183,7 +187,7 @@ export function parseJob(text: string, options: { baseDir: string }): Job {
     if (raw[name] !== undefined && (typeof raw[name] !== 'string' || raw[name] === '')) throw bad('The job', name, 'must be a non-empty string.');
   }
   const passwordFile = raw['password-file'] === undefined ? undefined : resolvePath(options.baseDir, raw['password-file'] as string);
-  const context = { baseDir: options.baseDir, repository: raw.repository as string | undefined, passwordFile, confirm: raw.confirm === true };
+  const context = { baseDir: options.baseDir, repository: raw.repository as string | undefined, defaultRepository: options.defaultRepository, passwordFile, confirm: raw.confirm === true };
   return {
     steps: steps.map((step, index) => checkStep(step, index, context)),
     then: then as JobThen,

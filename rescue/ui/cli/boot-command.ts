@@ -36,9 +36,9 @@ export interface BootDependencies {
 }
 
 /** What the countdown names: the job and its steps; undefined when the job is not valid (it then runs at once, fails with its code, and is logged). */
-async function describeJob(file: string, deps: BootDependencies): Promise<string | undefined> {
+async function describeJob(file: string, deps: BootDependencies, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
   try {
-    const job = await loadJob(file, deps.readTextFile);
+    const job = await loadJob(file, deps.readTextFile, env);
     return `Job ${file} (${job.steps.map((step) => step.do).join(', ')}; then ${job.then})`;
   } catch {
     return undefined;
@@ -69,7 +69,7 @@ export function bootCommand(context: CliContext, deps: BootDependencies): Comman
       const memoryMiB = Math.round(os.totalmem() / 1048576);
       context.stdout.write(`\nlifeboat ${context.version}: firmware ${firmware}; kernel ${os.release()}; memory ${memoryMiB} MiB\n`);
       if (job !== undefined) {
-        const what = await describeJob(job, deps);
+        const what = await describeJob(job, deps, context.repositories.env);
         if (what !== undefined && (await deps.countdown(request.countdownSeconds ?? JOB_COUNTDOWN_SECONDS, what)) === 'cancelled') return;
       }
       context.stdout.write(`${RUN_MARKERS.begin}\n`);

@@ -10,7 +10,7 @@ import { parseSnapshotSpec } from '../../core/repository/select-snapshot.ts';
 import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
 import { openSnapshotVolume } from '../../ops/snapshot-source.ts';
 import type { CliContext } from './context.ts';
-import { withRepository, type RepositoryArgs } from './repository-access.ts';
+import { repositoryFor, withRepository, type RepositoryArgs } from './repository-access.ts';
 import { findSnapshot } from './restore-command.ts';
 
 /** Options of the browsing commands. */
@@ -24,7 +24,7 @@ export interface BrowseArgs {
 /** Adds -r (optional here), --password-file, --tag and --json. */
 export function withBrowseOptions<T>(yargs: Argv<T>): Argv<T & BrowseArgs> {
   return yargs
-    .option('repo', { alias: 'r', type: 'string', describe: 'Read SOURCE as SNAPSHOT[:N] from this repository' })
+    .option('repo', { alias: 'r', type: 'string', describe: 'Read SOURCE as SNAPSHOT[:N] from this repository (default for a SOURCE like latest or an id: $LIFEBOAT_REPOSITORY)' })
     .option('password-file', { type: 'string', describe: 'Read the repository password from this file (else LIFEBOAT_PASSWORD, else a prompt)' })
     .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' }) as unknown as Argv<T & BrowseArgs>;
@@ -49,7 +49,8 @@ export async function withFileTree<T>(context: CliContext, args: BrowseArgs, sou
     for (const notice of tree.notices ?? []) context.stderr.write(`notice: ${label}: ${notice}\n`);
     return useTree(tree, label);
   };
-  if (args.repo === undefined) {
+  const repo = repositoryFor(args, source);
+  if (repo === undefined) {
     const volume = await context.browse.openVolume(source);
     try {
       return await use(await context.browse.openFileTree(volume.source), volume.label);
@@ -58,7 +59,7 @@ export async function withFileTree<T>(context: CliContext, args: BrowseArgs, sou
     }
   }
   const spec = parseSnapshotSpec(source);
-  const repositoryArgs: RepositoryArgs = { repo: args.repo, 'password-file': args['password-file'], json: args.json };
+  const repositoryArgs: RepositoryArgs = { repo, 'password-file': args['password-file'], json: args.json };
   return withRepository(context, repositoryArgs, { exclusive: false, command }, async (repository) => {
     const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
     if (manifest.kind === 'files') return use(openFilesSnapshot(repository, manifest), id.slice(0, 8));

@@ -14,7 +14,7 @@ import type { CliContext, RepositoryHandle } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
 import { restoreFilesSnapshot } from './restore-files-snapshot.ts';
 import { describeTargetLoss } from './target-loss.ts';
-import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
+import { repositoryFor, withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 import { withExamples } from './command-examples.ts';
 
@@ -62,9 +62,9 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
         .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the restore succeeded' }) as never,
     handler: async (args) => {
-      const clonezilla = args.repo === undefined ? await findClonezillaSource(context, args.snapshot) : undefined;
+      const repo = repositoryFor(args, args.snapshot);
+      const clonezilla = repo === undefined ? await findClonezillaSource(context, args.snapshot) : undefined;
       if (clonezilla) return runClonezillaRestore(context, args, clonezilla);
-      const { repo } = args;
       if (repo === undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: `Missing required argument: repo (-r REPO); without -r, ${args.snapshot} must be a Clonezilla image directory.` });
       const services = context.repositories;
       const spec = parseSnapshotSpec(args.snapshot);

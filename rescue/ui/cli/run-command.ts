@@ -24,12 +24,13 @@ interface RunArgs {
   job: string;
 }
 
-/** Reads and checks a job file (relative paths inside it are taken from its folder). */
-export async function loadJob(file: string, readTextFile: (file: string) => Promise<string>): Promise<Job> {
+/** Reads and checks a job file (relative paths inside it are taken from its folder); steps without a repository use LIFEBOAT_REPOSITORY from `env`. */
+export async function loadJob(file: string, readTextFile: (file: string) => Promise<string>, env: Readonly<Record<string, string | undefined>> = {}): Promise<Job> {
   const text = await readTextFile(file).catch((error: unknown) => {
     throw new LifeboatError('LB_INPUT_BAD_JOB', { detail: `The job file ${file} cannot be read: ${(error as Error).message}.`, path: file, field: '' }, { cause: error });
   });
-  return parseJob(text, { baseDir: path.dirname(path.resolve(file)) });
+  const fromEnvironment = env.LIFEBOAT_REPOSITORY;
+  return parseJob(text, { baseDir: path.dirname(path.resolve(file)), ...(fromEnvironment ? { defaultRepository: path.resolve(fromEnvironment) } : {}) });
 }
 
 /** Runs a checked job; returns the exit code of the first failed step (0 when all succeeded). */
@@ -77,7 +78,7 @@ export function runCommand(context: CliContext, deps: JobDependencies, outcome: 
     describe: 'Run an unattended job: backup, verify, restore and get steps from a JSON file, then power off, reboot or stay',
     builder: (yargs: Argv) => withExamples(yargs, 'run').positional('job', { type: 'string', demandOption: true, describe: 'The job file (JSON; see README "Unattended jobs")' }) as Argv<RunArgs>,
     handler: async (args) => {
-      const job = await loadJob(args.job, deps.readTextFile);
+      const job = await loadJob(args.job, deps.readTextFile, context.repositories.env);
       outcome.exitCode = await runJob(job, args.job, context, deps);
     },
   };
