@@ -11,9 +11,14 @@
 //    single VmHWM if higher);
 //  - CPU time (user + system) of each command's process tree, printed beside the wall times: on this
 //    shared machine it varies less with other load than wall time does (no goal is set on it).
-// Page cache warm for both (the source is read once before each timed step, `sync` before each), tools
-// interleaved, in turn first: peer then lifeboat in odd runs, lifeboat then peer in even runs (use an
-// even --runs). The side that runs second starts in the wake of the other's 4 GiB restore: on this
+// Two media, each reported on its own: the image file itself (read through the page cache, as Lifeboat
+// reads image files) and a loop device over it (the path a rescue really takes: Lifeboat reads and
+// writes a block device with O_DIRECT, partclone through the device's own cache; a fresh loop device
+// per step, the source read-only; the restore goes onto a loop device over a fresh sparse file).
+// The image file's page cache is warm for both media (the source is read once before each timed step,
+// `sync` before each), so the two media differ in the path, not in the storage. Tools interleaved, in
+// turn first: peer then lifeboat in odd runs, lifeboat then peer in even runs (use an even --runs of
+// at least 4: the figures are medians, and fewer than 3 runs are marked as a smoke run). The side that runs second starts in the wake of the other's 4 GiB restore: on this
 // virtual machine the host then takes CPU time from the guest for many seconds (steal time during
 // lifeboat's NTFS backup: 115-158 ticks right after the peer's restore, 42-52 after 15 s of waiting,
 // ~11 with nothing before; the backup took 10.6-10.8 s, 9.6-10.3 s and 8.8-9.7 s). With a fixed
@@ -22,7 +27,7 @@
 // this machine's /usr), in the work folder and reused while their stamp file matches; --fresh
 // regenerates them. Mixed content: system files (~700 MiB), log and CSV text (~500 MiB), random data
 // (~500 MiB), zero-filled files (~250 MiB), thousands of small files and some large ones.
-// Run as root: node scripts/bench-repository.ts [--fs ext4|ntfs|all] [--runs 2] [--work /var/tmp/lifeboat-bench]
+// Run as root: node scripts/bench-repository.ts [--fs ext4|ntfs|all] [--media file,device] [--runs 4] [--work /var/tmp/lifeboat-bench]
 //   [--program sea|checkout] [--fresh] [--json] [--tools peer,lifeboat] [--size-gib 4 (the content scales with it)] [--seed 4]
 
 import { execa } from 'execa';
@@ -47,7 +52,8 @@ const DATA_VERSION = 1;
 const { values } = parseArgs({
   options: {
     fs: { type: 'string', default: 'all' },
-    runs: { type: 'string', default: '2' },
+    runs: { type: 'string', default: '4' },
+    media: { type: 'string', default: 'file,device' },
     work: { type: 'string', default: '/var/tmp/lifeboat-bench' },
     fresh: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -57,11 +63,20 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '4' },
   },
 });
-const RUNS = Math.max(1, Number(values.runs) || 2);
+const RUNS = Math.max(1, Number(values.runs) || 4);
+/** Medians of fewer runs than this are not figures to quote. */
+const MIN_QUOTED_RUNS = 3;
 const SIZE_GIB = Number(values['size-gib']) || 4;
 const SEED = Number(values.seed) >>> 0;
 const SCALE = SIZE_GIB / 4;
 const TOOLS = new Set((values.tools ?? '').split(','));
+/** Where the source is read and the restore written: the image file, or a loop device over it. */
+type Media = 'file' | 'device';
+const MEDIA_NAMES: Readonly<Record<Media, string>> = {
+  file: 'image file (page cache)',
+  device: 'loop device (Lifeboat O_DIRECT)',
+};
+const MEDIA = (values.media ?? '').split(',').filter((name): name is Media => name === 'file' || name === 'device');
 const WORK = path.resolve(values.work ?? '/var/tmp/lifeboat-bench');
 /**
  * What is measured: 'sea' (default), the single executable users run, built from this checkout
@@ -557,6 +572,28 @@ async function freshTarget(file: string, sizeBytes: number): Promise<void> {
   await execa('sync');
 }
 
+/**
+ * Runs `use` on the image itself, or on a new loop device over it (read-only for a source), detached
+ * afterwards: a fresh device has no cached pages of its own, and a rewritten image is seen whole.
+ */
+async function onMedia<T>(media: Media, image: string, access: 'ro' | 'rw', use: (target: string) => Promise<T>): Promise<T> {
+  if (media === 'file') return use(image);
+  const args = ['--find', '--show', ...(access === 'ro' ? ['--read-only'] : []), image];
+  let device = '';
+  for (let attempt = 1; device === ''; attempt++) {
+    // Other programs attach loop devices too: --find can lose the race for a free one.
+    const result = await execa('losetup', args, { reject: false });
+    if (result.exitCode === 0) device = result.stdout.trim();
+    else if (attempt >= 5) throw new Error(`losetup ${args.join(' ')}: ${result.stderr}`);
+    else await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+  }
+  try {
+    return await use(device);
+  } finally {
+    await execa('losetup', ['-d', device], { reject: false });
+  }
+}
+
 interface SideRun {
   backupSeconds: number;
   backupCpuSeconds: number;
@@ -590,16 +627,18 @@ async function verify(fs: Filesystem, restored: string, pristine: string): Promi
   return { checkProblem: problem, checkNote: note, identical: exitCode === 0 };
 }
 
-async function runPeer(fs: Filesystem, source: string, pristine: string, dir: string, sizeBytes: number): Promise<SideRun> {
+async function runPeer(fs: Filesystem, media: Media, source: string, pristine: string, dir: string, sizeBytes: number): Promise<SideRun> {
   const image = path.join(dir, 'peer.pcl.zst');
   const restored = path.join(dir, 'peer-restored.img');
   await rm(image, { force: true });
   await warm(source);
-  const backup = await measure('bash', ['-c', `set -o pipefail; ${fs.partclone} -c -q -L /dev/null -s "$1" -o - | zstd -q -T0 -3 -c > "$2"`, 'bash', source, image]);
+  const backup = await onMedia(media, source, 'ro', (input) =>
+    measure('bash', ['-c', `set -o pipefail; ${fs.partclone} -c -q -L /dev/null -s "$1" -o - | zstd -q -T0 -3 -c > "$2"`, 'bash', input, image]));
   failIfBad(`${fs.partclone} -c | zstd`, backup);
   const storedBytes = (await stat(image)).size;
   await freshTarget(restored, sizeBytes);
-  const restore = await measure('bash', ['-c', `set -o pipefail; zstd -q -dc "$1" | ${fs.partclone} -r -q -C -L /dev/null -s - -O "$2"`, 'bash', image, restored]);
+  const restore = await onMedia(media, restored, 'rw', (output) =>
+    measure('bash', ['-c', `set -o pipefail; zstd -q -dc "$1" | ${fs.partclone} -r -q -C -L /dev/null -s - -O "$2"`, 'bash', image, output]));
   failIfBad(`zstd -dc | ${fs.partclone} -r`, restore);
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
@@ -631,26 +670,28 @@ function failIfSectorBySector(what: string, stdout: string): void {
   if (notice) throw new StepFailure(`${what} copied sector by sector instead of the used blocks:\n${notice}`);
 }
 
-async function runLifeboat(fs: Filesystem, source: string, pristine: string, modified: string, dir: string): Promise<SideRun> {
+async function runLifeboat(fs: Filesystem, media: Media, source: string, pristine: string, modified: string, dir: string, sizeBytes: number): Promise<SideRun> {
   const repo = path.join(dir, 'repo');
   const restored = path.join(dir, 'lifeboat-restored.img');
   await rm(repo, { recursive: true, force: true });
   await warm(source);
-  const backup = await measure(...lifeboat('backup', 'partition', source, '-r', repo, '--json'));
+  const backup = await onMedia(media, source, 'ro', (input) => measure(...lifeboat('backup', 'partition', input, '-r', repo, '--json')));
   failIfBad('lifeboat backup partition', backup);
   const first = doneEvent('lifeboat backup partition', backup.stdout);
   failIfSectorBySector('lifeboat backup partition', backup.stdout);
   const storedBytes = await folderBytes(repo);
-  await rm(restored, { force: true });
+  // Onto an image file Lifeboat makes the file; onto a device, the device is there first.
+  if (media === 'device') await freshTarget(restored, sizeBytes);
+  else await rm(restored, { force: true });
   await execa('sync');
-  const restore = await measure(...lifeboat('restore', '-r', repo, 'latest', restored, '--yes'));
+  const restore = await onMedia(media, restored, 'rw', (output) => measure(...lifeboat('restore', '-r', repo, 'latest', output, '--yes')));
   failIfBad('lifeboat restore', restore);
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
   // The same source path, now with 1% of its files rewritten.
   await execa('cp', ['--sparse=always', modified, source]);
   await warm(source);
-  const second = await measure(...lifeboat('backup', 'partition', source, '-r', repo, '--json'));
+  const second = await onMedia(media, source, 'ro', (input) => measure(...lifeboat('backup', 'partition', input, '-r', repo, '--json')));
   failIfBad('second lifeboat backup partition', second);
   const secondDone = doneEvent('second lifeboat backup partition', second.stdout);
   failIfSectorBySector('second lifeboat backup partition', second.stdout);
@@ -707,6 +748,7 @@ interface Goal {
 
 interface FsReport {
   fs: string;
+  media: Media;
   sizeBytes: number;
   files: number;
   dataBytes: number;
@@ -771,7 +813,7 @@ function printReport(report: FsReport): void {
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(a > 0) || !(b > 0) ? '-' : (a / b).toFixed(2));
   const row = (label: string, a: string, b: string, r: string) => console.log(`  ${label.padEnd(30)} ${a.padStart(14)} ${b.padStart(14)} ${r.padStart(8)}`);
   console.log(
-    `\n${report.fs}: ${+(report.sizeBytes / GiB).toFixed(2)} GiB image, ${(report.dataBytes / MiB).toFixed(0)} MiB in ${report.files} files; ` +
+    `\n${report.fs} on the ${MEDIA_NAMES[report.media]}${report.runs < MIN_QUOTED_RUNS ? ` (a smoke run: fewer than ${MIN_QUOTED_RUNS} runs, no figure to quote)` : ''}: ${+(report.sizeBytes / GiB).toFixed(2)} GiB image, ${(report.dataBytes / MiB).toFixed(0)} MiB in ${report.files} files; ` +
       `second backup after ${report.modifiedFiles} files (${(report.modifiedBytes / MiB).toFixed(1)} MiB) rewritten; median of ${report.runs} run(s), each side first in turn (peer first in odd runs); ` +
       `load average before each run ${report.loadAverages.join(', ')} on ${os.availableParallelism()} CPUs`,
   );
@@ -803,74 +845,92 @@ function printReport(report: FsReport): void {
   }
 }
 
-async function benchFilesystem(fs: Filesystem): Promise<FsReport> {
+interface MediaRuns {
+  readonly peer: SideRun[];
+  readonly lifeboat: SideRun[];
+  readonly peerFailures: string[];
+  readonly lifeboatFailures: string[];
+}
+
+/** One side on one medium in one run: its figures, or its failure. */
+async function runSide(side: { name: 'peer' | 'lifeboat'; label: string; go: () => Promise<SideRun>; results: SideRun[]; failures: string[] }): Promise<void> {
+  const { name, label, go, results, failures } = side;
+  log(`${label}: ${name}`);
+  try {
+    const result = await go();
+    results.push(result);
+    log(
+      `${label}: ${name}: backup ${result.backupSeconds.toFixed(1)} s (CPU ${result.backupCpuSeconds.toFixed(1)} s), ${(result.storedBytes / MiB).toFixed(1)} MiB, ` +
+        `restore ${result.restoreSeconds.toFixed(1)} s${result.secondBackupSeconds === undefined ? '' : `, second backup ${result.secondBackupSeconds.toFixed(1)} s`}, ` +
+        `check ${result.checkProblem ?? (result.checkNote === undefined ? 'clean' : `not clean (${result.checkNote})`)}, ${result.identical ? 'identical to' : 'differs from'} the source, ` +
+        `peak RSS ${[result.backupPeakRssBytes, result.restorePeakRssBytes, ...(result.secondBackupPeakRssBytes === undefined ? [] : [result.secondBackupPeakRssBytes])].map((bytes) => (bytes / MiB).toFixed(0)).join(' / ')} MiB`,
+    );
+  } catch (error) {
+    if (!(error instanceof StepFailure)) throw error;
+    failures.push(error.message);
+    log(`${label}: ${name} FAILED: ${error.message}`);
+  }
+}
+
+async function benchFilesystem(fs: Filesystem): Promise<FsReport[]> {
   const dir = path.join(WORK, fs.name);
   const { pristine, modified, stamp } = await prepareImages(fs, dir);
   const runDir = path.join(dir, 'run');
   const source = path.join(runDir, 'source.img');
-  const peerRuns: SideRun[] = [];
-  const lifeboatRuns: SideRun[] = [];
-  const peerFailures: string[] = [];
-  const lifeboatFailures: string[] = [];
+  const byMedia = new Map<Media, MediaRuns>(MEDIA.map((media) => [media, { peer: [], lifeboat: [], peerFailures: [], lifeboatFailures: [] }]));
   const loadAverages: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     loadAverages.push(Number((os.loadavg()[0] ?? NaN).toFixed(2)));
-    await rm(runDir, { recursive: true, force: true });
-    await mkdir(runDir, { recursive: true });
-    const sides = [
-      ['peer', () => runPeer(fs, source, pristine, runDir, stamp.sizeBytes), peerRuns, peerFailures],
-      ['lifeboat', () => runLifeboat(fs, source, pristine, modified, runDir), lifeboatRuns, lifeboatFailures],
-    ] as const;
-    for (const [name, go, results, failures] of run % 2 === 0 ? sides : [...sides].reverse()) {
-      if (!TOOLS.has(name)) continue;
-      // Every side starts from the pristine image at the same path.
-      await execa('cp', ['--sparse=always', pristine, source]);
-      log(`${fs.name} run ${run + 1}/${RUNS}: ${name}`);
-      try {
-        const result = await go();
-        results.push(result);
-        log(
-          `${fs.name} run ${run + 1}/${RUNS}: ${name}: backup ${result.backupSeconds.toFixed(1)} s (CPU ${result.backupCpuSeconds.toFixed(1)} s), ${(result.storedBytes / MiB).toFixed(1)} MiB, ` +
-            `restore ${result.restoreSeconds.toFixed(1)} s${result.secondBackupSeconds === undefined ? '' : `, second backup ${result.secondBackupSeconds.toFixed(1)} s`}, ` +
-            `check ${result.checkProblem ?? (result.checkNote === undefined ? 'clean' : `not clean (${result.checkNote})`)}, ${result.identical ? 'identical to' : 'differs from'} the source, ` +
-            `peak RSS ${[result.backupPeakRssBytes, result.restorePeakRssBytes, ...(result.secondBackupPeakRssBytes === undefined ? [] : [result.secondBackupPeakRssBytes])].map((bytes) => (bytes / MiB).toFixed(0)).join(' / ')} MiB`,
-        );
-      } catch (error) {
-        if (!(error instanceof StepFailure)) throw error;
-        failures.push(error.message);
-        log(`${fs.name} run ${run + 1}/${RUNS}: ${name} FAILED: ${error.message}`);
+    for (const media of MEDIA) {
+      const runs = byMedia.get(media)!;
+      await rm(runDir, { recursive: true, force: true });
+      await mkdir(runDir, { recursive: true });
+      const sides = [
+        ['peer', () => runPeer(fs, media, source, pristine, runDir, stamp.sizeBytes), runs.peer, runs.peerFailures],
+        ['lifeboat', () => runLifeboat(fs, media, source, pristine, modified, runDir, stamp.sizeBytes), runs.lifeboat, runs.lifeboatFailures],
+      ] as const;
+      for (const [name, go, results, failures] of run % 2 === 0 ? sides : [...sides].reverse()) {
+        if (!TOOLS.has(name)) continue;
+        // Every side starts from the pristine image at the same path.
+        await execa('cp', ['--sparse=always', pristine, source]);
+        await runSide({ name, label: `${fs.name} on the ${media}, run ${run + 1}/${RUNS}`, go, results, failures });
       }
     }
   }
   await rm(runDir, { recursive: true, force: true });
-  const peer = TOOLS.has('peer') ? summarise(peerRuns, peerFailures) : undefined;
-  const lifeboat = TOOLS.has('lifeboat') ? summarise(lifeboatRuns, lifeboatFailures) : undefined;
-  return {
-    fs: fs.name,
-    sizeBytes: stamp.sizeBytes,
-    files: stamp.files,
-    dataBytes: stamp.bytes,
-    modifiedFiles: stamp.modifiedFiles,
-    modifiedBytes: stamp.modifiedBytes,
-    runs: RUNS,
-    loadAverages,
-    ...(peer ? { peer } : {}),
-    ...(lifeboat ? { lifeboat } : {}),
-    goals: goals(peer, lifeboat),
-  };
+  return MEDIA.map((media) => {
+    const runs = byMedia.get(media)!;
+    const peer = TOOLS.has('peer') ? summarise(runs.peer, runs.peerFailures) : undefined;
+    const lifeboat = TOOLS.has('lifeboat') ? summarise(runs.lifeboat, runs.lifeboatFailures) : undefined;
+    return {
+      fs: fs.name,
+      media,
+      sizeBytes: stamp.sizeBytes,
+      files: stamp.files,
+      dataBytes: stamp.bytes,
+      modifiedFiles: stamp.modifiedFiles,
+      modifiedBytes: stamp.modifiedBytes,
+      runs: RUNS,
+      loadAverages,
+      ...(peer ? { peer } : {}),
+      ...(lifeboat ? { lifeboat } : {}),
+      goals: goals(peer, lifeboat),
+    };
+  });
 }
 
 if (process.getuid?.() !== 0) throw new Error('bench-repository needs root (loop and FUSE mounts)');
 const filesystems = FILESYSTEMS[values.fs ?? 'all'];
 if (!filesystems) throw new Error(`--fs must be one of ${Object.keys(FILESYSTEMS).join(', ')}`);
+if (MEDIA.length === 0) throw new Error('--media must name file, device or both (file,device)');
 await mkdir(WORK, { recursive: true });
 if (PROGRAM === 'sea' && TOOLS.has('lifeboat')) {
   log(`building the single executable into ${SEA}`);
   await execa(NODE, [LIFEBOAT, 'build', 'sea', '-o', SEA], { env: ENV });
 }
 const reports: FsReport[] = [];
-for (const fs of filesystems) reports.push(await benchFilesystem(fs));
-if (values.json) console.log(JSON.stringify({ runs: RUNS, seed: SEED, reports }, null, 2));
+for (const fs of filesystems) reports.push(...(await benchFilesystem(fs)));
+if (values.json) console.log(JSON.stringify({ runs: RUNS, seed: SEED, media: MEDIA, reports }, null, 2));
 else {
   console.log(`\nLifeboat repository figures (issue 4): Clonezilla's pipeline (partclone.<fs> | zstd -T0 -3) vs lifeboat backup/restore (${PROGRAM === 'sea' ? 'the single executable' : 'the checkout under Node'})`);
   for (const report of reports) printReport(report);
