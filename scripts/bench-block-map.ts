@@ -1,12 +1,17 @@
 // Figure, not a test: time to compute the used-block map of a 64 GiB sparse image about half full,
 // Lifeboat's reader (every extent iterated) side by side with partclone mapping the same bitmap
 // (`partclone.<fs> -D`: its domain-log mode reads the bitmap and writes the used ranges, no data),
-// for ext4 and NTFS. partclone's used-block count (the `+` ranges of its domain log) is checked
-// against the map's usedBlocks.
+// for ext4 and NTFS. Both sides run as fresh processes, each start included: Lifeboat's reader in
+// scripts/bench-block-map-child.ts, bundled with esbuild first as the single executable carries the
+// program, run by Node 24. The comparison is CPU time with CPU time (user + system, from bash's
+// `times`): partclone's progress thread sleeps, so its wall time never falls under about 2 s whatever
+// the bitmap. Node's own start (`node -e ''`) is printed beside them. One warm-up each (the bitmaps
+// come from the page cache), then 3 runs each in turn, medians. partclone's used-block count (the `+`
+// ranges of its domain log) is checked against the map's usedBlocks.
 // ext4 is filled with fallocate'd files through a loop mount. NTFS (mkfs.ntfs -Q) gets its files
 // created through ntfs-3g, which has no fallocate, so the big ones are then allocated on the
 // unmounted image with ntfsfallocate (real clusters in $Bitmap, no data written).
-// Run as root: node scripts/bench-block-map.ts [--fs ext4|ntfs|all] [--size-gib 64] [--keep]
+// Run as root: node scripts/bench-block-map.ts [--fs ext4|ntfs|all] [--size-gib 64] [--runs 3] [--keep]
 
 import { execa } from 'execa';
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
@@ -14,18 +19,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { readExtUsedBlockMap } from '../rescue/core/block-maps/ext.ts';
-import { readNtfsUsedBlockMap } from '../rescue/core/block-maps/ntfs.ts';
-import type { UsedBlockMapReader } from '../rescue/core/block-maps/used-block-map.ts';
-import { openByteSource } from '../rescue/io/file-source.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
+const NODE = path.join(import.meta.dirname, '..', 'node_modules', '.bin', 'node');
+const CHILD_ENTRY = path.join(import.meta.dirname, 'bench-block-map-child.ts');
+
 interface Bench {
   readonly name: string;
   readonly unit: string;
-  readonly reader: UsedBlockMapReader;
   readonly readerName: string;
   readonly partclone: string;
   /** Formats and fills `image` (already truncated to its size); returns a note on the result. */
@@ -36,10 +39,12 @@ const { values } = parseArgs({
   options: {
     fs: { type: 'string', default: 'all' },
     'size-gib': { type: 'string', default: '64' },
+    runs: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
   },
 });
 const sizeGiB = Number(values['size-gib']) || 64;
+const RUNS = Math.max(1, Number(values.runs) || 3);
 
 /** About half the image: big files of assorted sizes (256 MiB to 2 GiB), in bytes. */
 function halfFullPlan(): number[] {
@@ -61,7 +66,6 @@ const DELETED = [1, 3, 5, 7];
 const ext4: Bench = {
   name: 'ext4',
   unit: 'blocks',
-  reader: readExtUsedBlockMap,
   readerName: 'readExtUsedBlockMap',
   partclone: 'partclone.ext4',
   async fill(image, mountPoint) {
@@ -92,7 +96,6 @@ async function withNtfs3g(image: string, mountPoint: string, work: () => Promise
 const ntfs: Bench = {
   name: 'ntfs',
   unit: 'clusters',
-  reader: readNtfsUsedBlockMap,
   readerName: 'readNtfsUsedBlockMap',
   partclone: 'partclone.ntfs',
   async fill(image, mountPoint) {
@@ -117,40 +120,56 @@ const ntfs: Bench = {
 
 const BENCHES: Readonly<Record<string, readonly Bench[]>> = { ext4: [ext4], ntfs: [ntfs], all: [ext4, ntfs] };
 
-async function timeLifeboat(bench: Bench, image: string) {
-  const source = await openByteSource(image);
-  try {
-    const started = performance.now();
-    const map = await bench.reader(source);
-    if (!map) throw new Error(`not ${bench.name}`);
-    let extents = 0;
-    let bytes = 0;
-    for await (const extent of map.extents()) {
-      extents++;
-      bytes += extent.length;
-    }
-    const ms = performance.now() - started;
-    if (bytes > map.sizeBytes) throw new Error('extents exceed the filesystem');
-    return { ms, extents, bytes, usedBlocks: map.usedBlocks, totalBlocks: map.totalBlocks, blockSize: map.blockSize };
-  } finally {
-    await source.close();
-  }
+interface Timed {
+  /** Wall time from spawn to exit. */
+  readonly ms: number;
+  /** User + system CPU time of the process and its threads (bash's `times`, millisecond resolution). */
+  readonly cpuMs: number;
+  readonly stdout: string;
 }
 
-/**
- * partclone's wall time (its progress thread sleeps, so it never finishes in under about 2 s, whatever
- * the bitmap) and its CPU time, user + system, from the shell's `times` (millisecond resolution).
- */
-async function timePartclone(bench: Bench, image: string, domain: string): Promise<{ ms: number; cpuMs: number }> {
-  await rm(domain, { force: true });
+/** Runs a command as a fresh process under bash, its stdout into `outFile`; wall and CPU time. */
+async function timeProcess(command: string, args: readonly string[], outFile: string): Promise<Timed> {
   const started = performance.now();
-  const { stdout } = await execa('bash', ['-c', '"$@" >&2 && times', 'bash', bench.partclone, '-D', '-q', '-s', image, '-o', domain, '-L', '/dev/null']);
+  const { stdout } = await execa('bash', ['-c', 'out=$1; shift; "$@" > "$out" && times', 'bash', outFile, command, ...args]);
   const ms = performance.now() - started;
   // `times` prints the shell's own user and system time, then its children's.
   const children = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(stdout);
   if (!children) throw new Error(`no CPU times from bash: ${stdout}`);
-  const [user, system] = [[children[1], children[2]], [children[3], children[4]]].map(([m, s]) => (Number(m) * 60 + Number(s)) * 1000);
-  return { ms, cpuMs: (user ?? 0) + (system ?? 0) };
+  const [user, system] = [[children[1], children[2]], [children[3], children[4]]].map(([m, sec]) => (Number(m) * 60 + Number(sec)) * 1000);
+  return { ms, cpuMs: (user ?? 0) + (system ?? 0), stdout: await readFile(outFile, 'utf8') };
+}
+
+/** Bundles the Lifeboat side into one ES module (the program's modules in one file, as in the executable). */
+async function bundleChild(dir: string): Promise<string> {
+  const esbuild = await import('esbuild');
+  const outfile = path.join(dir, 'bench-block-map-child.mjs');
+  await esbuild.build({ entryPoints: [CHILD_ENTRY], outfile, bundle: true, platform: 'node', target: 'node24', format: 'esm', logLevel: 'silent' });
+  return outfile;
+}
+
+interface LifeboatMap {
+  readonly extents: number;
+  readonly bytes: number;
+  readonly usedBlocks: number;
+  readonly totalBlocks: number;
+  readonly blockSize: number;
+}
+
+async function timeLifeboat(bench: Bench, child: string, image: string, outFile: string): Promise<Timed & { map: LifeboatMap }> {
+  const timed = await timeProcess(NODE, [child, bench.name, image], outFile);
+  return { ...timed, map: JSON.parse(timed.stdout) as LifeboatMap };
+}
+
+async function timePartclone(bench: Bench, image: string, domain: string, outFile: string): Promise<Timed> {
+  await rm(domain, { force: true });
+  return timeProcess(bench.partclone, ['-D', '-q', '-s', image, '-o', domain, '-L', '/dev/null'], outFile);
+}
+
+function median(numbers: readonly number[]): number {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Bytes in the `+` (used) ranges of a ddrescue domain log. */
@@ -166,10 +185,11 @@ async function domainUsedBytes(domain: string): Promise<number> {
   return used;
 }
 
-async function run(bench: Bench, dir: string): Promise<void> {
+async function run(bench: Bench, dir: string, child: string, nodeStart: Timed): Promise<void> {
   const image = path.join(dir, `bench-${bench.name}.img`);
   const mountPoint = path.join(dir, `mnt-${bench.name}`);
   const domain = path.join(dir, `partclone-${bench.name}.domain`);
+  const outFile = path.join(dir, 'stdout.txt');
   await mkdir(mountPoint);
   await writeFile(image, '');
   await truncate(image, sizeGiB * GiB);
@@ -178,28 +198,29 @@ async function run(bench: Bench, dir: string): Promise<void> {
     const note = await bench.fill(image, mountPoint);
     await execa('sync');
     const fillSeconds = (performance.now() - fillStarted) / 1000;
-    // One warm-up each so both read the bitmaps from the page cache, then the best of three.
-    await timeLifeboat(bench, image);
-    await timePartclone(bench, image, domain);
-    const ours = [];
-    const theirs = [];
-    for (let i = 0; i < 3; i++) {
-      ours.push(await timeLifeboat(bench, image));
-      theirs.push(await timePartclone(bench, image, domain));
+    // One warm-up each so both read the bitmaps from the page cache, then the runs, each side in turn first.
+    await timeLifeboat(bench, child, image, outFile);
+    await timePartclone(bench, image, domain, outFile);
+    const ours: Array<Timed & { map: LifeboatMap }> = [];
+    const theirs: Timed[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const pair = [async () => ours.push(await timeLifeboat(bench, child, image, outFile)), async () => theirs.push(await timePartclone(bench, image, domain, outFile))];
+      for (const go of i % 2 === 0 ? pair : pair.reverse()) await go();
     }
-    const best = ours.reduce((a, b) => (a.ms <= b.ms ? a : b));
-    const partcloneMs = Math.min(...theirs.map((t) => t.ms));
-    const partcloneCpuMs = Math.min(...theirs.map((t) => t.cpuMs));
-    const partcloneUsed = (await domainUsedBytes(domain)) / best.blockSize;
-    const agree = partcloneUsed === best.usedBlocks && best.bytes === best.usedBlocks * best.blockSize ? 'agree' : 'DISAGREE';
+    const map = ours[0]!.map;
+    const [lifeboatMs, lifeboatCpuMs] = [median(ours.map((t) => t.ms)), median(ours.map((t) => t.cpuMs))];
+    const [partcloneMs, partcloneCpuMs] = [median(theirs.map((t) => t.ms)), median(theirs.map((t) => t.cpuMs))];
+    const partcloneUsed = (await domainUsedBytes(domain)) / map.blockSize;
+    const agree = partcloneUsed === map.usedBlocks && map.bytes === map.usedBlocks * map.blockSize ? 'agree' : 'DISAGREE';
     console.log(
-      `${bench.name}: ${sizeGiB} GiB image (filled in ${fillSeconds.toFixed(0)} s${note}), ${best.usedBlocks} of ${best.totalBlocks} ${bench.unit} of ${best.blockSize} bytes used ` +
-        `(${((100 * best.usedBlocks) / best.totalBlocks).toFixed(1)}%), ${best.extents} extents`,
+      `${bench.name}: ${sizeGiB} GiB image (filled in ${fillSeconds.toFixed(0)} s${note}), ${map.usedBlocks} of ${map.totalBlocks} ${bench.unit} of ${map.blockSize} bytes used ` +
+        `(${((100 * map.usedBlocks) / map.totalBlocks).toFixed(1)}%), ${map.extents} extents`,
     );
     console.log(
-      `${bench.name}: lifeboat ${bench.readerName} + all extents ${best.ms.toFixed(1)} ms, ${bench.partclone} -D ${partcloneMs.toFixed(1)} ms wall ` +
-        `(${partcloneCpuMs.toFixed(0)} ms CPU), best of 3; ratio lifeboat / partclone ${(best.ms / partcloneMs).toFixed(3)} wall, ` +
-        `${(best.ms / partcloneCpuMs).toFixed(2)} CPU; used ${bench.unit}: lifeboat ${best.usedBlocks}, partclone ${partcloneUsed} (${agree})`,
+      `${bench.name}: CPU lifeboat ${bench.readerName} + all extents ${lifeboatCpuMs.toFixed(0)} ms (a fresh Node process; node -e '' alone ${nodeStart.cpuMs.toFixed(0)} ms), ` +
+        `${bench.partclone} -D ${partcloneCpuMs.toFixed(0)} ms; ratio lifeboat / partclone ${(lifeboatCpuMs / partcloneCpuMs).toFixed(2)} CPU ` +
+        `(wall ${lifeboatMs.toFixed(0)} ms / ${partcloneMs.toFixed(0)} ms, partclone's sleeping progress thread included); median of ${RUNS}${RUNS < 3 ? ' (a smoke run: no figure to quote)' : ''}; ` +
+        `used ${bench.unit}: lifeboat ${map.usedBlocks}, partclone ${partcloneUsed} (${agree})`,
     );
   } finally {
     if (!values.keep) await rm(image, { force: true });
@@ -210,7 +231,12 @@ const benches = BENCHES[values.fs ?? 'all'];
 if (!benches) throw new Error(`--fs must be one of ${Object.keys(BENCHES).join(', ')}`);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-bench-map-'));
 try {
-  for (const bench of benches) await run(bench, dir);
+  const child = await bundleChild(dir);
+  // Node's start alone (median of 3), for the reader to weigh the fresh process Lifeboat's side pays.
+  const starts: Timed[] = [];
+  for (let i = 0; i < 3; i++) starts.push(await timeProcess(NODE, ['-e', ''], path.join(dir, 'stdout.txt')));
+  const nodeStart = { ...starts[0]!, cpuMs: median(starts.map((t) => t.cpuMs)), ms: median(starts.map((t) => t.ms)) };
+  for (const bench of benches) await run(bench, dir, child, nodeStart);
 } finally {
   if (!values.keep) await rm(dir, { recursive: true, force: true });
   else console.log(`kept ${dir}`);
