@@ -6,7 +6,10 @@
 // (default /usr; `sea`, the default, measures the single executable users run, built from this
 // checkout first; `checkout` runs rescue/bin/lifeboat.mjs under Node, ~1 s more start-up per run).
 // Every tool runs with a warm page cache (the tree is read once first); lifeboat with --no-verify
-// (restic and tar do not read their output back either). Writes into a temporary folder, removed at the end.
+// (restic and tar do not read their output back either). Like with like: restic always encrypts, so
+// it is compared with an encrypted Lifeboat repository (both AES-256 and a password), and tar | zstd
+// with a plain one; restic keeps its cache (in the work folder, fresh for each bench run), as it
+// does for its users. Writes into a temporary folder, removed at the end.
 
 import { execa } from 'execa';
 import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -60,6 +63,8 @@ interface Row {
 }
 
 const rows: Row[] = [];
+const LIFEBOAT_PLAIN = 'lifeboat';
+const LIFEBOAT_ENCRYPTED = 'lifeboat encrypted';
 const load = () => os.loadavg().map((value) => value.toFixed(1)).join(' ');
 
 /** A few edits: append to 10 files, rewrite 10 in place (same size), add a new 1 MiB file. */
@@ -104,15 +109,21 @@ try {
   const resticRepo = path.join(work, 'restic');
   const passwordFile = path.join(work, 'restic-password');
   await writeFile(passwordFile, 'bench\n');
-  const restic = `restic --quiet --no-cache -r ${quote(resticRepo)} --password-file ${quote(passwordFile)}`;
+  const restic = `restic --quiet --cache-dir ${quote(path.join(work, 'restic-cache'))} -r ${quote(resticRepo)} --password-file ${quote(passwordFile)}`;
   const hasRestic = (await execa('restic', ['version'], { reject: false })).exitCode === 0;
   if (hasRestic) await execa('bash', ['-c', `${restic} init --repository-version 2 >/dev/null`]);
 
-  const lifeboatStep = async (step: string) => {
-    const before = await folderBytes(lifeboatRepo).catch(() => 0);
-    const run = await measure(`${lifeboat} backup files ${quote(source)} -r ${quote(lifeboatRepo)} --no-verify --json`);
+  // The encrypted repository takes the same password file as restic's.
+  const encryptedRepo = path.join(work, 'lifeboat-encrypted');
+  await execa('bash', ['-c', `${lifeboat} init -r ${quote(encryptedRepo)} --encrypt --password-file ${quote(passwordFile)} >/dev/null`]);
+  const lifeboatStep = async (step: string, encrypted: boolean) => {
+    const repo = encrypted ? encryptedRepo : lifeboatRepo;
+    const before = await folderBytes(repo).catch(() => 0);
+    const password = encrypted ? ` --password-file ${quote(passwordFile)}` : '';
+    const run = await measure(`${lifeboat} backup files ${quote(source)} -r ${quote(repo)}${password} --no-verify --json`);
     const done = JSON.parse(run.stdout.split('\n').find((line) => line.includes('"event":"done"')) ?? '{}') as { stats?: { readBytes: number; filesReused: number } };
-    rows.push({ step, tool: 'lifeboat', seconds: run.seconds, cpuSeconds: run.cpuSeconds, bytes: (await folderBytes(lifeboatRepo)) - before, note: `read ${((done.stats?.readBytes ?? 0) / 2 ** 20).toFixed(0)} MiB, ${done.stats?.filesReused ?? 0} files reused` });
+    const tool = encrypted ? LIFEBOAT_ENCRYPTED : LIFEBOAT_PLAIN;
+    rows.push({ step, tool, seconds: run.seconds, cpuSeconds: run.cpuSeconds, bytes: (await folderBytes(repo)) - before, note: `read ${((done.stats?.readBytes ?? 0) / 2 ** 20).toFixed(0)} MiB, ${done.stats?.filesReused ?? 0} files reused` });
   };
   const resticStep = async (step: string) => {
     if (!hasRestic) return;
@@ -125,30 +136,30 @@ try {
   const tar = await measure(`tar -cf - ${quote(source)} 2>/dev/null | zstd -T0 -3 -q -o ${quote(archive)}`);
   rows.push({ step: 'first', tool: 'tar | zstd -T0 -3', seconds: tar.seconds, cpuSeconds: tar.cpuSeconds, bytes: await folderBytes(archive), note: '' });
   await rm(archive);
-  await lifeboatStep('first');
-  await resticStep('first');
-  await lifeboatStep('unchanged');
-  await resticStep('unchanged');
-  if (editable) {
-    await editTree(source);
-    await lifeboatStep('edited');
-    await resticStep('edited');
+  for (const step of ['first', 'unchanged', ...(editable ? ['edited'] : [])]) {
+    if (step === 'edited') await editTree(source);
+    await lifeboatStep(step, false);
+    await lifeboatStep(step, true);
+    await resticStep(step);
   }
   if (!hasRestic) console.log('restic is not installed (bash scripts/setup.sh bench installs it): no restic rows.');
 
   const tarRow = rows.find((row) => row.tool.startsWith('tar'))!;
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2));
-  console.log(`\n${'step'.padEnd(10)} ${'tool'.padEnd(18)} ${'wall s'.padStart(7)} ${'cpu s'.padStart(7)} ${'stored MiB'.padStart(10)}  ${'lb/tar wall'.padStart(11)} ${'lb/tar size'.padStart(11)} ${'lb/restic wall'.padStart(14)} ${'lb/restic size'.padStart(14)}  note`);
+  console.log(`\n${'step'.padEnd(10)} ${'tool'.padEnd(19)} ${'wall s'.padStart(7)} ${'cpu s'.padStart(7)} ${'stored MiB'.padStart(10)}  ${'lb/tar wall'.padStart(11)} ${'lb/tar size'.padStart(11)} ${'lb/restic wall'.padStart(14)} ${'lb/restic size'.padStart(14)}  note`);
   for (const row of rows) {
     const peer = rows.find((other) => other.step === row.step && other.tool === 'restic');
-    const mine = row.tool === 'lifeboat';
+    // Plain Lifeboat against tar | zstd (neither encrypts), encrypted Lifeboat against restic (both do).
+    const plain = row.tool === LIFEBOAT_PLAIN;
+    const encrypted = row.tool === LIFEBOAT_ENCRYPTED;
     console.log([
-      row.step.padEnd(10), row.tool.padEnd(18), row.seconds.toFixed(1).padStart(7), row.cpuSeconds.toFixed(1).padStart(7), (row.bytes / 2 ** 20).toFixed(1).padStart(10), '',
-      (mine ? ratio(row.seconds, tarRow.seconds) : '').padStart(11), (mine ? ratio(row.bytes, tarRow.bytes) : '').padStart(11),
-      (mine ? ratio(row.seconds, peer?.seconds) : '').padStart(14), (mine ? ratio(row.bytes, peer?.bytes) : '').padStart(14), '', row.note,
+      row.step.padEnd(10), row.tool.padEnd(19), row.seconds.toFixed(1).padStart(7), row.cpuSeconds.toFixed(1).padStart(7), (row.bytes / 2 ** 20).toFixed(1).padStart(10), '',
+      (plain ? ratio(row.seconds, tarRow.seconds) : '').padStart(11), (plain ? ratio(row.bytes, tarRow.bytes) : '').padStart(11),
+      (encrypted ? ratio(row.seconds, peer?.seconds) : '').padStart(14), (encrypted ? ratio(row.bytes, peer?.bytes) : '').padStart(14), '', row.note,
     ].join(' '));
   }
   console.log(`\nlifeboat: ${program === 'sea' ? 'the single executable' : 'the checkout under Node'}. Load average at the end ${load()} (1, 5, 15 min). Stored MiB: what the step added to its repository (tar: the archive).`);
+  console.log('Compared like with like: lb/tar is the plain repository against tar | zstd (its one full archive), lb/restic the encrypted one against restic (with its cache).');
 } finally {
   await rm(work, { recursive: true, force: true });
 }
