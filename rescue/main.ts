@@ -135,7 +135,8 @@ async function findDataPartitionJob(): Promise<string | undefined> {
 /** The stop requests (Ctrl-C, SIGTERM) of the command line being run; none in the TUI. */
 let stopRequests: StopRequests | undefined;
 
-function createContext(): CliContext {
+/** The CLI's context wired to this machine; `streams` replaces stdout and stderr (the e2fs corpus test runs commands in-process). */
+export function createCliContext(streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = { stdout: process.stdout, stderr: process.stderr }): CliContext {
   return {
     stoppable: (work) => (stopRequests ? stopRequests.stoppable(work) : work(new AbortController().signal)),
     logs: logServices(),
@@ -146,8 +147,8 @@ function createContext(): CliContext {
     describeTarget,
     inspectTarget: (target, sectorSize) => withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem)),
     readKernelCmdline,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: streams.stdout,
+    stderr: streams.stderr,
     version: LIFEBOAT_VERSION,
   };
 }
@@ -294,7 +295,7 @@ async function logDevices(argv: readonly string[], context: CliContext, log: Run
 }
 
 /** Runs one lifeboat command line; returns the exit code instead of exiting. Logs the run (see core/run-log.ts). */
-export async function runCli(argv: readonly string[], context: CliContext = createContext()): Promise<number> {
+export async function runCli(argv: readonly string[], context: CliContext = createCliContext()): Promise<number> {
   const interactive = argv.length === 0 && process.stdin.isTTY === true && process.stdout.isTTY === true;
   const effective = interactive ? ['tui'] : argv;
   const parent = currentRunLog();
