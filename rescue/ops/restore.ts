@@ -91,6 +91,23 @@ async function writeContent(context: RestoreContext, loaded: LoadedContent, size
   });
 }
 
+/** Bytes of zeros written at once by a zero step. */
+const ZERO_WRITE_BYTES = 1024 * 1024;
+
+/** Writes a zero step's runs (never planned onto a new image file, which reads as zeros already). */
+async function writeZeros(context: RestoreContext, step: Extract<RestoreStep, { kind: 'zero' }>): Promise<void> {
+  const zeros = new Uint8Array(Math.min(ZERO_WRITE_BYTES, step.sizeBytes));
+  for (const run of step.runs) {
+    for (let at = 0; at < run.length; at += zeros.length) {
+      throwIfStopped(context.signal, 'the restore');
+      const length = Math.min(zeros.length, run.length - at);
+      await context.target.write(run.offset + at, zeros.subarray(0, length));
+      context.done += length;
+      context.reporter.progress({ phase: 'restore', bytesDone: context.done, bytesTotal: context.total, item: 'zeros where the disk has no partition' });
+    }
+  }
+}
+
 async function writeGpt(target: RestoreTarget, manifest: SnapshotManifest, step: Extract<RestoreStep, { kind: 'gpt' }>): Promise<void> {
   const table = manifest.table;
   if (!table?.id || table.firstUsableLba === undefined) throw new LifeboatError('LB_REPO_INVALID', { detail: 'The snapshot\'s GPT lacks its disk GUID or usable range.' });
@@ -184,13 +201,15 @@ export async function restore(options: {
     if (missing) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${missing} (${step.label}) is listed in no index; nothing was written.`, chunk: missing });
     contents.set(step, { loaded, sizeBytes: content.sizeBytes });
   }
-  const total = [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
+  const zeroBytes = plan.steps.reduce((sum, step) => sum + (step.kind === 'zero' ? step.sizeBytes : 0), 0);
+  const total = zeroBytes + [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
   const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, done: 0 };
   reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const step of plan.steps) {
     throwIfStopped(options.signal, 'the restore');
     const entry = contents.get(step);
     if (entry && 'offset' in step) await writeContent(context, entry.loaded, entry.sizeBytes, step.offset, step.label);
+    else if (step.kind === 'zero') await writeZeros(context, step);
     else if (step.kind === 'gpt') await writeGpt(target, manifest, step);
     else if (step.kind === 'mbr-entry') await writeMbrEntry(target, step);
     else if (step.kind === 'mbr-table') await writeMbrTable(target, step);

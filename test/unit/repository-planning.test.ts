@@ -352,6 +352,8 @@ function shape(restore: RestorePlan): string[] {
         return `mbr-merge ${step.partitions.map((partition) => partition.number).join(',')}`;
       case 'grow-filesystem':
         return `grow ${step.filesystem} p${step.partition} @${step.offset} ${step.sizeBytes}`;
+      case 'zero':
+        return `zero ${step.runs.map((run) => `@${run.offset} ${run.length}`).join(', ')}`;
     }
   });
 }
@@ -396,6 +398,27 @@ test('a disk snapshot onto a same-size target writes volumes and every region, w
   t.is(restore.requiredBytes, DISK_SECTORS * SECTOR);
   t.deepEqual(shape(restore), [`volume 0 ${P1}`, `volume 1 ${P2}`, `region 0 @0 ${MiB}`, `region 1 @${(DISK_SECTORS - GPT_TAIL) * SECTOR} ${GPT_TAIL * SECTOR}`]);
   t.deepEqual(restore.notes, []);
+});
+
+/** A target that is not a new file: it holds data, so the space outside the partitions is zeroed. */
+function usedTarget(sizeBytes: number): RestoreTargetFacts {
+  return { ...target(sizeBytes), fresh: false };
+}
+
+test('onto a target that holds data, the space outside the partitions and regions is zeroed, before any table step', (t) => {
+  const end = (DISK_SECTORS - GPT_TAIL) * SECTOR;
+  const same = planRestore(gptDisk(), usedTarget(DISK_SECTORS * SECTOR), {});
+  t.deepEqual(shape(same), [`volume 0 ${P1}`, `volume 1 ${P2}`, `region 0 @0 ${MiB}`, `region 1 @${end} ${GPT_TAIL * SECTOR}`, `zero @${63488 * SECTOR} ${end - 63488 * SECTOR}`]);
+  t.regex(same.steps.at(-1)?.label ?? '', /^zeros where the disk has no partition \(1 gap, 33\.0 MiB\), so the target's old contents do not stay there$/);
+  // Onto a larger disk the old backup GPT's place is zeroed too (up to the source's end), before the new GPT.
+  const larger = planRestore(gptDisk(), usedTarget(128 * MiB), {});
+  t.deepEqual(shape(larger), [`volume 0 ${P1}`, `volume 1 ${P2}`, `region 0 @0 ${MiB}`, `zero @${63488 * SECTOR} ${(DISK_SECTORS - 63488) * SECTOR}`, 'gpt 262144']);
+  // A gap between partitions, and inside an extended partition around its EBR.
+  const mbr = mbrDisk('primary');
+  const gapped = { ...mbr, volumes: mbr.volumes.slice(0, 1), table: mbr.table && { ...mbr.table, partitions: mbr.table.partitions.slice(0, 1) } };
+  t.deepEqual(shape(planRestore(gapped, usedTarget(DISK_SECTORS * SECTOR), {})).at(-1), `zero @${22528 * SECTOR} ${(DISK_SECTORS - 22528) * SECTOR}`);
+  // A new image file reads as zeros: no zero step.
+  t.false(planRestore(gptDisk(), target(DISK_SECTORS * SECTOR), {}).steps.some((step) => step.kind === 'zero'));
 });
 
 test('a disk snapshot onto a larger target gets a GPT for the new size instead of the old backup GPT', (t) => {
@@ -450,6 +473,13 @@ test('--grow on MBR rewrites the last entry, needs no GPT and grows the filesyst
   const entry = restore.steps.find((step) => step.kind === 'mbr-entry');
   t.like(entry?.kind === 'mbr-entry' ? entry.partition : undefined, { number: 2, kind: 'primary', type: '83', bootable: false });
   rejects(t, () => planRestore(mbrDisk('logical'), target(128 * MiB), { grow: true }), 'LB_INPUT_USAGE');
+});
+
+test('--grow of a FAT partition on MBR ends it one sector before the disk\'s end (fatresize refuses the last sector)', (t) => {
+  const fatLast = mbrDisk();
+  const swapped = { ...fatLast, volumes: fatLast.volumes.map((volume, index) => (index === 1 ? { ...volume, filesystem: { type: 'vfat', label: 'DATA', uuid: 'u' } } : volume)) };
+  const grownSectors = 262144 - 1 - 22528;
+  t.deepEqual(shape(planRestore(swapped, target(128 * MiB), { grow: true })).slice(-2), [`mbr-entry 2 22528+${grownSectors}`, `grow vfat p2 @${22528 * SECTOR} ${grownSectors * SECTOR}`]);
 });
 
 test('MBR onto a smaller disk: an extended partition running to the old end counts by its logical partitions and its slot is shrunk to the new end', (t) => {

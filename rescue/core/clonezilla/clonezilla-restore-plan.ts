@@ -7,7 +7,8 @@
 import { formatBytes, formatBytesExact, formatOffset } from '../human-units.ts';
 import { LifeboatError } from '../errors.ts';
 import { encodeGpt } from '../partition-table/gpt.ts';
-import { encodeMbr } from '../partition-table/mbr.ts';
+import { encodeMbr, EXTENDED_TYPES } from '../partition-table/mbr.ts';
+import { describeZeros, spaceOutside, type ByteRun } from '../space-outside.ts';
 import type { RestoreTargetFacts } from '../repository/restore-plan.ts';
 import type { SfdiskDump, SfdiskPartition } from './sfdisk-dump.ts';
 import { mbrTableFromSfdisk, partitionNumber } from './sfdisk-mbr-table.ts';
@@ -49,7 +50,9 @@ export type ClonezillaRestoreStep =
   | { readonly kind: 'boot-gap'; readonly disk: string; readonly offset: number; readonly sizeBytes: number; readonly label: string }
   | { readonly kind: 'partition'; readonly partition: string; readonly offset: number; readonly sizeBytes: number; readonly label: string }
   | { readonly kind: 'swap'; readonly partition: string; readonly offset: number; readonly sizeBytes: number; readonly uuid: string | undefined; readonly swapLabel: string | undefined; readonly label: string }
-  | { readonly kind: 'table'; readonly sectors: ReadonlyArray<{ readonly lba: number; readonly bytes: Uint8Array }>; readonly sectorSize: number; readonly label: string };
+  | { readonly kind: 'table'; readonly sectors: ReadonlyArray<{ readonly lba: number; readonly bytes: Uint8Array }>; readonly sectorSize: number; readonly label: string }
+  /** Zeros where the image's disk has no partition and nothing of the image goes (a target that is not a new file). */
+  | { readonly kind: 'zero'; readonly runs: readonly ByteRun[]; readonly sizeBytes: number; readonly label: string };
 
 /** The whole plan. */
 export interface ClonezillaRestorePlan {
@@ -119,7 +122,9 @@ export function planClonezillaRestore(layout: ClonezillaLayout, selection: Clone
     if (step) steps.push(step);
     else notes.push(`${partition.name} has no image in ${layout.directory}; its space on the target is left as it is.`);
   }
-  steps.push(tableStep(disk, table, target));
+  const tableWrite = tableStep(disk, table, target);
+  const zeros = target.fresh ? undefined : zeroStep(disk, table, target, [...steps, tableWrite]);
+  steps.push(...(zeros ? [zeros] : []), tableWrite);
   if (!disk.mbr) notes.push(`${layout.directory} has no ${disk.name}-mbr: the boot code is left zero.`);
   return { kind: 'disk', directory: layout.directory, target, steps, requiredBytes, notes };
 }
@@ -153,6 +158,24 @@ function partitionStep(partition: ClonezillaLayoutPartition, offset: number | un
   }
   const what = partition.kind === 'dd' ? 'raw image, every byte' : `${partition.filesystem ?? 'partclone'}, used blocks`;
   return { kind: 'partition', partition: partition.name, offset, sizeBytes, label: `${partition.name} (${what}${size})` };
+}
+
+/**
+ * The zeros of a disk restore onto a target that held data: up to the image disk's end (or the
+ * target's), every byte that no partition of sda-pt.sf (an image missing or not), the boot gap and
+ * no table sector covers: between partitions, around the EBRs, after the last partition.
+ */
+function zeroStep(disk: ClonezillaLayoutDisk, table: SfdiskDump, target: RestoreTargetFacts, steps: readonly ClonezillaRestoreStep[]): ClonezillaRestoreStep | undefined {
+  const sectorSize = table.sectorSize;
+  const partitions = table.partitions.filter((entry) => !(table.label === 'dos' && EXTENDED_TYPES.has(Number.parseInt(entry.type, 16)))).map((entry) => ({ offset: entry.start * sectorSize, length: entry.size * sectorSize }));
+  const written = steps.flatMap((step): ByteRun[] => {
+    if (step.kind === 'boot-gap') return [{ offset: step.offset, length: step.sizeBytes }];
+    if (step.kind === 'table') return step.sectors.map(({ lba, bytes }) => ({ offset: lba * sectorSize, length: Math.ceil(bytes.length / sectorSize) * sectorSize }));
+    return [];
+  });
+  const runs = spaceOutside(Math.min(disk.sizeBytes ?? requiredDiskBytes(disk), target.sizeBytes), [...partitions, ...written]);
+  if (runs.length === 0) return undefined;
+  return { kind: 'zero', runs, sizeBytes: runs.reduce((sum, run) => sum + run.length, 0), label: describeZeros(runs) };
 }
 
 function gptTailSectors(table: SfdiskDump): number {

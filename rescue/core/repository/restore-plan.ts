@@ -6,6 +6,7 @@
 import { LifeboatError } from '../errors.ts';
 import { formatBytes, formatBytesExact, formatOffset } from '../human-units.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition } from './format.ts';
+import { describeZeros, spaceOutside } from '../space-outside.ts';
 
 /** What the restore needs to know of the target. */
 export interface RestoreTargetFacts {
@@ -28,7 +29,9 @@ export type RestoreStep =
   | { readonly kind: 'mbr-entry'; readonly partition: SnapshotPartition; readonly label: string }
   /** Sets the MBR slots of `partitions` (primaries of the snapshot) and leaves the target's other slots as they are. */
   | { readonly kind: 'mbr-merge'; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
-  | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string };
+  | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string }
+  /** Zeros written where the snapshot's disk has no partition and holds nothing saved (a target that is not a new file). */
+  | { readonly kind: 'zero'; readonly runs: readonly ByteExtent[]; readonly sizeBytes: number; readonly label: string };
 
 /** The whole plan. */
 export interface RestorePlan {
@@ -52,6 +55,21 @@ export function volumeLabel(manifest: SnapshotManifest, index: number): string {
   const fs = volume.filesystem ? `${volume.filesystem.type}${volume.filesystem.label ? ` "${volume.filesystem.label}"` : ''}` : 'unknown contents';
   const name = volume.partition === undefined ? 'filesystem' : `partition ${volume.partition}`;
   return `${name} (${fs}, ${formatBytes(volume.content.usedBytes)} used of ${formatBytes(volume.content.sizeBytes)}, ${volume.method})`;
+}
+
+/**
+ * The zeros a whole-disk restore writes onto a target that held data: every byte up to `endBytes`
+ * (the source's end, or the target's when smaller) that no partition of the snapshot's table and no
+ * written region covers. Undefined for a new image file (it reads as zeros) or when nothing is left.
+ */
+export function zeroStepOutside(manifest: SnapshotManifest, target: RestoreTargetFacts, written: readonly ByteExtent[]): RestoreStep | undefined {
+  if (target.fresh || !manifest.table) return undefined;
+  const sectorSize = manifest.table.sectorSize;
+  const partitions = manifest.table.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => ({ offset: partition.startLba * sectorSize, length: partition.sectors * sectorSize }));
+  const volumes = manifest.volumes.map((volume) => ({ offset: volume.offset, length: volume.content.sizeBytes }));
+  const runs = spaceOutside(Math.min(manifest.source.sizeBytes, target.sizeBytes), [...partitions, ...volumes, ...written]);
+  if (runs.length === 0) return undefined;
+  return { kind: 'zero', runs, sizeBytes: runs.reduce((sum, run) => sum + run.length, 0), label: describeZeros(runs) };
 }
 
 /** Plans restoring partition N of a disk snapshot, or a partition snapshot, onto a partition-sized target. */
@@ -101,6 +119,8 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
     if (region.name === 'gpt-backup' && !sameSize) return;
     steps.push({ kind: 'region', region: index, offset: region.offset, sizeBytes: region.content.sizeBytes, label: region.name === 'head' ? 'partition table, boot code and boot gap' : region.name === 'gpt-backup' ? 'backup GPT' : `extended boot record (${region.name})` });
   });
+  const zeros = zeroStepOutside(manifest, target, steps.flatMap((step) => (step.kind === 'region' ? [{ offset: step.offset, length: step.sizeBytes }] : [])));
+  if (zeros) steps.push(zeros);
   const targetSectors = Math.floor(target.sizeBytes / sectorSize);
   if (extended && extended.startLba + extended.sectors > targetSectors) {
     // Only the MBR slot changes: each EBR's link to the next is relative to the extended start.
@@ -111,7 +131,10 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
   let partitions = table.partitions;
   const last = lastPartition(partitions);
   if (grow && last && table.kind !== 'none') {
-    const newEnd = table.kind === 'gpt' ? targetSectors - gptTailSectors(table.gptEntryCount ?? 128, sectorSize) : Math.min(targetSectors, 0xffffffff);
+    // libparted (fatresize) refuses to resize a FAT whose partition ends on the disk's last sector
+    // ("GNU Parted cannot resize this partition to this size"): on MBR such a partition ends one sector before.
+    const fatOnMbr = table.kind === 'mbr' && manifest.volumes.find((entry) => entry.partition === last.number)?.filesystem?.type === 'vfat';
+    const newEnd = table.kind === 'gpt' ? targetSectors - gptTailSectors(table.gptEntryCount ?? 128, sectorSize) : Math.min(targetSectors - (fatOnMbr ? 1 : 0), 0xffffffff);
     if (last.kind === 'logical') throw new LifeboatError('LB_INPUT_USAGE', { detail: `The last partition (${last.number}) is a logical partition; --grow enlarges primary and GPT partitions only.` });
     const sectors = newEnd - last.startLba;
     if (sectors > last.sectors) {

@@ -10,7 +10,7 @@
 import { LifeboatError } from '../errors.ts';
 import { formatBytes, formatBytesExact } from '../human-units.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition, SnapshotRegion, SnapshotTable } from './format.ts';
-import { gptTailSectors, volumeLabel, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from './restore-plan.ts';
+import { gptTailSectors, volumeLabel, zeroStepOutside, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from './restore-plan.ts';
 
 /** What the target holds now (read by the restore command before planning). */
 export interface TargetLayout {
@@ -81,6 +81,8 @@ function planOntoBlank(manifest: SnapshotManifest, table: SnapshotTable, target:
     if (region.name === 'gpt-backup' || (region.name.startsWith('ebr-') && chosenLogicals.length === 0)) return;
     steps.push({ kind: 'region', region: index, offset: region.offset, sizeBytes: region.content.sizeBytes, label: region.name === 'head' ? 'boot code, boot gap and the snapshot\'s table (restricted below)' : `extended boot record (${region.name})` });
   });
+  const zeros = zeroStepOutside(manifest, target, steps.flatMap((step) => (step.kind === 'region' ? [{ offset: step.offset, length: step.sizeBytes }] : [])));
+  if (zeros) steps.push(zeros);
   const kept = table.partitions.filter((partition) => chosen.includes(partition) || (partition.kind === 'extended' && chosenLogicals.length > 0));
   if (table.kind === 'gpt') steps.push({ kind: 'gpt', diskSectors: Math.floor(target.sizeBytes / sectorSize), partitions: kept, label: `GPT with the chosen partitions only (${numbers(kept)}), backup header at the end` });
   else steps.push({ kind: 'mbr-table', keep: kept.filter((partition) => partition.kind !== 'logical').map((partition) => partition.number), label: `MBR with the chosen partitions only (${numbers(kept)})` });
