@@ -232,6 +232,8 @@ export interface LockInfo {
   readonly time: string;
   readonly exclusive: boolean;
   readonly command: string;
+  /** The writer's boot id (Linux: a random UUID made at each start); absent in older locks. */
+  readonly boot?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -508,6 +510,7 @@ export function parseLock(value: unknown, file: string): LockInfo {
     time: text(raw.time, file, 'time', 64),
     exclusive: raw.exclusive === true,
     command: text(raw.command ?? '', file, 'command', 256),
+    ...(raw.boot === undefined ? {} : { boot: text(raw.boot, file, 'boot', 64) }),
   };
 }
 

@@ -1,9 +1,10 @@
 // Repository locks (FORMAT.md, "Locks"): one file per holder in locks/. Writers (backup, forget,
-// prune) need no other lock present; readers need no writer present. A lock whose process is gone
-// (same host, dead pid) or that was not refreshed for STALE_LOCK_MS is stale and removed.
+// prune) need no other lock present; readers need no writer present. A lock of this host written
+// before it restarted, or whose process is gone (or is this process, which does not hold it), or
+// that was not refreshed for STALE_LOCK_MS, is stale and removed.
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,9 +24,41 @@ export interface RepositoryLock {
   release(): Promise<void>;
 }
 
-/** Why a lock is stale, or undefined when it is live. */
-export function staleReason(lock: LockInfo, now: number, host = os.hostname()): string | undefined {
-  if (lock.host === host && !processAlive(lock.pid)) return `process ${lock.pid} on ${host} is gone`;
+/** Names of the lock files this process holds (random names: unique across repositories). */
+const heldLocks = new Set<string>();
+
+/** This boot's id (Linux makes a random one at each start), or undefined where there is none. */
+export function currentBootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a lock is judged against; what is left out is this machine and this process. */
+export interface LockJudge {
+  readonly host?: string;
+  readonly bootId?: string | undefined;
+  readonly pid?: number;
+  /** Whether this process holds the lock (when given, a lock naming this process's pid that it does not hold is stale). */
+  readonly held?: boolean;
+}
+
+/**
+ * Why a lock is stale, or undefined when it is live. A machine started again from the medium runs
+ * the same programs in the same order, so its processes get the same ids as before the power went:
+ * the lock of a backup cut off by a power cut named a pid that, after the restart, was the next
+ * backup itself (or the TUI), and looked live for 30 minutes (test/boot/power-cut.test.ts).
+ */
+export function staleReason(lock: LockInfo, now: number, judge: LockJudge = {}): string | undefined {
+  const host = judge.host ?? os.hostname();
+  if (lock.host === host) {
+    const bootId = 'bootId' in judge ? judge.bootId : currentBootId();
+    if (lock.boot !== undefined && bootId !== undefined && lock.boot !== bootId) return `${host} has been restarted since it was written`;
+    if (judge.held === false && lock.pid === (judge.pid ?? process.pid)) return `it names process ${lock.pid} on ${host}, this process, which does not hold it (an earlier process had the same id)`;
+    if (!processAlive(lock.pid)) return `process ${lock.pid} on ${host} is gone`;
+  }
   const age = now - Date.parse(lock.time);
   if (!Number.isFinite(age) || age > STALE_LOCK_MS) return `not refreshed for ${Math.round(age / 60000)} min`;
   return undefined;
@@ -87,7 +120,7 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
         found.push(`${name}: the lock file cannot be read (${unreadable}); it may belong to a running process`);
         continue;
       }
-      const stale = lock ? staleReason(lock, Date.now()) : 'unreadable lock file';
+      const stale = lock ? staleReason(lock, Date.now(), { held: heldLocks.has(name) }) : 'unreadable lock file';
       if (stale) {
         // On a read-only filesystem a stale lock stays; it blocks nobody, being stale.
         const removed = await rm(path.join(folder, name), { force: true }).then(() => true, (error: unknown) => {
@@ -106,7 +139,8 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
   if (before.length > 0) throw lockedError(before);
   const name = `${randomBytes(8).toString('hex')}.json`;
   const file = path.join(folder, name);
-  const info = (): LockInfo => ({ host: os.hostname(), pid: process.pid, time: new Date().toISOString(), exclusive: options.exclusive, command: options.command });
+  const boot = currentBootId();
+  const info = (): LockInfo => ({ host: os.hostname(), pid: process.pid, time: new Date().toISOString(), exclusive: options.exclusive, command: options.command, ...(boot === undefined ? {} : { boot }) });
   try {
     await writeFileAtomic(folder, name, Buffer.from(`${JSON.stringify(info())}\n`), { durable: false });
   } catch (error) {
@@ -115,8 +149,10 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
     if (!options.exclusive && isReadOnlyFilesystem(error)) return { lock: { file: '', release: async () => undefined }, removedStale };
     throw error;
   }
+  heldLocks.add(name);
   const after = await conflicts(name);
   if (after.length > 0) {
+    heldLocks.delete(name);
     await rm(file, { force: true });
     throw lockedError(after);
   }
@@ -132,6 +168,7 @@ export async function acquireLock(folder: string, options: { exclusive: boolean;
       clearInterval(timer);
       process.removeListener('exit', onExit);
       await rm(file, { force: true });
+      heldLocks.delete(name);
     },
   };
   return { lock, removedStale };
