@@ -98,7 +98,7 @@ test.serial('keys only: back up a loop disk, restore it onto an image through th
   await session.waitFor(new RegExp(`Repository[\\s\\S]*${fixture.repo}`));
   await session.sendKeys('Enter');
   const snapshots = await session.waitFor(/Restore: snapshot/, STEP_MS);
-  t.regex(snapshots, /Id\s+Time \(UTC\)\s+Kind\s+Source\s+Size\s+Note/);
+  t.regex(snapshots, /Id\s+Time \(UTC\)\s+Kind\s+Source\s+Size\s+\[Tags\] Note/);
   t.regex(snapshots, new RegExp(`[0-9a-f]{8} \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d disk\\s+${loopName}\\s+[\\d.]+ MiB\\s+tui note`));
   await session.sendKeys('Enter');
   await session.waitFor(/Restore: target[\s\S]*Type a device/, STEP_MS);

@@ -51,11 +51,13 @@ export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?:
       items: options.rows.map((row) => fitRow(row.label, width)), style: { selected: { ...app.theme.selected }, item: { fg: app.theme.text } },
     });
     const details = detailHeight > 0 ? blessed.box({ parent: page.box, bottom: 0, left: 1, width, height: detailHeight, tags: false, content: '' }) : undefined;
-    list.on('select item', (_item, index) => {
+    const showDetails = (index: number) => {
       const row = options.rows[index];
       if (!details || !row) return;
-      details.setContent(['-'.repeat(width), ...detailsOf(row).slice(0, detailLines)].join('\n'));
-    });
+      const lines = detailsOf(row).slice(0, detailLines);
+      details.setContent(lines.length > 0 ? ['-'.repeat(width), ...lines].join('\n') : '');
+    };
+    list.on('select item', (_item, index) => showDetails(index));
     list.on('select', (_item, index) => {
       const row = options.rows[index];
       if (row) page.resolve(row.value);
@@ -64,6 +66,8 @@ export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?:
     page.onKey(['home'], () => { list.select(0); app.render(); });
     page.onKey(['end'], () => { list.select(options.rows.length - 1); app.render(); });
     list.select(options.selected ?? 0);
+    // blessed does not report selecting the row already selected (the first, when the list is made).
+    showDetails(options.selected ?? 0);
     list.focus();
   });
 }
@@ -140,4 +144,13 @@ export function wrapLines(lines: readonly string[], width: number): string[] {
     if (rest) out.push(rest);
   }
   return out;
+}
+
+/** Wraps one line to `width`, its continuation lines indented by `hang` spaces (a legend entry, a disk's facts). */
+export function wrapHanging(text: string, width: number, hang: number): string[] {
+  const [first = ''] = wrapLines([text], width);
+  // wrapLines' first line is a prefix of the text: the rest is wrapped again, narrower (a word cut at the edge stays one word).
+  const rest = text.slice(first.length).trimStart();
+  const continued = rest ? wrapLines([rest], Math.max(10, width - hang)).map((line) => `${' '.repeat(hang)}${line}`) : [];
+  return [first, ...continued];
 }

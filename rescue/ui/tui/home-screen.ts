@@ -7,7 +7,7 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { hintLine, type TuiApp } from './app.ts';
 import { describeRepositoryPlace, folderInside } from '../../core/attached-repositories.ts';
 import { describePartitions, drawDiskBar } from '../../core/disk-layout.ts';
-import { escapeTags } from './common-screens.ts';
+import { escapeTags, wrapHanging } from './common-screens.ts';
 import type { TuiSession } from './repository-flow.ts';
 import type { LoadedDisk } from './tui-context.ts';
 
@@ -39,16 +39,16 @@ export interface HomeScreenInput {
 
 const ACTIONS_WIDTH = 22;
 
-/** The disk lines of the map: a header, then per disk its facts, its bar and its legend. */
+/** The disk lines of the map: a header, then per disk its facts, its bar and its legend; long facts and legends wrap, nothing is cut. */
 export function diskMapLines(disks: readonly LoadedDisk[], width: number): string[] {
   const lines = [`{bold}${'Device'.padEnd(12)} ${'Size'.padEnd(9)} ${'Bus'.padEnd(7)} Model{/bold}`];
   if (disks.length === 0) lines.push('(no disks found)');
   for (const { summary, map } of disks) {
     const flags = [summary.holdsMedium ? 'medium' : '', [...summary.mountPoints, ...summary.partitions.flatMap((p) => p.mountPoints)].length > 0 ? 'mounted' : ''].filter(Boolean);
     const facts = `${summary.path.padEnd(12)} ${formatBytes(summary.sizeBytes).padEnd(9)} ${summary.transport.padEnd(7)} ${summary.model || '-'}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`;
-    lines.push(escapeTags(facts.slice(0, width)));
+    lines.push(...wrapHanging(facts, width, 2).map((line) => escapeTags(line)));
     lines.push(escapeTags(drawDiskBar(map, width)));
-    lines.push(escapeTags(`  ${describePartitions(map).join('; ')}`.slice(0, width)));
+    lines.push(...wrapHanging(`  ${describePartitions(map).join('; ')}`, width, 4).map((line) => escapeTags(line)));
   }
   return lines;
 }
@@ -61,6 +61,17 @@ export function repositoryLines(session: Pick<TuiSession, 'repositories' | 'skip
   if (lines.length === 0) lines.push('(none found: press a to type a folder)');
   for (const skipped of session.skipped.filter((entry) => entry.notable)) lines.push(`not searched: ${skipped.device.replace(/^\/dev\//, '')}: ${skipped.reason}`);
   return lines;
+}
+
+/** Most lines the repositories box shows; more are counted on its last line. */
+const REPOSITORY_LINES_MAX = 6;
+
+/** The repository lines wrapped to `width` (continuations indented), at most REPOSITORY_LINES_MAX of them. */
+export function repositoryBoxLines(lines: readonly string[], width: number): string[] {
+  const wrapped = lines.flatMap((line) => wrapHanging(line, width, 2));
+  if (wrapped.length <= REPOSITORY_LINES_MAX) return wrapped;
+  const shown = wrapped.slice(0, REPOSITORY_LINES_MAX - 1);
+  return [...shown, `... ${wrapped.length - shown.length} more (Backup and Restore list them all)`];
 }
 
 /** Opens the home screen; resolves with the action chosen. */
@@ -82,9 +93,9 @@ export async function runHomeScreen(app: TuiApp, input: HomeScreenInput): Promis
     });
     const showRepositories = () => {
       if (repositoriesBox.detached) return;
-      const width = Math.max(20, (repositoriesBox.width as number) - 2);
-      const lines = repositoryLines(input.session).map((line) => escapeTags(line.slice(0, width)));
-      const height = Math.min(8, lines.length + 2);
+      const width = Math.max(20, (repositoriesBox.width as number) - 3);
+      const lines = repositoryBoxLines(repositoryLines(input.session), width).map((line) => escapeTags(line));
+      const height = lines.length + 2;
       repositoriesBox.height = height;
       disksBox.height = `100%-${height + 2}`;
       repositoriesBox.setContent(lines.join('\n'));

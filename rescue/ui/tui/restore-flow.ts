@@ -5,7 +5,7 @@
 
 import path from 'node:path';
 import blessed from 'blessed';
-import { formatBytes } from '../../core/disk-facts.ts';
+import { formatBytes } from '../../core/human-units.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
 import { programsForRestorePlan } from '../../core/plan-programs.ts';
 import { describePlan, planRestore, type RestorePlan } from '../../core/repository/restore-plan.ts';
@@ -17,7 +17,7 @@ import { restore } from '../../ops/restore.ts';
 import type { RepositoryHandle } from '../cli/context.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import { hintLine, type TuiApp } from './app.ts';
-import { askText, chooseFromList, escapeTags, showError, showMessage, wrapLines, type ChoiceRow } from './common-screens.ts';
+import { askText, chooseFromList, escapeTags, fitRow, showError, showMessage, wrapHanging, wrapLines, type ChoiceRow } from './common-screens.ts';
 import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from '../../core/disk-layout.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
 import { runLogged } from './logged-operation.ts';
@@ -27,16 +27,29 @@ import type { LoadedDisk, TuiContext } from './tui-context.ts';
 
 const TYPE = '\u0000type';
 
-/** One snapshot as a list row: time, kind, source, size, note. */
+/** One snapshot as a list row: id, time, kind, source (its file name), size, tags in brackets and the note. */
 export function snapshotRow(snapshot: StoredSnapshot): string {
   const { manifest } = snapshot;
   const time = manifest.time.replace('T', ' ').slice(0, 16);
   const source = path.basename(manifest.source.path || (manifest.files?.roots?.[0] ?? '')) || '-';
   const size = formatBytes(manifest.stats.logicalBytes);
-  return `${snapshot.id.slice(0, 8)} ${time} ${manifest.kind.padEnd(9)} ${source.slice(0, 14).padEnd(14)} ${size.padStart(10)}  ${manifest.note}`;
+  const tags = manifest.tags.length > 0 ? `[${manifest.tags.join(', ')}] ` : '';
+  return `${snapshot.id.slice(0, 8)} ${time} ${manifest.kind.padEnd(9)} ${fitRow(source, 14).padEnd(14)} ${size.padStart(10)}  ${tags}${manifest.note}`;
 }
 
-/** The snapshots of an open repository, newest first, as a choice. */
+/** The selected snapshot whole under the list: its source (path, model, serial), time, size, tags and note. */
+export function snapshotDetails(snapshot: StoredSnapshot): string[] {
+  const { manifest } = snapshot;
+  const source = manifest.kind === 'files' ? (manifest.files?.roots ?? []).join(', ') : [manifest.source.path, manifest.source.model, manifest.source.serial ? `serial ${manifest.source.serial}` : ''].filter(Boolean).join(', ');
+  return [
+    `${snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${source || '-'}`,
+    `${manifest.time.replace('T', ' ').slice(0, 19)} UTC on ${manifest.host}, ${formatBytes(manifest.stats.logicalBytes)}`,
+    ...(manifest.tags.length > 0 ? [`Tags: ${manifest.tags.join(', ')}`] : []),
+    ...(manifest.note ? [`Note: ${manifest.note}`] : []),
+  ];
+}
+
+/** The snapshots of an open repository, newest first, as a choice; the selected one is shown whole under the list. */
 export async function chooseSnapshot(app: TuiApp, repository: RepositoryHandle, title: string): Promise<StoredSnapshot | undefined> {
   const { snapshots, problems } = await repository.scanSnapshots();
   const sorted = [...snapshots].sort((a, b) => b.manifest.time.localeCompare(a.manifest.time));
@@ -47,8 +60,8 @@ export async function chooseSnapshot(app: TuiApp, repository: RepositoryHandle, 
   return chooseFromList(app, {
     title,
     intro: problems.length > 0 ? [`${problems.length} damaged snapshot(s) are not listed (lifeboat check shows them).`] : [],
-    header: `${'Id'.padEnd(8)} ${'Time (UTC)'.padEnd(16)} ${'Kind'.padEnd(9)} ${'Source'.padEnd(14)} ${'Size'.padStart(10)}  Note`,
-    rows: sorted.map((snapshot) => ({ label: snapshotRow(snapshot), value: snapshot })),
+    header: `${'Id'.padEnd(8)} ${'Time (UTC)'.padEnd(16)} ${'Kind'.padEnd(9)} ${'Source'.padEnd(14)} ${'Size'.padStart(10)}  [Tags] Note`,
+    rows: sorted.map((snapshot) => ({ label: snapshotRow(snapshot), value: snapshot, details: snapshotDetails(snapshot) })),
   });
 }
 
@@ -58,7 +71,7 @@ export function confirmationName(target: string): string {
 }
 
 function mapLines(title: string, map: MapDisk, width: number): string[] {
-  return [`{bold}${title}{/bold}`, escapeTags(drawDiskBar(map, width)), ...describePartitions(map).map((line) => escapeTags(`  ${line}`))];
+  return [`{bold}${title}{/bold}`, escapeTags(drawDiskBar(map, width)), ...describePartitions(map).flatMap((line) => wrapHanging(`  ${line}`, width + 2, 4)).map((line) => escapeTags(line))];
 }
 
 /** The before/after picture and the plan; resolves true to go on. */
@@ -66,14 +79,13 @@ async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: 
   const keys: Array<[string, string]> = [['Enter', 'continue'], ['Up/Down', 'scroll'], ...(options.canGrow ? [['g', 'grow the last partition on/off'] as [string, string]] : []), ['Esc', 'back']];
   return app.show<'go' | 'grow'>({ title: 'Restore plan', hint: hintLine(keys) }, (page) => {
     const width = 72;
-    const { manifest } = options.snapshot;
     const lines = [
-      ...wrapLines([`Snapshot ${options.snapshot.id.slice(0, 8)}: ${manifest.kind} backup of ${[manifest.source.path, manifest.source.model, manifest.source.serial].filter(Boolean).join(' ')}, ${manifest.time}`], 74).map((line) => escapeTags(line)),
+      ...wrapLines([`Snapshot ${snapshotDetails(options.snapshot).slice(0, 2).join('; ')}`], 74).map((line) => escapeTags(line)),
       '',
       ...(options.before ? mapLines('Before (now on the target):', options.before, width) : ['{bold}Before:{/bold} a new image file']),
       ...mapLines('After:', options.after, width),
       '',
-      ...wrapLines(describePlan(options.plan), 74).map((line) => escapeTags(line)),
+      ...describePlan(options.plan).flatMap((line) => wrapHanging(line, 74, 4)).map((line) => escapeTags(line)),
     ];
     const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, alwaysScroll: true, content: lines.join('\n') });
     box.focus();
