@@ -381,3 +381,16 @@ for (const [name, spec] of [['MBR', MBR_SPEC], ['GPT', GPT_SPEC]] as const) {
   });
 }
 
+
+test.serial('Clonezilla restore of one partition (DIR:sda5) onto a partition full of random bytes: only its free blocks keep the old bytes', async (t) => {
+  const b = await disk(MBR_SPEC);
+  const image = await saveSpecDiskLikeOcsSr(b, 'ocs-partition');
+  const target = await randomFile(path.join(b.root, 'clonezilla-partition-target.img'), (await stat(b.disk)).size, 'clonezilla partition');
+  await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', target], { input: (await execa('sfdisk', ['-d', b.disk])).stdout });
+  await succeed(t, ['restore', `${image}:sda5`, `${target}:5`, '--yes']);
+  const ntfs = b.spec.partitions.find((partition) => partition.number === 5)!;
+  const start = ntfs.start * SECTOR;
+  const end = start + ntfs.size * SECTOR;
+  t.deepEqual(await unexpectedDifferences(b.disk, target, end, [{ start: 0, end: start }, ...(await freeSpaceOf(b.disk, [ntfs]))]), []);
+  t.deepEqual(await compareFilesystems({ ...b, spec: { ...b.spec, partitions: [ntfs] } }, target), []);
+});
