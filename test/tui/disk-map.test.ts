@@ -7,6 +7,8 @@ import { describePartitions, drawDiskBar, type MapDisk } from '../../rescue/core
 import { targetRefusal } from '../../rescue/ui/tui/disk-loading.ts';
 import { asciiChart, formatDuration, gaugeText } from '../../rescue/ui/tui/progress-screen.ts';
 import { confirmationName } from '../../rescue/ui/tui/restore-flow.ts';
+import { diskDetailLines } from '../../rescue/ui/tui/disks-screen.ts';
+import { diskMapLines, repositoryBoxLines } from '../../rescue/ui/tui/home-screen.ts';
 
 const MiB = 1024 * 1024;
 
@@ -50,4 +52,25 @@ test('gauge, duration and the ASCII rate chart', (t) => {
   t.is(formatDuration(3725), '1:02:05');
   t.is(formatDuration(Number.POSITIVE_INFINITY), '--:--');
   t.deepEqual(asciiChart([MiB, 2 * MiB], 10, 2), ['  #'.slice(1), '##', 'max 2.00 MiB/s']);
+});
+
+test('the home map, the disks screen and the repositories box wrap a 40-character model, a long label and a long path: no line passes its width, nothing is cut', (t) => {
+  const model = 'Samsung SSD 980 PRO with Heatsink 2TB';
+  const label = "System volume of Alice's laptop!";
+  const summary = disk({ path: '/dev/nvme0n1', model, serial: 'S6WRNS0T812345X', transport: 'nvme', sizeBytes: 2000 * 1024 * MiB, partitions: [{ name: 'nvme0n1p3', path: '/dev/nvme0n1p3', number: 3, startBytes: 0, sizeBytes: 1, mountPoints: ['/media/alice/System volume of Alices laptop'] }] });
+  const map: MapDisk = { sizeBytes: summary.sizeBytes, partitions: [{ number: 3, startBytes: MiB, sizeBytes: 1900 * 1024 * MiB, filesystem: 'ntfs', label, usedBytes: 700 * 1024 * MiB, role: 'windows-system-candidate' }] };
+  const whole = (lines: readonly string[]) => lines.join(' ').replace(/\{\/?bold\}/g, '').replace(/\s+/g, ' ');
+  for (const width of [52, 74]) {
+    const home = diskMapLines([{ summary, map }], width);
+    t.true(home.every((line) => line.replace(/\{\/?bold\}/g, '').length <= width), `home at ${width}:\n${home.join('\n')}`);
+    t.true(whole(home).includes(model) && whole(home).includes(`"${label}"`), home.join('\n'));
+    const details = diskDetailLines([{ summary, map }], width);
+    t.true(details.every((line) => line.replace(/\{\/?bold\}/g, '').length <= width), `disks at ${width}:\n${details.join('\n')}`);
+    for (const value of [model, 'serial S6WRNS0T812345X', `"${label}"`, '/media/alice/System volume of Alices laptop']) t.true(whole(details).includes(value), value);
+  }
+  const repository = '/run/lifeboat/mnt/sdb1-SanDisk-Extreme-PRO/backups/alices-laptop/lifeboat-repository';
+  const box = repositoryBoxLines([repository], 51);
+  t.true(box.every((line) => line.length <= 51));
+  t.is(box.map((line) => line.trim()).join(''), repository, 'wrapped, not cut');
+  t.is(repositoryBoxLines(Array.from({ length: 9 }, (_, index) => `/backups/${index}`), 51).at(-1), '... 4 more (Backup and Restore list them all)');
 });

@@ -54,7 +54,9 @@ export function chooseFromList<T>(app: TuiApp, options: { title: string; intro?:
     const showDetails = (index: number) => {
       const row = options.rows[index];
       if (!details || !row) return;
-      const lines = detailsOf(row).slice(0, detailLines);
+      const all = detailsOf(row);
+      // More than the area holds (a note of many lines): its last line says so.
+      const lines = all.length > detailLines ? [...all.slice(0, detailLines - 1), fitRow(`${all[detailLines - 1] ?? ''} ...`, width)] : all;
       details.setContent(lines.length > 0 ? ['-'.repeat(width), ...lines].join('\n') : '');
     };
     list.on('select item', (_item, index) => showDetails(index));
