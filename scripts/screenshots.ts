@@ -3,7 +3,8 @@
 // its colours (tmux capture-pane -e), turned into CP437 ANSI art and drawn by ansilove with the
 // VGA font the Linux console uses. `npm run screenshots` (setup.sh screenshots installs ansilove).
 //
-// The screens: home, backup progress (done), restore plan, the typed-name confirmation, browse.
+// The screens: home, backup options, backup progress (done), the snapshot list, restore plan, the
+// typed-name confirmation, browse.
 
 import { execa } from 'execa';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
     await session.waitFor(/A note kept/);
     await type(session, 'before the upgrade');
     await session.waitFor(/Note:\s+before/);
+    await session.sendKeys('t');
+    await session.waitFor(/A tag for the snapshot/);
+    await type(session, 'weekly');
+    await session.waitFor(/Tag:\s+weekly/);
+    await snap(session, 'backup-options', work);
     await session.sendKeys('s');
     await session.waitFor(/100%\s+done/, 300_000);
     await snap(session, 'backup-progress', work);
