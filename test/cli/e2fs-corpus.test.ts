@@ -29,7 +29,7 @@ import type { CorpusStep, CorpusStepResult } from '../helpers/e2fs-corpus-runner
 /** A step still running after this long is a hang (the slowest, get of f_many_subdirs' 130,000 entries, takes ~40 s of CPU). */
 const STEP_LIMIT_MS = 300_000;
 /** e2fsck -fn loops for minutes on a few images (f_illitable_flexbg, f_misstable): those are not compared. */
-const REFERENCE_LIMIT_MS = 30_000;
+const REFERENCE_LIMIT_MS = 60_000;
 const RUNNERS = 2;
 const IMAGES_PER_RUNNER = 8;
 const STEPS: readonly CorpusStep[] = ['disks', 'tree', 'ls', 'get', 'init', 'backup', 'snapshot-get', 'check'];
@@ -42,6 +42,15 @@ const RUNNER = path.join(PROJECT_ROOT, 'test', 'helpers', 'e2fs-corpus-runner.ts
 const REFERENCE_WRONG: Readonly<Record<string, { readonly reason: string; readonly paths: RegExp }>> = {
   d_inline_dump: { reason: 'rdump writes an inline-data file\'s whole inline area (60 bytes of i_block), not its size (/shortfile is 20 bytes)', paths: /^\/shortfile$/ },
   f_journal: { reason: 'e2fsck -E journal_only also moves the visible journal file /journal to the hidden inode 8 (e2fsck_move_ext3_journal); the replayed filesystem itself still names it', paths: /^\/journal$/ },
+};
+
+/**
+ * Images whose used-block map misses a block the files need, where no map read from the bitmaps can
+ * know it: the bitmap and the group's free count agree on a lie that only a walk of every inode
+ * (e2fsck's pass 1) finds. The map trusts the bitmaps, as partclone does.
+ */
+const MAP_MISSES: Readonly<Record<string, string>> = {
+  f_bitmaps: 'the block bitmap marks block 12, /lost+found\'s folder block, free (e2fsck: block bitmap differences -12), and group 0\'s free count (78) agrees; the snapshot lacks it, so /lost+found cannot be read from the snapshot (it is empty on the image)',
 };
 
 /** Images e2fsck calls clean and debugfs reads, where Lifeboat does not read some entries as debugfs does: why. */
@@ -255,7 +264,15 @@ if ('error' in corpus) {
       const fromSnapshot = await describeFolder(path.join(work, 'out', name, 'snapshot-get'));
       const fromImage = await describeFolder(got);
       const differences = [...new Set([...fromSnapshot.keys(), ...fromImage.keys()])].filter((at) => fromSnapshot.get(at) !== fromImage.get(at));
-      if (differences.length > 0) verdict.problems.push(`the files read back out of the snapshot differ from those read from the image (the used-block map misses blocks they need): ${differences.slice(0, 5).join(', ')}`);
+      // Entries not restored are named on `note: PATH:` lines: the snapshot must leave out the same ones, with the same exit code.
+      const noted = (text: string) => [...text.matchAll(/^note: (\/.*?): /gm)].map((match) => match[1]).sort().join(', ');
+      if (noted(snapshot.stderr) !== noted(get.stderr)) differences.push(`entries not restored: from the snapshot [${noted(snapshot.stderr)}], from the image [${noted(get.stderr)}]`);
+      if (snapshot.exitCode !== get.exitCode) differences.push(`exit ${snapshot.exitCode} from the snapshot, ${get.exitCode} from the image`);
+      const misses = MAP_MISSES[name];
+      if (misses) {
+        verdict.notes.push(`the used-block map misses blocks: ${misses}`);
+        if (differences.length === 0) verdict.problems.push(`${name} is in MAP_MISSES but its snapshot now reads as the image: remove it from the table`);
+      } else if (differences.length > 0) verdict.problems.push(`the files read back out of the snapshot differ from those read from the image (the used-block map misses blocks they need): ${differences.slice(0, 5).join(', ')}`);
     }
     let compared: string;
     if (reference.rdump) compared = await compareWithDebugfs(verdict, name, got, reference.rdump, get);
