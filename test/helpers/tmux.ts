@@ -98,3 +98,21 @@ export async function quitTui(session: TerminalSession): Promise<number> {
   await session.sendKeys('q');
   return session.waitForExit(60_000);
 }
+
+/**
+ * Scrolls the focused box down (Down, one line at a time) until `text` is on screen row `row`, or
+ * the box is at its end (a Down changes nothing): the home map and the Disks screen list the
+ * machine's other disks (and other tests' loop devices) first.
+ */
+export async function scrollUntilRow(session: TerminalSession, text: string, row: number): Promise<void> {
+  let screen = await session.screen();
+  for (let tries = 0; !(screen.split('\n')[row] ?? '').includes(text) && tries < 80; tries++) {
+    await session.sendKeys('Down');
+    const before = screen;
+    for (let wait = 0; wait < 10 && screen === before; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      screen = await session.screen();
+    }
+    if (screen === before) return;
+  }
+}

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
 import { sparseFile } from '../helpers/filesystem-images.ts';
 import { cutProblems } from '../helpers/screen-fit.ts';
-import { leaveToHome, openLifeboatTui, quitTui, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
+import { leaveToHome, openLifeboatTui, quitTui, scrollUntilRow, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
 import { attachLoop, makeBlankDisk, MiB } from '../helpers/tui-disks.ts';
 
 const LONG_MS = 180_000;
@@ -33,20 +33,6 @@ async function judge(t: ExecutionContext, session: TerminalSession, name: string
   const problems = cutProblems(screen, values, columns);
   t.deepEqual(problems, [], `${name}:\n${screen}`);
   return screen;
-}
-
-/** Scrolls the focused box down (the machine's other disks come first) until `text` is on screen row `row`, or the box is at its end. */
-async function scrollTo(session: TerminalSession, text: string, row: number): Promise<void> {
-  let screen = await session.screen();
-  for (let tries = 0; !(screen.split('\n')[row] ?? '').includes(text) && tries < 80; tries++) {
-    await session.sendKeys('Down');
-    const before = screen;
-    for (let wait = 0; wait < 10 && screen === before; wait++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      screen = await session.screen();
-    }
-    if (screen === before) return; // the end of the box
-  }
 }
 
 test('every screen the flows reach fits 80 columns with long values: nothing is cut', async (t) => {
@@ -80,7 +66,7 @@ test('every screen the flows reach fits 80 columns with long values: nothing is 
   // The map is drawn once every disk was read; the repository appears when the search ends.
   await session.waitFor(/Model[\s\S]*\/dev\/[\s\S]*Repositories[\s\S]*lifeboat-/, STEP_MS);
   await session.sendKeys('Tab');
-  await scrollTo(session, loop.device, 3);
+  await scrollUntilRow(session, loop.device, 3);
   await judge(t, session, 'home', new RegExp(`${loopPattern}[\\s\\S]*Repositories`), [loop.device, EXT4_LABEL, NTFS_LABEL, repo], { from: HOME_RIGHT_COLUMN });
   await session.sendKeys('Tab');
 
@@ -175,7 +161,7 @@ test('every screen the flows reach fits 80 columns with long values: nothing is 
   await session.waitFor(/Actions/, STEP_MS);
   await session.sendKeys('d');
   await session.waitFor(/sectors \d+\/\d+ B/, STEP_MS);
-  await scrollTo(session, loop.device, 2);
+  await scrollUntilRow(session, loop.device, 2);
   await judge(t, session, 'disks', new RegExp(`Disks[\\s\\S]*${loopPattern}`), [loop.device, EXT4_LABEL, NTFS_LABEL]);
   await session.sendKeys('Escape');
   await session.waitFor(/Actions/, STEP_MS);

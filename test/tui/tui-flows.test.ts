@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
-import { leaveToHome, openLifeboatTui, quitTui, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
+import { leaveToHome, openLifeboatTui, quitTui, scrollUntilRow, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
 import { attachLoop, makeBlankDisk, makeExt4Disk, makeTwoPartitionDisk, MiB, sampleFiles, type FileSet } from '../helpers/tui-disks.ts';
 
 /** Generous: the machine is slow and shared. */
@@ -53,12 +53,17 @@ test.serial('keys only: back up a loop disk, restore it onto an image through th
   });
   const loopName = path.basename(fixture.loop.device);
 
-  // Home: the disk map shows the loop disk, its partition to scale with filesystem, label and use.
+  // Home: the disk map shows the loop disk, its partition to scale with filesystem, label and use
+  // (the map scrolls to it past the machine's other disks and other tests' loop devices).
+  const top = await session.waitFor(new RegExp(`Model[\\s\\S]*\\/dev\\/[\\s\\S]*Repositories`), STEP_MS);
+  t.regex(top, /Lifeboat \d+\.\d+\.\d+/);
+  t.regex(top, /Actions/);
+  t.regex(top, /b\s+Backup/);
+  t.regex(top, /Device\s+Size\s+Bus\s+Model/);
+  await session.sendKeys('Tab');
+  await scrollUntilRow(session, fixture.loop.device, 3);
   const home = await session.waitFor(new RegExp(`${fixture.loop.device}[\\s\\S]*TUISRC`), STEP_MS);
-  t.regex(home, /Lifeboat \d+\.\d+\.\d+/);
-  t.regex(home, /Actions/);
-  t.regex(home, /b\s+Backup/);
-  t.regex(home, /Device\s+Size\s+Bus\s+Model/);
+  await session.sendKeys('Tab');
   t.regex(home, new RegExp(`${fixture.loop.device}\\s+48\\.0 MiB\\s+loop`));
   t.regex(home, /\[\.?\|1 ext4 TUISRC\s*\.?\]/, 'the bar: partition 1 from 1 MiB to the end');
   t.regex(home, /1: ext4 "TUISRC", [\d.]+ MiB used of 47\.0 MiB, Linux/);
@@ -308,7 +313,8 @@ test.serial('progress: "when done" changes while running, Cancel asks then stops
   const asked = await session.waitFor(/Cancel\?/);
   t.regex(asked, /y yes/);
   await session.sendKeys('y');
-  const stopped = await session.waitFor(/stopped/, LONG_MS);
+  // The gauge's state, not the question's own text ("A stopped backup leaves...").
+  const stopped = await session.waitFor(/%\s+stopped/, LONG_MS);
   t.regex(stopped, /LB_INPUT_STOPPED/);
   t.regex(stopped, /stopped before it finished/);
   const listed = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'snapshots', '-r', repo, '--json'])).stdout) as unknown[];
