@@ -210,6 +210,12 @@ export const ERROR_CATALOGUE = {
     cause: 'A log export named a file that is already there.',
     fix: 'Name another file or a folder, or pass --force to replace it.',
   },
+  LB_INPUT_LATEST_AMBIGUOUS: {
+    group: 'input',
+    message: '"latest" names no one snapshot: the repository holds backups of several sources.',
+    cause: 'Two disks, a disk and a partition, or several machines or folders were backed up into one repository; each has its own latest snapshot.',
+    fix: 'Say which with --source (a path or serial from `lifeboat snapshots`), --host or --tag, or name the snapshot by its id.',
+  },
   LB_INPUT_PASSWORDS_DIFFER: {
     group: 'input',
     message: 'The two passwords typed differ.',

@@ -35,8 +35,8 @@ const FILES_OPTIONS: Readonly<Record<string, OptionType>> = {
 const STEP_OPTIONS: Readonly<Record<JobStepKind, Readonly<Record<string, OptionType>>>> = {
   backup: BACKUP_OPTIONS,
   verify: { 'read-data': 'boolean' },
-  restore: { tag: 'string', grow: 'boolean', 'dry-run': 'boolean' },
-  get: { overwrite: 'boolean', 'skip-existing': 'boolean' },
+  restore: { tag: 'string', host: 'string', source: 'string', grow: 'boolean', 'dry-run': 'boolean' },
+  get: { tag: 'string', host: 'string', source: 'string', overwrite: 'boolean', 'skip-existing': 'boolean' },
 };
 const STEP_FIELDS: Readonly<Record<JobStepKind, readonly string[]>> = {
   backup: ['do', 'kind', 'source', 'repository', 'options'],

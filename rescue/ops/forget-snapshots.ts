@@ -7,12 +7,17 @@ import type { ProgressReporter } from '../core/progress.ts';
 import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot } from '../core/repository/repository-port.ts';
 import { applyRetention, type RetentionDecision, type RetentionPolicy } from '../core/repository/retention.ts';
+import { describeSnapshotGroup, snapshotGroupKey } from '../core/repository/snapshot-groups.ts';
 import { loadContent } from './restore.ts';
 import { filesSnapshotBlobs } from './snapshot-file-tree.ts';
 
+/** A decision with the snapshot's group (what it is a backup of, in words) and time. */
+export type GroupedDecision = RetentionDecision & { readonly group: string; readonly time: string };
+
 /** What forget decided (and, unless dry run, did). */
 export interface ForgetReport {
-  readonly decisions: RetentionDecision[];
+  /** In groups (the policy applies within each), newest first within a group. */
+  readonly decisions: GroupedDecision[];
   readonly removed: string[];
   readonly prune: PruneReport | undefined;
 }
@@ -25,10 +30,23 @@ export interface PruneReport {
   readonly tempFilesDeleted: number;
 }
 
-/** Groups snapshots by what they are a backup of. */
+/** Groups snapshots by what they are a backup of (core/repository/snapshot-groups.ts). */
 export function snapshotGroup(snapshot: StoredSnapshot): string {
-  const source = snapshot.manifest.source;
-  return `${snapshot.manifest.kind}:${source.serial || source.path}`;
+  return snapshotGroupKey(snapshot.manifest);
+}
+
+/** The decisions ordered by group, each with its group in words and its time. */
+function groupDecisions(decisions: readonly RetentionDecision[], snapshots: readonly StoredSnapshot[]): GroupedDecision[] {
+  const byId = new Map(snapshots.map((snapshot) => [snapshot.id, snapshot]));
+  const order = new Map<string, number>();
+  const grouped = decisions.map((decision) => {
+    const manifest = byId.get(decision.id)?.manifest;
+    const key = manifest ? snapshotGroupKey(manifest) : '';
+    if (!order.has(key)) order.set(key, order.size);
+    return { ...decision, key, group: manifest ? describeSnapshotGroup(manifest) : '?', time: manifest?.time ?? '' };
+  });
+  grouped.sort((a, b) => (order.get(a.key) ?? 0) - (order.get(b.key) ?? 0) || b.time.localeCompare(a.time));
+  return grouped.map(({ key: _key, ...decision }) => decision);
 }
 
 /** Decides (ids named, or the policy) and removes the forgotten manifests unless dryRun. */
@@ -44,7 +62,7 @@ export async function forgetSnapshots(repository: RepositoryMaintenance, options
   const removed = decisions.filter((decision) => !decision.keep).map((decision) => decision.id);
   if (!options.dryRun) for (const id of removed) await repository.removeSnapshot(id);
   const prune = options.prune ? await pruneRepository(repository, { dryRun: options.dryRun, forgotten: new Set(options.dryRun ? removed : []) }, reporter) : undefined;
-  return { decisions, removed, prune };
+  return { decisions: groupDecisions(decisions, snapshots), removed, prune };
 }
 
 /** Chunk and tree ids that the remaining snapshots use, with the bases of the delta blobs among them. */

@@ -35,13 +35,13 @@ test('every repository command and a job run against $LIFEBOAT_REPOSITORY withou
   await ok(['backup', 'partition', image, '--tag', 'disk']);
   t.regex(await ok(['snapshots']), /files[\s\S]*partition/);
   t.regex(await ok(['check', '--read-data']), /2 snapshot\(s\).*no problems found/);
-  t.regex(await ok(['ls', 'latest']), /a\.txt/, 'a snapshot SOURCE is read from the repository');
+  t.regex(await ok(['ls', 'latest', '--tag', 'disk']), /a\.txt/, 'a snapshot SOURCE is read from the repository');
   t.regex(await ok(['ls', image]), /a\.txt/, 'an image SOURCE is still read as an image');
-  await ok(['get', 'latest', '/a.txt', path.join(dir, 'got')]);
+  await ok(['get', 'latest', '/a.txt', path.join(dir, 'got'), '--tag', 'disk']);
   t.regex(await readFile(path.join(dir, 'got', 'a.txt'), 'utf8'), /from the environment/);
   await ok(['restore', 'latest', path.join(dir, 'restored'), '--tag', 'disk']);
   t.true((await readFile(path.join(dir, 'restored'))).equals(await readFile(image)));
-  await writeFile(path.join(dir, 'job.json'), JSON.stringify({ steps: [{ do: 'verify', options: { 'read-data': false } }, { do: 'get', snapshot: 'latest', paths: ['/a.txt'], destination: 'job-out' }] }));
+  await writeFile(path.join(dir, 'job.json'), JSON.stringify({ steps: [{ do: 'verify', options: { 'read-data': false } }, { do: 'get', snapshot: 'latest', paths: ['/a.txt'], destination: 'job-out', options: { tag: 'disk' } }] }));
   const job = await ok(['run', 'job.json']);
   t.regex(job, new RegExp(`check -r ${repo}`), 'the job step names the repository from the environment');
   t.regex(await readFile(path.join(dir, 'job-out', 'a.txt'), 'utf8'), /from the environment/);

@@ -155,7 +155,8 @@ test('a backup into a version-1 repository keeps it version 1: no delta blobs, v
     const check = await lifeboat(['check', '-r', repo, '--read-data']);
     t.is(check.exitCode, 0, check.stdout + check.stderr);
     const again = path.join(dir, 'again.img');
-    t.is((await lifeboat(['restore', '-r', repo, 'latest', again, '--yes'])).exitCode, 0);
+    // The repository now holds backups of two sources (the fixture's and disk.img): latest names one with --source.
+    t.is((await lifeboat(['restore', '-r', repo, 'latest', '--source', source, again, '--yes'])).exitCode, 0);
     t.deepEqual(await readFile(again), bytes);
     const frozen = path.join(dir, 'frozen.img');
     t.is((await lifeboat(['restore', '-r', repo, 'latest', '--tag', 'frozen', frozen, '--yes'])).exitCode, 0);

@@ -11,19 +11,21 @@ import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
 import { openSnapshotVolume } from '../../ops/snapshot-source.ts';
 import type { CliContext } from './context.ts';
 import { repositoryFor, withRepository, type RepositoryArgs } from './repository-access.ts';
-import { findSnapshot } from './restore-command.ts';
+import { findSnapshot, snapshotFilter, withSnapshotChoiceOptions } from './snapshot-choice.ts';
 
 /** Options of the browsing commands. */
 export interface BrowseArgs {
   repo: string | undefined;
   'password-file': string | undefined;
   tag: string | undefined;
+  host: string | undefined;
+  source: string | undefined;
   json: boolean;
 }
 
 /** Adds -r (optional here), --password-file, --tag and --json. */
 export function withBrowseOptions<T>(yargs: Argv<T>): Argv<T & BrowseArgs> {
-  return yargs
+  return withSnapshotChoiceOptions(yargs)
     .option('repo', { alias: 'r', type: 'string', describe: 'Read SOURCE as SNAPSHOT[:N] from this repository (default for a SOURCE like latest or an id: $LIFEBOAT_REPOSITORY)' })
     .option('password-file', { type: 'string', describe: 'Read the repository password from this file (else LIFEBOAT_PASSWORD, else a prompt)' })
     .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })
@@ -61,7 +63,7 @@ export async function withFileTree<T>(context: CliContext, args: BrowseArgs, sou
   const spec = parseSnapshotSpec(source);
   const repositoryArgs: RepositoryArgs = { repo, 'password-file': args['password-file'], json: args.json };
   return withRepository(context, repositoryArgs, { exclusive: false, command }, async (repository) => {
-    const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
+    const { id, manifest } = await findSnapshot(repository, spec.snapshot, snapshotFilter(args), (line) => context.stderr.write(`note: ${line}\n`));
     if (manifest.kind === 'files') return use(openFilesSnapshot(repository, manifest), id.slice(0, 8));
     const volume = pickVolume(manifest, spec.partition, id.slice(0, 8));
     const bytes = await openSnapshotVolume(repository, volume.content, manifest.chunkBytes);

@@ -58,7 +58,12 @@ export function forgetCommand(context: CliContext): CommandModule<object, Forget
           context.stdout.write(`${JSON.stringify({ event: 'forget', dryRun: args['dry-run'], ...report })}\n`);
           return;
         }
-        for (const decision of report.decisions) context.stdout.write(`${decision.keep ? 'keep  ' : 'forget'} ${decision.id.slice(0, 8)}${decision.reasons.length > 0 ? `  (${decision.reasons.join(', ')})` : ''}\n`);
+        let group: string | undefined;
+        for (const decision of report.decisions) {
+          if (decision.group !== group) context.stdout.write(`${decision.group}:\n`);
+          group = decision.group;
+          context.stdout.write(`  ${decision.keep ? 'keep  ' : 'forget'} ${decision.id.slice(0, 8)}  ${decision.time.replace('T', ' ').slice(0, 19)}${decision.reasons.length > 0 ? `  (${decision.reasons.join(', ')})` : ''}\n`);
+        }
         const verb = args['dry-run'] ? 'would be' : 'were';
         context.stdout.write(`${report.removed.length} snapshot(s) ${verb} forgotten.\n`);
         if (report.prune) context.stdout.write(`Prune: ${report.prune.packsDeleted} pack(s) ${verb} deleted, ${report.prune.packsRewritten} rewritten, ${formatBytes(report.prune.bytesFreed)} freed.\n`);

@@ -11,7 +11,8 @@ import { createCliReporter } from './progress-output.ts';
 import { withExamples } from './command-examples.ts';
 
 interface GetArgs extends BrowseArgs {
-  source: string;
+  /** The positional SOURCE (upper case: --source is the option that narrows latest). */
+  SOURCE: string;
   items: string[];
   overwrite: boolean;
   'skip-existing': boolean;
@@ -20,10 +21,10 @@ interface GetArgs extends BrowseArgs {
 /** The get command. */
 export function getCommand(context: CliContext): CommandModule<object, GetArgs> {
   return {
-    command: 'get <source> <items..>',
+    command: 'get <SOURCE> <items..>',
     describe: 'Restore files and folders (PATH... DEST) from a partition, a disk image partition (DISK:N) or a snapshot (-r REPO SNAPSHOT[:N]) into the folder DEST',
     builder: (yargs) => withBrowseOptions(withExamples(yargs, 'get'))
-      .positional('source', { type: 'string', demandOption: true, describe: 'SNAPSHOT[:N] with -r; else a device, an image file, or DISK:N' })
+      .positional('SOURCE', { type: 'string', demandOption: true, describe: 'SNAPSHOT[:N] with -r; else a device, an image file, or DISK:N' })
       .positional('items', { type: 'string', array: true, demandOption: true, describe: 'One or more paths inside the filesystem, then the destination folder' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'Replace files that exist in DEST' })
       .option('skip-existing', { type: 'boolean', default: false, describe: 'Keep files that exist in DEST' }) as never,
@@ -34,7 +35,7 @@ export function getCommand(context: CliContext): CommandModule<object, GetArgs> 
       const destination = await context.browse.prepareDestination(args.items.at(-1) ?? '');
       const existing: ExistingPolicy = args.overwrite ? 'overwrite' : args['skip-existing'] ? 'skip' : 'refuse';
       const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: context.repositories.stderrIsTerminal });
-      const result = await context.stoppable((signal) => withFileTree(context, args, args.source, 'get', (tree) =>
+      const result = await context.stoppable((signal) => withFileTree(context, args, args.SOURCE, 'get', (tree) =>
         restoreFiles({ tree, paths, destination, existing, writer: context.browse.fileWriter, reporter, signal })));
       reporter.finish();
       if (args.json) {

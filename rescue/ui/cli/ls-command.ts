@@ -9,7 +9,8 @@ import { withBrowseOptions, withFileTree, type BrowseArgs } from './browse-acces
 import { withExamples } from './command-examples.ts';
 
 interface LsArgs extends BrowseArgs {
-  source: string;
+  /** The positional SOURCE (upper case: --source is the option that narrows latest). */
+  SOURCE: string;
   path: string;
   long: boolean;
 }
@@ -58,14 +59,14 @@ function longLine(entry: FileEntry, target: string | undefined): string {
 /** The ls command. */
 export function lsCommand(context: CliContext): CommandModule<object, LsArgs> {
   return {
-    command: 'ls <source> [path]',
+    command: 'ls <SOURCE> [path]',
     describe: 'List a folder of a partition, a disk image partition (DISK:N) or a snapshot (-r REPO SNAPSHOT[:N]) without restoring it',
     builder: (yargs) => withBrowseOptions(withExamples(yargs, 'ls'))
-      .positional('source', { type: 'string', demandOption: true, describe: 'SNAPSHOT[:N] with -r; else a device, an image file, or DISK:N' })
+      .positional('SOURCE', { type: 'string', demandOption: true, describe: 'SNAPSHOT[:N] with -r; else a device, an image file, or DISK:N' })
       .positional('path', { type: 'string', default: '/', describe: 'The folder (or file) inside the filesystem' })
       .option('long', { alias: 'l', type: 'boolean', default: false, describe: 'Mode, links, owner, size and time for each entry' }) as never,
     handler: async (args) => {
-      await withFileTree(context, args, args.source, 'ls', async (tree, label) => {
+      await withFileTree(context, args, args.SOURCE, 'ls', async (tree, label) => {
         const found = await walkPath(tree, args.path);
         const entries = found.entry.kind === 'directory' ? await tree.list(found.entry) : [found.entry];
         entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

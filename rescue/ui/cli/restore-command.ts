@@ -5,12 +5,12 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { programsForRestorePlan } from '../../core/plan-programs.ts';
 import { describePlan, planRestore, type RestoreTargetFacts } from '../../core/repository/restore-plan.ts';
-import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
-import { parseSnapshotSpec, selectSnapshot } from '../../core/repository/select-snapshot.ts';
+import { parseSnapshotSpec } from '../../core/repository/select-snapshot.ts';
+import { findSnapshot, snapshotFilter, withSnapshotChoiceOptions, type SnapshotChoiceArgs } from './snapshot-choice.ts';
 import { planSystemRestore } from '../../core/repository/system-restore-plan.ts';
 import { readTargetLayout } from '../../ops/read-target-layout.ts';
 import { restore } from '../../ops/restore.ts';
-import type { CliContext, RepositoryHandle } from './context.ts';
+import type { CliContext } from './context.ts';
 import { createCliReporter } from './progress-output.ts';
 import { restoreFilesSnapshot } from './restore-files-snapshot.ts';
 import { describeTargetLoss } from './target-loss.ts';
@@ -18,7 +18,7 @@ import { repositoryFor, withRepository, withRepositoryOptions, type RepositoryAr
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 import { withExamples } from './command-examples.ts';
 
-interface RestoreArgs extends Omit<RepositoryArgs, 'repo'> {
+interface RestoreArgs extends Omit<RepositoryArgs, 'repo'>, Omit<SnapshotChoiceArgs, 'tag'> {
   /** Absent when the snapshot argument is a Clonezilla image directory. */
   repo: string | undefined;
   snapshot: string;
@@ -28,16 +28,6 @@ interface RestoreArgs extends Omit<RepositoryArgs, 'repo'> {
   'dry-run': boolean;
   yes: boolean;
   then: 'poweroff' | 'reboot' | undefined;
-}
-
-/** Picks the snapshot; a damaged manifest is never skipped silently when it could be the one meant. */
-export async function findSnapshot(repository: RepositoryHandle, spec: string, tag: string | undefined): Promise<StoredSnapshot> {
-  const { snapshots, problems } = await repository.scanSnapshots();
-  const damaged = problems.map((problem) => problem as LifeboatError);
-  const named = damaged.find((problem) => typeof problem.details?.snapshot === 'string' && (problem.details.snapshot as string).startsWith(spec));
-  if (named) throw named;
-  if (spec === 'latest' && damaged[0]) throw damaged[0];
-  return selectSnapshot(snapshots, spec, tag);
 }
 
 /** A stopped restore, saying what it leaves on the target (anything else passes unchanged). */
@@ -53,7 +43,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
     command: 'restore <snapshot> <target>',
     describe: 'Restore a snapshot (or partition N of it: SNAPSHOT:N), or a Clonezilla image directory (DIR or DIR:sda1, without -r), onto a disk, partition or image file',
     builder: (yargs) =>
-      withRepositoryOptions(withExamples(yargs, 'restore'), { repoRequired: false })
+      withSnapshotChoiceOptions(withRepositoryOptions(withExamples(yargs, 'restore'), { repoRequired: false }))
         .positional('snapshot', { type: 'string', demandOption: true, describe: 'Snapshot id prefix or latest, optionally :N for partition N; without -r: a Clonezilla image directory, optionally :sda1' })
         .positional('target', { type: 'string', demandOption: true, describe: 'Block device, image file, or FILE:N (partition N of a disk image)' })
         .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })
@@ -71,7 +61,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
       const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
       await context.stoppable((signal) => withRepository(context, { ...args, repo }, { exclusive: false, command: 'restore', tolerant: true }, async (repository, notices) => {
         for (const notice of notices) reporter.notice(notice);
-        const { id, manifest } = await findSnapshot(repository, spec.snapshot, args.tag);
+        const { id, manifest } = await findSnapshot(repository, spec.snapshot, snapshotFilter(args), (line) => reporter.notice(line));
         if (manifest.kind === 'files') return restoreFilesSnapshot(context, args, repository, { id, manifest }, reporter, signal);
         const partitionVolume = spec.partition === undefined ? undefined : manifest.volumes.find((volume) => volume.partition === spec.partition);
         const createBytes = spec.partition !== undefined ? (partitionVolume?.content.sizeBytes ?? 0) : manifest.kind === 'partition' ? (manifest.volumes[0]?.content.sizeBytes ?? 0) : manifest.source.sizeBytes;
