@@ -212,7 +212,7 @@ export const ERROR_CATALOGUE = {
   },
   LB_INPUT_LATEST_AMBIGUOUS: {
     group: 'input',
-    message: '"latest" names no one snapshot: the repository holds backups of several sources.',
+    message: '`latest` names no one snapshot: the repository holds backups of several sources.',
     cause: 'Two disks, a disk and a partition, or several machines or folders were backed up into one repository; each has its own latest snapshot.',
     fix: 'Say which with --source (a path or serial from `lifeboat snapshots`), --host or --tag, or name the snapshot by its id.',
   },

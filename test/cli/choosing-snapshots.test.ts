@@ -43,7 +43,7 @@ test('latest is refused among several sources, narrowed by --source, --host or -
 
   const refused = await run(['ls', '-r', 'repo', 'latest']);
   t.is(refused.exitCode, 2);
-  t.regex(refused.stderr, /LB_INPUT_LATEST_AMBIGUOUS: "latest" names no one snapshot: .* The snapshots are of 3 sources: files backup of \S+alpha-content on \S+ \(newest [0-9a-f]{8}, .*\); partition backup of \S+beta\.img on .*; partition backup of \S+alpha\.img on /);
+  t.regex(refused.stderr, /LB_INPUT_LATEST_AMBIGUOUS: `latest` names no one snapshot: .* The snapshots are of 3 sources: files backup of \S+alpha-content on \S+ \(newest [0-9a-f]{8}, .*\); partition backup of \S+beta\.img on .*; partition backup of \S+alpha\.img on /);
   t.regex(refused.stderr, /fix: Say which with --source/);
   const restoreRefused = await run(['restore', '-r', 'repo', 'latest', path.join(dir, 'out.img')]);
   t.is(restoreRefused.exitCode, 2);
