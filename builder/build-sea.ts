@@ -67,7 +67,7 @@ export async function buildSea(request: SeaBuildOptions, log: (line: string) => 
 
   const bundleFile = path.join(work, 'lifeboat.cjs');
   const blessedFiles = await listBlessedUsrFiles();
-  const { warnings } = await bundleRescue({
+  const { warnings, chunkWorkerBytes } = await bundleRescue({
     entry: path.join(PROJECT_ROOT, 'rescue', 'sea-entry.ts'),
     outfile: bundleFile,
     version: LIFEBOAT_VERSION,
@@ -99,6 +99,6 @@ export async function buildSea(request: SeaBuildOptions, log: (line: string) => 
     nodeVersion,
   };
   await rm(work, { recursive: true, force: true });
-  log(`single executable: ${result.executable.path} (${(result.executable.bytes / 1048576).toFixed(1)} MiB, Node ${nodeVersion}, bundle ${(result.bundle.bytes / 1024).toFixed(0)} KiB)`);
+  log(`single executable: ${result.executable.path} (${(result.executable.bytes / 1048576).toFixed(1)} MiB, Node ${nodeVersion}, bundle ${(result.bundle.bytes / 1024).toFixed(0)} KiB with the chunk worker's ${(chunkWorkerBytes / 1024).toFixed(0)} KiB)`);
   return result;
 }

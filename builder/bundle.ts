@@ -1,6 +1,7 @@
 // Bundles the rescue program into one CommonJS file with esbuild, made to work inside a Node
-// single executable: blessed's dynamic widget requires become static, and blessed's terminfo
-// and font files travel as SEA assets, unpacked on first use.
+// single executable: blessed's dynamic widget requires become static, blessed's terminfo
+// and font files travel as SEA assets, unpacked on first use, and the chunk workers' code
+// (rescue/io/repository/chunk-worker.ts) is bundled on its own and carried as a string.
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,11 @@ import { PROJECT_ROOT } from './paths.ts';
 export const BLESSED_ASSET_PREFIX = 'blessed-usr/';
 
 const BLESSED_USR_MODULE = 'lifeboat-virtual:blessed-usr';
+
+/** The chunk worker's entry, bundled on its own (a worker thread cannot load a file from inside the executable). */
+export const CHUNK_WORKER_ENTRY = path.join(PROJECT_ROOT, 'rescue', 'io', 'repository', 'chunk-worker.ts');
+/** The module that tells the pool where the worker's code is; in the bundle it carries the code. */
+const CHUNK_WORKER_CODE_MODULE = /[\\/]rescue[\\/]io[\\/]repository[\\/]chunk-worker-code\.ts$/;
 
 /** Options of one bundle. */
 export interface BundleOptions {
@@ -102,16 +108,51 @@ function blessedPlugin(options: BundleOptions, widgetFiles: readonly string[]): 
   };
 }
 
+/** The chunk worker as one CommonJS script, for `new Worker(code, { eval: true })`. */
+export async function bundleChunkWorker(): Promise<{ code: string; warnings: string[] }> {
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: [CHUNK_WORKER_ENTRY],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minify: false,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const [output] = result.outputFiles;
+  if (!output || result.outputFiles.length !== 1) throw new Error(`esbuild made ${result.outputFiles.length} files of the chunk worker, not 1`);
+  return { code: output.text, warnings: result.warnings.map((warning) => warning.text) };
+}
+
+/** Source of chunk-worker-code.ts as the bundle carries it: the worker's bundled code. */
+export function chunkWorkerCodeModuleSource(code: string): string {
+  return `export const BUNDLED_CHUNK_WORKER = ${JSON.stringify(code)};\nexport const CHUNK_WORKER_FILE = undefined;\n`;
+}
+
+function chunkWorkerPlugin(code: string): Plugin {
+  return {
+    name: 'lifeboat-chunk-worker',
+    setup(build) {
+      build.onLoad({ filter: CHUNK_WORKER_CODE_MODULE }, () => ({ contents: chunkWorkerCodeModuleSource(code), loader: 'js' }));
+    },
+  };
+}
+
 /** Lists blessed's widget modules (the names its widget.js requires at run time). */
 export async function listBlessedWidgets(): Promise<string[]> {
   const dir = path.join(PROJECT_ROOT, 'node_modules', 'blessed', 'lib', 'widgets');
   return (await readdir(dir)).filter((file) => file.endsWith('.js')).map((file) => file.slice(0, -3)).sort();
 }
 
-/** Bundles the entry into one CommonJS file; returns esbuild's warnings. */
-export async function bundleRescue(options: BundleOptions): Promise<{ warnings: string[] }> {
+/** Bundles the entry into one CommonJS file; returns esbuild's warnings and the chunk worker's size. */
+export async function bundleRescue(options: BundleOptions): Promise<{ warnings: string[]; chunkWorkerBytes: number }> {
   const esbuild = await import('esbuild');
   const widgetFiles = await listBlessedWidgets();
+  const worker = await bundleChunkWorker();
   const result = await esbuild.build({
     entryPoints: [options.entry],
     outfile: options.outfile,
@@ -132,7 +173,8 @@ export async function bundleRescue(options: BundleOptions): Promise<{ warnings: 
         "var __lifeboatImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
       ].join('\n'),
     },
-    plugins: [blessedPlugin(options, widgetFiles)],
+    plugins: [blessedPlugin(options, widgetFiles), chunkWorkerPlugin(worker.code)],
   });
-  return { warnings: result.warnings.map((warning) => warning.text) };
+  const warnings = [...worker.warnings.map((warning) => `chunk worker: ${warning}`), ...result.warnings.map((warning) => warning.text)];
+  return { warnings, chunkWorkerBytes: Buffer.byteLength(worker.code) };
 }

@@ -2,7 +2,8 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { NODE_LINUX_BINARY, SEA_SENTINEL_FUSE } from '../../builder/build-sea.ts';
@@ -36,6 +37,35 @@ test('is the official Node 24 binary, stripped, carrying the blob', async (t) =>
   const inside = await execa(executable, ['-e', 'process.stdout.write(process.version)'], { reject: false });
   // A SEA ignores node's own flags and runs the bundle: -e is an unknown argument to lifeboat.
   t.is(inside.exitCode, 2);
+});
+
+test('backs up, checks and restores an ext4 image with its chunk workers (bundled into the executable)', async (t) => {
+  const executable = await requireMedia(TEST_MEDIA.executable);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-sea-backup-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const tree = path.join(dir, 'tree');
+  await mkdir(tree);
+  await writeFile(path.join(tree, 'log.txt'), 'lifeboat chunk worker '.repeat(200_000));
+  await writeFile(path.join(tree, 'noise.bin'), randomBytes(3 * 1024 * 1024));
+  const source = path.join(dir, 'source.img');
+  await execa('mkfs.ext4', ['-q', '-F', '-b', '4096', '-d', tree, source, '32M']);
+  // An empty environment: the workers cannot load anything from a checkout. Encrypted, so ids are HMACs.
+  const env = { LIFEBOAT_PASSWORD: 'sea-worker', LIFEBOAT_LOG_DIR: path.join(dir, 'logs') };
+  const lifeboat = (...args: string[]) => execa(executable, args, { cwd: dir, env, extendEnv: false, reject: false });
+  const ok = (result: { exitCode?: number; stderr: string }, what: string) => t.is(result.exitCode, 0, `${what}: ${result.stderr}`);
+  ok(await lifeboat('init', '-r', 'repo', '--encrypt'), 'init');
+  ok(await lifeboat('backup', 'partition', 'source.img', '-r', 'repo'), 'first backup');
+  // A few changed blocks: the second backup stores them as a delta against the first snapshot's chunk.
+  await execa('debugfs', ['-w', '-R', `write ${path.join(tree, 'log.txt')} again.txt`, source]);
+  const second = await lifeboat('backup', 'partition', 'source.img', '-r', 'repo', '--json');
+  ok(second, 'second backup');
+  const done = second.stdout.split('\n').map((line) => JSON.parse(line) as { event: string; stats?: { deltaChunks: number; newBytes: number } }).find((event) => event.event === 'done');
+  t.true((done?.stats?.deltaChunks ?? 0) > 0, `the changed chunks are deltas: ${JSON.stringify(done?.stats)}`);
+  ok(await lifeboat('check', '-r', 'repo', '--read-data'), 'check --read-data');
+  const target = path.join(dir, 'target.img');
+  await execa('truncate', ['-s', '32M', target]);
+  ok(await lifeboat('restore', '-r', 'repo', 'latest', 'target.img', '--yes'), 'restore');
+  t.is((await execa('cmp', [source, target], { reject: false })).exitCode, 0, 'the restored image equals the source');
 });
 
 const terminals = ['linux', 'vt220', 'xterm-256color', 'no-such-terminal'];

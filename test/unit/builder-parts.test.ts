@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BLESSED_ASSET_PREFIX, blessedUsrModuleSource, listBlessedUsrFiles, listBlessedWidgets, rewriteBlessedUsrPaths, rewriteBlessedWidgetRequires } from '../../builder/bundle.ts';
+import { BLESSED_ASSET_PREFIX, blessedUsrModuleSource, bundleChunkWorker, chunkWorkerCodeModuleSource, listBlessedUsrFiles, listBlessedWidgets, rewriteBlessedUsrPaths, rewriteBlessedWidgetRequires } from '../../builder/bundle.ts';
 import { seaConfig } from '../../builder/build-sea.ts';
 import { MEDIUM_MARKER, renderBiosEmbeddedConfig, renderGrubConfig } from '../../builder/grub-config.ts';
 import { efiImageKibibytes, secureBootFiles, xorrisoArguments } from '../../builder/iso-layout.ts';
@@ -134,6 +134,17 @@ test('SEA config: no experimental warning, code cache on, assets passed through'
   const config = seaConfig({ main: 'm.cjs', blob: 'b.blob', assets: { 'blessed-usr/xterm': '/x' } });
   t.like(config, { main: 'm.cjs', output: 'b.blob', disableExperimentalSEAWarning: true, useCodeCache: true, useSnapshot: false });
   t.deepEqual(config.assets, { 'blessed-usr/xterm': '/x' });
+});
+
+test('the chunk worker bundles into one script that requires only Node built-ins; the executable carries it as a string', async (t) => {
+  const { code, warnings } = await bundleChunkWorker();
+  t.deepEqual(warnings, []);
+  const requires = [...code.matchAll(/require\(["']([^"']+)["']\)/g)].map((match) => match[1]);
+  t.deepEqual([...new Set(requires)].sort(), ['node:crypto', 'node:fs', 'node:worker_threads', 'node:zlib']);
+  t.false(code.includes('import.meta'), 'nothing that needs a module file');
+  const module = chunkWorkerCodeModuleSource(code);
+  t.true(module.startsWith('export const BUNDLED_CHUNK_WORKER = "'));
+  t.true(module.includes(JSON.stringify(code)));
 });
 
 test('blessed rewrites: every widget required statically, usr/ paths point at the unpacked assets', async (t) => {
