@@ -6,7 +6,7 @@
 // the kernel finds the logical partitions (blkid, e2fsck, ntfscat), `ls`/`get` read its
 // partitions, and `import clonezilla` gives a snapshot that restores to the same bytes and browses.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,8 +19,11 @@ const OCS_SR = '/usr/sbin/ocs-sr';
 const cannotRun = process.getuid?.() !== 0
   ? 'ocs-sr reads loop devices and writes /var/log: it needs root'
   : await access(OCS_SR).then(() => undefined, () => `${OCS_SR} is missing (scripts/setup.sh test installs the Debian package clonezilla)`);
-const ocsTest = cannotRun ? test.serial.skip : test.serial;
-const skipped = cannotRun ? ` (skipped: ${cannotRun})` : '';
+/** A test that needs root and ocs-sr: without them it fails with the reason. */
+const ocsTest = (title: string, body: (t: ExecutionContext) => Promise<void>) => test.serial(title, async (t) => {
+  if (cannotRun) return t.fail(cannotRun);
+  await body(t);
+});
 
 test.after.always(removeClonezillaTestDisks);
 
@@ -65,7 +68,7 @@ async function saveWithOcsSr(b: BuiltSpecDisk, name: string, compression: '-z9' 
   }
 }
 
-ocsTest(`ocs-sr savedisk of an MBR disk with ext4, NTFS and swap logicals (zstd): restore byte-identical, ls/get the logicals, import${skipped}`, async (t) => {
+ocsTest(`ocs-sr savedisk of an MBR disk with ext4, NTFS and swap logicals (zstd): restore byte-identical, ls/get the logicals, import`, async (t) => {
   t.timeout(600_000);
   const root = await newScratchRoot('ocs-sr-mbr');
   const b = await buildSpecDisk(root, MBR_DISK);
@@ -111,7 +114,7 @@ ocsTest(`ocs-sr savedisk of an MBR disk with ext4, NTFS and swap logicals (zstd)
   await assertPayloadBrowses(t, ['-r', repo, 'latest:6'], 'sda6', b, path.join(dest, 'repo6'));
 });
 
-ocsTest(`ocs-sr savedisk of a GPT disk (ESP FAT32, ext4, swap; pigz): restore byte-identical, ls/get, import${skipped}`, async (t) => {
+ocsTest(`ocs-sr savedisk of a GPT disk (ESP FAT32, ext4, swap; pigz): restore byte-identical, ls/get, import`, async (t) => {
   t.timeout(600_000);
   const root = await newScratchRoot('ocs-sr-gpt');
   const b = await buildSpecDisk(root, GPT_DISK);

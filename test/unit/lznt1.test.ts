@@ -28,24 +28,25 @@ test('each compression unit ntfs-3g wrote decompresses to what ntfscat reads', a
   const mountPoint = path.join(workDir, 'mnt');
   await mkdir(mountPoint);
   const daemon = execa('ntfs-3g', ['-o', 'no_detach,compression', image, mountPoint], { reject: false });
-  let compressed = false;
+  let notMarked = 'ntfs-3g did not mount';
   try {
     for (let tries = 0; (await execa('findmnt', ['-n', mountPoint], { reject: false })).stdout.trim() === ''; tries++) {
       if (tries > 100) throw new Error('ntfs-3g did not mount');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await mkdir(path.join(mountPoint, 'c'));
-    const script = 'import os,sys; os.setxattr(sys.argv[1], "system.ntfs_attrib_be", bytes.fromhex("00000800"))';
-    compressed = (await execa('python3', ['-c', script, path.join(mountPoint, 'c')], { reject: false })).exitCode === 0;
+    // FILE_ATTRIBUTE_COMPRESSED on the folder (big-endian): ntfs-3g compresses what is written into it.
+    const mark = await execa('setfattr', ['-n', 'system.ntfs_attrib_be', '-v', '0x00000800', path.join(mountPoint, 'c')], { reject: false });
+    notMarked = mark.failed ? (mark as unknown as Error).message : '';
     const text = Array.from({ length: 30000 }, (_, i) => `line ${i % 977} of a compressible file\n`).join('');
     await writeFile(path.join(mountPoint, 'c', 'file.txt'), text);
   } finally {
     await execa('umount', [mountPoint], { reject: false });
     await daemon;
   }
-  if (!compressed) {
-    t.log('python3 missing: no compressed folder could be made');
-    t.pass();
+  // Without the attribute nothing is compressed and the test would check nothing.
+  if (notMarked !== '') {
+    t.fail(`setfattr (Debian package attr) could not mark the folder compressed: ${notMarked}`);
     return;
   }
   const plain = Buffer.from((await execa('ntfscat', [image, '/c/file.txt'], { encoding: 'buffer', stripFinalNewline: false })).stdout);
