@@ -195,8 +195,8 @@ test('QEMU backup --then poweroff: a failed backup does not power off; the init 
   });
   const run = extractRunOutput(result.transcript);
   t.truthy(run, result.transcript.slice(-3000));
-  t.is(run?.exitCode, exitCodeOf('LB_INPUT_USAGE'), run?.output);
-  t.regex(run?.output ?? '', /LB_INPUT_USAGE.*\/dev\/vdz does not exist/);
+  t.is(run?.exitCode, exitCodeOf('LB_DEVICE_NOT_FOUND'), run?.output);
+  t.regex(run?.output ?? '', /LB_DEVICE_NOT_FOUND.*\/dev\/vdz does not exist/);
   t.notRegex(run?.output ?? '', /saved:/);
   t.not(result.matchedAfterSeconds, undefined, 'the shell banner appeared on the serial console');
   t.false(result.poweredOff, 'the VM was still running when the shell came up');

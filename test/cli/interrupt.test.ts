@@ -140,9 +140,10 @@ function inTerminal(dir: string, args: readonly string[], pidFile: string) {
   return { run, output: () => output.replace(/\r/g, '') };
 }
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let tries = 0; tries < 2400 && !condition(); tries++) await new Promise((resolve) => setTimeout(resolve, 25));
-  if (!condition()) throw new Error('timed out');
+/** Waits up to 3 minutes (a loaded CI machine) for `condition`; the error carries what the run printed. */
+async function waitFor(condition: () => boolean, output: () => string = () => ''): Promise<void> {
+  for (let tries = 0; tries < 7200 && !condition(); tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+  if (!condition()) throw new Error(`timed out; the run printed:\n${output().slice(-2000)}`);
 }
 
 test.serial('Ctrl-C typed at the restore confirmation: LB_INPUT_STOPPED, exit 130, nothing written', async (t) => {
@@ -152,7 +153,7 @@ test.serial('Ctrl-C typed at the restore confirmation: LB_INPUT_STOPPED, exit 13
   const target = path.join(dir, 'target.img');
   await execa('truncate', ['-s', `${400 * MiB}`, target]);
   const { run, output } = inTerminal(dir, ['restore', '-r', repo, 'latest', target], path.join(dir, 'pid'));
-  await waitFor(() => output().includes('Type yes to continue'));
+  await waitFor(() => output().includes('Type yes to continue'), output);
   run.stdin?.write('\x03');
   const result = await run;
   t.is(result.exitCode, 130, output());
@@ -169,11 +170,11 @@ test.serial('a second SIGTERM while the first waits (at the confirmation) ends t
   await execa('truncate', ['-s', `${400 * MiB}`, target]);
   const pidFile = path.join(dir, 'pid');
   const { run, output } = inTerminal(dir, ['restore', '-r', repo, 'latest', target], pidFile);
-  await waitFor(() => output().includes('Type yes to continue'));
+  await waitFor(() => output().includes('Type yes to continue'), output);
   t.is((await filesUnder(path.join(repo, 'locks'))).length, 1, 'the restore holds its lock while it asks');
   const pid = Number((await readFile(pidFile, 'utf8')).trim());
   process.kill(pid, 'SIGTERM');
-  await waitFor(() => output().includes('note: SIGTERM: stopping'));
+  await waitFor(() => output().includes('note: SIGTERM: stopping'), output);
   process.kill(pid, 'SIGTERM');
   const result = await run;
   t.is(result.exitCode, 130, output());

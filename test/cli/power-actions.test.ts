@@ -8,6 +8,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
+import { ERROR_CATALOGUE } from '../../rescue/core/errors.ts';
+import { EXIT_CODES } from '../../rescue/ui/cli/exit-codes.ts';
 
 const LIFEBOAT = path.join(PROJECT_ROOT, 'rescue/bin/lifeboat.mjs');
 
@@ -32,7 +34,7 @@ test('backup and check --then: the power action follows success only', async (t)
   t.deepEqual(await actions(), ['poweroff', 'reboot']);
 
   // Failures: a backup of a missing source, a check that finds a pack missing.
-  t.is((await run(['backup', 'partition', 'missing.img', '-r', 'repo', '--then', 'poweroff'])).exitCode, 2);
+  t.is((await run(['backup', 'partition', 'missing.img', '-r', 'repo', '--then', 'poweroff'])).exitCode, EXIT_CODES[ERROR_CATALOGUE.LB_DEVICE_NOT_FOUND.group]);
   const packs = (await readdir(path.join(dir, 'repo', 'data'), { recursive: true })).filter((name) => name.endsWith('.pack'));
   await rm(path.join(dir, 'repo', 'data', packs[0] ?? ''));
   const failed = await run(['check', '-r', 'repo', '--then', 'poweroff']);
