@@ -63,6 +63,12 @@ export const ERROR_CATALOGUE = {
     cause: 'A name with "..", "/", NUL or control characters, or an entry met twice, in a damaged or hostile filesystem.',
     fix: 'Nothing was written for that entry; the others were restored. Inspect it with lifeboat ls -l if you need it.',
   },
+  LB_INPUT_DESTINATION_CANNOT_HOLD: {
+    group: 'input',
+    message: 'An entry was not restored: the destination\'s filesystem cannot hold it.',
+    cause: 'A name too long or with a character the filesystem forbids (FAT and exFAT refuse : * ? " < > | \\), a link or device node on a filesystem without them (FAT, exFAT), or a file over 4 GiB on FAT32.',
+    fix: 'The other entries were restored. Get this one into a folder on a Linux filesystem (ext4, xfs), which holds any name, link and size.',
+  },
   LB_DEVICE_TABLE_TRUNCATED: {
     group: 'device',
     message: 'The disk is too small to hold the partition table it claims to have.',
@@ -261,9 +267,8 @@ export const ERROR_CATALOGUE = {
   LB_DEVICE_WRITE_FAILED: {
     group: 'device',
     message: 'Writing to the target failed.',
-    cause: 'A write error on the target disk, the target was removed, or it is read-only.',
-    fix: 'Check the target disk and its cable, make sure it is writable, and run the restore again.',
-    reserved: 'Needs a target that fails writes part-way (a dying disk); loop devices and files on this host do not, and device-mapper error targets cannot be made here.',
+    cause: 'A write error on the target disk, the target was removed, it is read-only, or (restoring files) the destination is full.',
+    fix: 'Check the target disk and its cable, make sure it is writable and has room, and run the restore again.',
   },
   LB_DEVICE_TOOL_MISSING: {
     group: 'device',

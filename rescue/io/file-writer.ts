@@ -14,6 +14,27 @@ import type { FileWriter } from '../core/file-trees/file-writer-port.ts';
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+/** Errors by which a destination refuses one entry (its name, kind or size) and may take the others. */
+const REFUSES_ENTRY = new Set(['ENAMETOOLONG', 'EILSEQ', 'EINVAL', 'ENOENT', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUP', 'EMLINK', 'EFBIG']);
+
+/**
+ * A failed write at `target` as a coded error: one the destination's filesystem raises for this
+ * entry only (a name FAT or exFAT forbids, a link it cannot hold, a file over FAT32's 4 GiB) is
+ * LB_INPUT_DESTINATION_CANNOT_HOLD, and the restore goes on; a full, read-only, failing or
+ * forbidden destination is LB_DEVICE_WRITE_FAILED, and the restore stops.
+ */
+function destinationError(error: unknown, target: string, doing: string, { linkLike = false } = {}): LifeboatError {
+  if (error instanceof LifeboatError) return error;
+  const errno = (error as { code?: string }).code ?? 'unknown';
+  const reason = (error as { message?: string }).message?.replace(/^\w+: /, '').replace(/, \w+ '.*$/, '') ?? errno;
+  if (REFUSES_ENTRY.has(errno) || (linkLike && errno === 'EPERM')) {
+    return new LifeboatError('LB_INPUT_DESTINATION_CANNOT_HOLD', { detail: `${doing} ${target} failed: ${reason} (${errno}).`, path: target, errno }, { cause: error });
+  }
+  const why = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'the destination is full' : errno === 'EROFS' ? 'the destination is mounted read-only'
+    : errno === 'EACCES' || errno === 'EPERM' ? 'no permission to write there' : reason;
+  return new LifeboatError('LB_DEVICE_WRITE_FAILED', { detail: `${doing} ${target} failed: ${why} (${errno}).`, path: target, errno }, { cause: error });
+}
+
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -47,29 +68,49 @@ export function localFileWriter(): FileWriter {
         await mkdir(target, { mode: 0o700 });
         return true;
       } catch (error) {
-        if ((error as { code?: string }).code !== 'EEXIST') throw error;
+        if ((error as { code?: string }).code !== 'EEXIST') throw destinationError(error, target, 'Creating the folder');
         if ((await lstat(target)).isDirectory()) return false;
         throw new LifeboatError('LB_INPUT_DESTINATION_EXISTS', { detail: `${target} exists and is not a folder (never followed if it is a link).`, path: target });
       }
     },
     exists: async (target) => lstat(target).then(() => true, () => false),
-    remove: async (target) => unlink(target),
+    remove: async (target) => unlink(target).catch((error: unknown) => {
+      throw destinationError(error, target, 'Replacing');
+    }),
     createFile: async (target, size) => {
-      const handle = await open(target, CREATE_FLAGS, 0o600);
-      await handle.truncate(size);
+      const handle = await open(target, CREATE_FLAGS, 0o600).catch((error: unknown) => {
+        throw destinationError(error, target, 'Creating the file');
+      });
+      try {
+        await handle.truncate(size);
+      } catch (error) {
+        await handle.close();
+        await unlink(target).catch(() => undefined);
+        throw destinationError(error, target, 'Sizing the file');
+      }
       return {
         write: async (offset, bytes) => {
           let done = 0;
-          while (done < bytes.length) {
-            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done);
-            done += bytesWritten;
+          try {
+            while (done < bytes.length) {
+              const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, offset + done);
+              done += bytesWritten;
+            }
+          } catch (error) {
+            throw destinationError(error, target, 'Writing the file');
           }
         },
-        close: async () => handle.close(),
+        close: async () => handle.close().catch((error: unknown) => {
+          throw destinationError(error, target, 'Closing the file');
+        }),
       };
     },
-    symlink: async (target, at) => symlink(target, at),
-    hardLink: async (existing, at) => link(existing, at),
+    symlink: async (target, at) => symlink(target, at).catch((error: unknown) => {
+      throw destinationError(error, at, 'Creating the link', { linkLike: true });
+    }),
+    hardLink: async (existing, at) => link(existing, at).catch((error: unknown) => {
+      throw destinationError(error, at, 'Creating the hard link', { linkLike: true });
+    }),
     special: async (target, entry) => {
       const type = entry.kind === 'fifo' ? ['p'] : entry.kind === 'char-device' && entry.device ? ['c', String(entry.device.major), String(entry.device.minor)]
         : entry.kind === 'block-device' && entry.device ? ['b', String(entry.device.major), String(entry.device.minor)] : undefined;

@@ -114,6 +114,14 @@ async function sizeOf(tree: FileTree, entry: FileEntry, seen: Set<number>): Prom
   return bytes;
 }
 
+/** Entries left out make the run fail with the first one's code (the rest were restored); undefined when none was. */
+export function leftOutError(remarks: ReadonlyArray<{ path: string; code: string; message: string }>): LifeboatError | undefined {
+  const first = remarks[0];
+  if (!first) return undefined;
+  const count = remarks.length === 1 ? '1 entry was' : `${remarks.length} entries were`;
+  return new LifeboatError(first.code as never, { detail: `${count} not restored, the first ${first.path}: ${first.message.replace(/\.+$/, '')}.` });
+}
+
 function remark(state: RestoreState, path: string, code: string, message: string): void {
   state.result.remarks.push({ path, code, message });
   state.reporter.notice(`${path}: ${message} (${code})`);
@@ -212,11 +220,10 @@ async function copyContent(state: RestoreState, entry: FileEntry, target: string
   const content = await state.tree.openFile(entry);
   const ranges = content.dataRanges ? await content.dataRanges() : [{ offset: 0, length: content.size }];
   const file = await state.writer.createFile(target, content.size);
-  let stopped = false;
+  let complete = false;
   try {
     for (const range of ranges) {
       for (let done = 0; done < range.length; done += COPY_PIECE_BYTES) {
-        stopped = state.signal?.aborted === true;
         throwIfStopped(state.signal, 'the file restore');
         const length = Math.min(COPY_PIECE_BYTES, range.length - done);
         const bytes = await content.read(range.offset + done, length);
@@ -225,10 +232,12 @@ async function copyContent(state: RestoreState, entry: FileEntry, target: string
         state.reporter.progress({ phase: 'restore', bytesDone: state.result.bytes, bytesTotal: state.total, item: entry.name });
       }
     }
+    complete = true;
   } finally {
-    await file.close();
-    // A file cut short by a stop is not left looking restored.
-    if (stopped) await state.writer.remove(target).catch(() => undefined);
+    // A file cut short (a stop, a full destination, a damaged source) is not left looking restored.
+    const closed = file.close();
+    if (complete) await closed;
+    else await closed.then(() => state.writer.remove(target), () => state.writer.remove(target)).catch(() => undefined);
   }
 }
 

@@ -4,7 +4,7 @@
 import type { CommandModule } from 'yargs';
 import { LifeboatError } from '../../core/errors.ts';
 import { formatBytes } from '../../core/disk-facts.ts';
-import { restoreFiles, type ExistingPolicy } from '../../ops/restore-files.ts';
+import { leftOutError, restoreFiles, type ExistingPolicy } from '../../ops/restore-files.ts';
 import type { CliContext } from './context.ts';
 import { withBrowseOptions, withFileTree, type BrowseArgs } from './browse-access.ts';
 import { createCliReporter } from './progress-output.ts';
@@ -46,10 +46,8 @@ export function getCommand(context: CliContext): CommandModule<object, GetArgs> 
         context.stdout.write(`Restored ${result.files} files (${formatBytes(result.bytes)}), ${result.folders} folders and ${result.links} links into ${destination}${skipped}${problems}.\n`);
       }
       // Entries left out make the run fail with the first one's code (the rest were restored).
-      const first = result.remarks[0];
-      if (first) {
-        throw new LifeboatError(first.code as never, { detail: `${result.remarks.length} entr${result.remarks.length === 1 ? 'y was' : 'ies were'} not restored, the first ${first.path}: ${first.message}.` });
-      }
+      const leftOut = leftOutError(result.remarks);
+      if (leftOut) throw leftOut;
     },
   };
 }

@@ -3,11 +3,10 @@
 // safe writer as `get`; files that exist in DEST are refused, never overwritten.
 
 import { formatBytes } from '../../core/disk-facts.ts';
-import { LifeboatError } from '../../core/errors.ts';
 import type { SnapshotManifest } from '../../core/repository/format.ts';
 import type { RepositoryReader } from '../../core/repository/repository-port.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
-import { restoreFiles } from '../../ops/restore-files.ts';
+import { leftOutError, restoreFiles } from '../../ops/restore-files.ts';
 import { openFilesSnapshot } from '../../ops/snapshot-file-tree.ts';
 import type { CliContext } from './context.ts';
 
@@ -26,6 +25,6 @@ export async function restoreFilesSnapshot(context: CliContext, args: { target: 
   reporter.finish();
   if (args.json) reporter.event('done', { snapshot: id, destination, ...result });
   else context.stdout.write(`Restored ${result.files} files (${formatBytes(result.bytes)}), ${result.folders} folders and ${result.links} links into ${destination}${result.remarks.length > 0 ? `; ${result.remarks.length} entries not restored (see above)` : ''}.\n`);
-  const first = result.remarks[0];
-  if (first) throw new LifeboatError(first.code as never, { detail: `${result.remarks.length} entr${result.remarks.length === 1 ? 'y was' : 'ies were'} not restored, the first ${first.path}: ${first.message}.` });
+  const leftOut = leftOutError(result.remarks);
+  if (leftOut) throw leftOut;
 }
