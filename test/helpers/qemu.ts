@@ -2,6 +2,7 @@
 // or without Secure Boot, from a CD or a USB stick, and returns what the serial console printed.
 
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,8 +121,11 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
         stoppedByUs = true;
         child.kill('SIGKILL');
       }, options.timeoutMs ?? 240_000);
-      const onData = (chunk: Buffer) => {
-        transcript += chunk.toString('utf8');
+      // One decoder per stream: a character whose UTF-8 bytes arrive in two chunks stays whole
+      // (decoding each chunk alone made two U+FFFD of a name's 'é' on the serial console).
+      const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+      const onData = (decoder: StringDecoder) => (chunk: Buffer) => {
+        transcript += decoder.write(chunk);
         while (pending[0]?.when.test(transcript)) child.stdin?.write(pending.shift()?.text ?? '');
         const until = options.until;
         const matched = until === undefined ? false : until instanceof RegExp ? until.test(transcript) : until(transcript);
@@ -132,8 +136,8 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
         }
       };
       child.stdin?.on('error', () => undefined);
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
+      child.stdout.on('data', onData(decoders.stdout));
+      child.stderr.on('data', onData(decoders.stderr));
       child.on('error', reject);
       child.on('close', () => {
         clearTimeout(timer);
