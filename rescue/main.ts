@@ -204,7 +204,7 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
     .usage('$0 [command]\n\nBootable rescue media and the recovery program that runs on them.\nWithout a command on a terminal, opens the text user interface.')
     .command(disksCommand(context))
     .command(initCommand(context))
-    .command(backupCommand(context))
+    .command(backupCommand(context, outcome))
     .command(snapshotsCommand(context))
     .command(restoreCommand(context))
     .command(importCommand(context))

@@ -10,7 +10,12 @@ export type JobThen = 'poweroff' | 'reboot' | 'stay';
 /** The step kinds a job can hold. */
 export type JobStepKind = 'backup' | 'verify' | 'restore' | 'get';
 
-/** One checked step: the lifeboat command line it runs. */
+/**
+ * One checked step: the lifeboat command line it runs. The job stops at the first step that fails
+ * (unless "continue-on-error"); a files backup step that saved its snapshot without some entries or
+ * attributes (exit 11, ui/cli/exit-codes.ts) is not a failure: the job goes on, does its "then",
+ * and ends with 11 (ui/cli/run-command.ts).
+ */
 export interface JobStep {
   readonly do: JobStepKind;
   readonly argv: readonly string[];

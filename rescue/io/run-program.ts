@@ -131,13 +131,13 @@ export function spawnProgram(program: ExternalProgram, args: readonly string[], 
 }
 
 /** node:child_process execFile of a listed program with buffer output; a missing program reaches the callback as ENOENT. */
-export function execFileProgram(program: ExternalProgram, args: readonly string[], options: ExecFileOptions & { encoding: 'buffer' }, callback: (error: (Error & { code?: unknown }) | null, stdout: Buffer) => void): void {
+export function execFileProgram(program: ExternalProgram, args: readonly string[], options: ExecFileOptions & { encoding: 'buffer' }, callback: (error: (Error & { code?: unknown }) | null, stdout: Buffer, stderr: Buffer) => void): void {
   const file = locateProgram(program);
   if (!file) {
-    process.nextTick(() => callback(Object.assign(missingProgramError(program), { code: 'ENOENT' }), Buffer.alloc(0)));
+    process.nextTick(() => callback(Object.assign(missingProgramError(program), { code: 'ENOENT' }), Buffer.alloc(0), Buffer.alloc(0)));
     return;
   }
-  execFile(file, [...args], options, (error, stdout) => callback(error, Buffer.from(stdout ?? Buffer.alloc(0))));
+  execFile(file, [...args], options, (error, stdout, stderr) => callback(error, Buffer.from(stdout ?? Buffer.alloc(0)), Buffer.from(stderr ?? Buffer.alloc(0))));
 }
 
 /** spawnSync of a listed program (for the exit path, where nothing may wait); undefined when it is missing. */

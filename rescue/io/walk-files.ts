@@ -12,16 +12,16 @@
 
 import type { ChildProcessByStdio } from 'node:child_process';
 import ignore, { type Ignore } from 'ignore';
-import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { lstat, open, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { LifeboatError } from '../core/errors.ts';
 import { PROGRAMS } from '../core/external-programs.ts';
-import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES, type FileSystemWalker, type FileWalkOptions, type LocalEntry, type LocalFile, type LocalRoot, type LocalXattr } from '../core/repository/files-backup-port.ts';
+import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES, type FileSystemWalker, type FileWalkOptions, type LocalEntry, type LocalFile, type LocalRoot, type LocalXattr, type XattrReading } from '../core/repository/files-backup-port.ts';
 import type { StoredKind } from '../core/repository/files-tree-blobs.ts';
-import { execFileProgram, spawnProgram } from './run-program.ts';
+import { execFileProgram, locateProgram, missingProgramError, spawnProgram } from './run-program.ts';
 
 /** Paths per getfattr call at most, and bytes of paths (keeps the command line far below ARG_MAX). */
 const XATTR_PATHS_PER_CALL = 1024;
@@ -66,12 +66,19 @@ function errorText(error: unknown): string {
   return code ?? message ?? String(error);
 }
 
-/** Runs one getfattr over `paths`; resolves with what it printed (attributes of the paths that have any). */
-function runGetfattr(paths: readonly string[]): Promise<{ output: Buffer; missing: boolean }> {
+/** What one getfattr run over a batch of paths left: what it printed, its exit status (xargs's in the loop), its error lines. */
+interface GetfattrRun {
+  readonly output: Buffer;
+  readonly status: number | undefined;
+  readonly errors: string;
+}
+
+/** Runs one getfattr over `paths` (when the shell loop below cannot start). */
+function runGetfattr(paths: readonly string[]): Promise<GetfattrRun> {
   return new Promise((resolve) => {
-    execFileProgram(PROGRAMS.getfattr, ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...paths], { encoding: 'buffer', maxBuffer: XATTR_OUTPUT_MAX_BYTES }, (error, stdout) => {
-      // A path removed since it was listed makes getfattr exit 1 after printing the others.
-      resolve({ output: Buffer.from(stdout ?? Buffer.alloc(0)), missing: (error as { code?: unknown } | null)?.code === 'ENOENT' });
+    execFileProgram(PROGRAMS.getfattr, ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...paths], { encoding: 'buffer', maxBuffer: XATTR_OUTPUT_MAX_BYTES }, (error, stdout, stderr) => {
+      const code = (error as { code?: unknown } | null)?.code;
+      resolve({ output: stdout, status: error === null ? 0 : typeof code === 'number' ? code : 127, errors: code === 'ENOENT' ? (error as Error).message : stderr.toString('utf8') });
     });
   });
 }
@@ -118,16 +125,17 @@ function parseGetfattr(output: Buffer, found: Map<string, LocalXattr[]>): void {
 
 /**
  * A long-lived shell that, for each line it reads (the name of a file of NUL-separated paths), runs
- * getfattr over those paths through xargs and then prints a NUL (getfattr's own output never holds
- * one: names are escaped, values hex). The shell forks cheaply; forking this process (hundreds of
- * MiB mapped) cost ~4 ms per getfattr. Paths go over as bytes, so names that are not UTF-8 are read
+ * getfattr over those paths through xargs, then prints a NUL, xargs's exit status and a NUL
+ * (getfattr's own output never holds one: names are escaped, values hex); getfattr's complaints go
+ * into the file's .err beside it. The shell forks cheaply; forking this process (hundreds of MiB
+ * mapped) cost ~4 ms per getfattr. Paths go over as bytes, so names that are not UTF-8 are read
  * too. (The paths are not piped to the shell: `read` takes a pipe one byte per system call; they go
  * through files in the temporary folder, $LIFEBOAT_TMPDIR or the system's, removed as they are used.)
  */
-const GETFATTR_LOOP = `while IFS= read -r f; do xargs -0 -r getfattr -h -d -m - -e hex --absolute-names -- < "$f" 2>/dev/null; printf '\\000'; done`;
+const GETFATTR_LOOP = `while IFS= read -r f; do xargs -0 -r getfattr -h -d -m - -e hex --absolute-names -- < "$f" 2>"$f.err"; printf '\\000%d\\000' "$?"; done`;
 
 interface GetfattrRunner {
-  run(paths: readonly Buffer[]): Promise<Buffer>;
+  run(paths: readonly Buffer[]): Promise<GetfattrRun>;
 }
 
 /** The shell loop above, or undefined when it cannot be started. */
@@ -141,34 +149,48 @@ function startGetfattrLoop(): GetfattrRunner | undefined {
     return undefined;
   }
   process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
-  const waiting: Array<{ file: string; resolve: (output: Buffer) => void }> = [];
+  const waiting: Array<{ file: string; resolve: (run: GetfattrRun) => void }> = [];
+  // Tokens between NULs: a run's output, then its status.
   let received: Buffer[] = [];
-  let failed = false;
+  let output: Buffer | undefined;
+  let ended: string | undefined;
   let next = 0;
   const handles = [child, child.stdin, child.stdout] as unknown as Array<{ ref?: () => void; unref?: () => void }>;
   // Idle, the helper must not keep the process alive (it ends with it: its input closes).
   const idle = () => handles.forEach((handle) => handle.unref?.());
   const busy = () => handles.forEach((handle) => handle.ref?.());
-  const finish = (item: { file: string; resolve: (output: Buffer) => void } | undefined, output: Buffer) => {
+  const finish = (item: { file: string; resolve: (run: GetfattrRun) => void } | undefined, run: GetfattrRun) => {
     if (!item) return;
+    let errors = run.errors;
+    try {
+      errors ||= readFileSync(`${item.file}.err`, 'utf8');
+    } catch {
+      // no error file: nothing was said
+    }
     rmSync(item.file, { force: true });
-    item.resolve(output);
+    rmSync(`${item.file}.err`, { force: true });
+    item.resolve({ ...run, errors });
   };
-  const failAll = () => {
-    failed = true;
-    for (const item of waiting.splice(0)) finish(item, Buffer.alloc(0));
+  const failAll = (why: string) => {
+    ended ??= why;
+    for (const item of waiting.splice(0)) finish(item, { output: Buffer.alloc(0), status: undefined, errors: `the getfattr helper (sh) ended: ${ended}` });
     idle();
   };
-  child.on('error', failAll);
-  child.on('exit', failAll);
-  child.stdin.on('error', failAll);
+  child.on('error', (error) => failAll(error.message));
+  child.on('exit', (code, signal) => failAll(signal ? `killed by ${signal}` : `exit status ${code}`));
+  child.stdin.on('error', (error) => failAll(error.message));
   child.stdout.on('data', (data: Buffer) => {
     let start = 0;
     for (let end = data.indexOf(0); end >= 0; end = data.indexOf(0, start)) {
       received.push(data.subarray(start, end));
-      const output = Buffer.concat(received);
+      const token = Buffer.concat(received);
       received = [];
-      finish(waiting.shift(), output);
+      if (output === undefined) {
+        output = token;
+      } else {
+        finish(waiting.shift(), { output, status: Number(token.toString('latin1')), errors: '' });
+        output = undefined;
+      }
       start = end + 1;
     }
     if (start < data.length) received.push(data.subarray(start));
@@ -177,14 +199,14 @@ function startGetfattrLoop(): GetfattrRunner | undefined {
   idle();
   return {
     run: (paths) => new Promise((resolve) => {
-      if (failed) return resolve(Buffer.alloc(0));
+      if (ended !== undefined) return resolve({ output: Buffer.alloc(0), status: undefined, errors: `the getfattr helper (sh) ended: ${ended}` });
       const file = path.join(folder, String(next++));
       const request: Buffer[] = [];
       for (const item of paths) request.push(item, NUL);
       try {
         writeFileSync(file, Buffer.concat(request));
-      } catch {
-        return resolve(Buffer.alloc(0));
+      } catch (error) {
+        return resolve({ output: Buffer.alloc(0), status: undefined, errors: `the list of paths for getfattr cannot be written (${errorText(error)})` });
       }
       waiting.push({ file, resolve });
       busy();
@@ -195,11 +217,46 @@ function startGetfattrLoop(): GetfattrRunner | undefined {
 
 const NUL = Buffer.alloc(1);
 
+/**
+ * Turns one run over `paths` into each path's reading. getfattr says "getfattr: PATH: REASON" for a
+ * file it cannot list and "PATH: NAME: REASON" for an attribute it cannot read; a path gone since it
+ * was listed is not a problem of its attributes. Complaints that name no path, and a status of 126
+ * or 127 (xargs: getfattr could not be run), concern every path.
+ */
+function readingsOf(paths: readonly Buffer[], run: GetfattrRun): XattrReading[] {
+  const found = new Map<string, LocalXattr[]>();
+  parseGetfattr(run.output, found);
+  const problems = new Map<string, string>();
+  const general: string[] = [];
+  const byLength = paths.map((item) => item.toString('utf8')).sort((a, b) => b.length - a.length);
+  for (const line of run.errors.split('\n').map((text) => text.trim()).filter(Boolean)) {
+    const text = line.startsWith('getfattr: ') ? line.slice('getfattr: '.length) : line;
+    const named = byLength.find((candidate) => text.startsWith(`${candidate}: `));
+    if (named === undefined) {
+      general.push(line);
+      continue;
+    }
+    const reason = text.slice(named.length + 2);
+    if (line.startsWith('getfattr: ') && /No such file or directory$/.test(reason)) continue;
+    if (!problems.has(named)) problems.set(named, reason);
+  }
+  const everywhere = run.status === undefined || run.status === 126 || run.status === 127 || (run.status !== 0 && problems.size === 0 && general.length > 0)
+    ? (general.join('; ') || `getfattr could not be run (exit status ${run.status ?? 'unknown'})`)
+    : undefined;
+  return paths.map((item) => {
+    const xattrs = found.get(item.toString('latin1')) ?? [];
+    if (everywhere !== undefined) return { xattrs, problem: { reason: everywhere, everywhere: true } };
+    const reason = problems.get(item.toString('utf8'));
+    return reason === undefined ? { xattrs } : { xattrs, problem: { reason, everywhere: false } };
+  });
+}
+
 /** Gathers xattr requests of many entries into few getfattr runs. */
-function createXattrReader(): (path: Buffer) => Promise<LocalXattr[]> {
+function createXattrReader(): (path: Buffer) => Promise<XattrReading> {
   let loop: GetfattrRunner | undefined | 'none';
-  let missing = false;
-  let pending: Array<{ path: Buffer; resolve: (xattrs: LocalXattr[]) => void }> = [];
+  // getfattr not on PATH: every entry's attributes are lost, for that one reason.
+  const missing = locateProgram(PROGRAMS.getfattr) === undefined ? missingProgramError(PROGRAMS.getfattr).message : undefined;
+  let pending: Array<{ path: Buffer; resolve: (reading: XattrReading) => void }> = [];
   let pendingBytes = 0;
   let timer: NodeJS.Timeout | undefined;
   const run = () => {
@@ -209,23 +266,24 @@ function createXattrReader(): (path: Buffer) => Promise<LocalXattr[]> {
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (batch.length === 0) return;
-    const done = (output: Buffer) => {
-      const found = new Map<string, LocalXattr[]>();
-      parseGetfattr(output, found);
-      batch.forEach((item) => item.resolve(found.get(item.path.toString('latin1')) ?? []));
+    const done = (paths: readonly Buffer[], result: GetfattrRun) => {
+      const readings = readingsOf(paths, result);
+      const byPath = new Map(paths.map((item, index) => [item.toString('latin1'), readings[index]!]));
+      for (const item of batch) item.resolve(byPath.get(item.path.toString('latin1')) ?? { xattrs: [], problem: { reason: 'its name is not UTF-8, and getfattr runs without sh here', everywhere: false } });
     };
-    if (missing) return done(Buffer.alloc(0));
+    if (missing !== undefined) {
+      for (const item of batch) item.resolve({ xattrs: [], problem: { reason: missing, everywhere: true } });
+      return;
+    }
     loop ??= startGetfattrLoop() ?? 'none';
     if (loop !== 'none') {
-      void loop.run(batch.map((item) => item.path)).then(done);
+      const paths = batch.map((item) => item.path);
+      void loop.run(paths).then((result) => done(paths, result));
       return;
     }
     // No shell: one getfattr per batch; names that are not UTF-8 cannot be passed intact, their attributes are not read.
-    const usable = batch.filter((item) => Buffer.from(item.path.toString('utf8')).equals(item.path));
-    void runGetfattr(usable.map((item) => item.path.toString('utf8'))).then(({ output, missing: notInstalled }) => {
-      if (notInstalled) missing = true;
-      done(output);
-    });
+    const usable = batch.filter((item) => Buffer.from(item.path.toString('utf8')).equals(item.path)).map((item) => item.path);
+    void runGetfattr(usable.map((item) => item.toString('utf8'))).then((result) => done(usable, result));
   };
   return (path) => new Promise((resolve) => {
     pending.push({ path, resolve });

@@ -78,6 +78,10 @@ export interface FilesBackupCounts {
   readonly filesReused: number;
   /** Content bytes taken from the parent without reading the files. */
   readonly bytesReused: number;
+  /** Entries not in the snapshot (or folders kept empty) because they could not be read. */
+  readonly leftOut: number;
+  /** Entries kept without their extended attributes because those could not be read. */
+  readonly xattrsDropped: number;
 }
 
 /** The saved snapshot. */
@@ -97,6 +101,8 @@ interface Counters {
   filesRead: number;
   filesReused: number;
   bytesReused: number;
+  leftOut: number;
+  xattrsDropped: number;
 }
 
 /** A first-in first-out queue whose take is O(1) (Array#shift moves every element: with the tens of
@@ -281,6 +287,10 @@ interface RunState {
   readonly lastProgress: { at: number };
   /** Stores under way: a stopped or failed run waits for them before it drops its unfinished pack. */
   readonly storing: Set<Promise<unknown>>;
+  /** Reasons already told why no entry's extended attributes can be read (told once). */
+  readonly xattrReasonsTold: Set<string>;
+  /** Attribute lists that miss what could not be read, with why: their entries are counted and told when stored (not when left out), without ino/dev, so the next backup reads them again. */
+  readonly incompleteXattrs: WeakMap<StoredXattr[], { readonly reason: string; readonly everywhere: boolean; readonly partly: boolean }>;
 }
 
 /** Keeps `work` in the run's set of stores under way until it settles. */
@@ -449,11 +459,24 @@ async function storedXattrs(state: RunState, entry: LocalEntry, old: StoredFileE
   const kept = unchangedSinceParent(entry, old) ? parentXattrs(state, old) : undefined;
   if (kept) return kept;
   const xattrs: StoredXattr[] = [];
-  for (const { name, value } of await state.walker.readXattrs(entry)) {
+  const reading = await state.walker.readXattrs(entry);
+  if (reading.problem) state.incompleteXattrs.set(xattrs, { ...reading.problem, partly: reading.xattrs.length > 0 });
+  for (const { name, value } of reading.xattrs) {
     if (value.length <= INLINE_XATTR_MAX_BYTES) xattrs.push({ name, value, size: value.length });
     else xattrs.push({ name, blob: await storeData(state, new Uint8Array(value)), size: value.length });
   }
   return xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Counts an entry kept without (some of) its extended attributes and says why: per entry, or once for a reason that holds for every entry (getfattr missing). */
+function tellDroppedXattrs(state: RunState, entry: LocalEntry, problem: { readonly reason: string; readonly everywhere: boolean; readonly partly: boolean }): void {
+  state.counters.xattrsDropped++;
+  if (!problem.everywhere) {
+    state.reporter.notice(`${entry.shownPath}: its extended attributes cannot be read (${problem.reason}); kept without ${problem.partly ? 'some of them' : 'them'}`);
+  } else if (!state.xattrReasonsTold.has(problem.reason)) {
+    state.xattrReasonsTold.add(problem.reason);
+    state.reporter.notice(`Extended attributes cannot be read (${problem.reason}); entries are kept without them.`);
+  }
 }
 
 /** The stored form of an entry: metadata, plus its content (files) or its trees (folders). */
@@ -469,14 +492,19 @@ async function storeEntry(state: RunState, entry: LocalEntry, xattrs: Promise<St
     }
   }
   state.counters.entries++;
+  const attributes = await xattrs;
+  const problem = state.incompleteXattrs.get(attributes);
+  if (problem) tellDroppedXattrs(state, entry, problem);
+  // Without ino/dev, an entry whose attributes could not all be read is never taken as unchanged from this snapshot.
+  const identity = problem ? {} : { inode: entry.inode, fsDevice: entry.device };
   return {
     name: entry.name, kind: entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid,
     mtimeNs: entry.mtimeNs, atimeNs: entry.atimeNs, ctimeNs: entry.ctimeNs, size, links: entry.links,
     ...(hardLink === undefined ? {} : { hardLink }),
-    inode: entry.inode, fsDevice: entry.device,
+    ...identity,
     ...(entry.target === undefined ? {} : { target: entry.target }),
     ...(entry.rdev === undefined ? {} : { device: entry.rdev }),
-    xattrs: await xattrs,
+    xattrs: attributes,
     ...content,
   };
 }
@@ -502,6 +530,7 @@ async function fileContent(state: RunState, entry: LocalEntry, old: StoredFileEn
     // A stop, the repository's errors (and our own bugs) end the backup; a file that cannot be read is left out.
     if (error instanceof LifeboatError && (error.code.startsWith('LB_REPO_') || error.code === 'LB_INTERNAL' || error.code === 'LB_INPUT_STOPPED')) throw error;
     const coded = toLifeboatError(error);
+    state.counters.leftOut++;
     state.reporter.notice(`${entry.shownPath}: cannot be read (${(error as { code?: string }).code ?? coded.message}); left out`);
     return undefined;
   }
@@ -561,6 +590,8 @@ async function backUpFolder(state: RunState, root: LocalRoot, folder: LocalEntry
       folder.otherFileSystem ? { entries: [], notices: [] } : root.list(folder),
       readParentFolder(state, oldTrees),
     ]);
+    // Each notice of the listing is an entry left out (or a folder kept empty).
+    state.counters.leftOut += notices.length;
     for (const notice of notices) state.reporter.notice(notice);
     const oldOf = (entry: LocalEntry) => parentFolder?.get(nameKey(entry.name));
     const folders = entries.filter((entry) => entry.kind === 'directory');
@@ -671,7 +702,8 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
   const storing = new Set<Promise<unknown>>();
   const state: RunState = {
     request, walker, repository, reporter, chunking, parent, storing,
-    counters: { logicalBytes: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, entries: 0, filesRead: 0, filesReused: 0, bytesReused: 0 },
+    counters: { logicalBytes: 0, readBytes: 0, newBytes: 0, chunks: 0, newChunks: 0, entries: 0, filesRead: 0, filesReused: 0, bytesReused: 0, leftOut: 0, xattrsDropped: 0 },
+    xattrReasonsTold: new Set(), incompleteXattrs: new WeakMap(),
     files: new Limiter(FILES_IN_FLIGHT), folders: new Limiter(FOLDERS_OPEN_AT_ONCE), chunkStores: new Limiter(CHUNKS_IN_FLIGHT), hardLinks: new Map(), lastProgress: { at: 0 },
     batcher: new BlobBatcher((contents) => tracked(storing, repository.storeBlobs('data', contents, { compressionLevel: request.compressionLevel }))),
     treeBatcher: new BlobBatcher((contents) => tracked(storing, repository.storeBlobs('tree', contents, { compressionLevel: 3 }))),
@@ -708,5 +740,5 @@ export async function backupFiles(request: FilesBackupRequest, walker: FileSyste
     stats: { logicalBytes: counters.logicalBytes, readBytes: counters.readBytes, newBytes: counters.newBytes, chunks: counters.chunks, newChunks: counters.newChunks, durationMs: Date.now() - started },
   };
   const id = await repository.saveSnapshot(manifest);
-  return { id, manifest, counts: { parent: parent?.id, filesRead: counters.filesRead, filesReused: counters.filesReused, bytesReused: counters.bytesReused } };
+  return { id, manifest, counts: { parent: parent?.id, filesRead: counters.filesRead, filesReused: counters.filesReused, bytesReused: counters.bytesReused, leftOut: counters.leftOut, xattrsDropped: counters.xattrsDropped } };
 }

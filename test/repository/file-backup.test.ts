@@ -38,7 +38,8 @@ interface DoneEvent {
   snapshot: { id: string; shortId: string };
   parent: string | null;
   entries: number;
-  stats: { newBytes: number; newChunks: number; logicalBytes: number; readBytes: number; filesRead: number; filesReused: number; bytesReused: number };
+  stats: { newBytes: number; newChunks: number; logicalBytes: number; readBytes: number; filesRead: number; filesReused: number; bytesReused: number; leftOut: number; xattrsDropped: number };
+  incomplete: boolean;
 }
 
 function doneEvent(result: CliResult): DoneEvent {
@@ -389,12 +390,15 @@ test.serial('files that cannot be read (small and large) are notices; the rest i
   await execa('chown', ['nobody', repo]);
   const cli = path.join(import.meta.dirname, '..', '..', 'rescue', 'bin', 'lifeboat.mjs');
   const result = await execa('su', ['nobody', '-s', '/bin/sh', '-c', `'${process.execPath}' '${cli}' backup files '${tree}' -r '${repo}' --json --no-verify`], { reject: false });
-  t.is(result.exitCode, 0, result.stderr);
+  // Saved without the two files: exit 11 (incomplete), not 0.
+  t.is(result.exitCode, 11, result.stderr);
   // --json: notices are events on stdout.
   t.regex(result.stdout, /secret\.txt: cannot be read \(EACCES\); left out/);
   t.regex(result.stdout, /secret\.bin: cannot be read \(EACCES\); left out/);
   const done = doneEvent({ exitCode: result.exitCode ?? null, signal: null, stdout: result.stdout, stderr: result.stderr });
   t.is(done.stats.filesRead, 1);
+  t.is(done.stats.leftOut, 2);
+  t.true(done.incomplete);
   const listing = await run(t, ['ls', '-r', repo, done.snapshot.shortId, tree]);
   t.true(listing.stdout.includes('open.txt'));
   t.false(listing.stdout.includes('secret'));

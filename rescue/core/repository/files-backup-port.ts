@@ -9,6 +9,15 @@ export interface LocalXattr {
   readonly value: Uint8Array;
 }
 
+/**
+ * An entry's extended attributes as read, or why they could not be: `everywhere` when no entry's
+ * can be read (getfattr missing or failing), so the reason is told once.
+ */
+export interface XattrReading {
+  readonly xattrs: LocalXattr[];
+  readonly problem?: { readonly reason: string; readonly everywhere: boolean };
+}
+
 /** An entry of a backed-up folder as lstat saw it (its extended attributes are read on request). */
 export interface LocalEntry {
   /** The name's bytes. */
@@ -60,8 +69,8 @@ export interface FileSystemWalker {
    * Throws the file system's error when it cannot be read.
    */
   readSmallFile(entry: LocalEntry, target: Uint8Array): number;
-  /** The entry's extended attributes. Requests are gathered, so call it for many entries before awaiting. */
-  readXattrs(entry: LocalEntry): Promise<LocalXattr[]>;
+  /** The entry's extended attributes, or why they could not be read. Requests are gathered, so call it for many entries before awaiting. */
+  readXattrs(entry: LocalEntry): Promise<XattrReading>;
 }
 
 /** Built-in exclusions (case-insensitive, anywhere in the tree), listed in `backup files --help`. */

@@ -9,6 +9,7 @@ import { describeSelection } from '../../core/repository/system-selection.ts';
 import { backup } from '../../ops/backup.ts';
 import { gatherSystemSelection } from '../../ops/gather-system-facts.ts';
 import { backupFilesSubcommand } from './backup-files-command.ts';
+import type { CommandOutcome } from './tui-command.ts';
 import type { CliContext } from './context.ts';
 import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
@@ -94,7 +95,7 @@ const BACKUP_KINDS = [
 ].join('\n');
 
 /** The backup command and its disk, partition, system and files subcommands. */
-export function backupCommand(context: CliContext): CommandModule {
+export function backupCommand(context: CliContext, outcome: CommandOutcome): CommandModule {
   return {
     command: 'backup <kind>',
     describe: 'Back up a disk, a partition, the partitions a system needs, or folders of files into a repository',
@@ -104,7 +105,7 @@ export function backupCommand(context: CliContext): CommandModule {
         .command({ command: 'disk <source>', describe: 'Back up a whole disk: tables, boot code and every partition', builder: (inner: Argv) => backupOptions(withExamples(inner, 'backup disk')), handler: (args) => runBackup(context, 'disk', args as unknown as BackupArgs) })
         .command({ command: 'partition <source>', describe: 'Back up one partition (or a filesystem image)', builder: (inner: Argv) => backupOptions(withExamples(inner, 'backup partition')), handler: (args) => runBackup(context, 'partition', args as unknown as BackupArgs) })
         .command({ command: 'system <source>', describe: 'Back up what a system needs to boot and run: tables, boot code, ESP, MSR, Windows and Linux system partitions (data partitions left out)', builder: (inner: Argv) => backupOptions(withExamples(inner, 'backup system')), handler: (args) => runBackup(context, 'system', args as unknown as BackupArgs) })
-        .command(backupFilesSubcommand(context))
+        .command(backupFilesSubcommand(context, outcome))
         .demandCommand(1, 'Name what to back up: disk, partition, system or files.'),
     handler: () => undefined,
   };

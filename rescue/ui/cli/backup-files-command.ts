@@ -10,6 +10,8 @@ import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES } from '../../core/repository/fi
 import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
 import { backupFiles, type ParentChoice } from '../../ops/backup-files.ts';
 import type { CliContext } from './context.ts';
+import { OUTCOME_EXIT_CODES } from './exit-codes.ts';
+import type { CommandOutcome } from './tui-command.ts';
 import { newPassword } from './init-command.ts';
 import { createCliReporter } from './progress-output.ts';
 import { withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
@@ -59,7 +61,7 @@ export function parseSize(text: string): number {
   return Math.floor(Number(match[1]) * 1024 ** power);
 }
 
-async function runFilesBackup(context: CliContext, args: FilesBackupArgs): Promise<void> {
+async function runFilesBackup(context: CliContext, args: FilesBackupArgs, outcome: CommandOutcome): Promise<void> {
   if (!Number.isInteger(args.compression) || args.compression < 0 || args.compression > 19) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--compression takes a level from 0 to 19.' });
   const services = context.repositories;
   const walker = await services.openFileWalker({
@@ -91,20 +93,26 @@ async function runFilesBackup(context: CliContext, args: FilesBackupArgs): Promi
   const { counts } = result;
   const entries = result.manifest.files?.entries ?? 0;
   if (args.json) {
-    const allStats = { ...stats, filesRead: counts.filesRead, filesReused: counts.filesReused, bytesReused: counts.bytesReused };
-    context.stdout.write(`${JSON.stringify({ event: 'done', snapshot: { id: result.id, shortId: result.id.slice(0, 8), time: result.manifest.time, kind: 'files', tags: result.manifest.tags, roots: result.manifest.files?.roots }, parent: counts.parent ?? null, entries, stats: allStats })}\n`);
+    const allStats = { ...stats, filesRead: counts.filesRead, filesReused: counts.filesReused, bytesReused: counts.bytesReused, leftOut: counts.leftOut, xattrsDropped: counts.xattrsDropped };
+    context.stdout.write(`${JSON.stringify({ event: 'done', snapshot: { id: result.id, shortId: result.id.slice(0, 8), time: result.manifest.time, kind: 'files', tags: result.manifest.tags, roots: result.manifest.files?.roots }, parent: counts.parent ?? null, entries, stats: allStats, incomplete: counts.leftOut + counts.xattrsDropped > 0 })}\n`);
   } else {
     const reused = counts.filesReused > 0 ? `, ${counts.filesReused} unchanged files (${formatBytes(counts.bytesReused)}) not read again` : '';
     context.stdout.write(`snapshot ${result.id.slice(0, 8)} saved: ${entries} entries, ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.readBytes)} read${reused}, ${formatBytes(stats.newBytes)} new in the repository, ${(stats.durationMs / 1000).toFixed(1)} s${args.verify ? ', verified' : ''}.\n`);
   }
+  // Saved, but not everything: a distinct exit code (restic's "some files unreadable"), so scripts and jobs see it.
+  if (counts.leftOut + counts.xattrsDropped > 0) {
+    const parts = [counts.leftOut > 0 ? `${counts.leftOut} entr${counts.leftOut === 1 ? 'y' : 'ies'} could not be read and ${counts.leftOut === 1 ? 'is' : 'are'} not in it` : '', counts.xattrsDropped > 0 ? `${counts.xattrsDropped} entr${counts.xattrsDropped === 1 ? 'y is' : 'ies are'} kept without ${counts.xattrsDropped === 1 ? 'its' : 'their'} extended attributes` : ''].filter(Boolean);
+    if (!args.json) context.stderr.write(`warning: the snapshot is incomplete: ${parts.join('; ')} (see the notes above); exit ${OUTCOME_EXIT_CODES.incomplete}.\n`);
+    outcome.exitCode = OUTCOME_EXIT_CODES.incomplete;
+  }
 }
 
 /** The `backup files` subcommand. */
-export function backupFilesSubcommand(context: CliContext): CommandModule {
+export function backupFilesSubcommand(context: CliContext, outcome: CommandOutcome): CommandModule {
   return {
     command: 'files <paths..>',
     describe: 'Back up folders (of this system or a mounted partition), cut by content so edited files deduplicate',
     builder: (yargs: Argv) => filesOptions(withExamples(yargs, 'backup files')),
-    handler: (args) => runFilesBackup(context, args as unknown as FilesBackupArgs),
+    handler: (args) => runFilesBackup(context, args as unknown as FilesBackupArgs, outcome),
   };
 }

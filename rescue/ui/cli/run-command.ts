@@ -9,6 +9,7 @@ import { LifeboatError } from '../../core/errors.ts';
 import { parseJob, type Job } from '../../core/job.ts';
 import { formatCommandLine } from '../../core/run-log.ts';
 import type { CliContext } from './context.ts';
+import { OUTCOME_EXIT_CODES } from './exit-codes.ts';
 import { currentRunLog } from './run-log-scope.ts';
 import { withExamples } from './command-examples.ts';
 
@@ -33,7 +34,11 @@ export async function loadJob(file: string, readTextFile: (file: string) => Prom
   return parseJob(text, { baseDir: path.dirname(path.resolve(file)), ...(fromEnvironment ? { defaultRepository: path.resolve(fromEnvironment) } : {}) });
 }
 
-/** Runs a checked job; returns the exit code of the first failed step (0 when all succeeded). */
+/**
+ * Runs a checked job; returns the exit code of the first failed step (0 when all succeeded). A step
+ * that ends incomplete (a files backup that saved its snapshot but left entries or attributes out:
+ * exit 11) is not a failure: the job goes on and does its "then", and ends with 11.
+ */
 export async function runJob(job: Job, label: string, context: CliContext, deps: JobDependencies): Promise<number> {
   const log = currentRunLog();
   const say = (line: string) => {
@@ -41,6 +46,7 @@ export async function runJob(job: Job, label: string, context: CliContext, deps:
   };
   say(`job ${label}: ${job.steps.length} step(s), then ${job.then}${job.continueOnError ? ', continuing after a failed step' : ''}.`);
   let firstFailure = 0;
+  let incomplete = false;
   for (const [index, step] of job.steps.entries()) {
     const heading = `step ${index + 1}/${job.steps.length} (${step.do})`;
     say(`== ${heading}: ${formatCommandLine(step.argv)}`);
@@ -48,6 +54,11 @@ export async function runJob(job: Job, label: string, context: CliContext, deps:
     log?.record('step', `${heading} ended with exit ${exitCode}`);
     if (exitCode === 0) {
       say(`== ${heading} done.`);
+      continue;
+    }
+    if (exitCode === OUTCOME_EXIT_CODES.incomplete) {
+      incomplete = true;
+      say(`== ${heading} done, incomplete (exit ${exitCode}: its snapshot is saved, without what could not be read); the job goes on.`);
       continue;
     }
     if (firstFailure === 0) firstFailure = exitCode;
@@ -62,13 +73,13 @@ export async function runJob(job: Job, label: string, context: CliContext, deps:
     say(`job ${label} failed${job.then === 'stay' ? '' : `; no ${job.then}`}.`);
     return firstFailure;
   }
-  say(`job ${label} done.`);
+  say(`job ${label} done${incomplete ? `, incomplete (exit ${OUTCOME_EXIT_CODES.incomplete})` : ''}.`);
   if (job.then !== 'stay') {
     log?.record('step', `job done: ${job.then}`);
     say(`${job.then === 'poweroff' ? 'powering off' : 'rebooting'}.`);
     await deps.powerAction(job.then);
   }
-  return 0;
+  return incomplete ? OUTCOME_EXIT_CODES.incomplete : 0;
 }
 
 /** Builds the `run` command. */
