@@ -8,7 +8,7 @@ import { encodeGpt } from '../core/partition-table/gpt.ts';
 import { EMPTY_ENTRY, encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
-import { chunkCount, planChunks } from '../core/repository/chunk-plan.ts';
+import { chunkCount, planChunks, type ChunkSpan } from '../core/repository/chunk-plan.ts';
 import type { ByteExtent, SnapshotManifest, VolumeContent } from '../core/repository/format.ts';
 import type { RepositoryReader } from '../core/repository/repository-port.ts';
 import type { RestorePlan, RestoreStep, RestoreTargetFacts } from '../core/repository/restore-plan.ts';
@@ -70,7 +70,36 @@ interface RestoreContext {
   readonly reporter: ProgressReporter;
   readonly total: number;
   readonly signal: AbortSignal | undefined;
+  readonly slots: ChunkSlots;
   done: number;
+}
+
+/**
+ * Memory for the chunks in flight, kept for the whole restore: each chunk is opened into one of
+ * these (shared with the chunk workers, so neither copied nor allocated per chunk), written from
+ * there and the slot taken again. Fresh memory per chunk cost a 1.2 GB restore ~360,000 page faults.
+ */
+class ChunkSlots {
+  private readonly free: Uint8Array[] = [];
+  private readonly bytes: number;
+
+  constructor(chunkBytes: number) {
+    // One byte more than a chunk: a frame that fills its room holds more than a chunk.
+    this.bytes = chunkBytes + 1;
+  }
+
+  take(): Uint8Array {
+    return this.free.pop() ?? new Uint8Array(new SharedArrayBuffer(this.bytes));
+  }
+
+  give(slot: Uint8Array): void {
+    this.free.push(slot);
+  }
+}
+
+async function readChunk(context: RestoreContext, id: string, slot: Uint8Array): Promise<Uint8Array> {
+  const { repository } = context;
+  return repository.readBlobInto ? repository.readBlobInto(id, slot) : repository.readBlob(id);
 }
 
 async function writeContent(context: RestoreContext, loaded: LoadedContent, sizeBytes: number, base: number, label: string): Promise<void> {
@@ -78,17 +107,26 @@ async function writeContent(context: RestoreContext, loaded: LoadedContent, size
   await forEachLimited(planChunks(loaded.extents, sizeBytes, context.chunkBytes), CHUNKS_IN_FLIGHT, async (span) => {
     throwIfStopped(context.signal, 'the restore');
     const id = loaded.chunks.get(span.index);
-    const data = id ? await context.repository.readBlob(id) : undefined;
-    if (data && data.length !== span.length) {
-      throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${id} holds ${data.length} bytes where ${span.length} are expected.`, chunk: id });
-    }
-    for (const extent of span.used) {
-      if (data) await context.target.write(base + extent.offset, data.subarray(extent.offset - span.start, extent.offset - span.start + extent.length));
-      else if (!context.fresh) await context.target.write(base + extent.offset, zeros.subarray(0, extent.length));
-      context.done += extent.length;
+    const slot = id ? context.slots.take() : undefined;
+    try {
+      await writeSpan(context, span, id && slot ? await readChunk(context, id, slot) : undefined, id, base, zeros);
+    } finally {
+      if (slot) context.slots.give(slot);
     }
     context.reporter.progress({ phase: 'restore', bytesDone: context.done, bytesTotal: context.total, item: label });
   });
+}
+
+/** Writes one chunk's used extents: from its data, or zeros for a zero chunk unless the target is new. */
+async function writeSpan(context: RestoreContext, span: ChunkSpan, data: Uint8Array | undefined, id: string | undefined, base: number, zeros: Uint8Array): Promise<void> {
+  if (data && data.length !== span.length) {
+    throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${id} holds ${data.length} bytes where ${span.length} are expected.`, chunk: id });
+  }
+  for (const extent of span.used) {
+    if (data) await context.target.write(base + extent.offset, data.subarray(extent.offset - span.start, extent.offset - span.start + extent.length));
+    else if (!context.fresh) await context.target.write(base + extent.offset, zeros.subarray(0, extent.length));
+    context.done += extent.length;
+  }
 }
 
 /** Bytes of zeros written at once by a zero step. */
@@ -203,7 +241,7 @@ export async function restore(options: {
   }
   const zeroBytes = plan.steps.reduce((sum, step) => sum + (step.kind === 'zero' ? step.sizeBytes : 0), 0);
   const total = zeroBytes + [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
-  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, done: 0 };
+  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, slots: new ChunkSlots(manifest.chunkBytes), done: 0 };
   reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const step of plan.steps) {
     throwIfStopped(options.signal, 'the restore');

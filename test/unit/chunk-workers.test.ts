@@ -261,3 +261,50 @@ test('no patch when over half the blocks differ or the base has another length; 
     await t.throwsAsync(workers.open(frame, 'zstd', CHUNK, undefined, base), undefined, name);
   }
 });
+
+test('openInto: a restore opens many frames one after another into the same shared memory, each whole and with its id; a wrong length or a damaged frame is refused', async (t) => {
+  const slot = new Uint8Array(new SharedArrayBuffer(CHUNK + 1));
+  const stored = new Uint8Array(new SharedArrayBuffer(CHUNK + 1024));
+  const key = randomBytes(32);
+  // Text, noise, zeros and a short last chunk, in turns through the same memory: a context or a
+  // buffer that kept bytes of the previous frame would show in the content or its id.
+  const contents = [text(CHUNK, 5), noise(CHUNK, 6), Buffer.alloc(CHUNK), text(CHUNK, 7), text(CHUNK / 2 + 13, 8), noise(CHUNK / 4, 9), text(CHUNK, 10)];
+  for (const [index, content] of contents.entries()) {
+    const frame = zstdCompressSync(content);
+    stored.set(frame);
+    slot.fill(0xa5);
+    const withKey = index % 2 === 0 ? key : undefined;
+    const opened = await workers.openInto(stored.subarray(0, frame.length), slot, 'zstd', content.length, withKey);
+    t.true(opened.fits, `frame ${index}`);
+    t.true(Buffer.from(slot.subarray(0, content.length)).equals(content), `frame ${index} content`);
+    t.is(opened.id, (withKey ? createHmac('sha256', withKey) : createHash('sha256')).update(content).digest('hex'), `frame ${index} id`);
+  }
+  // Stored as is, read straight into the slot: hashed in place.
+  const plain = noise(CHUNK, 11);
+  slot.set(plain);
+  const asIs = await workers.openInto(slot.subarray(0, plain.length), slot, 'none', plain.length, undefined);
+  t.deepEqual(asIs, { id: createHash('sha256').update(plain).digest('hex'), fits: true });
+  t.true(Buffer.from(slot.subarray(0, plain.length)).equals(plain));
+  // Stored as is elsewhere: copied into the slot.
+  const other = text(1000, 12);
+  stored.set(other);
+  t.true((await workers.openInto(stored.subarray(0, other.length), slot, 'none', other.length, undefined)).fits);
+  t.true(Buffer.from(slot.subarray(0, other.length)).equals(other));
+  // A frame of another length than the index says: not the chunk.
+  const frame = zstdCompressSync(contents[0]!);
+  stored.set(frame);
+  t.false((await workers.openInto(stored.subarray(0, frame.length), slot, 'zstd', CHUNK - 1, undefined)).fits);
+  t.false((await workers.openInto(stored.subarray(0, frame.length), slot, 'zstd', CHUNK / 2, undefined)).fits);
+  t.false((await workers.openInto(stored.subarray(0, 100), slot, 'none', 99, undefined)).fits);
+  // A damaged frame: refused (or, should zstd decode it, a content whose id differs), and the next frame opens fine.
+  const damaged = Buffer.from(frame);
+  damaged[Math.floor(damaged.length / 2)]! ^= 0xff;
+  stored.set(damaged);
+  const bad = await workers.openInto(stored.subarray(0, damaged.length), slot, 'zstd', CHUNK, undefined).catch(() => ({ id: '', fits: false }));
+  t.false(bad.fits && bad.id === createHash('sha256').update(contents[0]!).digest('hex'));
+  stored.set(frame);
+  const again = await workers.openInto(stored.subarray(0, frame.length), slot, 'zstd', CHUNK, undefined);
+  t.deepEqual(again, { id: createHash('sha256').update(contents[0]!).digest('hex'), fits: true });
+  // Room for rawLength + 1 bytes is required.
+  await t.throwsAsync(workers.openInto(stored.subarray(0, frame.length), slot.subarray(0, CHUNK), 'zstd', CHUNK, undefined));
+});

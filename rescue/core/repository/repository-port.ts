@@ -18,6 +18,12 @@ export interface RepositoryReader {
   hasBlob(id: string): boolean;
   /** The blob's content, decrypted, decompressed and checked against its id. */
   readBlob(id: string): Promise<Uint8Array>;
+  /**
+   * The same content written into `into` (bytes on a SharedArrayBuffer of at least its length + 1:
+   * nothing allocated per blob); returns the view of `into` holding it, or other bytes when it does
+   * not fit. Readers without it are read with readBlob.
+   */
+  readBlobInto?(id: string, into: Uint8Array): Promise<Uint8Array>;
 }
 
 /** What storing a blob did. */

@@ -26,6 +26,16 @@ export type ChunkTask =
   | { readonly op: 'store-batch'; readonly id: number; readonly data: Uint8Array; readonly pieces: Uint32Array; readonly level: number; readonly key: Key }
   | { readonly op: 'info'; readonly id: number }
   | { readonly op: 'hash-file'; readonly id: number; readonly file: string }
+  | {
+      /** Opens a stored payload (shared bytes) into `output` (shared, at least rawLength + 1 bytes) and hashes it there; no delta. */
+      readonly op: 'open-into';
+      readonly id: number;
+      readonly data: Uint8Array;
+      readonly output: Uint8Array;
+      readonly compression: 'zstd' | 'none';
+      readonly rawLength: number;
+      readonly key: Key;
+    }
   | { readonly op: 'open'; readonly id: number; readonly data: Uint8Array; readonly compression: 'zstd' | 'none'; readonly rawLength: number; readonly key: Key; readonly base: Uint8Array | undefined };
 
 /** A task before the pool numbers it. */
@@ -36,13 +46,13 @@ export interface ChunkAnswer {
   readonly id: number;
   readonly ok: boolean;
   readonly message?: string;
-  /** hash, open: the id; hash-file: the file's SHA-256. */
+  /** hash, open, open-into: the id; hash-file: the file's SHA-256. */
   readonly hash?: string;
   /** Bytes handed back: the data (hash, open), or the compressed frame (compress, when not shared). */
   readonly data?: Uint8Array;
   /** compress: the input handed back (not shared). */
   readonly input?: Uint8Array;
-  /** compress: the frame's length in the shared output. */
+  /** compress: the frame's length in the shared output; open-into: the content's length (-1: the frame is not rawLength bytes). */
   readonly length?: number;
   /** compress: 'zstd' or 'none'; info: the compression path. */
   readonly compression?: string;

@@ -131,6 +131,28 @@ function open(task: Extract<ChunkTask, { op: 'open' }>): void {
   reply({ id: task.id, ok: true, hash: idOf(content, task.key) }, content);
 }
 
+// A restore's chunk: read into shared memory by the main thread, opened into shared memory kept
+// for the whole restore and hashed there. Opening into fresh memory per chunk (open) cost a
+// restore of 1.2 GB ~1.4 GB of page faults, more system CPU than the decoding itself.
+function openInto(task: Extract<ChunkTask, { op: 'open-into' }>): void {
+  let content: Uint8Array;
+  if (task.compression === 'zstd') {
+    if (!zstd.decompressInto(task.data, task.rawLength, task.output)) {
+      post({ id: task.id, ok: true, length: -1 });
+      return;
+    }
+    content = task.output.subarray(0, task.rawLength);
+  } else {
+    if (task.data.length !== task.rawLength) {
+      post({ id: task.id, ok: true, length: -1 });
+      return;
+    }
+    content = task.data;
+    if (content.buffer !== task.output.buffer || content.byteOffset !== task.output.byteOffset) task.output.set(content);
+  }
+  post({ id: task.id, ok: true, hash: idOf(content, task.key), length: task.rawLength });
+}
+
 function handle(task: ChunkTask): void {
   switch (task.op) {
     case 'hash':
@@ -150,6 +172,9 @@ function handle(task: ChunkTask): void {
       return;
     case 'open':
       open(task);
+      return;
+    case 'open-into':
+      openInto(task);
       return;
     default:
       throw new Error(`unknown chunk task ${(task as { op?: unknown }).op}`);

@@ -168,6 +168,16 @@ export class ChunkWorkers {
     return { id: answer.hash ?? '', data: answer.data ?? data };
   }
 
+  /**
+   * Opens a stored payload into `output` and hashes it there: both on SharedArrayBuffers (nothing is
+   * copied or allocated per chunk), `output` at least rawLength + 1 bytes; `data` may be `output`
+   * itself for an uncompressed payload. The id, and whether the content was rawLength bytes.
+   */
+  async openInto(data: Uint8Array, output: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined): Promise<{ id: string; fits: boolean }> {
+    const answer = await this.run({ op: 'open-into', data, output, compression, rawLength, key });
+    return { id: answer.hash ?? '', fits: answer.length === rawLength };
+  }
+
   /** Stops the workers. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((entry) => entry.worker.terminate()));

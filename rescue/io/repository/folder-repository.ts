@@ -188,6 +188,8 @@ export class FolderRepository implements RepositoryMaintenance {
   private pack: PackWriter | undefined;
   private writeQueue: Promise<unknown> = Promise.resolve();
   private readonly handles = new Map<string, { handle: Promise<FileHandle>; users: number; evicted: boolean }>();
+  /** Shared memory kept for stored blobs being opened (readBlobInto): as many as were read at once. */
+  private readonly storedSlots: Uint8Array[] = [];
   private lock: RepositoryLock | undefined;
   loadProblems: LoadProblem[] = [];
 
@@ -323,6 +325,63 @@ export class FolderRepository implements RepositoryMaintenance {
       throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${location.pack} ends before chunk ${id} (offset ${location.offset}).`, pack: location.pack, chunk: id });
     }
     return this.openBlob(location, stored, location.pack);
+  }
+
+  /**
+   * The blob's content, checked against its id, written into `into`: shared bytes of at least its
+   * rawLength + 1 (RepositoryReader.readBlobInto). Its stored bytes are read into shared memory kept
+   * across calls and opened on a chunk worker straight into `into`, so a restore allocates nothing
+   * per chunk. Delta blobs, and memory that is not shared or too small, go the way of readBlob (then
+   * copied into `into` when they fit).
+   */
+  async readBlobInto(id: string, into: Uint8Array): Promise<Uint8Array> {
+    const location = this.blobs.get(id);
+    if (!location) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${id} is listed in no index.`, chunk: id });
+    if (location.base !== undefined || !(into.buffer instanceof SharedArrayBuffer) || into.length <= location.rawLength) {
+      const content = await this.readBlob(id);
+      if (content.length > into.length) return content;
+      into.set(content);
+      return into.subarray(0, content.length);
+    }
+    const corrupt = (why: string) => new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Chunk ${id} in pack ${location.pack}: ${why}.`, chunk: id, pack: location.pack });
+    // Stored as is and not sealed: read straight into `into`.
+    const direct = location.compression === 'none' && !this.key;
+    const slot = direct ? undefined : this.takeStoredSlot(location.length);
+    try {
+      const stored = (slot ?? into).subarray(0, location.length);
+      const { bytesRead } = await this.withPack(location.pack, (handle) => handle.read(stored, 0, location.length, location.offset));
+      if (bytesRead !== location.length) {
+        throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${location.pack} ends before chunk ${id} (offset ${location.offset}).`, pack: location.pack, chunk: id });
+      }
+      let payload = stored;
+      if (this.key) {
+        const plain = unseal(this.key.encryption, stored, id);
+        if (!plain) throw corrupt('authentication failed');
+        payload = location.compression === 'none' ? (plain.length < into.length ? into : stored) : stored;
+        if (plain.length > payload.length) throw corrupt(`${plain.length} bytes instead of ${location.rawLength}`);
+        payload.set(plain);
+        payload = payload.subarray(0, plain.length);
+      }
+      let opened: { id: string; fits: boolean };
+      try {
+        opened = await workers.openInto(payload, into, location.compression, location.rawLength, this.key?.id);
+      } catch {
+        throw corrupt('it does not decompress');
+      }
+      if (!opened.fits) throw corrupt(`it does not open to ${location.rawLength} bytes`);
+      if (opened.id !== id) throw corrupt('its content does not match its id');
+      return into.subarray(0, location.rawLength);
+    } finally {
+      if (slot) this.storedSlots.push(slot);
+    }
+  }
+
+  /** Shared memory for one stored blob, from those kept (returned to storedSlots after use). */
+  private takeStoredSlot(bytes: number): Uint8Array {
+    const index = this.storedSlots.findIndex((slot) => slot.length >= bytes);
+    if (index >= 0) return this.storedSlots.splice(index, 1)[0]!;
+    // A new one, at least a chunk's size (the others stay kept for this repository's life).
+    return new Uint8Array(new SharedArrayBuffer(Math.max(bytes, this.config.chunkBytes + 1024)));
   }
 
   /** Decrypts, decompresses and checks one stored blob against its id. */

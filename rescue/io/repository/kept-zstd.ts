@@ -57,6 +57,19 @@ export class KeptZstd {
     return this.decodingPath === 'native-handle' ? this.decompressIntoScratchFast(data, rawLength) : decompressIntoScratchPortable(data, rawLength);
   }
 
+  /**
+   * Decodes one zstd frame of exactly `rawLength` bytes into `out` (at least rawLength + 1 bytes: a
+   * frame that fills them holds more); false when it is not that (`out` then holds garbage).
+   */
+  decompressInto(data: Uint8Array, rawLength: number, out: Uint8Array): boolean {
+    if (out.length <= rawLength) throw new Error(`decompressInto needs ${rawLength + 1} bytes of room, has ${out.length}`);
+    if (this.decodingPath === 'native-handle') return this.decodeFast(data, rawLength, out);
+    const content = decompressIntoScratchPortable(data, rawLength);
+    if (!content) return false;
+    out.set(content);
+    return true;
+  }
+
   private engineFor(level: number, plain: boolean): zlib.ZstdCompress {
     const key = `${plain ? 'plain' : ''}${level}`;
     let engine = this.engines.get(key);
@@ -103,6 +116,12 @@ export class KeptZstd {
   private decompressIntoScratchFast(data: Uint8Array, rawLength: number): Buffer | null {
     const room = rawLength + 1; // a frame that fills the room holds more than rawLength
     if (this.decoded.length < room) this.decoded = Buffer.allocUnsafe(room);
+    return this.decodeFast(data, rawLength, this.decoded) ? this.decoded.subarray(0, rawLength) : null;
+  }
+
+  /** One frame into `out` (rawLength + 1 bytes of room or more) on the kept context. */
+  private decodeFast(data: Uint8Array, rawLength: number, out: Uint8Array): boolean {
+    const room = rawLength + 1;
     if (!this.decoder) {
       this.decoder = new zlib.ZstdDecompress();
       this.decoder.on('error', () => undefined);
@@ -110,7 +129,7 @@ export class KeptZstd {
     const engine = internals(this.decoder);
     let failed = false;
     try {
-      engine._handle!.writeSync(C.ZSTD_e_end, data, 0, data.length, this.decoded, 0, room);
+      engine._handle!.writeSync(C.ZSTD_e_end, data, 0, data.length, out, 0, room);
     } catch {
       failed = true;
     }
@@ -118,9 +137,9 @@ export class KeptZstd {
     // stopped inside a frame, so it is not reused.
     if (failed || engine.destroyed || !engine._handle || engine._writeState[1] !== 0 || room - engine._writeState[0]! !== rawLength) {
       this.decoder = undefined;
-      return null;
+      return false;
     }
-    return this.decoded.subarray(0, rawLength);
+    return true;
   }
 
   private fastDecodeWorks(): boolean {
