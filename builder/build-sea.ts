@@ -28,13 +28,13 @@ export interface SeaResult {
 }
 
 /** The SEA configuration Node reads with --experimental-sea-config. */
-export function seaConfig(options: { main: string; blob: string; assets: Record<string, string> }): Record<string, unknown> {
+export function seaConfig(options: { main: string; blob: string; assets: Record<string, string>; codeCache?: boolean }): Record<string, unknown> {
   return {
     main: options.main,
     output: options.blob,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
-    useCodeCache: true,
+    useCodeCache: options.codeCache ?? true,
     assets: options.assets,
   };
 }
@@ -72,6 +72,7 @@ export async function buildSea(request: SeaBuildOptions, log: (line: string) => 
     outfile: bundleFile,
     version: LIFEBOAT_VERSION,
     blessedUsrFiles: blessedFiles,
+    ...(request.minify === undefined ? {} : { minify: request.minify }),
   });
   for (const warning of warnings) log(`esbuild: ${warning}`);
 
@@ -79,7 +80,7 @@ export async function buildSea(request: SeaBuildOptions, log: (line: string) => 
   const blessedUsr = path.join(PROJECT_ROOT, 'node_modules', 'blessed', 'usr');
   const assets = Object.fromEntries(blessedFiles.map((file) => [`${BLESSED_ASSET_PREFIX}${file}`, path.join(blessedUsr, file)]));
   const configFile = path.join(work, 'sea-config.json');
-  await writeFile(configFile, JSON.stringify(seaConfig({ main: bundleFile, blob, assets }), null, 2));
+  await writeFile(configFile, JSON.stringify(seaConfig({ main: bundleFile, blob, assets, codeCache: request.codeCache ?? true }), null, 2));
   await runTool(NODE_LINUX_BINARY, ['--experimental-sea-config', configFile], { cwd: work });
 
   const unsigned = `${output}.${process.pid}.tmp`;

@@ -3,7 +3,7 @@
 // and font files travel as SEA assets, unpacked on first use, and the chunk workers' code
 // (rescue/io/repository/chunk-worker.ts) is bundled on its own and carried as a string.
 
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin } from 'esbuild';
 import { PROJECT_ROOT } from './paths.ts';
@@ -17,6 +17,33 @@ const BLESSED_USR_MODULE = 'lifeboat-virtual:blessed-usr';
 export const CHUNK_WORKER_ENTRY = path.join(PROJECT_ROOT, 'rescue', 'io', 'repository', 'chunk-worker.ts');
 /** The module that tells the pool where the worker's code is; in the bundle it carries the code. */
 const CHUNK_WORKER_CODE_MODULE = /[\\/]rescue[\\/]io[\\/]repository[\\/]chunk-worker-code\.ts$/;
+/** The global function the bundle's module wrappers report each module to (rescue/io/module-trace.ts). */
+const TRACE_HOOK = 'globalThis.__lifeboatTraceModule';
+
+/** esbuild's module wrappers as it writes them, and the same reporting the module first. */
+const MODULE_WRAPPERS: ReadonlyArray<readonly [string, string]> = [
+  [
+    'return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;',
+    `return fn && (${TRACE_HOOK}?.(__getOwnPropNames(fn)[0]), res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;`,
+  ],
+  [
+    'return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;',
+    `return mod || (${TRACE_HOOK}?.(__getOwnPropNames(cb)[0]), (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod)), mod.exports;`,
+  ],
+];
+
+/**
+ * Makes esbuild's lazy module wrappers (__esm, __commonJS) report each module as it is first
+ * evaluated, when LIFEBOAT_TRACE_MODULES sets the hook; the cost otherwise is one lookup per module.
+ */
+export function traceModuleInits(source: string): string {
+  let traced = source;
+  for (const [wrapper, reporting] of MODULE_WRAPPERS) {
+    if (traced.split(wrapper).length !== 2) throw new Error(`esbuild's module wrapper changed: ${wrapper} not found once`);
+    traced = traced.replace(wrapper, reporting);
+  }
+  return traced;
+}
 
 /** Options of one bundle. */
 export interface BundleOptions {
@@ -25,6 +52,13 @@ export interface BundleOptions {
   readonly version: string;
   /** Asset keys the unpacker may ask for (relative paths inside blessed's usr/). */
   readonly blessedUsrFiles: readonly string[];
+  /**
+   * Whitespace left out (default true): 2.4 MB of code instead of 1.7 MB, which every start reads
+   * and turns into a string (~600 fewer page faults, ~12 ms of CPU per start, measured). Names stay,
+   * so stack traces in run logs still name functions. false keeps esbuild's `// path` comments
+   * before each module (scripts/bench-start.ts --profile maps a profile to modules with them).
+   */
+  readonly minify?: boolean;
 }
 
 /** Lists blessed's usr/ files, relative to that folder. */
@@ -142,6 +176,45 @@ function chunkWorkerPlugin(code: string): Plugin {
   };
 }
 
+/**
+ * Packages whose module top level does costly work that is needed only when they are called:
+ * string-width makes an Intl.Segmenter and Unicode property regexps (\\p{RGI_Emoji}), about 30 ms
+ * of every start of the single executable; wrap-ansi builds ansi-styles' tables. yargs and cliui
+ * call them to lay out help, which yargs does before running any command (it keeps the help of the
+ * command for an error message).
+ */
+export const DEFERRED_PACKAGES: readonly string[] = ['string-width', 'wrap-ansi'];
+
+const DEFERRED_NAMESPACE = 'lifeboat-deferred';
+
+/**
+ * Source of the stand-in an `import x from 'PACKAGE'` gets: the real module is required on the
+ * first call. string-width's stand-in answers printable ASCII itself (one column per character,
+ * what string-width answers too), so help made of ASCII never loads it.
+ */
+export function deferredModuleSource(name: string): string {
+  const ascii = name === 'string-width' ? "  if (typeof args[0] === 'string' && /^[\\x20-\\x7e]*$/.test(args[0])) return args[0].length;\n" : '';
+  return `export default function deferred(...args) {\n${ascii}  return require(${JSON.stringify(name)}).default(...args);\n}\n`;
+}
+
+function deferPlugin(): Plugin {
+  const names = new RegExp(`^(${DEFERRED_PACKAGES.join('|')})$`);
+  return {
+    name: 'lifeboat-defer',
+    setup(build) {
+      // Only ES imports of the default export get the stand-in; the stand-in's own require (and any
+      // CommonJS require) resolves to the package as usual, from the importer's folder.
+      build.onResolve({ filter: names }, (args) => (args.kind === 'import-statement' && args.namespace === 'file'
+        ? { path: path.relative(PROJECT_ROOT, path.join(args.resolveDir, args.path)), namespace: DEFERRED_NAMESPACE, pluginData: { name: args.path, resolveDir: args.resolveDir } }
+        : undefined));
+      build.onLoad({ filter: /.*/, namespace: DEFERRED_NAMESPACE }, (args) => {
+        const { name, resolveDir } = args.pluginData as { name: string; resolveDir: string };
+        return { contents: deferredModuleSource(name), loader: 'js', resolveDir };
+      });
+    },
+  };
+}
+
 /** Lists blessed's widget modules (the names its widget.js requires at run time). */
 export async function listBlessedWidgets(): Promise<string[]> {
   const dir = path.join(PROJECT_ROOT, 'node_modules', 'blessed', 'lib', 'widgets');
@@ -156,6 +229,8 @@ export async function bundleRescue(options: BundleOptions): Promise<{ warnings: 
   const result = await esbuild.build({
     entryPoints: [options.entry],
     outfile: options.outfile,
+    write: false,
+    absWorkingDir: PROJECT_ROOT,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -173,8 +248,14 @@ export async function bundleRescue(options: BundleOptions): Promise<{ warnings: 
         "var __lifeboatImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
       ].join('\n'),
     },
-    plugins: [blessedPlugin(options, widgetFiles), chunkWorkerPlugin(worker.code)],
+    plugins: [blessedPlugin(options, widgetFiles), chunkWorkerPlugin(worker.code), deferPlugin()],
   });
+  const [output] = result.outputFiles;
+  if (!output || result.outputFiles.length !== 1) throw new Error(`esbuild made ${result.outputFiles.length} files, not 1`);
+  // Whitespace goes in a second pass: the module wrappers are patched in esbuild's readable output.
+  const traced = traceModuleInits(output.text);
+  const code = options.minify === false ? traced : (await esbuild.transform(traced, { loader: 'js', minifyWhitespace: true, legalComments: 'none', logLevel: 'silent' })).code;
+  await writeFile(options.outfile, code);
   const warnings = [...worker.warnings.map((warning) => `chunk worker: ${warning}`), ...result.warnings.map((warning) => warning.text)];
   return { warnings, chunkWorkerBytes: Buffer.byteLength(worker.code) };
 }

@@ -1,61 +1,46 @@
 // The one place that wires io into the commands: builds the yargs CLI and runs it.
 
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { LifeboatError, toLifeboatError } from './core/errors.ts';
-import { probeFilesystem } from './core/filesystems/probe-filesystem.ts';
-import { describeTarget, withByteSource } from './io/disk-targets.ts';
 import { readFile } from 'node:fs/promises';
-import { openBackupSource, openRestoreTarget } from './io/device-endpoints.ts';
-import { growFilesystem } from './io/grow-filesystem.ts';
-import { checkPrograms } from './io/run-program.ts';
-import { createFileWalker } from './io/walk-files.ts';
-import { hostName, initRepository, isEmptyFolder, openRepository } from './io/repository/folder-repository.ts';
-import { findRepositories } from './io/find-repositories.ts';
-import { AttachedRepositories } from './io/attached-repositories.ts';
-import { parseScanScope, SCAN_SCOPE_ENV } from './core/attached-repositories.ts';
 import type { RepositorySearch } from './ui/tui/tui-context.ts';
-import { askOnTerminal } from './io/terminal-prompt.ts';
 import type { RepositoryServices } from './ui/cli/context.ts';
 import { repositoryFromEnvironment } from './ui/cli/repository-access.ts';
-import { backupCommand } from './ui/cli/backup-command.ts';
-import { checkCommand } from './ui/cli/check-command.ts';
-import { forgetCommand } from './ui/cli/forget-command.ts';
-import { initCommand } from './ui/cli/init-command.ts';
-import { restoreCommand } from './ui/cli/restore-command.ts';
-import { importCommand } from './ui/cli/import-command.ts';
-import { openClonezillaForRestore } from './io/clonezilla-restore-io.ts';
-import { isClonezillaDirectory } from './io/clonezilla-volume.ts';
-import { snapshotsCommand } from './ui/cli/snapshots-command.ts';
-import { lsCommand } from './ui/cli/ls-command.ts';
-import { getCommand } from './ui/cli/get-command.ts';
-import { openFileTree } from './core/file-trees/open-file-tree.ts';
-import { localFileWriter, prepareDestination } from './io/file-writer.ts';
-import { openVolume } from './io/volume-source.ts';
-import { listDisks } from './io/sysfs-disks.ts';
-import { inspectDisk } from './ops/inspect-disk.ts';
-import { powerAction, readFirmwareFacts, readKernelCmdline, requestShell } from './io/machine.ts';
-import { bootCommand } from './ui/cli/boot-command.ts';
-import { buildCommand, type BuildDependencies } from './ui/cli/build-command.ts';
+import type { BuildDependencies } from './ui/cli/build-command.ts';
 import type { CliContext } from './ui/cli/context.ts';
-import { disksCommand } from './ui/cli/disks-command.ts';
-import { errorsCommand } from './ui/cli/errors-command.ts';
 import { EXIT_CODES, exitCodeOf, OUTCOME_EXIT_CODES } from './ui/cli/exit-codes.ts';
 import { watchStopSignals, type StopRequests } from './io/stop-signals.ts';
-import { tuiCommand, type CommandOutcome } from './ui/cli/tui-command.ts';
+import type { CommandOutcome } from './ui/cli/tui-command.ts';
+import type { AttachedRepositories } from './io/attached-repositories.ts';
+import { DATA_PARTITION_MOUNT, parseScanScope, SCAN_SCOPE_ENV } from './core/attached-repositories.ts';
+import type { FileWriter } from './core/file-trees/file-writer-port.ts';
 import { LIFEBOAT_VERSION } from './version.ts';
-import { runCountdown } from './core/job-countdown.ts';
 import { formatCommandLine, isLoggedRun, type RunLogSink } from './core/run-log.ts';
-import { watchConsoleKeys } from './io/console-keys.ts';
 import { tolerateClosedOutput } from './io/closed-output.ts';
 import { listRunLogs, openRunLog, runLogDirectory, type RunLogFile } from './io/run-log.ts';
-import { DATA_PARTITION_MOUNT, defaultExportDestination, gatherSystemReport, pathKind, writeLogArchive } from './io/system-report.ts';
-import { exportLogs } from './ops/export-logs.ts';
-import { logsCommand } from './ui/cli/logs-command.ts';
-import { runCommand as jobCommand } from './ui/cli/run-command.ts';
 import { currentRunLog, echoIntoRunLog, runInLogScope, runWithLog } from './ui/cli/run-log-scope.ts';
 import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+
+// Modules are loaded when a command first needs them (import() below): the single executable then
+// evaluates only what the command it runs uses, so `--version`, `snapshots` or `ls` start without
+// the TUI, the builder, execa, the backup and restore code (issue 15, test/cli/lazy-loading.test.ts).
+
+/** An async function of a module, loaded on its first call. */
+function later<A extends unknown[], R>(load: () => Promise<(...args: A) => Promise<R>>): (...args: A) => Promise<R> {
+  return async (...args) => (await load())(...args);
+}
+
+const folderRepository = () => import('./io/repository/folder-repository.ts');
+const machine = () => import('./io/machine.ts');
+const systemReport = () => import('./io/system-report.ts');
+const sysfsDisks = () => import('./io/sysfs-disks.ts');
+const fileWriter = () => import('./io/file-writer.ts');
+const powerAction = later(async () => (await machine()).powerAction);
+const readFirmwareFacts = later(async () => (await machine()).readFirmwareFacts);
+const listDisks = later(async () => (await sysfsDisks()).listDisks);
+const readTextFile = (file: string) => readFile(file, 'utf8');
 
 /** The builder lives outside rescue/ and needs a checkout; load it only when asked. */
 const builder: BuildDependencies = {
@@ -64,22 +49,22 @@ const builder: BuildDependencies = {
 };
 
 const repositories: RepositoryServices = {
-  init: initRepository,
-  open: openRepository,
-  isEmptyFolder,
-  openSource: openBackupSource,
-  openTarget: openRestoreTarget,
-  growFilesystem,
-  checkPrograms: (programs) => checkPrograms(programs),
-  openFileWalker: createFileWalker,
+  init: later(async () => (await folderRepository()).initRepository),
+  open: later(async () => (await folderRepository()).openRepository),
+  isEmptyFolder: later(async () => (await folderRepository()).isEmptyFolder),
+  openSource: later(async () => (await import('./io/device-endpoints.ts')).openBackupSource),
+  openTarget: later(async () => (await import('./io/device-endpoints.ts')).openRestoreTarget),
+  growFilesystem: later(async () => (await import('./io/grow-filesystem.ts')).growFilesystem),
+  checkPrograms: later(async () => (await import('./io/run-program.ts')).checkPrograms),
+  openFileWalker: later(async () => (await import('./io/walk-files.ts')).createFileWalker),
   readPasswordFile: async (file) => {
     const text = await readFile(file, 'utf8').catch((error: unknown) => {
       throw new LifeboatError('LB_INPUT_USAGE', { detail: `The password file ${file} cannot be read.`, path: file }, { cause: error });
     });
     return text.replace(/\r?\n$/, '');
   },
-  ask: askOnTerminal,
-  hostName,
+  ask: later(async () => (await import('./io/terminal-prompt.ts')).askOnTerminal),
+  hostName: () => os.hostname(),
   powerAction,
   env: process.env,
   stderrIsTerminal: process.stderr.isTTY === true,
@@ -88,22 +73,26 @@ const repositories: RepositoryServices = {
 /** The run logs and their export (the TUI reaches them through the same context). */
 function logServices(): CliContext['logs'] {
   const directory = runLogDirectory(process.env);
+  const listLogs = () => listRunLogs(directory);
   return {
     directory,
-    list: () => listRunLogs(directory),
-    export: (request) => exportLogs(request, {
-      listLogs: () => listRunLogs(directory),
-      gatherSystemReport: () => gatherSystemReport({
-        version: LIFEBOAT_VERSION,
-        readFirmwareFacts,
-        extra: async () => [{ name: 'lifeboat-disks.json', text: `${JSON.stringify(await listDisks({ includeVirtual: true }), null, 2)}\n` }],
-      }),
-      pathKind,
-      defaultDestination: defaultExportDestination,
-      writeArchive: writeLogArchive,
-      hostName: () => os.hostname(),
-      now: () => new Date(),
-    }),
+    list: listLogs,
+    export: async (request) => {
+      const [{ exportLogs }, report] = await Promise.all([import('./ops/export-logs.ts'), systemReport()]);
+      return exportLogs(request, {
+        listLogs,
+        gatherSystemReport: () => report.gatherSystemReport({
+          version: LIFEBOAT_VERSION,
+          readFirmwareFacts,
+          extra: async () => [{ name: 'lifeboat-disks.json', text: `${JSON.stringify(await listDisks({ includeVirtual: true }), null, 2)}\n` }],
+        }),
+        pathKind: report.pathKind,
+        defaultDestination: report.defaultExportDestination,
+        writeArchive: report.writeLogArchive,
+        hostName: () => os.hostname(),
+        now: () => new Date(),
+      });
+    },
     runLogged: (argv, run) => runWithLog(openRunLog({ dir: directory, argv }), `${formatCommandLine(argv)}\nlifeboat ${LIFEBOAT_VERSION}, pid ${process.pid}, user ${process.getuid?.() ?? '?'}, host ${os.hostname()}, kernel ${os.release()}`, run),
   };
 }
@@ -115,6 +104,7 @@ function consoleDevices(): string[] {
 
 /** The countdown before a job on the medium, cancelled by a key on any console. */
 async function countdownOnConsoles(seconds: number, what: string): Promise<'start' | 'cancelled'> {
+  const [{ watchConsoleKeys }, { runCountdown }] = await Promise.all([import('./io/console-keys.ts'), import('./core/job-countdown.ts')]);
   const keys = watchConsoleKeys(consoleDevices());
   try {
     return await runCountdown(seconds, what, {
@@ -135,26 +125,51 @@ async function findDataPartitionJob(): Promise<string | undefined> {
 /** The stop requests (Ctrl-C, SIGTERM) of the command line being run; none in the TUI. */
 let stopRequests: StopRequests | undefined;
 
+/** The volumes and file trees `ls` and `get` read, and the writer `get` restores with, loaded when used. */
+function browseServices(): CliContext['browse'] {
+  let loaded: Promise<FileWriter> | undefined;
+  const local = () => (loaded ??= fileWriter().then((module) => module.localFileWriter()));
+  return {
+    openVolume: later(async () => (await import('./io/volume-source.ts')).openVolume),
+    openFileTree: later(async () => (await import('./core/file-trees/open-file-tree.ts')).openFileTree),
+    fileWriter: {
+      join: (folder, name) => path.join(folder, name),
+      makeFolder: async (target) => (await local()).makeFolder(target),
+      exists: async (target) => (await local()).exists(target),
+      remove: async (target) => (await local()).remove(target),
+      createFile: async (target, size) => (await local()).createFile(target, size),
+      symlink: async (target, link) => (await local()).symlink(target, link),
+      hardLink: async (existing, link) => (await local()).hardLink(existing, link),
+      special: async (target, entry) => (await local()).special(target, entry),
+      applyMetadata: async (target, entry, xattrs) => (await local()).applyMetadata(target, entry, xattrs),
+    },
+    prepareDestination: later(async () => (await fileWriter()).prepareDestination),
+  };
+}
+
 /** The CLI's context wired to this machine; `streams` replaces stdout and stderr (the e2fs corpus test runs commands in-process). */
 export function createCliContext(streams: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = { stdout: process.stdout, stderr: process.stderr }): CliContext {
   return {
     stoppable: (work) => (stopRequests ? stopRequests.stoppable(work) : work(new AbortController().signal)),
     logs: logServices(),
     repositories,
-    browse: { openVolume, openFileTree: (source) => openFileTree(source), fileWriter: localFileWriter(), prepareDestination },
-    clonezilla: { isImage: isClonezillaDirectory, open: openClonezillaForRestore },
+    browse: browseServices(),
+    clonezilla: {
+      isImage: later(async () => (await import('./io/clonezilla-volume.ts')).isClonezillaDirectory),
+      open: later(async () => (await import('./io/clonezilla-restore-io.ts')).openClonezillaForRestore),
+    },
     listDisks,
-    describeTarget,
-    inspectTarget: (target, sectorSize) => withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem)),
-    readKernelCmdline,
+    describeTarget: later(async () => (await import('./io/disk-targets.ts')).describeTarget),
+    inspectTarget: async (target, sectorSize) => {
+      const [{ withByteSource }, { inspectDisk }, { probeFilesystem }] = await Promise.all([import('./io/disk-targets.ts'), import('./ops/inspect-disk.ts'), import('./core/filesystems/probe-filesystem.ts')]);
+      return withByteSource(target, (source) => inspectDisk(source, sectorSize, probeFilesystem));
+    },
+    readKernelCmdline: later(async () => (await machine()).readKernelCmdline),
     stdout: streams.stdout,
     stderr: streams.stderr,
     version: LIFEBOAT_VERSION,
   };
 }
-
-/** Where the medium mounts its LIFEBOAT data partition (images/linux/rootfs/etc/lifeboat/rc.sysinit). */
-const MEDIUM_DATA_FOLDER = DATA_PARTITION_MOUNT;
 
 /**
  * The TUI's repository search: LIFEBOAT_REPOSITORY and the medium's data partition, then every
@@ -163,7 +178,8 @@ const MEDIUM_DATA_FOLDER = DATA_PARTITION_MOUNT;
 function repositorySearch(attached: AttachedRepositories): RepositorySearch {
   return {
     find: async () => {
-      const given = (await findRepositories([process.env.LIFEBOAT_REPOSITORY, MEDIUM_DATA_FOLDER])).map((folder) => ({ path: folder }));
+      const { findRepositories } = await import('./io/find-repositories.ts');
+      const given = (await findRepositories([process.env.LIFEBOAT_REPOSITORY, DATA_PARTITION_MOUNT])).map((folder) => ({ path: folder }));
       const report = await attached.scan().catch((error: unknown) => ({ found: [], skipped: [{ device: '-', reason: `the disks could not be searched: ${toLifeboatError(error).message}`, notable: true }] }));
       const seen = new Set(given.map((entry) => entry.path));
       return { found: [...given, ...report.found.filter((entry) => !seen.has(entry.path))], skipped: report.skipped };
@@ -175,7 +191,7 @@ function repositorySearch(attached: AttachedRepositories): RepositorySearch {
 }
 
 async function openTui(context: CliContext) {
-  const { runTui } = await import('./ui/tui/tui.ts');
+  const [{ runTui }, { AttachedRepositories }] = await Promise.all([import('./ui/tui/tui.ts'), import('./io/attached-repositories.ts')]);
   const attached = new AttachedRepositories({ scope: parseScanScope(process.env[SCAN_SCOPE_ENV]) });
   // A closed terminal (SIGHUP) ends the process through 'exit', where the search's mounts are released.
   const hangUp = () => process.exit(129);
@@ -197,27 +213,55 @@ async function openTui(context: CliContext) {
   }
 }
 
-function buildParser(argv: readonly string[], context: CliContext, outcome: CommandOutcome): Argv {
-  const runCommand = (args: readonly string[]) => runCli(args, context);
-  return yargs([...argv])
+/** A command's module, made for this run's context. */
+type CommandLoader = (context: CliContext, outcome: CommandOutcome) => Promise<CommandModule<any, any>>;
+
+/**
+ * Every command in the order `--help` lists them, each loaded only when a command line names it
+ * (or for the full help): the single executable then evaluates only the code that command uses.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: CommandLoader]> = [
+  ['disks', async (context) => (await import('./ui/cli/disks-command.ts')).disksCommand(context)],
+  ['init', async (context) => (await import('./ui/cli/init-command.ts')).initCommand(context)],
+  ['backup', async (context, outcome) => (await import('./ui/cli/backup-command.ts')).backupCommand(context, outcome)],
+  ['snapshots', async (context) => (await import('./ui/cli/snapshots-command.ts')).snapshotsCommand(context)],
+  ['restore', async (context) => (await import('./ui/cli/restore-command.ts')).restoreCommand(context)],
+  ['import', async (context) => (await import('./ui/cli/import-command.ts')).importCommand(context)],
+  ['ls', async (context) => (await import('./ui/cli/ls-command.ts')).lsCommand(context)],
+  ['get', async (context) => (await import('./ui/cli/get-command.ts')).getCommand(context)],
+  ['check', async (context) => (await import('./ui/cli/check-command.ts')).checkCommand(context)],
+  ['forget', async (context) => (await import('./ui/cli/forget-command.ts')).forgetCommand(context)],
+  ['errors', async (context) => (await import('./ui/cli/errors-command.ts')).errorsCommand(context)],
+  ['tui', async (context, outcome) => (await import('./ui/cli/tui-command.ts')).tuiCommand(() => openTui(context), outcome)],
+  ['build', async (context) => (await import('./ui/cli/build-command.ts')).buildCommand(context, builder)],
+  ['logs', async (context) => (await import('./ui/cli/logs-command.ts')).logsCommand(context)],
+  ['run', async (context, outcome) => (await import('./ui/cli/run-command.ts')).runCommand(context, { runCommand: (args) => runCli(args, context), powerAction, readTextFile }, outcome)],
+  ['boot', async (context) => (await import('./ui/cli/boot-command.ts')).bootCommand(context, {
+    runCommand: (args) => runCli(args, context), powerAction, requestShell: later(async () => (await machine()).requestShell), readFirmwareFacts,
+    dataPartition: DATA_PARTITION_MOUNT, findDataPartitionJob, countdown: countdownOnConsoles, readTextFile,
+  })],
+];
+
+/**
+ * The commands a command line may run: those it names (before any `--`); none when it only asks for
+ * the version; else all of them (the full help, a mistyped command).
+ */
+export function commandsToLoad(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const words = new Set(end === -1 ? argv : argv.slice(0, end));
+  const named = COMMANDS.filter(([name]) => words.has(name)).map(([name]) => name);
+  if (named.length > 0) return named;
+  return words.has('--version') && !words.has('--help') && !words.has('-h') ? [] : COMMANDS.map(([name]) => name);
+}
+
+async function buildParser(argv: readonly string[], context: CliContext, outcome: CommandOutcome): Promise<Argv> {
+  const wanted = new Set(commandsToLoad(argv));
+  const modules = await Promise.all(COMMANDS.filter(([name]) => wanted.has(name)).map(([, load]) => load(context, outcome)));
+  const parser = yargs([...argv])
     .scriptName('lifeboat')
-    .usage('$0 [command]\n\nBootable rescue media and the recovery program that runs on them.\nWithout a command on a terminal, opens the text user interface.')
-    .command(disksCommand(context))
-    .command(initCommand(context))
-    .command(backupCommand(context, outcome))
-    .command(snapshotsCommand(context))
-    .command(restoreCommand(context))
-    .command(importCommand(context))
-    .command(lsCommand(context))
-    .command(getCommand(context))
-    .command(checkCommand(context))
-    .command(forgetCommand(context))
-    .command(errorsCommand(context))
-    .command(tuiCommand(() => openTui(context), outcome))
-    .command(buildCommand(context, builder))
-    .command(logsCommand(context))
-    .command(jobCommand(context, { runCommand, powerAction, readTextFile: (file) => readFile(file, 'utf8') }, outcome))
-    .command(bootCommand(context, { runCommand, powerAction, requestShell, readFirmwareFacts, dataPartition: DATA_PARTITION_MOUNT, findDataPartitionJob, countdown: countdownOnConsoles, readTextFile: (file) => readFile(file, 'utf8') }))
+    .usage('$0 [command]\n\nBootable rescue media and the recovery program that runs on them.\nWithout a command on a terminal, opens the text user interface.');
+  for (const module of modules) parser.command(module);
+  return parser
     .version(LIFEBOAT_VERSION)
     .help()
     .alias('h', 'help')
@@ -234,7 +278,7 @@ function buildParser(argv: readonly string[], context: CliContext, outcome: Comm
 async function runParsed(effective: readonly string[], context: CliContext, log: RunLogSink | undefined): Promise<number> {
   try {
     const outcome: CommandOutcome = { exitCode: EXIT_CODES.ok };
-    await buildParser(effective.length === 0 ? ['--help'] : effective, context, outcome).parseAsync();
+    await (await buildParser(effective.length === 0 ? ['--help'] : effective, context, outcome)).parseAsync();
     log?.record('result', `exit ${outcome.exitCode}${outcome.exitCode === 0 ? ': success' : ''}`);
     return outcome.exitCode;
   } catch (thrown) {

@@ -13,6 +13,9 @@ import type { ProbeKind, ProbeState } from './filesystems/probe-types.ts';
 /** Where Lifeboat mounts the partitions it searches. */
 export const DEFAULT_MOUNT_ROOT = '/run/lifeboat/mnt';
 
+/** Where the medium mounts its LIFEBOAT data partition (images/linux/rootfs/etc/lifeboat/rc.sysinit). */
+export const DATA_PARTITION_MOUNT = '/mnt/lifeboat-data';
+
 /** A mount of a candidate as /proc/self/mountinfo shows it. */
 export interface CandidateMount {
   readonly mountPoint: string;

@@ -17,4 +17,8 @@ export interface LinuxBuildOptions {
 /** Options of `lifeboat build sea`. */
 export interface SeaBuildOptions {
   readonly output: string;
+  /** false keeps the bundle's whitespace and module comments, for profiles (scripts/bench-start.ts --profile); default true. */
+  readonly minify?: boolean;
+  /** false builds without V8's code cache (a cache is made by the Node that runs the build: none for another platform's executable); default true. */
+  readonly codeCache?: boolean;
 }

@@ -8,9 +8,11 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, stat, symlink, unlink
 import path from 'node:path';
 import { LifeboatError } from '../core/errors.ts';
 import { PROGRAMS } from '../core/external-programs.ts';
-import { describeExit, runProgram, succeeded } from './run-program.ts';
 import type { FileEntry } from '../core/file-trees/file-tree.ts';
 import type { FileWriter } from '../core/file-trees/file-writer-port.ts';
+
+/** The program runner (execa), loaded only for a restore that needs setfattr or mknod. */
+const programs = () => import('./run-program.ts');
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -42,6 +44,7 @@ function isRoot(): boolean {
 /** Sets the extended attributes with setfattr; the problems found (never throws). */
 async function setExtendedAttributes(target: string, xattrs: ReadonlyArray<{ name: string; value: Uint8Array }>): Promise<string[]> {
   const problems: string[] = [];
+  const { describeExit, runProgram, succeeded } = await programs();
   for (const { name, value } of xattrs) {
     const result = await runProgram(PROGRAMS.setfattr, ['-h', '-n', name, '-v', `0x${Buffer.from(value).toString('hex') || '00'}`, '--', target]).catch((error: LifeboatError) => error);
     if (result instanceof LifeboatError) problems.push(`extended attribute ${name} not restored: setfattr (Debian package attr) is missing`);
@@ -115,6 +118,7 @@ export function localFileWriter(): FileWriter {
       const type = entry.kind === 'fifo' ? ['p'] : entry.kind === 'char-device' && entry.device ? ['c', String(entry.device.major), String(entry.device.minor)]
         : entry.kind === 'block-device' && entry.device ? ['b', String(entry.device.major), String(entry.device.minor)] : undefined;
       if (!type) return false;
+      const { runProgram, succeeded } = await programs();
       const made = await runProgram(PROGRAMS.mknod, ['-m', '600', target, ...type]).catch(() => undefined);
       return made !== undefined && succeeded(made);
     },

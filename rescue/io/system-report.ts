@@ -5,13 +5,11 @@
 import { copyFile, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DATA_PARTITION_MOUNT } from '../core/attached-repositories.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
 import { describeFirmware, type FirmwareFacts } from '../core/firmware.ts';
 import { describeExit, locateProgram, runProgram, succeeded } from './run-program.ts';
-
-/** Where the medium mounts its data partition. */
-export const DATA_PARTITION_MOUNT = '/mnt/lifeboat-data';
 
 const TOOL_TIMEOUT_MS = 30_000;
 

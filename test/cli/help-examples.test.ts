@@ -21,7 +21,7 @@ function listedCommands(help: string): string[] {
   });
 }
 
-/** `lifeboat PATH --help`, run in this process (yargs prints help with console.log). */
+/** `lifeboat PATH --help`, run in this process (yargs prints help with console.log, replaced meanwhile: the tests run one at a time, since help is printed after the command modules load). */
 async function helpOf(path: string): Promise<string> {
   const printed: string[] = [];
   const original = console.log;
@@ -35,7 +35,7 @@ async function helpOf(path: string): Promise<string> {
   return printed.join('\n');
 }
 
-test('every command\'s --help has an Examples part', async (t) => {
+test.serial('every command\'s --help has an Examples part', async (t) => {
   const seen: string[] = [];
   // One level of the tree at a time.
   let level = [...listedCommands(await helpOf('')), ...HIDDEN];
@@ -56,7 +56,7 @@ test('every command\'s --help has an Examples part', async (t) => {
   t.deepEqual(Object.keys(COMMAND_EXAMPLES).filter((key) => !seen.includes(key)), [], 'every entry of the examples table is a command');
 });
 
-test('backup --help describes the four kinds', async (t) => {
+test.serial('backup --help describes the four kinds', async (t) => {
   const help = await helpOf('backup');
   t.regex(help, /^Back up a disk, a partition, the partitions a system needs, or folders of files/m);
   const kinds = /\nThe four kinds:\n([\s\S]*)$/.exec(help)?.[1] ?? '';

@@ -134,6 +134,7 @@ test('SEA config: no experimental warning, code cache on, assets passed through'
   const config = seaConfig({ main: 'm.cjs', blob: 'b.blob', assets: { 'blessed-usr/xterm': '/x' } });
   t.like(config, { main: 'm.cjs', output: 'b.blob', disableExperimentalSEAWarning: true, useCodeCache: true, useSnapshot: false });
   t.deepEqual(config.assets, { 'blessed-usr/xterm': '/x' });
+  t.like(seaConfig({ main: 'm.cjs', blob: 'b.blob', assets: {}, codeCache: false }), { useCodeCache: false }, 'a build for another platform leaves the code cache out');
 });
 
 test('the chunk worker bundles into one script that requires only Node built-ins; the executable carries it as a string', async (t) => {

@@ -1,22 +1,44 @@
-// Which commands re-execute with glibc's malloc tuning (rescue/io/malloc-tuning.ts): every one but a
-// disk, partition or system backup, whose memory is allocated once.
+// Which commands re-execute with glibc's malloc tuning (rescue/io/malloc-tuning.ts): those that move
+// a snapshot's worth of chunks through memory or may (restore, import, get, file backups,
+// check --read-data, forget --prune, jobs, the TUI); not the short ones, nor disk, partition and
+// system backups, whose memory is allocated once. test/cli/lazy-loading.test.ts sees it in a process.
 
 import test from 'ava';
 import { wantsMallocTuning } from '../../rescue/io/malloc-tuning.ts';
 
-test('disk, partition and system backups run untuned; restores, file backups, the TUI and the rest are tuned', (t) => {
+test('short commands, help and disk, partition and system backups run untuned', (t) => {
   for (const args of [
+    ['--version'],
+    ['--help'],
+    ['restore', '--help'],
+    ['snapshots', '-r', '/mnt/repo'],
+    ['ls', '-r', '/mnt/repo', 'latest:1', '/'],
+    ['check', '-r', '/mnt/repo'],
+    ['forget', '-r', '/mnt/repo', '--keep-last', '3'],
+    ['disks', '--json'],
+    ['errors'],
+    ['init', '-r', '/mnt/repo'],
+    ['logs', 'list'],
     ['backup', 'partition', '/dev/sdb1', '-r', '/mnt/repo'],
     ['backup', 'disk', '/dev/sdb', '-r', '/mnt/repo', '--json'],
     ['--json', 'backup', 'system', '/dev/sda', '-r', '/mnt/repo'],
+    // An option's value before the command is skipped: the first command name found decides.
+    ['-r', '/mnt/repo', 'backup', 'partition', '/dev/sdb1'],
   ]) t.false(wantsMallocTuning(args), args.join(' '));
+});
+
+test('restores, imports, get, file backups, check --read-data, forget --prune, jobs, boot and the TUI are tuned', (t) => {
   for (const args of [
     [],
+    ['tui'],
     ['restore', '-r', '/mnt/repo', 'latest', '/dev/sdb', '--yes'],
+    ['import', 'clonezilla', '/mnt/img', '-r', '/mnt/repo'],
+    ['get', '-r', '/mnt/repo', 'latest:1', '/home', '/mnt/out'],
     ['backup', 'files', '/home', '-r', '/mnt/repo'],
     ['check', '-r', '/mnt/repo', '--read-data'],
-    ['backup'],
-    // An option with a value before the command: read as another command, so tuned (the safe side).
-    ['-r', '/mnt/repo', 'backup', 'partition', '/dev/sdb1'],
+    ['forget', '-r', '/mnt/repo', '--keep-last', '3', '--prune'],
+    ['run', 'job.json'],
+    ['boot'],
+    ['-r', '/mnt/repo', 'restore', 'latest', '/dev/sdb'],
   ]) t.true(wantsMallocTuning(args), args.join(' ') || '(no arguments: the TUI)');
 });

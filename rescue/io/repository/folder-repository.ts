@@ -2,7 +2,7 @@
 // files. Every new file is written under a .tmp name, synced, then renamed, so a killed process
 // leaves only ignorable temp files; packs are named by their SHA-256 and checked on read.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,13 +15,32 @@ import {
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
-import { ChunkWorkers, type StoredBase } from './compression-pool.ts';
+import type { ChunkWorkers, StoredBase } from './compression-pool.ts';
 import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
 
-/** One pool of chunk workers for the process (idle workers let it exit). */
-const workers = new ChunkWorkers();
+/** One pool of chunk workers for the process (idle workers let it exit), loaded when first needed. */
+let pool: ChunkWorkers | undefined;
+async function chunkWorkers(): Promise<ChunkWorkers> {
+  pool ??= new (await import('./compression-pool.ts')).ChunkWorkers();
+  return pool;
+}
+
+/**
+ * Bytes of chunks a process opens on its own thread before it hands chunks to the chunk workers.
+ * A worker takes ~0.1-0.2 s of CPU to start in the single executable, far more than opening the
+ * few chunks `ls`, `snapshots` or `get` of one file read (metadata, up to tens of MiB); a restore
+ * or a check of a whole snapshot still spreads over every core once past this.
+ */
+const IN_THREAD_OPEN_BYTES = 32 * 1024 * 1024;
+let openedInThread = 0;
+
+/** Decompresses and hashes a stored payload here, as a chunk worker's `open` does (no delta). */
+function openHere(payload: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined): { id: string; data: Uint8Array } {
+  const data = compression === 'zstd' ? zstdDecompressSync(payload, { chunkSize: Math.max(64 * 1024, rawLength), maxOutputLength: Math.max(1, rawLength) }) : payload;
+  return { id: (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest('hex'), data };
+}
 /** Pack file descriptors kept open while reading. */
 const OPEN_PACKS = 16;
 /** A pack footer is read from at most this many trailing bytes (a 64 MiB pack's footer is ~10 KiB). */
@@ -203,7 +222,7 @@ export class FolderRepository implements RepositoryMaintenance {
   async acquireLock(exclusive: boolean, command: string): Promise<string[]> {
     // A writer will need the chunk workers: they start now, while the caller plans (each takes
     // ~0.1-0.2 s to start in the single executable, which was on the way to the first chunk).
-    if (exclusive) workers.start();
+    if (exclusive) (await chunkWorkers()).start();
     const { lock, removedStale } = await acquireLock(path.join(this.path, 'locks'), { exclusive, command });
     this.lock = lock;
     return removedStale;
@@ -364,7 +383,7 @@ export class FolderRepository implements RepositoryMaintenance {
       }
       let opened: { id: string; fits: boolean };
       try {
-        opened = await workers.openInto(payload, into, location.compression, location.rawLength, this.key?.id);
+        opened = await (await chunkWorkers()).openInto(payload, into, location.compression, location.rawLength, this.key?.id);
       } catch {
         throw corrupt('it does not decompress');
       }
@@ -402,7 +421,12 @@ export class FolderRepository implements RepositoryMaintenance {
     }
     let opened: { id: string; data: Uint8Array };
     try {
-      opened = await workers.open(payload, entry.compression, entry.rawLength, this.key?.id, base);
+      if (base === undefined && openedInThread < IN_THREAD_OPEN_BYTES) {
+        openedInThread += entry.rawLength;
+        opened = openHere(payload, entry.compression, entry.rawLength, this.key?.id);
+      } else {
+        opened = await (await chunkWorkers()).open(payload, entry.compression, entry.rawLength, this.key?.id, base);
+      }
     } catch {
       throw corrupt('it does not decompress');
     }
@@ -486,7 +510,7 @@ export class FolderRepository implements RepositoryMaintenance {
     return this.withPack(id, async (handle) => {
       const size = (await handle.stat()).size;
       // Hashed on a chunk worker, so that two packs are verified at once.
-      const hashed = await workers.hashFile(packPath(this.path, id));
+      const hashed = await (await chunkWorkers()).hashFile(packPath(this.path, id));
       if (hashed.hash !== id) throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id} does not match its hash (damaged${hashed.direct ? ', as read back from the device' : ''}).`, pack: id });
       const head = Buffer.alloc(PACK_HEADER_BYTES);
       await handle.read(head, 0, PACK_HEADER_BYTES, 0);
@@ -607,12 +631,12 @@ export class FolderRepository implements RepositoryMaintenance {
     const rawLength = content.length;
     let id = options.id;
     let data = content;
-    if (id === undefined) ({ id, data } = await workers.hash(content, this.key?.id));
+    if (id === undefined) ({ id, data } = await (await chunkWorkers()).hash(content, this.key?.id));
     if (this.blobs.has(id) || this.pendingIds.has(id)) return { id, isNew: false, storedBytes: 0 };
     this.pendingIds.add(id);
     const base = type === 'data' && options.compressionLevel > 0 ? await this.deltaBase(options.similar) : undefined;
     const { data: payload, compression, delta } = options.compressionLevel > 0
-      ? await workers.compress(data, options.compressionLevel, options.output, base)
+      ? await (await chunkWorkers()).compress(data, options.compressionLevel, options.output, base)
       : { data, compression: 'none' as const, delta: false };
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
     const baseId = delta && base ? base.id : undefined;
@@ -638,7 +662,7 @@ export class FolderRepository implements RepositoryMaintenance {
       pieces[2 * index + 1] = content.length;
       offset += content.length;
     });
-    const answers = await workers.storeBatch(data, pieces, options.compressionLevel, this.key?.id);
+    const answers = await (await chunkWorkers()).storeBatch(data, pieces, options.compressionLevel, this.key?.id);
     const results: StoreResult[] = [];
     const fresh: Array<{ entry: Omit<BlobEntry, 'offset' | 'length'>; stored: Uint8Array }> = [];
     answers.forEach((answer, index) => {

@@ -55,9 +55,11 @@ export function buildCommand(context: CliContext, deps: BuildDependencies): Comm
           (y) =>
             withExamples(y, 'build sea')
               .option('output', { alias: 'o', type: 'string', default: 'dist/lifeboat', describe: 'Executable to write' })
+              .option('code-cache', { type: 'boolean', default: true, describe: "Carry V8's code cache of the bundle (--no-code-cache: none, as for another platform)" })
+              .option('minify', { type: 'boolean', default: true, describe: "Leave the bundle's whitespace out (--no-minify keeps it and its module comments, for profiles)" })
               .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON; log to stderr' }),
           async (args) => {
-            const result = await deps.buildSea({ output: args.output }, log(args.json));
+            const result = await deps.buildSea({ output: args.output, codeCache: args.codeCache, minify: args.minify }, log(args.json));
             printResult(args.json, result);
           },
         )

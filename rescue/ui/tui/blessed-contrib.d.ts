@@ -26,3 +26,11 @@ declare module 'blessed-contrib' {
   const contrib: Contrib;
   export default contrib;
 }
+
+// The line chart alone (progress-screen.ts loads only it).
+declare module 'blessed-contrib/lib/widget/charts/line.js' {
+  import type { LineElement } from 'blessed-contrib';
+
+  const line: (options: Record<string, unknown>) => LineElement;
+  export default line;
+}

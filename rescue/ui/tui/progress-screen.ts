@@ -5,7 +5,8 @@
 // is withdrawn.
 
 import blessed from 'blessed';
-import contrib from 'blessed-contrib';
+// Only the line chart: blessed-contrib's index loads every widget (its world map alone is 1.4 MB of the bundle).
+import line from 'blessed-contrib/lib/widget/charts/line.js';
 import { formatBytes, formatRate } from '../../core/human-units.ts';
 import { toLifeboatError } from '../../core/errors.ts';
 import { formatDuration, type ProgressEvent, type ProgressReporter } from '../../core/progress.ts';
@@ -78,7 +79,7 @@ export function runWithProgress(app: TuiApp, options: {
     const chartHeight = 8;
     // blessed-contrib's canvas is made when the chart is attached: append it after creating it.
     const chartBox = app.unicode
-      ? contrib.line({ top: chartTop, left: 0, width: '100%-2', height: chartHeight, label: ' Rate (MiB/s) ', border: { type: 'line' }, style: { line: app.theme.accent, text: app.theme.text, baseline: app.theme.text, border: { fg: app.theme.accent } }, showLegend: false, minY: 0 })
+      ? line({ top: chartTop, left: 0, width: '100%-2', height: chartHeight, label: ' Rate (MiB/s) ', border: { type: 'line' }, style: { line: app.theme.accent, text: app.theme.text, baseline: app.theme.text, border: { fg: app.theme.accent } }, showLegend: false, minY: 0 })
       : blessed.box({ parent: page.box, top: chartTop, left: 0, width: '100%-2', height: chartHeight, label: ' Rate ', border: { type: 'line' }, style: { border: { fg: app.theme.accent } } });
     if (!chartBox.parent) page.box.append(chartBox);
     const noticesBox = blessed.box({ parent: page.box, top: chartTop + chartHeight, left: 0, width: '100%-2', height: '100%-15', label: ' Notices ', border: { type: 'line' }, tags: true, style: { border: { fg: app.theme.accent } } });

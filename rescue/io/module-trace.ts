@@ -1,0 +1,44 @@
+// LIFEBOAT_TRACE_MODULES=FILE: the program writes the modules it evaluated into FILE as it exits,
+// one per line after a first line `malloc-tuning: on|off` (whether this process is the one
+// re-executed with the malloc tuning, rescue/io/malloc-tuning.ts), so tests can check that a short command loads neither the TUI, the builder nor the
+// backup code (test/cli/lazy-loading.test.ts). In the single executable the bundle's module
+// wrappers report each module when it is first evaluated (builder/bundle.ts traceModuleInits); in
+// a checkout Node's module hooks report every module loaded, Node's built-in ones included.
+
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MALLOC_TUNED_MARKER } from './malloc-tuning.ts';
+
+/** The environment variable naming the file to write. */
+export const TRACE_MODULES_ENV = 'LIFEBOAT_TRACE_MODULES';
+
+/** The global function the bundle's module wrappers call with each module's path. */
+export const BUNDLE_TRACE_HOOK = '__lifeboatTraceModule';
+
+/** A module as the trace names it: node_modules/PACKAGE/..., rescue/..., builder/..., or node:NAME. */
+export function traceName(name: string): string {
+  const file = name.startsWith('file:') ? fileURLToPath(name) : name;
+  const packages = file.indexOf('node_modules/');
+  if (packages !== -1) return file.slice(packages);
+  const own = Math.max(file.lastIndexOf('rescue/'), file.lastIndexOf('builder/'));
+  return own === -1 || (own > 0 && file[own - 1] !== '/') ? file : file.slice(own);
+}
+
+/** Starts the trace when the environment asks for it; a no-op otherwise. */
+export function traceModules(env: Readonly<Record<string, string | undefined>>): void {
+  const file = env[TRACE_MODULES_ENV];
+  if (!file) return;
+  const seen: string[] = [];
+  const record = (name: string) => {
+    seen.push(traceName(name));
+  };
+  (globalThis as Record<string, unknown>)[BUNDLE_TRACE_HOOK] = record;
+  process.getBuiltinModule('node:module').registerHooks({
+    load: (url, context, nextLoad) => {
+      record(url);
+      return nextLoad(url, context);
+    },
+  });
+  const tuned = env[MALLOC_TUNED_MARKER] === undefined ? 'off' : 'on';
+  process.on('exit', () => writeFileSync(file, [`malloc-tuning: ${tuned}`, ...seen].map((line) => `${line}\n`).join('')));
+}
