@@ -240,6 +240,12 @@ export const ERROR_CATALOGUE = {
     cause: 'A filesystem on the target (or on a loop device backed by the target file) is mounted.',
     fix: 'Unmount every partition of the target (umount), or choose another target.',
   },
+  LB_DEVICE_SOURCE_MOUNTED: {
+    group: 'device',
+    message: 'The source is mounted read-write: a copy of it may be inconsistent.',
+    cause: 'A partition of the source (or a filesystem built on it) is mounted read-write, so files can change while the backup reads it.',
+    fix: 'Unmount it (umount) or remount it read-only (mount -o remount,ro), or back it up anyway with --allow-mounted, or back up its folders with `backup files`.',
+  },
   LB_DEVICE_TARGET_IS_MEDIUM: {
     group: 'device',
     message: 'The target holds the running Lifeboat medium.',

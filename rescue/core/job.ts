@@ -32,7 +32,7 @@ export interface Job {
 
 type OptionType = 'boolean' | 'string' | 'strings' | 'integer';
 
-const BACKUP_OPTIONS: Readonly<Record<string, OptionType>> = { tag: 'strings', note: 'string', 'sector-by-sector': 'boolean', compression: 'integer', verify: 'boolean', encrypt: 'boolean' };
+const BACKUP_OPTIONS: Readonly<Record<string, OptionType>> = { tag: 'strings', note: 'string', 'sector-by-sector': 'boolean', compression: 'integer', verify: 'boolean', encrypt: 'boolean', 'allow-mounted': 'boolean' };
 const FILES_OPTIONS: Readonly<Record<string, OptionType>> = {
   tag: 'strings', note: 'string', compression: 'integer', verify: 'boolean', encrypt: 'boolean',
   exclude: 'strings', 'exclude-file': 'string', 'exclude-larger-than': 'string', 'one-file-system': 'boolean', 'default-excludes': 'boolean',

@@ -15,12 +15,20 @@ import type { SnapshotSource } from '../core/repository/format.ts';
 import type { RestoreTargetFacts } from '../core/repository/restore-plan.ts';
 import { openByteSource, type FileByteSource } from './file-source.ts';
 import { describeExit, runProgram, succeeded } from './run-program.ts';
-import { listDisks } from './sysfs-disks.ts';
+import { findWritableMounts, listDisks } from './sysfs-disks.ts';
 
 /** An opened backup source. */
 export interface OpenedSource {
   readonly source: FileByteSource;
   readonly facts: SnapshotSource;
+  /** Why the copy may be inconsistent (a partition mounted read-write, allowed by allowMounted), to be shown and logged. */
+  readonly warnings: readonly string[];
+}
+
+/** How a backup source is opened. */
+export interface OpenSourceOptions {
+  /** Back it up even when it (or one of its partitions) is mounted read-write, with a warning instead of LB_DEVICE_SOURCE_MOUNTED. */
+  readonly allowMounted?: boolean;
 }
 
 /** An opened restore target: facts for the plan, and the writer. */
@@ -61,11 +69,12 @@ async function findDiskOf(name: string): Promise<{ disk: DiskSummary; partition:
 }
 
 /** Opens a backup source read-only with the facts kept in the snapshot; `FILE:N` is partition N of a disk image (partition backups). */
-export async function openBackupSource(target: string, kind: 'disk' | 'partition'): Promise<OpenedSource> {
+export async function openBackupSource(target: string, kind: 'disk' | 'partition', options: OpenSourceOptions = {}): Promise<OpenedSource> {
   const { file, partition } = await splitPartitionSuffix(target);
   if (partition !== undefined && (await stat(file).then((info) => info.isFile(), () => false))) {
     if (kind !== 'partition') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is one partition of ${file}; back it up with \`backup partition\`, or back up the whole disk image ${file}.`, path: target });
-    return openImagePartition(file, partition);
+    const warnings = await checkSourceMounts(target, await loopDeviceNamesOf(file), options);
+    return { ...(await openImagePartition(file, partition)), warnings };
   }
   const info = await stat(target).catch((error: unknown) => {
     throw openFailure(error, target);
@@ -75,23 +84,58 @@ export async function openBackupSource(target: string, kind: 'disk' | 'partition
   });
   try {
     let facts: SnapshotSource;
+    let warnings: readonly string[];
     if (info.isBlockDevice()) {
       const found = await findDiskOf(path.basename(target));
       if (!found) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is not a disk or partition the kernel lists.`, path: target });
       if (kind === 'disk' && found.partition) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is a partition; use \`backup partition\`, or name its disk ${found.disk.path}.`, path: target });
       if (kind === 'partition' && !found.partition) await refuseWholeDisk(target, source, found.disk.partitions.map((entry) => entry.path));
       const { disk } = found;
+      warnings = await checkSourceMounts(target, found.partition ? [found.partition.name] : [disk.name, ...disk.partitions.map((entry) => entry.name)], options);
       facts = { path: target, model: disk.model, serial: disk.serial, sizeBytes: source.size, logicalSectorSize: disk.logicalSectorSize, physicalSectorSize: disk.physicalSectorSize, transport: disk.transport };
     } else {
       if (kind === 'partition') await refuseWholeDisk(target, source, undefined);
+      warnings = await checkSourceMounts(target, await loopDeviceNamesOf(target), options);
       const sectorSize = kind === 'disk' ? await detectSectorSize(source) : 512;
       facts = { path: path.resolve(target), model: 'image file', serial: '', sizeBytes: source.size, logicalSectorSize: sectorSize, physicalSectorSize: sectorSize, transport: 'file' };
     }
-    return { source, facts };
+    return { source, facts, warnings };
   } catch (error) {
     await source.close();
     throw error;
   }
+}
+
+/**
+ * Refuses a source mounted read-write (LB_DEVICE_SOURCE_MOUNTED), as Clonezilla does: files written
+ * while it is read would be half in the copy. With allowMounted, returns the warning to show instead.
+ * `names` are the block devices that hold it (the disk and its partitions, or the loop devices an
+ * image file backs); read-only mounts are fine.
+ */
+async function checkSourceMounts(target: string, names: readonly string[], options: OpenSourceOptions): Promise<string[]> {
+  const mounts = await findWritableMounts(names);
+  if (mounts.length === 0) return [];
+  const where = mounts.map((mount) => `${mount.device} on ${mount.mountPoint}`).join(', ');
+  if (!options.allowMounted) throw new LifeboatError('LB_DEVICE_SOURCE_MOUNTED', { detail: `${target} is mounted read-write: ${where}.`, path: target, mounts });
+  return [`${target} is mounted read-write (${where}): the copy may be inconsistent, since files written during the backup may be half in it. Unmount it or remount it read-only (mount -o remount,ro) for a consistent copy.`];
+}
+
+/** The loop devices backed by the image file `file`, with their partitions (loop0, loop0p1...). */
+async function loopDeviceNamesOf(file: string): Promise<string[]> {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  for (const name of await readdir('/sys/block').catch(() => [])) {
+    if (!name.startsWith('loop')) continue;
+    const backing = (await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => '')).trim();
+    if (backing !== real) continue;
+    names.push(name, ...(await readdir(`/sys/block/${name}`).catch(() => [] as string[])).filter((entry) => entry.startsWith(`${name}p`)));
+  }
+  return names;
 }
 
 /**
@@ -107,7 +151,7 @@ async function refuseWholeDisk(target: string, source: ByteSource, devices: read
 }
 
 /** Partition `number` of the disk image `file`, read-only, as a backup source of its own. */
-async function openImagePartition(file: string, number: number): Promise<OpenedSource> {
+async function openImagePartition(file: string, number: number): Promise<Omit<OpenedSource, 'warnings'>> {
   const whole = await openByteSource(file);
   try {
     const sectorSize = await detectSectorSize(whole);

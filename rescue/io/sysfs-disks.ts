@@ -135,3 +135,31 @@ export async function listDisks(options: ListDisksOptions = {}): Promise<DiskSum
 export function compareDiskNames(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
+
+/** A block device mounted read-write somewhere. */
+export interface WritableMount {
+  readonly device: string;
+  readonly mountPoint: string;
+}
+
+/**
+ * Where the named block devices (a disk and its partitions, say), or the device-mapper devices
+ * built on them (LVM, dm-crypt: /sys/class/block/NAME/holders), are mounted read-write: a backup
+ * of them may catch a filesystem half-way through a write.
+ */
+export async function findWritableMounts(names: readonly string[], sysRoot = '/sys'): Promise<WritableMount[]> {
+  const mounts = parseMountInfo((await readText('/proc/self/mountinfo')) ?? '');
+  const found: WritableMount[] = [];
+  const seen = new Set<string>();
+  const visit = async (name: string): Promise<void> => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const dir = path.join(sysRoot, 'class', 'block', name);
+    for (const mount of mountsOf(mounts, await readText(path.join(dir, 'dev')), `/dev/${name}`)) {
+      if (!mount.readOnly) found.push({ device: `/dev/${name}`, mountPoint: mount.mountPoint });
+    }
+    for (const holder of await readdir(path.join(dir, 'holders')).catch(() => [] as string[])) await visit(holder);
+  };
+  for (const name of names) await visit(name);
+  return found;
+}

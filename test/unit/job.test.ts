@@ -17,7 +17,7 @@ test('steps become the CLI command lines; relative paths are taken from the job 
     confirm: true,
     then: 'poweroff',
     steps: [
-      { do: 'backup', kind: 'disk', source: '/dev/sdb', options: { tag: ['nightly', 'b'], note: 'a note', compression: 5, verify: false, 'sector-by-sector': true } },
+      { do: 'backup', kind: 'disk', source: '/dev/sdb', options: { tag: ['nightly', 'b'], note: 'a note', compression: 5, verify: false, 'sector-by-sector': true, 'allow-mounted': true } },
       { do: 'verify' },
       { do: 'verify', repository: '/other', options: { 'read-data': false } },
       { do: 'restore', snapshot: 'latest:2', target: '/dev/sdc', options: { grow: true, tag: 'nightly' } },
@@ -31,7 +31,7 @@ test('steps become the CLI command lines; relative paths are taken from the job 
   t.false(job.continueOnError);
   const pass = ['--password-file', '/mnt/data/jobs/pass.txt'];
   t.deepEqual(job.steps.map((step) => step.argv), [
-    ['backup', 'disk', '/dev/sdb', '-r', '/mnt/data/repo', ...pass, '--tag', 'nightly', '--tag', 'b', '--note', 'a note', '--compression', '5', '--no-verify', '--sector-by-sector'],
+    ['backup', 'disk', '/dev/sdb', '-r', '/mnt/data/repo', ...pass, '--tag', 'nightly', '--tag', 'b', '--note', 'a note', '--compression', '5', '--no-verify', '--sector-by-sector', '--allow-mounted'],
     ['check', '-r', '/mnt/data/repo', ...pass, '--read-data'],
     ['check', '-r', '/other', ...pass, '--no-read-data'],
     ['restore', '-r', '/mnt/data/repo', ...pass, 'latest:2', '/dev/sdc', '--grow', '--tag', 'nightly', '--yes'],

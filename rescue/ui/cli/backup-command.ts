@@ -25,6 +25,7 @@ interface BackupArgs extends RepositoryArgs {
   verify: boolean;
   then: 'poweroff' | 'reboot' | undefined;
   encrypt: boolean;
+  'allow-mounted': boolean;
 }
 
 function backupOptions(yargs: Argv): Argv<BackupArgs> {
@@ -36,14 +37,19 @@ function backupOptions(yargs: Argv): Argv<BackupArgs> {
     .option('compression', { type: 'number', default: DEFAULT_COMPRESSION_LEVEL, describe: 'zstd level 1-19 (0: store uncompressed)' })
     .option('verify', { type: 'boolean', default: true, describe: 'Read the new data back and check it (--no-verify skips)' })
     .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the backup succeeded' })
-    .option('encrypt', { type: 'boolean', default: false, describe: 'When the folder is new: create an encrypted repository' }) as unknown as Argv<BackupArgs>;
+    .option('encrypt', { type: 'boolean', default: false, describe: 'When the folder is new: create an encrypted repository' })
+    .option('allow-mounted', { type: 'boolean', default: false, describe: 'Back up a source mounted read-write anyway (the copy may be inconsistent)' }) as unknown as Argv<BackupArgs>;
 }
 
 async function runBackup(context: CliContext, kind: 'disk' | 'partition' | 'system', args: BackupArgs): Promise<void> {
   if (!Number.isInteger(args.compression) || args.compression < 0 || args.compression > 19) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--compression takes a level from 0 to 19.' });
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
-  const { source, facts } = await services.openSource(args.source, kind === 'partition' ? 'partition' : 'disk');
+  const { source, facts, warnings } = await services.openSource(args.source, kind === 'partition' ? 'partition' : 'disk', { allowMounted: args['allow-mounted'] });
+  for (const message of warnings) {
+    if (args.json) reporter.event('warning', { message });
+    else context.stderr.write(`warning: ${message}\n`);
+  }
   let result: Awaited<ReturnType<typeof backup>>;
   try {
     const system = kind === 'system' ? await gatherSystemSelection(source, facts.logicalSectorSize) : undefined;

@@ -25,7 +25,8 @@ export interface RepositoryServices {
   init(path: string, options: { password?: string }): Promise<RepositoryConfig>;
   open(path: string, password: () => Promise<string | undefined>, options?: { tolerant?: boolean }): Promise<RepositoryHandle>;
   isEmptyFolder(path: string): Promise<boolean>;
-  openSource(path: string, kind: 'disk' | 'partition'): Promise<{ source: ByteSource & { close(): Promise<void> }; facts: SnapshotSource }>;
+  /** Opens a backup source; a source mounted read-write is refused (LB_DEVICE_SOURCE_MOUNTED) unless allowMounted, which turns the refusal into warnings. */
+  openSource(path: string, kind: 'disk' | 'partition', options?: { allowMounted?: boolean }): Promise<{ source: ByteSource & { close(): Promise<void> }; facts: SnapshotSource; warnings: readonly string[] }>;
   openTarget(path: string, options: { createBytes: number; sectorSize: number; dryRun: boolean }): Promise<OpenedRestoreTarget>;
   /** The local file system as `backup files` walks it (exclusions applied). */
   openFileWalker(options: FileWalkOptions): Promise<FileSystemWalker>;
