@@ -304,7 +304,7 @@ async function profileSides(sides: readonly Side[], dir: string, env: NodeJS.Pro
   const intervalMs = 0.1;
   const lines: string[] = ['', `Profiles (--cpu-prof, ${intervalMs} ms sampling, median of 5 runs each; ms of samples, a loaded machine stretches them):`];
   for (const side of sides) {
-    if (side.name.startsWith('node')) continue;
+    if (!side.name.startsWith('lifeboat')) continue;
     const sideDir = path.join(dir, side.name.replace(/[^a-z0-9]+/gi, '-'));
     await mkdir(sideDir, { recursive: true });
     for (let run = 0; run < 5; run++) {

@@ -5,6 +5,7 @@
 // every file is created new (or replaced by a new file), so a symlink planted in the destination
 // cannot redirect a write.
 
+import { readInto } from '../core/byte-source.ts';
 import { LifeboatError, toLifeboatError } from '../core/errors.ts';
 import type { ExtendedAttribute, FileEntry, FileTree } from '../core/file-trees/file-tree.ts';
 import type { FileWriter } from '../core/file-trees/file-writer-port.ts';
@@ -70,6 +71,8 @@ interface RestoreState {
   readonly openFolders: Set<number>;
   readonly total: number;
   readonly signal: AbortSignal | undefined;
+  /** Two buffers of COPY_PIECE_BYTES, made once: one is filled while the other is written. */
+  pieces?: [Uint8Array, Uint8Array];
 }
 
 /** Restores `paths` of the tree into `destination` (an existing folder); each keeps its own name. */
@@ -221,19 +224,34 @@ async function copyContent(state: RestoreState, entry: FileEntry, target: string
   const ranges = content.dataRanges ? await content.dataRanges() : [{ offset: 0, length: content.size }];
   const file = await state.writer.createFile(target, content.size);
   let complete = false;
+  // The same two buffers for every piece of every file: fresh ones cost a page fault per 4 KiB
+  // (get of a 16 MiB file made 8,000 more); the next piece is read while the last one is written.
+  const pieces = (state.pieces ??= [new Uint8Array(COPY_PIECE_BYTES), new Uint8Array(COPY_PIECE_BYTES)]);
+  let writing: Promise<void> = Promise.resolve();
+  let turn = 0;
   try {
     for (const range of ranges) {
       for (let done = 0; done < range.length; done += COPY_PIECE_BYTES) {
         throwIfStopped(state.signal, 'the file restore');
         const length = Math.min(COPY_PIECE_BYTES, range.length - done);
-        const bytes = await content.read(range.offset + done, length);
-        await file.write(range.offset + done, bytes);
-        state.result.bytes += length;
-        state.reporter.progress({ phase: 'restore', bytesDone: state.result.bytes, bytesTotal: state.total, item: entry.name });
+        const bytes = pieces[turn]!.subarray(0, length);
+        turn = 1 - turn;
+        await readInto(content, bytes, range.offset + done);
+        await writing;
+        const offset = range.offset + done;
+        writing = file.write(offset, bytes).then(() => {
+          state.result.bytes += length;
+          state.reporter.progress({ phase: 'restore', bytesDone: state.result.bytes, bytesTotal: state.total, item: entry.name });
+        });
+        // Awaited on the next piece or at the end; marked handled now, so a failure while the next piece is read is no unhandled rejection.
+        writing.catch(() => undefined);
       }
     }
+    await writing;
     complete = true;
   } finally {
+    // A failed read leaves a write under way: it ends before the file is closed.
+    await writing.catch(() => undefined);
     // A file cut short (a stop, a full destination, a damaged source) is not left looking restored.
     const closed = file.close();
     if (complete) await closed;
