@@ -8,6 +8,7 @@ import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { manifestTreeIds, type IndexPack } from '../core/repository/format.ts';
 import type { RepositoryMaintenance } from '../core/repository/repository-port.ts';
 import { loadContent } from './restore.ts';
+import { pageCacheNotice } from './snapshot-common.ts';
 import { filesSnapshotBlobs } from './snapshot-file-tree.ts';
 
 /** A problem found by check (its code says what kind). */
@@ -60,7 +61,7 @@ async function checkSnapshots(repository: RepositoryMaintenance, problems: Check
   return snapshots.length;
 }
 
-async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[], onDisk: Map<string, number>, reporter: ProgressReporter, problems: CheckProblem[], signal: AbortSignal | undefined): Promise<number> {
+async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[], onDisk: Map<string, number>, reporter: ProgressReporter, problems: CheckProblem[], signal: AbortSignal | undefined, throughCache: { count: number }): Promise<number> {
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;
   let blobsRead = 0;
@@ -81,7 +82,7 @@ async function readAllData(repository: RepositoryMaintenance, packs: IndexPack[]
     }
     if (failures === 0 && raw.length >= pack.size) {
       try {
-        await repository.verifyPack(pack.id);
+        if (!(await repository.verifyPack(pack.id)).fromDevice) throughCache.count++;
       } catch (error) {
         problems.push(problemOf(error));
       }
@@ -109,7 +110,9 @@ export async function checkRepository(repository: RepositoryMaintenance, options
   const temps = await repository.listTempFiles();
   if (temps.length > 0) info.push(`${temps.length} temporary file(s) left by an interrupted run (\`forget --prune\` removes them).`);
   const snapshots = await checkSnapshots(repository, problems, options.signal);
-  const blobsRead = options.readData ? await readAllData(repository, packs, onDisk, reporter, problems, options.signal) : 0;
+  const throughCache = { count: 0 };
+  const blobsRead = options.readData ? await readAllData(repository, packs, onDisk, reporter, problems, options.signal, throughCache) : 0;
+  if (throughCache.count > 0) info.push(pageCacheNotice(throughCache.count, packs.filter((pack) => onDisk.has(pack.id)).length, 'The check', 'Packs written since the disk was plugged in may have come from the cache; unplug it and plug it in again before the check to read them from the device.'));
   return { snapshots, packs: packs.length, blobsRead, problems, info };
 }
 

@@ -19,13 +19,26 @@ async function verifyWrittenPacks(repository: RepositoryWriter, reporter: Progre
   const packs = repository.writtenPacks();
   const total = packs.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;
+  let throughCache = 0;
   reporter.progress({ phase: 'verify', bytesDone: 0, bytesTotal: total });
   await forEachLimited(packs, PACKS_VERIFIED_AT_ONCE, async (pack) => {
     throwIfStopped(signal, 'the verification');
-    await repository.verifyPack(pack.id);
+    if (!(await repository.verifyPack(pack.id)).fromDevice) throughCache++;
     done += pack.size;
     reporter.progress({ phase: 'verify', bytesDone: done, bytesTotal: total, item: pack.id.slice(0, 8) });
   });
+  if (throughCache > 0) reporter.notice(pageCacheNotice(throughCache, packs.length, 'The verification', 'It shows the packs were written whole, not that the device holds them; `check --read-data` after unplugging and plugging in the disk again reads them from it.'));
+}
+
+/**
+ * Says that `what` read packs through the page cache (O_DIRECT refused, or a FUSE filesystem such
+ * as exfat-fuse or ntfs-3g, whose driver reads its disk through the cache, or tmpfs), and so could
+ * not see the device itself: the cache may hold what was written when the device lost it (a failing
+ * or fake-capacity stick). `then` says what that means.
+ */
+export function pageCacheNotice(throughCache: number, total: number, what: string, then: string): string {
+  const which = throughCache === total ? (total === 1 ? 'the pack' : `all ${total} packs`) : `${throughCache} of ${total} packs`;
+  return `${what} read ${which} through the page cache, not from the device: the repository's filesystem cannot be read around the cache (a FUSE filesystem such as exfat-fuse or ntfs-3g, tmpfs, or one that refuses O_DIRECT). ${then}`;
 }
 
 /**

@@ -37,6 +37,13 @@ export interface StoreResult {
 }
 
 /** Writing side (callers hold the exclusive lock). */
+/** How a pack was read back to be verified. */
+export interface PackVerification {
+  /** True when every byte came from the device (O_DIRECT); false when read through the page cache
+   * (the filesystem refused O_DIRECT: tmpfs, FUSE), which may still hold what was written. */
+  readonly fromDevice: boolean;
+}
+
 export interface RepositoryWriter extends RepositoryReader {
   /** Compresses (unless incompressible), encrypts and appends the blob to a pack unless it is already stored.
    * `content` is handed over: the caller must not use it afterwards (it may be moved to a worker),
@@ -52,8 +59,8 @@ export interface RepositoryWriter extends RepositoryReader {
   flush(): Promise<void>;
   /** Packs written by this writer so far, with their sizes. */
   writtenPacks(): ReadonlyArray<{ readonly id: string; readonly size: number }>;
-  /** Re-reads a pack file and checks it against its name (hash) and footer. */
-  verifyPack(id: string): Promise<void>;
+  /** Re-reads a pack file and checks it against its name (hash) and footer; says whether the bytes came from the device. */
+  verifyPack(id: string): Promise<PackVerification>;
   /** Checks each pack this writer closes from now on right away, in the background (after syncing
    * it); verifyPack of such a pack then gives that check's outcome. */
   verifyPacksAsWritten(): void;

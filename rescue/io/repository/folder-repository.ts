@@ -14,7 +14,7 @@ import {
   REPOSITORY_FORMAT_NAME, REPOSITORY_FORMAT_VERSION, parseConfig, parseIndex, parseManifest, parsePackBlobs,
   type BlobEntry, type BlobType, type IndexFile, type IndexPack, type RepositoryConfig, type SnapshotManifest,
 } from '../../core/repository/format.ts';
-import type { RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
+import type { PackVerification, RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
 import type { ChunkWorkers, StoredBase } from './compression-pool.ts';
 import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
@@ -202,7 +202,7 @@ export class FolderRepository implements RepositoryMaintenance {
   /** Packs and index files written since the last saved manifest: nothing refers to them yet, and abort removes them. */
   private readonly unsaved = { packs: [] as string[], indexes: [] as string[] };
   /** Packs this writer closed: each synced (and checked, with verifyPacksAsWritten) in the background. */
-  private readonly settling = new Map<string, { readonly synced: Promise<void>; readonly verified: Promise<void> | undefined }>();
+  private readonly settling = new Map<string, { readonly synced: Promise<void>; readonly verified: Promise<PackVerification> | undefined }>();
   private verifyOnClose = false;
   private pack: PackWriter | undefined;
   private writeQueue: Promise<unknown> = Promise.resolve();
@@ -491,22 +491,23 @@ export class FolderRepository implements RepositoryMaintenance {
     this.verifyOnClose = true;
   }
 
-  async verifyPack(id: string): Promise<void> {
+  async verifyPack(id: string): Promise<PackVerification> {
     const early = this.settling.get(id)?.verified;
     if (early) return early;
     return this.checkPack(id);
   }
 
-  private async checkPack(id: string): Promise<void> {
-    const blobs = await this.hashPackStreaming(id);
+  private async checkPack(id: string): Promise<PackVerification> {
+    const { blobs, fromDevice } = await this.hashPackStreaming(id);
     const indexed = this.packs.get(id) ?? this.unindexedPacks.find((pack) => pack.id === id);
     if (!indexed || indexed.blobs.length !== blobs.length || indexed.blobs.some((blob, i) => blob.id !== blobs[i]?.id || blob.offset !== blobs[i]?.offset)) {
       throw new LifeboatError('LB_REPO_DATA_CORRUPT', { detail: `Pack ${id}: its footer and the index disagree.`, pack: id });
     }
+    return { fromDevice };
   }
 
   /** Checks a pack's hash reading it in pieces (bounded memory), then parses its footer from the tail. */
-  private async hashPackStreaming(id: string): Promise<BlobEntry[]> {
+  private async hashPackStreaming(id: string): Promise<{ blobs: BlobEntry[]; fromDevice: boolean }> {
     return this.withPack(id, async (handle) => {
       const size = (await handle.stat()).size;
       // Hashed on a chunk worker, so that two packs are verified at once.
@@ -520,7 +521,7 @@ export class FolderRepository implements RepositoryMaintenance {
       const tailBytes = Math.min(size, MAX_FOOTER_READ_BYTES);
       const tail = Buffer.alloc(tailBytes);
       await handle.read(tail, 0, tailBytes, size - tailBytes);
-      return this.parseFooterAt(tail, size - tailBytes, id);
+      return { blobs: this.parseFooterAt(tail, size - tailBytes, id), fromDevice: hashed.direct };
     });
   }
 
