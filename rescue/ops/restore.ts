@@ -17,6 +17,43 @@ import { decodeChunkList, decodeExtentList } from '../core/repository/tree-blobs
 /** Chunks read, checked and written at once. */
 const CHUNKS_IN_FLIGHT = 6;
 
+/**
+ * Bytes written between two background syncs of the target. Left to the kernel, most of a restore
+ * onto an image file stayed dirty in the page cache and went out in the final sync (834 MiB restored:
+ * 0.7 s of fsync after the last write); synced as it goes, the writing overlaps the reading and
+ * decoding, and the progress shown is what is on the device.
+ */
+const SYNC_STEP_BYTES = 64 * 1024 * 1024;
+
+/** Syncs the target in the background every SYNC_STEP_BYTES (one sync at a time); `finish` syncs the rest and reports any failure. */
+class SyncAsWritten {
+  private written = 0;
+  private running: Promise<void> | undefined;
+  private failure: { error: unknown } | undefined;
+  private readonly target: RestoreTarget;
+
+  constructor(target: RestoreTarget) {
+    this.target = target;
+  }
+
+  wrote(bytes: number): void {
+    this.written += bytes;
+    if (this.running || this.written < SYNC_STEP_BYTES) return;
+    this.written = 0;
+    this.running = this.target.sync().catch((error: unknown) => {
+      this.failure ??= { error };
+    }).finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  async finish(): Promise<void> {
+    await this.running;
+    if (this.failure) throw this.failure.error;
+    await this.target.sync();
+  }
+}
+
 /** Where a restore writes (a disk, a partition, an image file or a window of one). */
 export interface RestoreTarget {
   readonly size: number;
@@ -71,6 +108,7 @@ interface RestoreContext {
   readonly total: number;
   readonly signal: AbortSignal | undefined;
   readonly slots: ChunkSlots;
+  readonly syncing: SyncAsWritten;
   done: number;
 }
 
@@ -125,6 +163,7 @@ async function writeSpan(context: RestoreContext, span: ChunkSpan, data: Uint8Ar
   for (const extent of span.used) {
     if (data) await context.target.write(base + extent.offset, data.subarray(extent.offset - span.start, extent.offset - span.start + extent.length));
     else if (!context.fresh) await context.target.write(base + extent.offset, zeros.subarray(0, extent.length));
+    if (data || !context.fresh) context.syncing.wrote(extent.length);
     context.done += extent.length;
   }
 }
@@ -140,6 +179,7 @@ async function writeZeros(context: RestoreContext, step: Extract<RestoreStep, { 
       throwIfStopped(context.signal, 'the restore');
       const length = Math.min(zeros.length, run.length - at);
       await context.target.write(run.offset + at, zeros.subarray(0, length));
+      context.syncing.wrote(length);
       context.done += length;
       context.reporter.progress({ phase: 'restore', bytesDone: context.done, bytesTotal: context.total, item: 'zeros where the disk has no partition' });
     }
@@ -241,7 +281,7 @@ export async function restore(options: {
   }
   const zeroBytes = plan.steps.reduce((sum, step) => sum + (step.kind === 'zero' ? step.sizeBytes : 0), 0);
   const total = zeroBytes + [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
-  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, slots: new ChunkSlots(manifest.chunkBytes), done: 0 };
+  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, slots: new ChunkSlots(manifest.chunkBytes), syncing: new SyncAsWritten(target), done: 0 };
   reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const step of plan.steps) {
     throwIfStopped(options.signal, 'the restore');
@@ -253,9 +293,9 @@ export async function restore(options: {
     else if (step.kind === 'mbr-table') await writeMbrTable(target, step);
     else if (step.kind === 'mbr-merge') await mergeMbrEntries(target, step);
     else if (step.kind === 'grow-filesystem') {
-      await target.sync();
+      await context.syncing.finish();
       await options.growFilesystem(step);
     }
   }
-  await target.sync();
+  await context.syncing.finish();
 }
