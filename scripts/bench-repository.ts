@@ -1,5 +1,12 @@
-// npm run bench:repository: the repository figures of issue 4, Lifeboat side by side with Clonezilla's
-// pipeline in one run, on a 4 GiB ext4 and a 4 GiB NTFS filesystem image each about half full:
+// npm run bench:repository: the repository figures of issues 4 and 15, Lifeboat side by side with
+// Clonezilla's pipeline in one run, on a 4 GiB ext4 and a 4 GiB NTFS filesystem image each about half
+// full, once per data shape (--shapes: text, random, small files by default; mixed is issue 4's), each
+// shape's figures printed on their own. Goals (issue 15): backup and restore at most 0.5x the peer's
+// time, stored bytes at most 1.0x, peak RSS of a restore at most 200 MiB.
+// Caches (--cache cold, the default): `sync` and drop_caches before every timed step of either side,
+// so each reads its source and its repository or image from the device; each timed command syncs
+// what it wrote before it ends (the peer's pipelines end with `sync FILE`; Lifeboat syncs its
+// packs and its restore target itself).
 //  - backup: `partclone.<fs> -c | zstd -T0 -3` vs `lifeboat backup partition IMG -r REPO` (fresh REPO);
 //  - stored bytes: the .pcl.zst image vs the repository folder;
 //  - restore: `zstd -dc | partclone.<fs> -r` vs `lifeboat restore -r REPO latest OUT`, into a fresh
@@ -15,8 +22,8 @@
 // reads image files) and a loop device over it (the path a rescue really takes: Lifeboat reads and
 // writes a block device with O_DIRECT, partclone through the device's own cache; a fresh loop device
 // per step, the source read-only; the restore goes onto a loop device over a fresh sparse file).
-// The image file's page cache is warm for both media (the source is read once before each timed step,
-// `sync` before each), so the two media differ in the path, not in the storage. Tools interleaved, in
+// With --cache warm (issue 4's rule) the image file's page cache is warm for both media (the source is
+// read once before each timed step, `sync` before each), so the two media differ in the path, not in the storage. Tools interleaved, in
 // turn first: peer then lifeboat in odd runs, lifeboat then peer in even runs (use an even --runs of
 // at least 4: the figures are medians, and fewer than 3 runs are marked as a smoke run). The side that runs second starts in the wake of the other's 4 GiB restore: on this
 // virtual machine the host then takes CPU time from the guest for many seconds (steal time during
@@ -29,6 +36,7 @@
 // (~500 MiB), zero-filled files (~250 MiB), thousands of small files and some large ones.
 // Run as root: node scripts/bench-repository.ts [--fs ext4|ntfs|all] [--media file,device] [--runs 4] [--work /var/tmp/lifeboat-bench]
 //   [--program sea|checkout] [--fresh] [--json] [--tools peer,lifeboat] [--size-gib 4 (the content scales with it)] [--seed 4]
+//   [--shapes text,random,small,mixed] [--cache cold|warm]
 
 import { execa } from 'execa';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -61,8 +69,23 @@ const { values } = parseArgs({
     program: { type: 'string', default: 'sea' },
     'size-gib': { type: 'string', default: '4' },
     seed: { type: 'string', default: '4' },
+    shapes: { type: 'string', default: 'text,random,small' },
+    cache: { type: 'string', default: 'cold' },
   },
 });
+/**
+ * What the filesystems hold (issue 15: every shape on its own): 'text' (log and CSV text, compresses
+ * well), 'random' (incompressible), 'small' (tens of thousands of small files, text and random),
+ * 'mixed' (issue 4's content: system files, text, random data, zero files).
+ */
+type Shape = 'mixed' | 'text' | 'random' | 'small';
+const SHAPES = (values.shapes ?? '').split(',').filter((name): name is Shape => ['mixed', 'text', 'random', 'small'].includes(name));
+/**
+ * 'cold' (default): `sync` and drop_caches before every timed step of either side, so each reads its
+ * source and its repository or image from the device, as after a boot; 'warm': the source image
+ * read into the page cache first (issue 4's rule).
+ */
+const COLD = values.cache !== 'warm';
 const RUNS = Math.max(1, Number(values.runs) || 4);
 /** Medians of fewer runs than this are not figures to quote. */
 const MIN_QUOTED_RUNS = 3;
@@ -165,10 +188,16 @@ function planGenerated(kinds: readonly Kind[], folder: string, budget: number, s
   return files;
 }
 
-async function planContent(): Promise<PlannedFile[]> {
+async function planContent(shape: Shape): Promise<PlannedFile[]> {
   const random = prng(SEED);
   const budget = (mib: number) => Math.round(mib * SCALE * MiB);
   const count = (n: number) => Math.max(1, Math.round(n * SCALE));
+  if (shape === 'text') return planGenerated(['log', 'log', 'csv'], 'text', budget(1900), count(3000), [200, 64 * KiB], [8 * MiB, 64 * MiB], random);
+  if (shape === 'random') return planGenerated(['random'], 'blobs', budget(1900), count(1500), [4 * KiB, 256 * KiB], [8 * MiB, 96 * MiB], random);
+  if (shape === 'small') {
+    // Every file small: ~60,000 at 4 GiB, two in three text, sizes 200 B to 48 KiB.
+    return planGenerated(['log', 'random', 'csv'], 'small', budget(1400), count(1_000_000), [200, 48 * KiB], [200, 48 * KiB], random);
+  }
   return [
     ...(await planSystemFiles(budget(700), random)),
     ...planGenerated(['log', 'log', 'csv'], 'text', budget(500), count(3000), [200, 64 * KiB], [8 * MiB, 64 * MiB], random),
@@ -211,7 +240,8 @@ function* textChunks(bytes: number, seed: number, kind: 'log' | 'csv'): Generato
     const lines: string[] = first ? ['id,timestamp,host,sensor,value,unit,flag\n'] : [];
     first = false;
     let length = lines[0]?.length ?? 0;
-    while (length < CHUNK) {
+    // Up to a piece, or what the file still needs (a small file does not make a whole piece of text).
+    while (length < Math.min(CHUNK, bytes - done)) {
       time += Math.floor(random() * 2000);
       id++;
       const stamp = new Date(time).toISOString();
@@ -398,6 +428,7 @@ const FILESYSTEMS: Readonly<Record<string, readonly Filesystem[]>> = { ext4: [ex
 
 interface Stamp {
   readonly version: number;
+  readonly shape?: Shape;
   readonly seed: number;
   readonly sizeBytes: number;
   readonly files: number;
@@ -408,7 +439,7 @@ interface Stamp {
 }
 
 /** The pristine image and its 1%-modified copy, generated unless a matching stamp says they are complete. */
-async function prepareImages(fs: Filesystem, dir: string): Promise<{ pristine: string; modified: string; stamp: Stamp }> {
+async function prepareImages(fs: Filesystem, dir: string, shape: Shape): Promise<{ pristine: string; modified: string; stamp: Stamp }> {
   const pristine = path.join(dir, 'pristine.img');
   const modified = path.join(dir, 'modified.img');
   const stampFile = path.join(dir, 'stamp.json');
@@ -416,7 +447,7 @@ async function prepareImages(fs: Filesystem, dir: string): Promise<{ pristine: s
   if (!values.fresh) {
     try {
       const stamp = JSON.parse(await readFile(stampFile, 'utf8')) as Stamp;
-      if (stamp.version === DATA_VERSION && stamp.seed === SEED && stamp.sizeBytes === sizeBytes) {
+      if (stamp.version === DATA_VERSION && (stamp.shape ?? 'mixed') === shape && stamp.seed === SEED && stamp.sizeBytes === sizeBytes) {
         log(`${fs.name}: reusing ${pristine} (${stamp.files} files, ${(stamp.bytes / MiB).toFixed(0)} MiB; --fresh regenerates)`);
         return { pristine, modified, stamp };
       }
@@ -428,7 +459,7 @@ async function prepareImages(fs: Filesystem, dir: string): Promise<{ pristine: s
   await rm(dir, { recursive: true, force: true });
   const mountPoint = path.join(dir, 'mnt');
   await mkdir(mountPoint, { recursive: true });
-  const files = await planContent();
+  const files = await planContent(shape);
   const bytes = files.reduce((sum, file) => sum + file.bytes, 0);
   log(`${fs.name}: generating ${pristine}: ${SIZE_GIB} GiB, ${files.length} files, ${(bytes / MiB).toFixed(0)} MiB`);
   await execa('truncate', ['-s', String(sizeBytes), pristine]);
@@ -446,6 +477,7 @@ async function prepareImages(fs: Filesystem, dir: string): Promise<{ pristine: s
   }
   const stamp: Stamp = {
     version: DATA_VERSION,
+    shape,
     seed: SEED,
     sizeBytes,
     files: files.length,
@@ -555,6 +587,17 @@ async function childCpuSeconds(timesFile: string): Promise<number> {
   return seconds.length === 2 ? seconds[0]! + seconds[1]! : NaN;
 }
 
+/**
+ * Before a timed step: with --cache cold (the default), dirty pages flushed and every clean one
+ * dropped, so that the step reads its input from the device; with --cache warm, the source image read
+ * whole into the page cache instead.
+ */
+async function settle(image?: string): Promise<void> {
+  if (!COLD) return image === undefined ? void (await execa('sync')) : warm(image);
+  await execa('sync');
+  await writeFile('/proc/sys/vm/drop_caches', '3\n');
+}
+
 /** Reads the whole image so that the timed step finds it in the page cache, and flushes dirty pages. */
 async function warm(image: string): Promise<void> {
   await execa('dd', [`if=${image}`, 'of=/dev/null', 'bs=16M', 'status=none']);
@@ -631,14 +674,16 @@ async function runPeer(fs: Filesystem, media: Media, source: string, pristine: s
   const image = path.join(dir, 'peer.pcl.zst');
   const restored = path.join(dir, 'peer-restored.img');
   await rm(image, { force: true });
-  await warm(source);
+  await settle(source);
   const backup = await onMedia(media, source, 'ro', (input) =>
-    measure('bash', ['-c', `set -o pipefail; ${fs.partclone} -c -q -L /dev/null -s "$1" -o - | zstd -q -T0 -3 -c > "$2"`, 'bash', input, image]));
+    measure('bash', ['-c', `set -o pipefail; ${fs.partclone} -c -q -L /dev/null -s "$1" -o - | zstd -q -T0 -3 -c > "$2" && sync "$2"`, 'bash', input, image]));
   failIfBad(`${fs.partclone} -c | zstd`, backup);
   const storedBytes = (await stat(image)).size;
   await freshTarget(restored, sizeBytes);
+  await settle();
+  // Its writes synced inside the timed command, as Lifeboat syncs its target before it exits.
   const restore = await onMedia(media, restored, 'rw', (output) =>
-    measure('bash', ['-c', `set -o pipefail; zstd -q -dc "$1" | ${fs.partclone} -r -q -C -L /dev/null -s - -O "$2"`, 'bash', image, output]));
+    measure('bash', ['-c', `set -o pipefail; zstd -q -dc "$1" | ${fs.partclone} -r -q -C -L /dev/null -s - -O "$2" && sync "$2"`, 'bash', image, output]));
   failIfBad(`zstd -dc | ${fs.partclone} -r`, restore);
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
@@ -674,7 +719,7 @@ async function runLifeboat(fs: Filesystem, media: Media, source: string, pristin
   const repo = path.join(dir, 'repo');
   const restored = path.join(dir, 'lifeboat-restored.img');
   await rm(repo, { recursive: true, force: true });
-  await warm(source);
+  await settle(source);
   const backup = await onMedia(media, source, 'ro', (input) => measure(...lifeboat('backup', 'partition', input, '-r', repo, '--json')));
   failIfBad('lifeboat backup partition', backup);
   const first = doneEvent('lifeboat backup partition', backup.stdout);
@@ -683,14 +728,14 @@ async function runLifeboat(fs: Filesystem, media: Media, source: string, pristin
   // Onto an image file Lifeboat makes the file; onto a device, the device is there first.
   if (media === 'device') await freshTarget(restored, sizeBytes);
   else await rm(restored, { force: true });
-  await execa('sync');
+  await settle();
   const restore = await onMedia(media, restored, 'rw', (output) => measure(...lifeboat('restore', '-r', repo, 'latest', output, '--yes')));
   failIfBad('lifeboat restore', restore);
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
   // The same source path, now with 1% of its files rewritten.
   await execa('cp', ['--sparse=always', modified, source]);
-  await warm(source);
+  await settle(source);
   const second = await onMedia(media, source, 'ro', (input) => measure(...lifeboat('backup', 'partition', input, '-r', repo, '--json')));
   failIfBad('second lifeboat backup partition', second);
   const secondDone = doneEvent('second lifeboat backup partition', second.stdout);
@@ -748,6 +793,7 @@ interface Goal {
 
 interface FsReport {
   fs: string;
+  shape: Shape;
   media: Media;
   sizeBytes: number;
   files: number;
@@ -794,13 +840,14 @@ function goals(peer: Side | undefined, lifeboat: Side | undefined): Goal[] {
   const add = (name: string, value: number, goal: number, unit: string) => list.push({ name, value, goal, unit, met: Number.isFinite(value) && value <= goal });
   if (lifeboat && lifeboat.runs > 0) {
     if (peer && peer.runs > 0) {
-      add('backup time lifeboat / peer', lifeboat.backupSeconds / peer.backupSeconds, 0.8, '');
+      add('backup time lifeboat / peer', lifeboat.backupSeconds / peer.backupSeconds, 0.5, '');
       add('stored bytes lifeboat / peer', lifeboat.storedBytes / peer.storedBytes, 1.0, '');
-      add('restore time lifeboat / peer', lifeboat.restoreSeconds / peer.restoreSeconds, 0.8, '');
+      add('restore time lifeboat / peer', lifeboat.restoreSeconds / peer.restoreSeconds, 0.5, '');
     }
     add('second backup time / first', (lifeboat.secondBackupSeconds ?? NaN) / lifeboat.backupSeconds, 0.3, '');
     add('second backup new bytes / first', (100 * (lifeboat.secondNewBytes ?? NaN)) / (lifeboat.firstNewBytes ?? NaN), 5, '%');
     add('lifeboat peak RSS', Math.max(lifeboat.backupPeakRssMiB, lifeboat.restorePeakRssMiB, lifeboat.secondBackupPeakRssMiB ?? 0), 300, ' MiB');
+    add('lifeboat peak RSS of the restore', lifeboat.restorePeakRssMiB, 200, ' MiB');
   }
   return list;
 }
@@ -813,7 +860,7 @@ function printReport(report: FsReport): void {
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(a > 0) || !(b > 0) ? '-' : (a / b).toFixed(2));
   const row = (label: string, a: string, b: string, r: string) => console.log(`  ${label.padEnd(30)} ${a.padStart(14)} ${b.padStart(14)} ${r.padStart(8)}`);
   console.log(
-    `\n${report.fs} on the ${MEDIA_NAMES[report.media]}${report.runs < MIN_QUOTED_RUNS ? ` (a smoke run: fewer than ${MIN_QUOTED_RUNS} runs, no figure to quote)` : ''}: ${+(report.sizeBytes / GiB).toFixed(2)} GiB image, ${(report.dataBytes / MiB).toFixed(0)} MiB in ${report.files} files; ` +
+    `\n${report.fs}, ${report.shape} content, ${COLD ? 'caches dropped before each step' : 'source image in the page cache'}, on the ${MEDIA_NAMES[report.media]}${report.runs < MIN_QUOTED_RUNS ? ` (a smoke run: fewer than ${MIN_QUOTED_RUNS} runs, no figure to quote)` : ''}: ${+(report.sizeBytes / GiB).toFixed(2)} GiB image, ${(report.dataBytes / MiB).toFixed(0)} MiB in ${report.files} files; ` +
       `second backup after ${report.modifiedFiles} files (${(report.modifiedBytes / MiB).toFixed(1)} MiB) rewritten; median of ${report.runs} run(s), each side first in turn (peer first in odd runs); ` +
       `load average before each run ${report.loadAverages.join(', ')} on ${os.availableParallelism()} CPUs`,
   );
@@ -872,9 +919,9 @@ async function runSide(side: { name: 'peer' | 'lifeboat'; label: string; go: () 
   }
 }
 
-async function benchFilesystem(fs: Filesystem): Promise<FsReport[]> {
-  const dir = path.join(WORK, fs.name);
-  const { pristine, modified, stamp } = await prepareImages(fs, dir);
+async function benchFilesystem(fs: Filesystem, shape: Shape): Promise<FsReport[]> {
+  const dir = path.join(WORK, shape === 'mixed' ? fs.name : `${fs.name}-${shape}`);
+  const { pristine, modified, stamp } = await prepareImages(fs, dir, shape);
   const runDir = path.join(dir, 'run');
   const source = path.join(runDir, 'source.img');
   const byMedia = new Map<Media, MediaRuns>(MEDIA.map((media) => [media, { peer: [], lifeboat: [], peerFailures: [], lifeboatFailures: [] }]));
@@ -893,7 +940,7 @@ async function benchFilesystem(fs: Filesystem): Promise<FsReport[]> {
         if (!TOOLS.has(name)) continue;
         // Every side starts from the pristine image at the same path.
         await execa('cp', ['--sparse=always', pristine, source]);
-        await runSide({ name, label: `${fs.name} on the ${media}, run ${run + 1}/${RUNS}`, go, results, failures });
+        await runSide({ name, label: `${fs.name} (${shape}) on the ${media}, run ${run + 1}/${RUNS}`, go, results, failures });
       }
     }
   }
@@ -904,6 +951,7 @@ async function benchFilesystem(fs: Filesystem): Promise<FsReport[]> {
     const lifeboat = TOOLS.has('lifeboat') ? summarise(runs.lifeboat, runs.lifeboatFailures) : undefined;
     return {
       fs: fs.name,
+      shape,
       media,
       sizeBytes: stamp.sizeBytes,
       files: stamp.files,
@@ -929,10 +977,11 @@ if (PROGRAM === 'sea' && TOOLS.has('lifeboat')) {
   await execa(NODE, [LIFEBOAT, 'build', 'sea', '-o', SEA], { env: ENV });
 }
 const reports: FsReport[] = [];
-for (const fs of filesystems) reports.push(...(await benchFilesystem(fs)));
+if (SHAPES.length === 0) throw new Error('--shapes must name text, random, small or mixed');
+for (const fs of filesystems) for (const shape of SHAPES) reports.push(...(await benchFilesystem(fs, shape)));
 if (values.json) console.log(JSON.stringify({ runs: RUNS, seed: SEED, media: MEDIA, reports }, null, 2));
 else {
-  console.log(`\nLifeboat repository figures (issue 4): Clonezilla's pipeline (partclone.<fs> | zstd -T0 -3) vs lifeboat backup/restore (${PROGRAM === 'sea' ? 'the single executable' : 'the checkout under Node'})`);
+  console.log(`\nLifeboat repository figures (issues 4 and 15): Clonezilla's pipeline (partclone.<fs> | zstd -T0 -3) vs lifeboat backup/restore (${PROGRAM === 'sea' ? 'the single executable' : 'the checkout under Node'})`);
   for (const report of reports) printReport(report);
 }
 const failed = reports.some((report) => [report.peer, report.lifeboat].some((side) => side && (side.failures.length > 0 || side.checks.some((check) => check !== 'clean'))));
