@@ -14,6 +14,7 @@ import { findWholeDiskTable } from '../core/partition-table/whole-disk.ts';
 import type { SnapshotSource } from '../core/repository/format.ts';
 import type { RestoreTargetFacts } from '../core/repository/restore-plan.ts';
 import { openByteSource, type FileByteSource } from './file-source.ts';
+import { directWrites } from './direct-writes.ts';
 import { describeExit, runProgram, succeeded } from './run-program.ts';
 import { findWritableMounts, listDisks } from './sysfs-disks.ts';
 
@@ -274,6 +275,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
     checkRange(totalSize, base, size);
   }
   const facts: RestoreTargetFacts = { path: target, sizeBytes: size, logicalSectorSize, fresh, description };
+  const direct = isBlockDevice && !options.dryRun ? directWrites(file) : undefined;
   return {
     facts,
     size,
@@ -281,6 +283,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
     write: async (offset, bytes) => {
       if (offset < 0 || offset + bytes.length > size) throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `A write at ${offset}+${bytes.length} passes the end of ${description} (${size} bytes).` });
       try {
+        if (await direct?.write(bytes, base + offset)) return;
         let done = 0;
         while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, base + offset + done)).bytesWritten;
       } catch (error) {
@@ -288,6 +291,12 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
       }
     },
     read: (offset, length) => readExact(handle, base + offset, length),
+    ...(isBlockDevice ? {} : {
+      readInto: async (offset: number, into: Uint8Array) => {
+        const { bytesRead } = await handle.read(into, 0, into.length, base + offset);
+        if (bytesRead !== into.length) throw new LifeboatError('LB_INPUT_READ_OUT_OF_RANGE', { detail: `Read ${bytesRead} of ${into.length} bytes at ${offset}.`, offset });
+      },
+    }),
     sync: async () => {
       try {
         await handle.sync();
@@ -295,7 +304,9 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
         throw writeError(error, file);
       }
     },
+    ...(direct ? { allocateWriteBuffer: (length: number) => direct.allocate(length) } : {}),
     close: async () => {
+      await direct?.close();
       await handle.close();
       // A whole disk got a new table: have the kernel read it (partition nodes appear or change).
       return isBlockDevice && partition === undefined && !options.dryRun ? rereadPartitionTable(file) : [];

@@ -61,6 +61,17 @@ export interface RestoreTarget {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Flushes written data to the device. */
   sync(): Promise<void>;
+  /**
+   * An image file: reads `into.length` bytes at `offset` into `into`. A zero step then reads first and
+   * writes only what is not zeros already, so a hole stays a hole (reading one costs no device I/O).
+   * Devices leave it out: there a read before each write would only add to the time.
+   */
+  readInto?(offset: number, into: Uint8Array): Promise<void>;
+  /**
+   * A block device: `length` bytes of shared memory whose writes may go around the page cache
+   * (O_DIRECT) where offset and length are whole blocks. Others get plain shared memory.
+   */
+  allocateWriteBuffer?(length: number): Promise<Uint8Array>;
 }
 
 /** A target opened by io: the writer plus its facts and what backs it. */
@@ -120,14 +131,16 @@ interface RestoreContext {
 class ChunkSlots {
   private readonly free: Uint8Array[] = [];
   private readonly bytes: number;
+  private readonly target: RestoreTarget;
 
-  constructor(chunkBytes: number) {
+  constructor(chunkBytes: number, target: RestoreTarget) {
     // One byte more than a chunk: a frame that fills its room holds more than a chunk.
     this.bytes = chunkBytes + 1;
+    this.target = target;
   }
 
-  take(): Uint8Array {
-    return this.free.pop() ?? new Uint8Array(new SharedArrayBuffer(this.bytes));
+  async take(): Promise<Uint8Array> {
+    return this.free.pop() ?? (this.target.allocateWriteBuffer ? this.target.allocateWriteBuffer(this.bytes) : new Uint8Array(new SharedArrayBuffer(this.bytes)));
   }
 
   give(slot: Uint8Array): void {
@@ -145,7 +158,7 @@ async function writeContent(context: RestoreContext, loaded: LoadedContent, size
   await forEachLimited(planChunks(loaded.extents, sizeBytes, context.chunkBytes), CHUNKS_IN_FLIGHT, async (span) => {
     throwIfStopped(context.signal, 'the restore');
     const id = loaded.chunks.get(span.index);
-    const slot = id ? context.slots.take() : undefined;
+    const slot = id ? await context.slots.take() : undefined;
     try {
       await writeSpan(context, span, id && slot ? await readChunk(context, id, slot) : undefined, id, base, zeros);
     } finally {
@@ -171,15 +184,28 @@ async function writeSpan(context: RestoreContext, span: ChunkSpan, data: Uint8Ar
 /** Bytes of zeros written at once by a zero step. */
 const ZERO_WRITE_BYTES = 1024 * 1024;
 
-/** Writes a zero step's runs (never planned onto a new image file, which reads as zeros already). */
+/** True when `bytes` equal the start of `zeros` (a memcmp). */
+function allZeros(bytes: Uint8Array, zeros: Uint8Array): boolean {
+  return Buffer.compare(bytes, zeros.subarray(0, bytes.length)) === 0;
+}
+
+/**
+ * Writes a zero step's runs (never planned onto a new image file, which reads as zeros already). Onto
+ * an image file (readInto), what reads as zeros already is left alone: the gaps of a sparse image stay
+ * holes instead of being filled with written zeros.
+ */
 async function writeZeros(context: RestoreContext, step: Extract<RestoreStep, { kind: 'zero' }>): Promise<void> {
   const zeros = new Uint8Array(Math.min(ZERO_WRITE_BYTES, step.sizeBytes));
+  const seen = context.target.readInto ? new Uint8Array(zeros.length) : undefined;
   for (const run of step.runs) {
     for (let at = 0; at < run.length; at += zeros.length) {
       throwIfStopped(context.signal, 'the restore');
       const length = Math.min(zeros.length, run.length - at);
-      await context.target.write(run.offset + at, zeros.subarray(0, length));
-      context.syncing.wrote(length);
+      if (seen && context.target.readInto) await context.target.readInto(run.offset + at, seen.subarray(0, length));
+      if (!seen || !allZeros(seen.subarray(0, length), zeros)) {
+        await context.target.write(run.offset + at, zeros.subarray(0, length));
+        context.syncing.wrote(length);
+      }
       context.done += length;
       context.reporter.progress({ phase: 'restore', bytesDone: context.done, bytesTotal: context.total, item: 'zeros where the disk has no partition' });
     }
@@ -281,7 +307,7 @@ export async function restore(options: {
   }
   const zeroBytes = plan.steps.reduce((sum, step) => sum + (step.kind === 'zero' ? step.sizeBytes : 0), 0);
   const total = zeroBytes + [...contents.values()].reduce((sum, entry) => sum + entry.loaded.extents.reduce((inner, extent) => inner + extent.length, 0), 0);
-  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, slots: new ChunkSlots(manifest.chunkBytes), syncing: new SyncAsWritten(target), done: 0 };
+  const context: RestoreContext = { repository, target, chunkBytes: manifest.chunkBytes, fresh: plan.target.fresh, reporter, total, signal: options.signal, slots: new ChunkSlots(manifest.chunkBytes, target), syncing: new SyncAsWritten(target), done: 0 };
   reporter.progress({ phase: 'restore', bytesDone: 0, bytesTotal: total });
   for (const step of plan.steps) {
     throwIfStopped(options.signal, 'the restore');

@@ -154,3 +154,54 @@ test('restores are byte-identical to their sources for text, noise, zero, small-
     }
   }
 });
+
+/** Bytes a file takes on its filesystem (its allocated blocks). */
+async function allocatedBytes(file: string): Promise<number> {
+  const { stdout } = await execa('stat', ['-c', '%b %B', file]);
+  const [blocks, unit] = stdout.trim().split(' ').map(Number);
+  return blocks! * unit!;
+}
+
+test('a disk restore onto an existing sparse image file leaves its zero gaps as holes, and onto a loop device over old data writes them', async (t) => {
+  t.timeout(10 * 60_000);
+  if (process.getuid?.() !== 0) t.fail('this test needs root (loop devices)');
+  // 96 MiB: two small ext4 partitions with a 30 MiB gap between them and 30 MiB after them.
+  const disk = path.join(workDir, 'gaps-disk.img');
+  await run('truncate', ['-s', '96M', disk]);
+  await execa('sfdisk', ['-q', disk], { input: 'label: gpt\nstart=2048, size=32768, type=linux\nstart=94208, size=32768, type=linux\n' });
+  for (const start of [2048, 94208]) {
+    await withLoopAt(disk, start * 512, 16 * MiB, (device) => run('mkfs.ext4', ['-q', '-F', device]));
+  }
+  const repository = path.join(workDir, 'gaps-repo');
+  await lifeboat(['init', '-r', repository]);
+  await lifeboat(['backup', 'disk', disk, '-r', repository]);
+  const sourceAllocated = await allocatedBytes(disk);
+  // An existing sparse file (not a new file, so the restore plans its zero step), and a loop device
+  // whose backing file holds random bytes in the gaps (they must come back zeros).
+  const sparse = path.join(workDir, 'gaps-target.img');
+  await run('truncate', ['-s', '96M', sparse]);
+  await lifeboat(['restore', '-r', repository, 'latest', sparse, '--yes']);
+  t.true(await identical(disk, sparse), 'the restore onto an existing sparse image differs from its source');
+  const restoredAllocated = await allocatedBytes(sparse);
+  // Written zeros in the gaps would take ~60 MiB more than the source.
+  t.true(restoredAllocated <= sourceAllocated + 4 * MiB, `the target takes ${restoredAllocated} bytes, the source ${sourceAllocated}: the gaps were written`);
+  const backing = path.join(workDir, 'gaps-device.img');
+  await writeFile(backing, noise(96 * MiB, 'old disk'));
+  await withLoop(backing, (device) => lifeboat(['restore', '-r', repository, 'latest', device, '--yes']));
+  // The partitions' free blocks keep the old bytes; the gaps between and after them must be zeros.
+  for (const [from, to] of [[34816, 94208], [126976, 196608 - 34]] as const) {
+    const same = (await execa('cmp', ['-s', '-i', `${from * 512}:${from * 512}`, '-n', String((to - from) * 512), disk, backing], { reject: false })).exitCode === 0;
+    t.true(same, `sectors ${from}..${to} of the restore onto a loop device over old data differ from the source's zeros`);
+  }
+});
+
+/** A loop device over a byte range of `file`. */
+async function withLoopAt<T>(file: string, offset: number, size: number, use: (device: string) => Promise<T>): Promise<T> {
+  const { stdout } = await execa('losetup', ['--find', '--show', '--offset', String(offset), '--sizelimit', String(size), file]);
+  const device = stdout.trim();
+  try {
+    return await use(device);
+  } finally {
+    await execa('losetup', ['-d', device], { reject: false });
+  }
+}
