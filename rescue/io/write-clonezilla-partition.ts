@@ -42,7 +42,11 @@ export async function writeClonezillaPartition(options: WriteClonezillaPartition
   }
   const handle = await openTarget(target);
   try {
-    if (!isPartclone) return { header: undefined, bytesWritten: await writeRaw(handle, stream.chunks, targetOffset, partition.sizeBytes ?? 0, onProgress) };
+    if (!isPartclone) {
+      const bytesWritten = await writeRaw(handle, stream.chunks, targetOffset, partition.sizeBytes ?? 0, onProgress);
+      await syncTarget(handle, target);
+      return { header: undefined, bytesWritten };
+    }
     const image = await openPartcloneImage(stream.chunks);
     const { header } = image;
     await ensureRoom(handle, target, targetOffset + header.deviceSizeBytes, image);
@@ -56,12 +60,22 @@ export async function writeClonezillaPartition(options: WriteClonezillaPartition
     }
     const backup = header.filesystem === 'NTFS' && bootSector && partition.sizeBytes ? ntfsBackupBootSector(bootSector, { imageBytes: header.totalBlocks * header.blockSize, partitionBytes: partition.sizeBytes }) : undefined;
     if (backup) await writeAll(handle, backup.bytes, targetOffset + backup.offset);
+    await syncTarget(handle, target);
     return { header, bytesWritten: done };
   } catch (error) {
     await stream.close();
     throw error;
   } finally {
     await handle.close();
+  }
+}
+
+/** Syncs what this handle wrote before it is closed: the restore's own target handle (maybe O_DIRECT) writes next. */
+async function syncTarget(handle: FileHandle, target: string): Promise<void> {
+  try {
+    await handle.sync();
+  } catch (error) {
+    throw new LifeboatError('LB_DEVICE_WRITE_FAILED', { detail: `Syncing ${target} after writing the partition failed.`, path: target }, { cause: error });
   }
 }
 
