@@ -84,6 +84,16 @@ export interface FilesBackupCounts {
   readonly xattrsDropped: number;
 }
 
+/** What a saved files snapshot lacks, in words ("2 entries could not be read and are not in it; ..."); undefined when complete. */
+export function describeLeftOut(counts: { readonly leftOut: number; readonly xattrsDropped: number }): string | undefined {
+  const { leftOut, xattrsDropped } = counts;
+  const parts = [
+    leftOut > 0 ? `${leftOut} entr${leftOut === 1 ? 'y' : 'ies'} could not be read and ${leftOut === 1 ? 'is' : 'are'} not in it` : '',
+    xattrsDropped > 0 ? `${xattrsDropped} entr${xattrsDropped === 1 ? 'y is' : 'ies are'} kept without ${xattrsDropped === 1 ? 'its' : 'their'} extended attributes` : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
 /** The saved snapshot. */
 export interface FilesBackupResult {
   readonly id: string;

@@ -8,7 +8,7 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { DEFAULT_EXCLUDES, SYSTEM_ROOT_EXCLUDES } from '../../core/repository/files-backup-port.ts';
 import { DEFAULT_COMPRESSION_LEVEL } from '../../core/repository/format.ts';
-import { backupFiles, type ParentChoice } from '../../ops/backup-files.ts';
+import { backupFiles, describeLeftOut, type ParentChoice } from '../../ops/backup-files.ts';
 import type { CliContext } from './context.ts';
 import { OUTCOME_EXIT_CODES } from './exit-codes.ts';
 import type { CommandOutcome } from './tui-command.ts';
@@ -100,9 +100,9 @@ async function runFilesBackup(context: CliContext, args: FilesBackupArgs, outcom
     context.stdout.write(`snapshot ${result.id.slice(0, 8)} saved: ${entries} entries, ${formatBytes(stats.logicalBytes)} backed up, ${formatBytes(stats.readBytes)} read${reused}, ${formatBytes(stats.newBytes)} new in the repository, ${(stats.durationMs / 1000).toFixed(1)} s${args.verify ? ', verified' : ''}.\n`);
   }
   // Saved, but not everything: a distinct exit code (restic's "some files unreadable"), so scripts and jobs see it.
-  if (counts.leftOut + counts.xattrsDropped > 0) {
-    const parts = [counts.leftOut > 0 ? `${counts.leftOut} entr${counts.leftOut === 1 ? 'y' : 'ies'} could not be read and ${counts.leftOut === 1 ? 'is' : 'are'} not in it` : '', counts.xattrsDropped > 0 ? `${counts.xattrsDropped} entr${counts.xattrsDropped === 1 ? 'y is' : 'ies are'} kept without ${counts.xattrsDropped === 1 ? 'its' : 'their'} extended attributes` : ''].filter(Boolean);
-    if (!args.json) context.stderr.write(`warning: the snapshot is incomplete: ${parts.join('; ')} (see the notes above); exit ${OUTCOME_EXIT_CODES.incomplete}.\n`);
+  const lacking = describeLeftOut(counts);
+  if (lacking) {
+    if (!args.json) context.stderr.write(`warning: the snapshot is incomplete: ${lacking} (see the notes above); exit ${OUTCOME_EXIT_CODES.incomplete}.\n`);
     outcome.exitCode = OUTCOME_EXIT_CODES.incomplete;
   }
 }

@@ -8,7 +8,7 @@ import { LifeboatError } from '../../core/errors.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
 import { describeSelection } from '../../core/repository/system-selection.ts';
 import { backup } from '../../ops/backup.ts';
-import { backupFiles } from '../../ops/backup-files.ts';
+import { backupFiles, describeLeftOut } from '../../ops/backup-files.ts';
 import { gatherSystemSelection } from '../../ops/gather-system-facts.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import type { TuiApp } from './app.ts';
@@ -116,7 +116,11 @@ async function performBackup(tui: TuiContext, chosen: { kind: BackupKind; source
       for (const notice of notices) reporter.notice(notice);
       return backupFiles({ roots: [path.resolve(chosen.source)], tags, note: chosen.options.note, compressionLevel: chosen.options.compression, verify: chosen.options.verify, host: services.hostName(), lifeboatVersion: cli.version, signal }, walker, repository, reporter);
     });
-    return [`Snapshot ${result.id.slice(0, 8)} saved: ${result.manifest.files?.entries ?? 0} entries, ${formatBytes(result.manifest.stats.newBytes)} new in the repository${chosen.options.verify ? ', verified' : ''}.`];
+    const lacking = describeLeftOut(result.counts);
+    return [
+      `Snapshot ${result.id.slice(0, 8)} saved: ${result.manifest.files?.entries ?? 0} entries, ${formatBytes(result.manifest.stats.newBytes)} new in the repository${chosen.options.verify ? ', verified' : ''}.`,
+      ...(lacking ? [`The snapshot is incomplete: ${lacking} (see the notes above).`] : []),
+    ];
   }
   const kind = chosen.kind;
   const { source, facts } = await services.openSource(chosen.source, kind === 'partition' ? 'partition' : 'disk');
