@@ -104,10 +104,13 @@ export async function pruneRepository(repository: RepositoryMaintenance, options
     else rewrite.push(pack);
   }
   const leftovers = [...onDisk.keys()].filter((id) => !repository.indexedPacks().has(id));
-  const temps = await repository.listTempFiles();
+  // A manifest cut short by a power cut is replaced by its complete twin before temp files go.
+  const twins = repository.cutShortFiles().map((file) => `${file}.tmp`);
+  const temps = (await repository.listTempFiles()).filter((file) => !twins.includes(file));
   const freed = [...drop, ...leftovers].reduce((sum, id) => sum + (onDisk.get(id) ?? 0), 0);
   const report: PruneReport = { packsDeleted: drop.length + leftovers.length, packsRewritten: rewrite.length, bytesFreed: freed, tempFilesDeleted: temps.length };
   if (options.dryRun) return report;
+  await repository.putTwinsInPlace();
   // Progress in bytes of the packs read and rewritten (the renderers print it as bytes).
   const rewriteBytes = rewrite.reduce((sum, pack) => sum + pack.size, 0);
   let done = 0;

@@ -85,6 +85,10 @@ export interface RepositoryMaintenance extends RepositoryWriter {
   locateBlob(id: string): (BlobEntry & { readonly pack: string }) | undefined;
   listPackFiles(): Promise<Map<string, number>>;
   listTempFiles(): Promise<string[]>;
+  /** Index files and manifests cut short (a power cut on FAT) whose complete twin NAME.tmp was read instead. */
+  cutShortFiles(): readonly string[];
+  /** Puts those twins in place of the files cut short (exclusive lock); returns what it placed. */
+  putTwinsInPlace(): Promise<string[]>;
   /** A whole pack file's bytes, unchecked. */
   readPackFile(id: string): Promise<Uint8Array>;
   /** A whole pack, checked against its hash, with its footer's blob list. */

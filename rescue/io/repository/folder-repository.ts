@@ -196,6 +196,8 @@ export class FolderRepository implements RepositoryMaintenance {
   private readonly packs = new Map<string, IndexPack>();
   private indexNames: string[] = [];
   private readonly pendingIds = new Set<string>();
+  /** Files named by their hash that were read from their complete twin NAME.tmp (readNamedFile). */
+  private readonly twins = new Set<string>();
   private readonly unindexedPacks: IndexPack[] = [];
   private readonly written: Array<{ id: string; size: number }> = [];
   private readonly indexesWritten: string[] = [];
@@ -258,8 +260,45 @@ export class FolderRepository implements RepositoryMaintenance {
     return problems;
   }
 
-  private async readIndexFile(file: string, expectedHash: string): Promise<IndexFile> {
+  /**
+   * A file named by its hash (index, manifest). A power cut on FAT between the rename and the
+   * folder's sync leaves two entries sharing the file's clusters, and fsck.fat -a truncates the one
+   * it meets second: when that is the named file, its twin NAME.tmp still holds every byte. A twin
+   * that matches the name is read instead (the hash proves it is the file), and remembered:
+   * check says so and prune puts it in place.
+   */
+  private async readNamedFile(file: string, expectedHash: string): Promise<Buffer> {
     const stored = await readFile(file);
+    if ((await sha256Hex(stored)) === expectedHash) return stored;
+    const twin = await readFile(`${file}.tmp`).catch(() => undefined);
+    if (!twin || (await sha256Hex(twin)) !== expectedHash) return stored;
+    this.twins.add(path.relative(this.path, file));
+    return twin;
+  }
+
+  /** Files cut short (relative paths) whose complete twin NAME.tmp was read instead. */
+  cutShortFiles(): readonly string[] {
+    return [...this.twins];
+  }
+
+  /** Renames each complete twin over its cut-short file (under the exclusive lock: prune). */
+  async putTwinsInPlace(): Promise<string[]> {
+    const placed: string[] = [];
+    for (const relative of this.twins) {
+      const file = path.join(this.path, relative);
+      await rename(`${file}.tmp`, file).catch((error: unknown) => {
+        throw toWriteError(error, this.path);
+      });
+      const folder = await open(path.dirname(file), 'r');
+      await folder.sync().finally(() => folder.close());
+      placed.push(relative);
+    }
+    this.twins.clear();
+    return placed;
+  }
+
+  private async readIndexFile(file: string, expectedHash: string): Promise<IndexFile> {
+    const stored = await this.readNamedFile(file, expectedHash);
     if ((await sha256Hex(stored)) !== expectedHash) throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} does not match its name (damaged or altered).`, file });
     const plain = this.key ? unseal(this.key.encryption, stored, 'index') : stored;
     if (!plain) throw new LifeboatError('LB_REPO_INVALID', { detail: `${file} fails authentication.`, file });
@@ -590,7 +629,7 @@ export class FolderRepository implements RepositoryMaintenance {
     const corrupt = (why: string, cause?: unknown) => new LifeboatError('LB_REPO_SNAPSHOT_CORRUPT', { detail: `Snapshot ${id.slice(0, 8)}: ${why}.`, snapshot: id, file }, { cause });
     let stored: Buffer;
     try {
-      stored = await readFile(file);
+      stored = await this.readNamedFile(file, id);
     } catch (error) {
       throw new LifeboatError('LB_REPO_SNAPSHOT_NOT_FOUND', { detail: `Snapshot ${id} does not exist.`, snapshot: id }, { cause: error });
     }
