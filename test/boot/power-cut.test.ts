@@ -355,7 +355,16 @@ async function verifyAftermath(t: ExecutionContext, chain: Chain, after: Afterma
   const report = jsonEvents(check.stdout).find((event) => event.event === 'check') as { problems?: unknown[]; info?: string[]; snapshots?: number } | undefined;
   t.is(check.exitCode, 0, `${label}: check --read-data: ${describeRun(check)}`);
   t.deepEqual(report?.problems, [], `${label}: check found problems`);
-  for (const line of report?.info ?? []) t.regex(line, /no index lists \(left by an interrupted backup|temporary file\(s\) left by an interrupted run/, `${label}: unexpected check information`);
+  // On FAT a cut between a rename's file sync and its folder sync leaves two entries over the same
+  // clusters and fsck.fat -a truncates one: a named file cut short is read from its complete twin
+  // (FORMAT.md). Seen with seed 867028900, cycle 11.
+  const expected = chain.filesystem === 'vfat'
+    ? /no index lists \(left by an interrupted backup|temporary file\(s\) left by an interrupted run|was cut short \(a power cut on FAT\); its complete copy \S+\.tmp, which matches its name, was read instead/
+    : /no index lists \(left by an interrupted backup|temporary file\(s\) left by an interrupted run/;
+  for (const line of report?.info ?? []) {
+    t.regex(line, expected, `${label}: unexpected check information`);
+    if (/was cut short/.test(line)) say(t, `${label}: ${line}`);
+  }
   for (const snapshot of chain.good) {
     t.true(after.snapshots.includes(snapshot.id), `${label}: ${snapshot.label} (${snapshot.id.slice(0, 8)}) is gone`);
     let sha256 = '';
