@@ -15,6 +15,7 @@ import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { checkRange, type ByteSource } from '../core/byte-source.ts';
 import { LifeboatError } from '../core/errors.ts';
+import { alignedMemory, DIRECT_BLOCK_BYTES, errnoOf } from './aligned-memory.ts';
 
 /** sysfs reports sizes in 512-byte units whatever the disk's sector size. */
 const SYSFS_SECTOR_BYTES = 512;
@@ -22,13 +23,6 @@ const CHUNK_BYTES = 64 * 1024;
 const CACHED_CHUNKS = 32;
 /** Reads at least this large skip the chunk cache and go straight to the device, aligned. */
 const DIRECT_READ_BYTES = 1024 * 1024;
-/**
- * O_DIRECT reads move whole blocks: offsets and lengths are multiples of this (a multiple of every
- * logical sector size, 512 or 4096), and the memory must be aligned as the device asks.
- */
-const DIRECT_BLOCK_BYTES = 4096;
-/** Steps at which a buffer's start is tried for the memory alignment O_DIRECT needs. */
-const ALIGNMENT_PROBE_STEP = 16;
 
 /** A ByteSource that holds an open file descriptor until closed. */
 export interface FileByteSource extends ByteSource {
@@ -71,18 +65,13 @@ async function blockDeviceSize(rdev: number, sysRoot: string, path: string): Pro
   }
 }
 
-function errorCode(error: unknown): string | undefined {
-  return (error as { code?: string } | undefined)?.code;
-}
-
 function makeSource(handle: FileHandle, path: string, size: number, isBlockDevice: boolean): FileByteSource {
   const cache = new Map<number, Uint8Array>();
   /** The O_DIRECT descriptor, opened on the first allocateReadBuffer; undefined where refused (tmpfs, some FUSE). */
   let direct: Promise<FileHandle | undefined> | undefined;
   let directWorks = true;
-  /** Buffers from allocateReadBuffer whose memory O_DIRECT accepts: the byte offset of the aligned start. */
-  const alignedStarts = new WeakMap<ArrayBufferLike, number>();
-  let lastAlignedStart: number | undefined;
+  /** Buffers from allocateReadBuffer, aligned where O_DIRECT accepts their memory. */
+  const memory = alignedMemory();
   const directHandle = () => (direct ??= open(path, constants.O_RDONLY | constants.O_DIRECT).catch(() => undefined));
 
   const fill = async (buffer: Uint8Array, offset: number, through: FileHandle = handle): Promise<void> => {
@@ -139,43 +128,21 @@ function makeSource(handle: FileHandle, path: string, size: number, isBlockDevic
     },
     readInto: async (target, offset) => {
       checkRange(size, offset, target.length);
-      const start = alignedStarts.get(target.buffer);
-      if (directWorks && start !== undefined && (target.byteOffset - start) % DIRECT_BLOCK_BYTES === 0 && offset % DIRECT_BLOCK_BYTES === 0 && target.length % DIRECT_BLOCK_BYTES === 0) {
+      if (directWorks && memory.isAligned(target) && offset % DIRECT_BLOCK_BYTES === 0 && target.length % DIRECT_BLOCK_BYTES === 0) {
         const through = await directHandle();
         if (through) {
           try {
             await fill(target, offset, through);
             return;
           } catch (error) {
-            if (errorCode(error) !== 'EINVAL') throw error;
+            if (errnoOf(error) !== 'EINVAL') throw error;
             directWorks = false; // the device refused after all: buffered reads from now on
           }
         }
       }
       await fill(target, offset);
     },
-    allocateReadBuffer: async (length) => {
-      const buffer = new SharedArrayBuffer(length + DIRECT_BLOCK_BYTES);
-      const through = isBlockDevice && size >= DIRECT_BLOCK_BYTES ? await directHandle() : undefined;
-      // JavaScript cannot see a buffer's address: the kernel is asked instead, one small direct read
-      // at each candidate start until one is accepted (EINVAL means misaligned).
-      // The start that worked for the previous buffer is tried first: buffers of one size come from
-      // the allocator with the same misalignment (8 chunk slots: 8 probes instead of ~250).
-      const candidates = [...(lastAlignedStart === undefined ? [] : [lastAlignedStart]), ...Array.from({ length: DIRECT_BLOCK_BYTES / ALIGNMENT_PROBE_STEP }, (_, i) => i * ALIGNMENT_PROBE_STEP)];
-      for (const start of candidates) {
-        if (!through || start + DIRECT_BLOCK_BYTES > buffer.byteLength) break;
-        try {
-          await through.read(new Uint8Array(buffer, start, DIRECT_BLOCK_BYTES), 0, DIRECT_BLOCK_BYTES, 0);
-        } catch (error) {
-          if (errorCode(error) === 'EINVAL') continue;
-          break;
-        }
-        alignedStarts.set(buffer, start);
-        lastAlignedStart = start;
-        return new Uint8Array(buffer, start, length);
-      }
-      return new Uint8Array(buffer, 0, length);
-    },
+    allocateReadBuffer: async (length) => memory.allocate(length, isBlockDevice && size >= DIRECT_BLOCK_BYTES ? await directHandle() : undefined),
     close: async () => {
       const through = await direct;
       await through?.close();
