@@ -129,10 +129,13 @@ test.serial('Ctrl-C during a restore: exit 130, the lock released, and the messa
   t.is(check.exitCode, 0, check.stderr);
 });
 
-/** Runs `args` in a pseudo-terminal (script(1)); the lifeboat process writes its pid into `pidFile` first. */
+/** Runs `args` in a pseudo-terminal (script(1)); the shell that becomes the lifeboat process writes its pid into `pidFile` first. */
 function inTerminal(dir: string, args: readonly string[], pidFile: string) {
   const command = `echo $$ > '${pidFile}'; exec ${[process.execPath, LIFEBOAT, ...args].map((word) => `'${word}'`).join(' ')}`;
-  const run = execa('script', ['-qec', `sh -c "${command.replace(/"/g, '\\"')}"`, '/dev/null'], { cwd: dir, reject: false, stdin: 'pipe', env: { LIFEBOAT_LOG_DIR: path.join(dir, 'logs') } });
+  // script(1) runs the command with $SHELL -c (/bin/sh when SHELL is unset, as on CI): $$ is that
+  // shell, which exec turns into lifeboat. A nested `sh -c "..."` would have the outer shell expand
+  // $$ to itself, and dash forks for it instead of exec-ing it: the signals went to the wrong process.
+  const run = execa('script', ['-qec', command, '/dev/null'], { cwd: dir, reject: false, stdin: 'pipe', env: { LIFEBOAT_LOG_DIR: path.join(dir, 'logs'), SHELL: '/bin/sh' } });
   let output = '';
   run.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
