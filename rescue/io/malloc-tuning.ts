@@ -16,16 +16,19 @@ const MARKER = MALLOC_TUNED_MARKER;
 const COMMAND_NAMES = new Set(['disks', 'init', 'backup', 'snapshots', 'restore', 'import', 'ls', 'get', 'check', 'forget', 'errors', 'tui', 'build', 'logs', 'run', 'boot']);
 
 /**
- * Whether a command runs with the tuning: those that move a snapshot's worth of chunks through
- * memory, and those that may (the TUI, jobs, the medium's boot). Peak RSS measured untuned / tuned
- * on a snapshot of a 4 GiB ext4 with 1.3 GiB used: restore 316 / 255 MB, check --read-data 369 /
- * 304 MB, get of a 500 MiB folder 354 / 255 MB, backup files of 300 MB 371 / 333 MB. The others
- * gained nothing and paid a second start (~0.06-0.1 s of CPU, most of `--version`): snapshots 83 /
- * 83 MB, ls 105-111 / 106-111 MB, check without --read-data 101-107 / 107 MB, --version 73 / 73 MB;
- * so do disk, partition and system backups, whose chunk memory is allocated once (shared slots,
- * kept buffers in the workers; NTFS bench volume: first backup 205 / 207 MiB, second 185 / 194 MiB,
- * and the second backup took 2.75-2.81 s tuned, 2.54-2.80 s not). A `get` of one file gains nothing
- * either (168 / 166 MB for 16 MiB), but what it restores is not known before the snapshot is read.
+ * Whether a command runs with the tuning: those that still allocate chunk memory per chunk, and
+ * those that may run them (the TUI, jobs, the medium's boot). Peak RSS untuned / tuned, measured
+ * again after restore and get moved to kept memory: check --read-data of a 4 GiB ext4 snapshot
+ * (1.5 GiB used) 394-400 / 334-341 MB (11-12 s / 15 s), backup files of /usr/share/doc and /usr/lib
+ * (261 MB stored) 368-443 / 295-311 MB (11-13 s / 19-20 s); forget --prune and import were not
+ * measured again. Restore and get read every chunk into kept shared memory (restore's slots, the
+ * snapshot volume's cache slots): their RSS is the same either way (restore of that snapshot 145 /
+ * 144 MB, get of its 721 MB /blobs folder 181 / 180 MB), and the second start only cost time (get
+ * /blobs: 3.1 s untuned, 3.9 s tuned; get of one 16 MiB file 0.37-0.40 s / 0.45-0.48 s), so they
+ * run untuned. The short commands gained nothing either and paid a second start (~0.06-0.1 s of
+ * CPU, most of `--version`): snapshots 83 / 83 MB, ls 105-111 / 106-111 MB, check without
+ * --read-data 101-107 / 107 MB, --version 73 / 73 MB; so do disk, partition and system backups,
+ * whose chunk memory is allocated once.
  */
 export function wantsMallocTuning(commandArgs: readonly string[]): boolean {
   if (commandArgs.includes('--help') || commandArgs.includes('-h')) return false;
@@ -34,7 +37,7 @@ export function wantsMallocTuning(commandArgs: readonly string[]): boolean {
   const at = words.findIndex((word) => COMMAND_NAMES.has(word));
   const command = words[at];
   switch (command) {
-    case 'restore': case 'import': case 'get': case 'run': case 'boot': case 'tui':
+    case 'import': case 'run': case 'boot': case 'tui':
       return true;
     case 'backup':
       return words[at + 1] === 'files';

@@ -93,11 +93,10 @@ test('the single executable: --version, snapshots, ls and get load neither the T
   }
   t.deepEqual(version.modules.filter((name) => name.endsWith('-command.ts')), [], '--version loads no command');
   t.false(ls.modules.includes('rescue/ui/cli/restore-command.ts'), 'ls loads no other command');
-  t.deepEqual([version.tuned, snapshots.tuned, ls.tuned], [false, false, false], 'short commands are not re-executed');
-  t.true(get.tuned, 'get (which may restore a whole snapshot) runs with the malloc tuning');
+  t.deepEqual([version.tuned, snapshots.tuned, ls.tuned, get.tuned], [false, false, false, false], 'short commands and get (kept chunk memory) are not re-executed');
 });
 
-test('the single executable still runs every command: each --help, the full help, and a restore, tuned', async (t) => {
+test('the single executable still runs every command: each --help, the full help, a restore (untuned) and check --read-data (tuned)', async (t) => {
   const executable = await requireMedia(TEST_MEDIA.executable);
   const { dir } = await fixture(executable);
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -113,8 +112,11 @@ test('the single executable still runs every command: each --help, the full help
   t.false(help.tuned, '--help is not re-executed');
   await execa('truncate', ['-s', '16M', path.join(dir, 'target.img')]);
   const restore = await traced([executable, 'restore', '-r', 'repo', 'latest', 'target.img', '--yes'], dir, env);
-  t.true(restore.tuned, 'a restore runs with the malloc tuning');
+  t.false(restore.tuned, 'a restore (kept chunk memory) is not re-executed');
   t.is((await execa('cmp', [path.join(dir, 'source.img'), path.join(dir, 'target.img')], { reject: false })).exitCode, 0, 'restored image equals the source');
+  const check = await traced([executable, 'check', '-r', 'repo', '--read-data'], dir, env);
+  t.true(check.tuned, 'check --read-data runs with the malloc tuning');
+  t.true(check.modules.includes('rescue/ui/cli/check-command.ts'), check.modules.join(' '));
 });
 
 test('the TUI loads blessed when it opens (the trace sees what the short commands leave out)', async (t) => {

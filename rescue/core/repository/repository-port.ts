@@ -21,9 +21,10 @@ export interface RepositoryReader {
   /**
    * The same content written into `into` (bytes on a SharedArrayBuffer of at least its length + 1:
    * nothing allocated per blob); returns the view of `into` holding it, or other bytes when it does
-   * not fit. Readers without it are read with readBlob.
+   * not fit. Readers without it are read with readBlob. `few`: the caller reads a few blobs (a
+   * file, a folder's metadata), which open on the calling thread while the process has opened little.
    */
-  readBlobInto?(id: string, into: Uint8Array): Promise<Uint8Array>;
+  readBlobInto?(id: string, into: Uint8Array, options?: { few?: boolean }): Promise<Uint8Array>;
 }
 
 /** What storing a blob did. */

@@ -19,6 +19,7 @@ import type { ChunkWorkers, StoredBase } from './compression-pool.ts';
 import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
+import { KeptZstd } from './kept-zstd.ts';
 
 /** One pool of chunk workers for the process (idle workers let it exit), loaded when first needed. */
 let pool: ChunkWorkers | undefined;
@@ -39,7 +40,25 @@ let openedInThread = 0;
 /** Decompresses and hashes a stored payload here, as a chunk worker's `open` does (no delta). */
 function openHere(payload: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined): { id: string; data: Uint8Array } {
   const data = compression === 'zstd' ? zstdDecompressSync(payload, { chunkSize: Math.max(64 * 1024, rawLength), maxOutputLength: Math.max(1, rawLength) }) : payload;
-  return { id: (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest('hex'), data };
+  return { id: idOf(data, key), data };
+}
+
+const idOf = (data: Uint8Array, key: Uint8Array | undefined): string => (key ? createHmac('sha256', key) : createHash('sha256')).update(data).digest('hex');
+/** This thread's kept zstd decoding context (made on the first compressed chunk opened here). */
+let keptZstd: KeptZstd | undefined;
+
+/**
+ * Opens a stored payload here into `into` (at least rawLength + 1 bytes), as a chunk worker's
+ * `openInto` does: a kept decoding context, no memory allocated per chunk.
+ */
+function openHereInto(payload: Uint8Array, into: Uint8Array, compression: 'zstd' | 'none', rawLength: number, key: Uint8Array | undefined): { id: string; fits: boolean } {
+  if (compression === 'zstd') {
+    if (!(keptZstd ??= new KeptZstd()).decompressInto(payload, rawLength, into)) return { id: '', fits: false };
+  } else {
+    if (payload.length !== rawLength) return { id: '', fits: false };
+    if (payload.buffer !== into.buffer || payload.byteOffset !== into.byteOffset) into.set(payload);
+  }
+  return { id: idOf(into.subarray(0, rawLength), key), fits: true };
 }
 /** Pack file descriptors kept open while reading. */
 const OPEN_PACKS = 16;
@@ -377,7 +396,8 @@ export class FolderRepository implements RepositoryMaintenance {
   async readBlob(id: string): Promise<Uint8Array> {
     const location = this.blobs.get(id);
     if (!location) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${id} is listed in no index.`, chunk: id });
-    const stored = Buffer.alloc(location.length);
+    // Not zeroed: every byte is read, or the pack is too short and nothing of it is used.
+    const stored = Buffer.allocUnsafeSlow(location.length);
     const { bytesRead } = await this.withPack(location.pack, (handle) => handle.read(stored, 0, location.length, location.offset));
     if (bytesRead !== location.length) {
       throw new LifeboatError('LB_REPO_PACK_TRUNCATED', { detail: `Pack ${location.pack} ends before chunk ${id} (offset ${location.offset}).`, pack: location.pack, chunk: id });
@@ -389,10 +409,11 @@ export class FolderRepository implements RepositoryMaintenance {
    * The blob's content, checked against its id, written into `into`: shared bytes of at least its
    * rawLength + 1 (RepositoryReader.readBlobInto). Its stored bytes are read into shared memory kept
    * across calls and opened on a chunk worker straight into `into`, so a restore allocates nothing
-   * per chunk. Delta blobs, and memory that is not shared or too small, go the way of readBlob (then
-   * copied into `into` when they fit).
+   * per chunk; with `few`, on this thread while the process is under IN_THREAD_OPEN_BYTES (no worker
+   * started for a single file). Delta blobs, and memory that is not shared or too small, go the way
+   * of readBlob (then copied into `into` when they fit).
    */
-  async readBlobInto(id: string, into: Uint8Array): Promise<Uint8Array> {
+  async readBlobInto(id: string, into: Uint8Array, { few = false }: { few?: boolean } = {}): Promise<Uint8Array> {
     const location = this.blobs.get(id);
     if (!location) throw new LifeboatError('LB_REPO_INDEX_MISSING', { detail: `Chunk ${id} is listed in no index.`, chunk: id });
     if (location.base !== undefined || !(into.buffer instanceof SharedArrayBuffer) || into.length <= location.rawLength) {
@@ -422,7 +443,12 @@ export class FolderRepository implements RepositoryMaintenance {
       }
       let opened: { id: string; fits: boolean };
       try {
-        opened = await (await chunkWorkers()).openInto(payload, into, location.compression, location.rawLength, this.key?.id);
+        if (few && openedInThread < IN_THREAD_OPEN_BYTES) {
+          openedInThread += location.rawLength;
+          opened = openHereInto(payload, into, location.compression, location.rawLength, this.key?.id);
+        } else {
+          opened = await (await chunkWorkers()).openInto(payload, into, location.compression, location.rawLength, this.key?.id);
+        }
       } catch {
         throw corrupt('it does not decompress');
       }
