@@ -2,7 +2,8 @@
 // its chunks are opened into shared memory kept for the volume's life, a slot going back to the
 // pool once its chunk has left the cache and no read still copies from it. With 64 KiB chunks the
 // cache (32 chunks) is 2 MiB, so reading a 40 MiB partition in many overlapping reads at once
-// recycles every slot many times over: each read must still return the source's bytes.
+// recycles every slot many times over: each read must still return the source's bytes, from a plain
+// and from an encrypted repository (sealed chunks are opened through the kept slots too).
 
 import test from 'ava';
 import { randomInt } from 'node:crypto';
@@ -20,14 +21,14 @@ const quiet: ProgressReporter = { progress: () => undefined, notice: () => undef
 const CHUNK_BYTES = 64 * 1024;
 const PARTITION_START = MiB;
 
-test('chunks read through kept slots: overlapping reads at once return the source bytes, and the memory is the cache\'s', async (t) => {
+for (const password of [undefined, 'slots-password']) test(`chunks read through kept slots${password ? ' (encrypted repository)' : ''}: overlapping reads at once return the source bytes, and the memory is the cache's`, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-volume-slots-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const diskBytes = 41 * MiB;
   const disk = await makeExt4Disk(dir, 'source.img', diskBytes, 'SLOTS', sampleFiles(30 * MiB));
   const repo = path.join(dir, 'repo');
-  await initRepository(repo, { chunkBytes: CHUNK_BYTES });
-  const repository = await openRepository(repo, async () => undefined);
+  await initRepository(repo, { chunkBytes: CHUNK_BYTES, ...(password ? { password } : {}) });
+  const repository = await openRepository(repo, async () => password);
   t.teardown(() => repository.close());
   await repository.acquireLock(true, 'test');
   const { source, facts } = await openBackupSource(`${disk}:1`, 'partition');
