@@ -142,21 +142,23 @@ function blessedPlugin(options: BundleOptions, widgetFiles: readonly string[]): 
   };
 }
 
+/** What both bundles are: one CommonJS file for Node 24, kept in memory, readable (whitespace goes in a later pass). */
+const COMMON_BUILD_OPTIONS = {
+  bundle: true,
+  write: false,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  minify: false,
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'silent',
+} as const;
+
 /** The chunk worker as one CommonJS script, for `new Worker(code, { eval: true })`. */
 export async function bundleChunkWorker(): Promise<{ code: string; warnings: string[] }> {
   const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [CHUNK_WORKER_ENTRY],
-    bundle: true,
-    write: false,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: false,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: 'silent',
-  });
+  const result = await esbuild.build({ ...COMMON_BUILD_OPTIONS, entryPoints: [CHUNK_WORKER_ENTRY] });
   const [output] = result.outputFiles;
   if (!output || result.outputFiles.length !== 1) throw new Error(`esbuild made ${result.outputFiles.length} files of the chunk worker, not 1`);
   return { code: output.text, warnings: result.warnings.map((warning) => warning.text) };
@@ -227,18 +229,10 @@ export async function bundleRescue(options: BundleOptions): Promise<{ warnings: 
   const widgetFiles = await listBlessedWidgets();
   const worker = await bundleChunkWorker();
   const result = await esbuild.build({
+    ...COMMON_BUILD_OPTIONS,
     entryPoints: [options.entry],
     outfile: options.outfile,
-    write: false,
     absWorkingDir: PROJECT_ROOT,
-    bundle: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    minify: false,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: 'silent',
     external: ['esbuild', 'postject', 'term.js', 'pty.js'],
     define: { 'import.meta.url': '__lifeboatImportMetaUrl' },
     banner: {
