@@ -29,22 +29,28 @@ const paramsFor = (level: number): Record<number, number> =>
 // every frame whatever the input's size: on the files of /usr/share/doc it cost 60% more CPU.
 const plainParams = (level: number): Record<number, number> => ({ [C.ZSTD_c_compressionLevel]: level });
 
-/** Log-like text with a random tail: what the start-up checks compress. */
-const probeText = (): Buffer => Buffer.from('lifeboat '.repeat(20000) + randomBytes(4096).toString('hex'));
+/** Log-like text with a random tail: what the start-up checks compress (the decoding check takes a tenth: it runs in `ls`). */
+const probeText = (repeats = 20000): Buffer => Buffer.from('lifeboat '.repeat(repeats) + randomBytes(4096).toString('hex'));
 
-/** One worker's zstd: kept compression contexts per level, one kept decoding context and buffer. */
+/**
+ * One thread's zstd: kept compression contexts per level, one kept decoding context and buffer. Each
+ * path is checked on its first use (the compression check alone took ~8 ms of `ls`, which only decodes).
+ */
 export class KeptZstd {
-  /** 'native-handle' (kept contexts, the fast path) or 'portable' (zstdCompressSync). */
-  readonly compressionPath: 'native-handle' | 'portable';
-  /** 'native-handle' (a kept context and buffer) or 'portable' (zstdDecompressSync). */
-  readonly decodingPath: 'native-handle' | 'portable';
   private readonly engines = new Map<string, zlib.ZstdCompress>();
   private decoder: zlib.ZstdDecompress | undefined;
   private decoded = Buffer.allocUnsafe(0);
+  private compression: 'native-handle' | 'portable' | undefined;
+  private decoding: 'native-handle' | 'portable' | undefined;
 
-  constructor() {
-    this.compressionPath = this.fastPathWorks() ? 'native-handle' : 'portable';
-    this.decodingPath = this.fastDecodeWorks() ? 'native-handle' : 'portable';
+  /** 'native-handle' (kept contexts, the fast path) or 'portable' (zstdCompressSync). */
+  get compressionPath(): 'native-handle' | 'portable' {
+    return (this.compression ??= this.fastPathWorks() ? 'native-handle' : 'portable');
+  }
+
+  /** 'native-handle' (a kept context and buffer) or 'portable' (zstdDecompressSync). */
+  get decodingPath(): 'native-handle' | 'portable' {
+    return (this.decoding ??= this.fastDecodeWorks() ? 'native-handle' : 'portable');
   }
 
   /** Compresses `data` into `out` as one zstd frame; its length, or -1 when it does not fit. `plain`: a batch of small files. */
@@ -144,7 +150,7 @@ export class KeptZstd {
 
   private fastDecodeWorks(): boolean {
     try {
-      const text = probeText();
+      const text = probeText(2000);
       const frame = zlib.zstdCompressSync(text);
       for (let round = 0; round < 2; round++) {
         const content = this.decompressIntoScratchFast(frame, text.length);
