@@ -15,7 +15,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { extractKernelAndInitrd, requireMedia, TEST_MEDIA } from '../helpers/media.ts';
@@ -30,8 +30,10 @@ const SEED = process.env.LIFEBOAT_POWER_CUT_SEED === undefined ? randomInt(2 ** 
 const CUTS = Number(process.env.LIFEBOAT_POWER_CUTS ?? 20);
 /** The repository disks: ext4 (journalled) and FAT32 (the USB stick's filesystem: no journal). */
 type Filesystem = 'ext4' | 'vfat';
-/** Every how many cycles a backup runs to its end (a snapshot the later cuts must not harm). */
-const COMPLETE_EVERY = 5;
+/** Every how many cycles a backup runs to its end (a snapshot the later cuts must not harm; LIFEBOAT_POWER_CUT_COMPLETE_EVERY changes it). */
+const COMPLETE_EVERY = Number(process.env.LIFEBOAT_POWER_CUT_COMPLETE_EVERY ?? 5);
+/** LIFEBOAT_POWER_CUT_KEEP=DIR: a failed cycle's disk (as the cut left it and as repaired) and what was read of it are kept in DIR/LABEL/. */
+const KEEP = process.env.LIFEBOAT_POWER_CUT_KEEP;
 const SOURCE_BYTES = 32 * MiB;
 const TREE_BYTES = 12 * MiB;
 const REPO_DISK_BYTES = 512 * MiB;
@@ -208,7 +210,9 @@ function cycleScript(chain: Chain, cycle: number): string {
     `date -u -s '${now}' >/dev/null`,
     'blockdev --flushbufs /dev/vda', 'blockdev --flushbufs /dev/vdb', 'echo 3 > /proc/sys/vm/drop_caches', ...repair,
     `mount -t ${chain.filesystem} /dev/vdb /mnt/r`, 'echo "MOUNT=$?"',
-    `lifeboat backup partition /dev/vda -r ${REPO_IN_GUEST} --json --note 'cycle ${cycle}'`, 'echo "BACKUP-EXIT=$?"',
+    `lifeboat backup partition /dev/vda -r ${REPO_IN_GUEST} --json --note 'cycle ${cycle}'`, 'exited=$?',
+    // The kernel's FAT-fs or I/O complaints, if any (the console shows only critical messages).
+    'dmesg | grep -iE "fat-fs|i/o error|blk_update" | tail -5 | while read -r line; do echo "KERNEL""-SAYS: $line"; done', 'echo "BACKUP-EXIT=$exited"',
   ].join('; ');
 }
 
@@ -273,6 +277,24 @@ interface Aftermath {
   readonly packs: number;
   /** FAT: what fsck.fat -n said of the filesystem as the cut left it (the next cycle repairs it with fsck.fat -a before mounting it). */
   readonly filesystemNote: string;
+  /** What snapshots/ held (names and sizes, temporary files too) and, on FAT, what fsck.fat -n and -a said: printed when a cycle fails. */
+  readonly evidence: string;
+  /** The scratch folder: its disk images are kept (LIFEBOAT_POWER_CUT_KEEP) when the cycle fails. */
+  readonly scratch: string;
+}
+
+/** fsck.fat's lines other than the banner. */
+function fsckLines(result: { stdout: unknown; stderr: unknown }): string {
+  return `${String(result.stdout)}\n${String(result.stderr)}`.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^fsck\.fat \d|^Checking file /.test(line)).join(' / ');
+}
+
+/** The entries of a folder of the extracted repository, with sizes (temporary files too). */
+async function describeFolder(folder: string): Promise<string> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => undefined);
+  if (!entries) return '(no folder)';
+  const lines: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) lines.push(`${entry.name} ${entry.isFile() ? (await stat(path.join(folder, entry.name))).size : '(not a file)'}`);
+  return lines.join(', ') || '(empty)';
 }
 
 /**
@@ -304,26 +326,35 @@ async function readAftermath(t: ExecutionContext, chain: Chain, label: string): 
   const image = path.join(scratch, 'disk.img');
   await execa('cp', ['--sparse=always', chain.repoDisk, image]);
   let filesystemNote = '';
+  const evidence: string[] = [];
   if (chain.filesystem === 'ext4') {
     const replay = await execa('e2fsck', ['-E', 'journal_only', '-y', image], { reject: false });
     const fsck = await execa('e2fsck', ['-fn', image], { reject: false });
     t.is(fsck.exitCode, 0, `${label}: the ext4 filesystem holding the repository is not clean after its journal was replayed (journal replay exit ${replay.exitCode}):\n${fsck.stdout}\n${fsck.stderr}`);
     await execa('debugfs', ['-R', `rdump /repo ${scratch}`, image]);
   } else {
-    const fsck = await execa('fsck.fat', ['-n', image], { reject: false });
-    const problems = `${fsck.stdout}\n${fsck.stderr}`.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !FSCK_FAT_HARMLESS.some((harmless) => harmless.test(line)));
+    if (KEEP) await execa('cp', ['--sparse=always', image, path.join(scratch, 'disk-as-cut.img')]);
+    const listing = async () => (await execa('mdir', ['-/', '-a', '-i', image, '::/repo/snapshots'], { reject: false })).stdout.split('\n').filter((line) => /\S/.test(line) && !/^ Volume|^ Directory/.test(line)).join('\n');
+    const listedBefore = await listing();
+    // -l: every file fsck.fat reads (it reads past a zeroed entry, the folder's end mark; mtools stops there).
+    const fsck = await execa('fsck.fat', ['-n', '-l', image], { reject: false });
+    const seenByFsck = fsck.stdout.split('\n').filter((line) => /^Checking file \/repo\/snapshots\/./i.test(line)).map((line) => line.replace(/^Checking file \/repo\/snapshots\//i, ''));
+    const missedByMtools = seenByFsck.filter((name) => !listedBefore.includes(name.split(' ')[0]!));
+    const problems = `${fsck.stdout}\n${fsck.stderr}`.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/^Checking file /.test(line) && !FSCK_FAT_HARMLESS.some((harmless) => harmless.test(line)));
     filesystemNote = problems.length === 0 ? '' : `fsck.fat -n (exit ${fsck.exitCode}): ${problems.slice(0, 4).join(' / ')}`;
     const repair = await execa('fsck.fat', ['-a', image], { reject: false });
+    evidence.push(`fsck.fat -n (exit ${fsck.exitCode}): ${fsckLines(fsck)}`, `fsck.fat reads in snapshots/: ${seenByFsck.join(', ') || 'nothing'}${missedByMtools.length > 0 ? `; of those mtools does not list (behind the folder's end mark): ${missedByMtools.join(', ')}` : ''}`, `fsck.fat -a (exit ${repair.exitCode}): ${fsckLines(repair)}`, `mdir ::/repo/snapshots as the cut left it:\n${listedBefore}`, `mdir ::/repo/snapshots after fsck.fat -a:\n${await listing()}`);
     if (repair.exitCode !== 0 && repair.exitCode !== 1) throw new Error(`${label}: fsck.fat -a could not repair the FAT image (exit ${repair.exitCode}):\n${repair.stdout}\n${repair.stderr}`);
     const copy = await execa('mcopy', ['-s', '-n', '-i', image, '::/repo', scratch], { reject: false });
     if (copy.exitCode !== 0) {
-      if (process.env.LIFEBOAT_POWER_CUT_KEEP) await execa('cp', ['--sparse=always', image, `${process.env.LIFEBOAT_POWER_CUT_KEEP}/${label}.img`]);
+      if (KEEP) await execa('cp', ['--sparse=always', image, `${KEEP}/${label}.img`]);
       const listing = await execa('mdir', ['-/', '-a', '-i', image, '::/repo'], { reject: false });
       throw new Error(`${label}: the repository cannot be copied out of the FAT image (mcopy: ${copy.stderr.trim()}); fsck.fat -n:\n${fsck.stdout}\n${fsck.stderr}\nmdir:\n${listing.stdout.slice(-6000)}`);
     }
   }
-  await rm(image);
+  if (!KEEP) await rm(image);
   const repo = path.join(scratch, 'repo');
+  evidence.unshift(`snapshots/ holds: ${await describeFolder(path.join(repo, 'snapshots'))}`);
   const locks = await listNames(path.join(repo, 'locks'), '.json');
   let tempFiles = 0;
   let packs = 0;
@@ -331,7 +362,7 @@ async function readAftermath(t: ExecutionContext, chain: Chain, label: string): 
     if (entry.endsWith('.tmp')) tempFiles++;
     if (entry.endsWith('.pack')) packs++;
   }
-  return { repo, snapshots: (await listNames(path.join(repo, 'snapshots'), '.json')).map((name) => name.slice(0, 64)), locks, tempFiles, packs, filesystemNote };
+  return { repo, snapshots: (await listNames(path.join(repo, 'snapshots'), '.json')).map((name) => name.slice(0, 64)), locks, tempFiles, packs, filesystemNote, evidence: evidence.join('\n'), scratch };
 }
 
 /** Restores a snapshot into a fresh image file on the host; its SHA-256. */
@@ -353,7 +384,7 @@ async function verifyAftermath(t: ExecutionContext, chain: Chain, after: Afterma
   for (const lock of after.locks) await rm(path.join(after.repo, 'locks', lock));
   const check = await hostLifeboat(['check', '-r', after.repo, '--read-data', '--json']);
   const report = jsonEvents(check.stdout).find((event) => event.event === 'check') as { problems?: unknown[]; info?: string[]; snapshots?: number } | undefined;
-  t.is(check.exitCode, 0, `${label}: check --read-data: ${describeRun(check)}`);
+  t.is(check.exitCode, 0, `${label}: check --read-data: ${describeRun(check)}\n${after.evidence}`);
   t.deepEqual(report?.problems, [], `${label}: check found problems`);
   // On FAT a cut between a rename's file sync and its folder sync leaves two entries over the same
   // clusters and fsck.fat -a truncates one: a named file cut short is read from its complete twin
@@ -513,7 +544,7 @@ async function runChain(context: ExecutionContext, filesystem: Filesystem, cutsW
     }
     if (!plan || phase === 'missed') {
       t.is(marks.exitCode, 0, `${label}: the backup failed:\n${transcript.slice(-4000)}`);
-      t.true(after.snapshots.includes(marks.snapshot ?? ''), `${label}: the backup reported snapshot ${marks.snapshot?.slice(0, 8)} saved, but after a power cut right after it returned the disk has ${after.snapshots.map((id) => id.slice(0, 8)).join(', ') || 'none'}`);
+      t.true(after.snapshots.includes(marks.snapshot ?? ''), `${label}: the backup reported snapshot ${marks.snapshot?.slice(0, 8)} saved, but after a power cut right after it returned the disk has ${after.snapshots.map((id) => id.slice(0, 8)).join(', ') || 'none'}\n${after.evidence}`);
       if (marks.start !== undefined && marks.packsDone !== undefined && marks.verifyDone !== undefined && marks.done !== undefined && marks.exit !== undefined) {
         chain.windows = { start: marks.done - marks.start, packsDone: marks.done - marks.packsDone, verifyDone: marks.exit - marks.verifyDone };
         say(t, `${label}: windows: start to done ${(chain.windows.start / 1000).toFixed(1)} s, last chunk to done ${(chain.windows.packsDone / 1000).toFixed(1)} s, end of read-back to exit ${(chain.windows.verifyDone / 1000).toFixed(1)} s`);
@@ -521,6 +552,8 @@ async function runChain(context: ExecutionContext, filesystem: Filesystem, cutsW
     } else {
       t.true(marks.start !== undefined, `${label}: the backup never started (a stale lock refused?):\n${transcript.slice(-4000)}`);
     }
+    const kernelLines = transcript.split('\n').filter((line) => line.startsWith('KERNEL-SAYS: ')).map((line) => line.slice('KERNEL-SAYS: '.length).trim());
+    if (kernelLines.length > 0) say(t, `${label}: the guest's kernel said: ${kernelLines.join(' / ')}`);
     const checkStarted = Date.now();
     await verifyAftermath(t, chain, after, label);
     const adopted = await adoptNewSnapshots(t, chain, after, source.sha256, label);
@@ -528,7 +561,15 @@ async function runChain(context: ExecutionContext, filesystem: Filesystem, cutsW
       ? `${describePlan(plan)}: ${phase}${cutAtMs !== undefined && marks.start !== undefined ? ` (${((cutAtMs - marks.start) / 1000).toFixed(2)} s after start)` : ''}`
       : `runs to its end (${(((marks.done ?? 0) - (marks.start ?? 0)) / 1000).toFixed(1)} s), cut as it returns`;
     say(t, `${label}: ${source.change}; ${outcome}; on disk ${after.snapshots.length} snapshot(s), ${after.packs} pack(s), ${after.tempFiles} temp file(s), ${after.locks.length} lock(s)${after.filesystemNote ? `; ${after.filesystemNote}` : ''}${adopted.length > 0 ? `; new snapshot ${adopted.join(', ')} restores to its source` : ''}; VM ${vmSeconds.toFixed(0)} s, QEMU CPU ${cpuSeconds.toFixed(0)} s (lifeboat started ${(((marks.start ?? 0) - (marks.mounted ?? 0)) / 1000).toFixed(0)} s after the mount), host checks ${((Date.now() - checkStarted) / 1000).toFixed(0)} s`);
-    await rm(path.dirname(after.repo), { recursive: true, force: true });
+    if (failures() > 0 && KEEP) {
+      const kept = path.join(KEEP, `seed-${SEED}-${label.replace(/ /g, '-')}`);
+      await mkdir(kept, { recursive: true });
+      await writeFile(path.join(kept, 'evidence.txt'), `${after.evidence}\n--- guest transcript\n${transcript}\n`);
+      for (const name of await readdir(after.scratch)) if (name.endsWith('.img')) await execa('mv', [path.join(after.scratch, name), kept]);
+      await cp(path.join(after.repo), path.join(kept, 'repo'), { recursive: true }).catch(() => undefined);
+      say(t, `${label}: evidence kept in ${kept}`);
+    }
+    await rm(after.scratch, { recursive: true, force: true });
     if (failures() > 0) {
       say(t, `${label} failed: the chain stops here (LIFEBOAT_POWER_CUT_SEED=${SEED} repeats its plan)`);
       break;
