@@ -110,6 +110,7 @@ export async function checkRepository(repository: RepositoryMaintenance, options
   const temps = await repository.listTempFiles();
   if (temps.length > 0) info.push(`${temps.length} temporary file(s) left by an interrupted run (\`forget --prune\` removes them).`);
   const snapshots = await checkSnapshots(repository, problems, options.signal);
+  for (const file of repository.unfinishedFiles()) info.push(`${file} is empty: its writing was interrupted (a power cut on FAT), so nothing was saved in it; it is skipped (\`forget --prune\` removes it).`);
   for (const file of repository.cutShortFiles()) info.push(`${file} was cut short (a power cut on FAT); its complete copy ${file}.tmp, which matches its name, was read instead (\`forget --prune\` puts it in place).`);
   const throughCache = { count: 0 };
   const blobsRead = options.readData ? await readAllData(repository, packs, onDisk, reporter, problems, options.signal, throughCache) : 0;

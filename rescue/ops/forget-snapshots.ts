@@ -106,7 +106,8 @@ export async function pruneRepository(repository: RepositoryMaintenance, options
   const leftovers = [...onDisk.keys()].filter((id) => !repository.indexedPacks().has(id));
   // A manifest cut short by a power cut is replaced by its complete twin before temp files go.
   const twins = repository.cutShortFiles().map((file) => `${file}.tmp`);
-  const temps = (await repository.listTempFiles()).filter((file) => !twins.includes(file));
+  // Empty index files and manifests (writes a power cut interrupted on FAT) go with the temp files.
+  const temps = [...(await repository.listTempFiles()).filter((file) => !twins.includes(file)), ...repository.unfinishedFiles()];
   const freed = [...drop, ...leftovers].reduce((sum, id) => sum + (onDisk.get(id) ?? 0), 0);
   const report: PruneReport = { packsDeleted: drop.length + leftovers.length, packsRewritten: rewrite.length, bytesFreed: freed, tempFilesDeleted: temps.length };
   if (options.dryRun) return report;

@@ -79,3 +79,34 @@ test('a twin that does not match the name is no help: the damaged manifest is st
   t.regex(check.stdout + check.stderr, /the manifest does not match its hash/);
   t.notRegex(check.stdout + check.stderr, /cut short/);
 });
+
+test('an empty manifest and an empty index file (a write a power cut interrupted on FAT) are skipped; check says so; prune removes them', async (t) => {
+  // On FAT, writeFileAtomic syncs the folder after the rename and the file after that: a cut
+  // between leaves the new name empty, its temp file gone (test/boot/fat-folder-order.test.ts).
+  const { dir, image, repo, run } = await repositoryWithSnapshot(t);
+  const emptyManifest = path.join(repo, 'snapshots', `${'e'.repeat(64)}.json`);
+  const emptyIndex = path.join(repo, 'index', `${'f'.repeat(64)}.json`);
+  await writeFile(emptyManifest, '');
+  await writeFile(emptyIndex, '');
+
+  const check = await run(['check', '-r', repo, '--read-data']);
+  t.is(check.exitCode, 0, check.stderr);
+  t.regex(check.stdout + check.stderr, /snapshots\/e{64}\.json is empty: its writing was interrupted \(a power cut on FAT\), so nothing was saved in it; it is skipped/);
+  t.regex(check.stdout + check.stderr, /index\/f{64}\.json is empty: its writing was interrupted/);
+  const list = await run(['snapshots', '-r', repo, '--json']);
+  t.is(list.exitCode, 0, list.stderr);
+  t.notRegex(list.stdout, /e{64}/, 'the empty manifest is no snapshot');
+
+  const restored = path.join(dir, 'restored.img');
+  const restore = await run(['restore', '-r', repo, 'latest', restored, '--yes']);
+  t.is(restore.exitCode, 0, restore.stderr);
+  t.is((await execa('cmp', [image, restored], { reject: false })).exitCode, 0, 'the saved snapshot restores identical');
+
+  const prune = await run(['forget', '-r', repo, '--keep-last', '1', '--prune']);
+  t.is(prune.exitCode, 0, prune.stderr);
+  t.false((await readdir(path.join(repo, 'snapshots'))).includes(path.basename(emptyManifest)), 'prune removed the empty manifest');
+  t.false((await readdir(path.join(repo, 'index'))).includes(path.basename(emptyIndex)), 'prune removed the empty index file');
+  const after = await run(['check', '-r', repo, '--read-data']);
+  t.is(after.exitCode, 0, after.stderr);
+  t.notRegex(after.stdout + after.stderr, /is empty|temporary file/);
+});

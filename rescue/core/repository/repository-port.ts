@@ -88,6 +88,8 @@ export interface RepositoryMaintenance extends RepositoryWriter {
   listTempFiles(): Promise<string[]>;
   /** Index files and manifests cut short (a power cut on FAT) whose complete twin NAME.tmp was read instead. */
   cutShortFiles(): readonly string[];
+  /** Index files and manifests found empty (a power cut on FAT interrupted their writing); readers skip them, prune removes them. */
+  unfinishedFiles(): readonly string[];
   /** Puts those twins in place of the files cut short (exclusive lock); returns what it placed. */
   putTwinsInPlace(): Promise<string[]>;
   /** A whole pack file's bytes, unchecked. */

@@ -217,6 +217,8 @@ export class FolderRepository implements RepositoryMaintenance {
   private readonly pendingIds = new Set<string>();
   /** Files named by their hash that were read from their complete twin NAME.tmp (readNamedFile). */
   private readonly twins = new Set<string>();
+  /** Index files and manifests found empty, a write a power cut on FAT interrupted (readNamedFile). */
+  private readonly unfinished = new Set<string>();
   private readonly unindexedPacks: IndexPack[] = [];
   private readonly written: Array<{ id: string; size: number }> = [];
   private readonly indexesWritten: string[] = [];
@@ -271,6 +273,7 @@ export class FolderRepository implements RepositoryMaintenance {
         const index = await this.readIndexFile(file, name.slice(0, 64));
         for (const pack of index.packs) this.addPack(pack);
       } catch (error) {
+        if (this.unfinished.has(path.relative(this.path, file))) continue;
         const coded = error instanceof LifeboatError ? error : new LifeboatError('LB_REPO_INVALID', { detail: String(error) });
         problems.push({ code: coded.code, file, detail: coded.message });
       }
@@ -290,6 +293,9 @@ export class FolderRepository implements RepositoryMaintenance {
     const stored = await readFile(file);
     if ((await sha256Hex(stored)) === expectedHash) return stored;
     const twin = await readFile(`${file}.tmp`).catch(() => undefined);
+    // Empty: on FAT the name reached the disk (its folder synced) and its size did not (the file's
+    // own sync after it): a write that never finished, so nothing was ever reported saved in it.
+    if (stored.length === 0 && (!twin || (await sha256Hex(twin)) !== expectedHash)) this.unfinished.add(path.relative(this.path, file));
     if (!twin || (await sha256Hex(twin)) !== expectedHash) return stored;
     this.twins.add(path.relative(this.path, file));
     return twin;
@@ -298,6 +304,11 @@ export class FolderRepository implements RepositoryMaintenance {
   /** Files cut short (relative paths) whose complete twin NAME.tmp was read instead. */
   cutShortFiles(): readonly string[] {
     return [...this.twins];
+  }
+
+  /** Index files and manifests (relative paths) found empty: writes a power cut interrupted; readers skip them. */
+  unfinishedFiles(): readonly string[] {
+    return [...this.unfinished];
   }
 
   /** Renames each complete twin over its cut-short file (under the exclusive lock: prune). */
@@ -639,6 +650,7 @@ export class FolderRepository implements RepositoryMaintenance {
       try {
         snapshots.push(await this.loadSnapshot(name.slice(0, 64)));
       } catch (error) {
+        if (this.unfinished.has(path.join('snapshots', name))) continue;
         problems.push(error instanceof LifeboatError ? error : new LifeboatError('LB_REPO_SNAPSHOT_CORRUPT', { detail: String(error) }));
       }
     }
