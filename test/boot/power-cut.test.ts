@@ -32,7 +32,7 @@ const CUTS = Number(process.env.LIFEBOAT_POWER_CUTS ?? 20);
 type Filesystem = 'ext4' | 'vfat';
 /** Every how many cycles a backup runs to its end (a snapshot the later cuts must not harm; LIFEBOAT_POWER_CUT_COMPLETE_EVERY changes it). */
 const COMPLETE_EVERY = Number(process.env.LIFEBOAT_POWER_CUT_COMPLETE_EVERY ?? 5);
-/** LIFEBOAT_POWER_CUT_KEEP=DIR: a failed cycle's disk (as the cut left it and as repaired) and what was read of it are kept in DIR/LABEL/. */
+/** LIFEBOAT_POWER_CUT_KEEP=DIR: a failed cycle's disk (as the cut left it and as repaired) and what was read of it are kept in DIR/seed-N-FS-cycle-C/. */
 const KEEP = process.env.LIFEBOAT_POWER_CUT_KEEP;
 const SOURCE_BYTES = 32 * MiB;
 const TREE_BYTES = 12 * MiB;
@@ -362,7 +362,10 @@ async function readAftermath(t: ExecutionContext, chain: Chain, label: string): 
     if (entry.endsWith('.tmp')) tempFiles++;
     if (entry.endsWith('.pack')) packs++;
   }
-  return { repo, snapshots: (await listNames(path.join(repo, 'snapshots'), '.json')).map((name) => name.slice(0, 64)), locks, tempFiles, packs, filesystemNote, evidence: evidence.join('\n'), scratch };
+  // An empty manifest is a write a cut interrupted on FAT (FORMAT.md): no snapshot, for Lifeboat as here.
+  const snapshots: string[] = [];
+  for (const name of await listNames(path.join(repo, 'snapshots'), '.json')) if ((await stat(path.join(repo, 'snapshots', name))).size > 0) snapshots.push(name.slice(0, 64));
+  return { repo, snapshots, locks, tempFiles, packs, filesystemNote, evidence: evidence.join('\n'), scratch };
 }
 
 /** Restores a snapshot into a fresh image file on the host; its SHA-256. */
@@ -508,6 +511,15 @@ function countingFailures(t: ExecutionContext): { t: ExecutionContext; failures:
   return { t: proxy, failures: () => failures };
 }
 
+/** Keeps a failed cycle's disk images (as the cut left it, as repaired), evidence, guest transcript and extracted repository. */
+async function keepEvidence(t: ExecutionContext, after: Aftermath, transcript: string, kept: string): Promise<void> {
+  await mkdir(kept, { recursive: true });
+  await writeFile(path.join(kept, 'evidence.txt'), `${after.evidence}\n--- guest transcript\n${transcript}\n`);
+  for (const name of await readdir(after.scratch)) if (name.endsWith('.img')) await execa('mv', [path.join(after.scratch, name), kept]);
+  await cp(after.repo, path.join(kept, 'repo'), { recursive: true }).catch(() => undefined);
+  say(t, `evidence kept in ${kept}`);
+}
+
 /** Cycles of backups on one repository disk until `cutsWanted` cuts landed during a backup, checking after each; stops at the first cycle that fails. */
 async function runChain(context: ExecutionContext, filesystem: Filesystem, cutsWanted: number, seed: number): Promise<ChainSummary> {
   const { t, failures } = countingFailures(context);
@@ -534,43 +546,42 @@ async function runChain(context: ExecutionContext, filesystem: Filesystem, cutsW
     vmCpuSeconds += cpuSeconds;
     const vmSeconds = (Date.now() - started) / 1000;
     const after = await readAftermath(t, chain, `${filesystem}-${cycle}`);
-    const newSnapshot = after.snapshots.some((id) => !snapshotsBefore.includes(id));
-    const phase = plan ? classify(marks, newSnapshot, after.locks.length > 0) : 'missed';
-    staleLockNotices += marks.staleLockNotices;
-    if (after.filesystemNote !== '') damagedFilesystem++;
-    if (plan && DURING.includes(phase)) {
-      cuts++;
-      hit.set(phase, (hit.get(phase) ?? 0) + 1);
-      if (after.locks.length > 0) locksLeft++;
-    }
-    if (!plan || phase === 'missed') {
-      t.is(marks.exitCode, 0, `${label}: the backup failed:\n${transcript.slice(-4000)}`);
-      t.true(after.snapshots.includes(marks.snapshot ?? ''), `${label}: the backup reported snapshot ${marks.snapshot?.slice(0, 8)} saved, but after a power cut right after it returned the disk has ${after.snapshots.map((id) => id.slice(0, 8)).join(', ') || 'none'}\n${after.evidence}`);
-      if (marks.start !== undefined && marks.packsDone !== undefined && marks.verifyDone !== undefined && marks.done !== undefined && marks.exit !== undefined) {
-        chain.windows = { start: marks.done - marks.start, packsDone: marks.done - marks.packsDone, verifyDone: marks.exit - marks.verifyDone };
-        say(t, `${label}: windows: start to done ${(chain.windows.start / 1000).toFixed(1)} s, last chunk to done ${(chain.windows.packsDone / 1000).toFixed(1)} s, end of read-back to exit ${(chain.windows.verifyDone / 1000).toFixed(1)} s`);
+    // Failed assertions throw: the evidence is kept on the way out (LIFEBOAT_POWER_CUT_KEEP).
+    let passed = false;
+    try {
+      const newSnapshot = after.snapshots.some((id) => !snapshotsBefore.includes(id));
+      const phase = plan ? classify(marks, newSnapshot, after.locks.length > 0) : 'missed';
+      staleLockNotices += marks.staleLockNotices;
+      if (after.filesystemNote !== '') damagedFilesystem++;
+      if (plan && DURING.includes(phase)) {
+        cuts++;
+        hit.set(phase, (hit.get(phase) ?? 0) + 1);
+        if (after.locks.length > 0) locksLeft++;
       }
-    } else {
-      t.true(marks.start !== undefined, `${label}: the backup never started (a stale lock refused?):\n${transcript.slice(-4000)}`);
+      if (!plan || phase === 'missed') {
+        t.is(marks.exitCode, 0, `${label}: the backup failed:\n${transcript.slice(-4000)}`);
+        t.true(after.snapshots.includes(marks.snapshot ?? ''), `${label}: the backup reported snapshot ${marks.snapshot?.slice(0, 8)} saved, but after a power cut right after it returned the disk has ${after.snapshots.map((id) => id.slice(0, 8)).join(', ') || 'none'}\n${after.evidence}`);
+        if (marks.start !== undefined && marks.packsDone !== undefined && marks.verifyDone !== undefined && marks.done !== undefined && marks.exit !== undefined) {
+          chain.windows = { start: marks.done - marks.start, packsDone: marks.done - marks.packsDone, verifyDone: marks.exit - marks.verifyDone };
+          say(t, `${label}: windows: start to done ${(chain.windows.start / 1000).toFixed(1)} s, last chunk to done ${(chain.windows.packsDone / 1000).toFixed(1)} s, end of read-back to exit ${(chain.windows.verifyDone / 1000).toFixed(1)} s`);
+        }
+      } else {
+        t.true(marks.start !== undefined, `${label}: the backup never started (a stale lock refused?):\n${transcript.slice(-4000)}`);
+      }
+      const kernelLines = transcript.split('\n').filter((line) => line.startsWith('KERNEL-SAYS: ')).map((line) => line.slice('KERNEL-SAYS: '.length).trim());
+      if (kernelLines.length > 0) say(t, `${label}: the guest's kernel said: ${kernelLines.join(' / ')}`);
+      const checkStarted = Date.now();
+      await verifyAftermath(t, chain, after, label);
+      const adopted = await adoptNewSnapshots(t, chain, after, source.sha256, label);
+      const outcome = plan
+        ? `${describePlan(plan)}: ${phase}${cutAtMs !== undefined && marks.start !== undefined ? ` (${((cutAtMs - marks.start) / 1000).toFixed(2)} s after start)` : ''}`
+        : `runs to its end (${(((marks.done ?? 0) - (marks.start ?? 0)) / 1000).toFixed(1)} s), cut as it returns`;
+      say(t, `${label}: ${source.change}; ${outcome}; on disk ${after.snapshots.length} snapshot(s), ${after.packs} pack(s), ${after.tempFiles} temp file(s), ${after.locks.length} lock(s)${after.filesystemNote ? `; ${after.filesystemNote}` : ''}${adopted.length > 0 ? `; new snapshot ${adopted.join(', ')} restores to its source` : ''}; VM ${vmSeconds.toFixed(0)} s, QEMU CPU ${cpuSeconds.toFixed(0)} s (lifeboat started ${(((marks.start ?? 0) - (marks.mounted ?? 0)) / 1000).toFixed(0)} s after the mount), host checks ${((Date.now() - checkStarted) / 1000).toFixed(0)} s`);
+      passed = failures() === 0;
+    } finally {
+      if (!passed && KEEP) await keepEvidence(t, after, transcript, path.join(KEEP, `seed-${SEED}-${label.replace(/ /g, '-')}`)).catch((error: unknown) => say(t, `${label}: keeping the evidence failed: ${String(error)}`));
+      await rm(after.scratch, { recursive: true, force: true });
     }
-    const kernelLines = transcript.split('\n').filter((line) => line.startsWith('KERNEL-SAYS: ')).map((line) => line.slice('KERNEL-SAYS: '.length).trim());
-    if (kernelLines.length > 0) say(t, `${label}: the guest's kernel said: ${kernelLines.join(' / ')}`);
-    const checkStarted = Date.now();
-    await verifyAftermath(t, chain, after, label);
-    const adopted = await adoptNewSnapshots(t, chain, after, source.sha256, label);
-    const outcome = plan
-      ? `${describePlan(plan)}: ${phase}${cutAtMs !== undefined && marks.start !== undefined ? ` (${((cutAtMs - marks.start) / 1000).toFixed(2)} s after start)` : ''}`
-      : `runs to its end (${(((marks.done ?? 0) - (marks.start ?? 0)) / 1000).toFixed(1)} s), cut as it returns`;
-    say(t, `${label}: ${source.change}; ${outcome}; on disk ${after.snapshots.length} snapshot(s), ${after.packs} pack(s), ${after.tempFiles} temp file(s), ${after.locks.length} lock(s)${after.filesystemNote ? `; ${after.filesystemNote}` : ''}${adopted.length > 0 ? `; new snapshot ${adopted.join(', ')} restores to its source` : ''}; VM ${vmSeconds.toFixed(0)} s, QEMU CPU ${cpuSeconds.toFixed(0)} s (lifeboat started ${(((marks.start ?? 0) - (marks.mounted ?? 0)) / 1000).toFixed(0)} s after the mount), host checks ${((Date.now() - checkStarted) / 1000).toFixed(0)} s`);
-    if (failures() > 0 && KEEP) {
-      const kept = path.join(KEEP, `seed-${SEED}-${label.replace(/ /g, '-')}`);
-      await mkdir(kept, { recursive: true });
-      await writeFile(path.join(kept, 'evidence.txt'), `${after.evidence}\n--- guest transcript\n${transcript}\n`);
-      for (const name of await readdir(after.scratch)) if (name.endsWith('.img')) await execa('mv', [path.join(after.scratch, name), kept]);
-      await cp(path.join(after.repo), path.join(kept, 'repo'), { recursive: true }).catch(() => undefined);
-      say(t, `${label}: evidence kept in ${kept}`);
-    }
-    await rm(after.scratch, { recursive: true, force: true });
     if (failures() > 0) {
       say(t, `${label} failed: the chain stops here (LIFEBOAT_POWER_CUT_SEED=${SEED} repeats its plan)`);
       break;
