@@ -17,7 +17,7 @@ import {
 import type { PackVerification, RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
 import type { ChunkWorkers, StoredBase } from './compression-pool.ts';
 import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
-import { writeFileAtomic, toWriteError } from './repository-files.ts';
+import { isOnFat, syncFolder, writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
 import { KeptZstd } from './kept-zstd.ts';
 
@@ -228,6 +228,8 @@ export class FolderRepository implements RepositoryMaintenance {
   private readonly settling = new Map<string, { readonly synced: Promise<void>; readonly verified: Promise<PackVerification> | undefined }>();
   private verifyOnClose = false;
   private pack: PackWriter | undefined;
+  /** Whether data/ is on FAT (PackWriter orders its folder syncs for it), asked once. */
+  private packsOnFat: Promise<boolean> | undefined;
   private writeQueue: Promise<unknown> = Promise.resolve();
   private readonly handles = new Map<string, { handle: Promise<FileHandle>; users: number; evicted: boolean }>();
   /** Shared memory kept for stored blobs being opened (readBlobInto): as many as were read at once. */
@@ -719,7 +721,7 @@ export class FolderRepository implements RepositoryMaintenance {
     const stored = this.key ? seal(this.key.encryption, payload, id) : payload;
     const baseId = delta && base ? base.id : undefined;
     await this.serialize(async () => {
-      this.pack ??= await PackWriter.create(this.path);
+      this.pack ??= await PackWriter.create(this.path, await (this.packsOnFat ??= isOnFat(path.join(this.path, 'data'))));
       await this.pack.append({ id, type, rawLength, compression, ...(baseId === undefined ? {} : { base: baseId }) }, stored);
       if (this.pack.size >= this.config.packBytes) await this.closePack();
     });
@@ -755,7 +757,7 @@ export class FolderRepository implements RepositoryMaintenance {
     });
     if (fresh.length > 0) {
       await this.serialize(async () => {
-        this.pack ??= await PackWriter.create(this.path);
+        this.pack ??= await PackWriter.create(this.path, await (this.packsOnFat ??= isOnFat(path.join(this.path, 'data'))));
         await this.pack.appendMany(fresh);
         if (this.pack.size >= this.config.packBytes) await this.closePack();
       });
@@ -791,7 +793,7 @@ export class FolderRepository implements RepositoryMaintenance {
   /** Copies an already stored blob (prune's repacking) without re-encoding it. */
   async copyStoredBlob(entry: BlobEntry, stored: Uint8Array): Promise<void> {
     await this.serialize(async () => {
-      this.pack ??= await PackWriter.create(this.path);
+      this.pack ??= await PackWriter.create(this.path, await (this.packsOnFat ??= isOnFat(path.join(this.path, 'data'))));
       await this.pack.append(entry, stored);
       if (this.pack.size >= this.config.packBytes) await this.closePack();
     });
@@ -937,18 +939,30 @@ class PackWriter {
   private readonly root: string;
   private readonly tempPath: string;
   private readonly handle: FileHandle;
+  private readonly fat: boolean;
 
-  private constructor(root: string, tempPath: string, handle: FileHandle) {
+  private constructor(root: string, tempPath: string, handle: FileHandle, fat: boolean) {
     this.root = root;
     this.tempPath = tempPath;
     this.handle = handle;
+    this.fat = fat;
   }
 
-  static async create(root: string): Promise<PackWriter> {
+  /**
+   * A new pack under a temp name in data/. On FAT (`fat`) each new folder entry reaches the disk
+   * with its folder's sync before any sync of the file itself, as writeFileAtomic orders it there: the
+   * file's sync writes only the sector of its short entry, and long-name slots left in the sector
+   * before as the folder's end mark (zeros) hide every later entry from mtools and Windows.
+   */
+  static async create(root: string, fat: boolean): Promise<PackWriter> {
     const tempPath = path.join(root, 'data', `pack-${randomBytes(8).toString('hex')}.tmp`);
     try {
       const handle = await open(tempPath, 'wx');
-      const writer = new PackWriter(root, tempPath, handle);
+      const writer = new PackWriter(root, tempPath, handle, fat);
+      if (fat) await syncFolder(path.join(root, 'data')).catch(async (error: unknown) => {
+        await writer.discard();
+        throw error;
+      });
       await writer.write(Buffer.from(PACK_HEADER_MAGIC, 'latin1'));
       return writer;
     } catch (error) {
@@ -1029,8 +1043,17 @@ class PackWriter {
     const id = this.hash.digest('hex');
     try {
       const folder = path.join(this.root, 'data', id.slice(0, 2));
-      await mkdir(folder, { recursive: true });
+      const made = await mkdir(folder, { recursive: true });
+      if (this.fat) {
+        // The background sync writes the file's entry too: it ends before the entry moves.
+        await this.syncing;
+        if (made !== undefined) await syncFolder(path.join(this.root, 'data'));
+      }
       await rename(this.tempPath, packPath(this.root, id));
+      if (this.fat) {
+        await syncFolder(folder);
+        await syncFolder(path.join(this.root, 'data'));
+      }
     } catch (error) {
       await this.syncing;
       await this.handle.close().catch(() => undefined);
