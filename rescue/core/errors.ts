@@ -39,6 +39,12 @@ export const ERROR_CATALOGUE = {
     cause: 'An unbalanced quote or an unknown value in lifeboat.run or lifeboat.then.',
     fix: 'Edit the boot entry (press e in the boot menu) and correct the parameter.',
   },
+  LB_INPUT_SIZE_BELOW_MINIMUM: {
+    group: 'input',
+    message: 'A size asked for a partition is below the smallest it can be.',
+    cause: 'A --size N=SIZE smaller than the filesystem\'s minimum (what it holds), or than the partition itself where it cannot shrink (XFS, an unknown filesystem, an ESP, MSR, BIOS boot or recovery partition).',
+    fix: 'Ask at least the minimum the details name, or leave --size out and let the planner share the space.',
+  },
   LB_INPUT_READ_OUT_OF_RANGE: {
     group: 'input',
     message: 'A read went past the end of the disk, partition or image.',
@@ -257,6 +263,12 @@ export const ERROR_CATALOGUE = {
     message: 'The target is too small for what would be written to it.',
     cause: 'The target disk or partition is smaller than the snapshot\'s partitions need.',
     fix: 'Choose a target at least as large as the size shown in the details.',
+  },
+  LB_DEVICE_TARGET_BELOW_MINIMUM: {
+    group: 'device',
+    message: 'The target is smaller than the source\'s partitions can be made.',
+    cause: 'Even with every filesystem that can shrink at its minimum size (and the ESP, MSR, BIOS boot and recovery partitions at theirs), the partitions, the table and their 1 MiB alignment need more than the target holds.',
+    fix: 'Choose a target at least as large as the minimum in the details, or free space in the source\'s filesystems first (its minimum falls with what they hold).',
   },
   LB_DEVICE_SECTOR_SIZE_MISMATCH: {
     group: 'device',
