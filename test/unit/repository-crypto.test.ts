@@ -4,7 +4,7 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { LifeboatError } from '../../rescue/core/errors.ts';
-import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile } from '../../rescue/io/repository/repository-crypto.ts';
+import { createKeyFile, openKeyFile, seal, SEAL_OVERHEAD_BYTES, sha256Hex, unseal, unsealInto, type KeyFile } from '../../rescue/io/repository/repository-crypto.ts';
 
 const REPOSITORY_ID = '0123456789abcdef0123456789abcdef';
 
@@ -48,6 +48,40 @@ test('unseal returns undefined for a wrong AAD, a wrong key, a flipped byte or a
   t.is(unseal(key, sealed.subarray(0, 27), 'snapshot 1'), undefined);
   t.is(unseal(key, new Uint8Array(0), 'snapshot 1'), undefined);
   t.is(unseal(key, Buffer.concat([sealed, Buffer.alloc(1)]), 'snapshot 1'), undefined);
+});
+
+// A restore deciphers each chunk in place, in shared memory kept for the whole restore
+// (folder-repository.ts readBlobInto), in 64 KiB pieces: sizes around the pieces' edges.
+test('unsealInto opens in place over the sealed bytes, or into other memory, across its pieces', (t) => {
+  const key = randomBytes(32);
+  for (const length of [0, 1, 65535, 65536, 65537, 3 * 65536 + 5]) {
+    const plain = randomBytes(length);
+    const sealed = seal(key, plain, `blob ${length}`);
+    const shared = new Uint8Array(new SharedArrayBuffer(sealed.length + 7));
+    shared.set(sealed);
+    t.is(unsealInto(key, shared.subarray(0, sealed.length), `blob ${length}`, shared), length, `in place, ${length} bytes`);
+    t.true(Buffer.from(shared.subarray(0, length)).equals(plain), `in place, ${length} bytes`);
+    const apart = Buffer.alloc(length + 3, 0x55);
+    t.is(unsealInto(key, sealed, `blob ${length}`, apart), length, `apart, ${length} bytes`);
+    t.true(apart.subarray(0, length).equals(plain) && apart.subarray(length).equals(Buffer.alloc(3, 0x55)), `apart, ${length} bytes`);
+  }
+});
+
+test('unsealInto refuses a damaged or misplaced blob, too little room and overlaps that would overwrite unread bytes', (t) => {
+  const key = randomBytes(32);
+  const plain = randomBytes(100_000);
+  const sealed = seal(key, plain, 'blob x');
+  const room = () => Buffer.alloc(plain.length);
+  t.is(unsealInto(key, sealed, 'blob y', room()), undefined);
+  t.is(unsealInto(randomBytes(32), sealed, 'blob x', room()), undefined);
+  for (const at of [0, 12, 70_000, sealed.length - 1]) t.is(unsealInto(key, flipped(sealed, at), 'blob x', room()), undefined, `byte ${at}`);
+  t.is(unsealInto(key, sealed.subarray(0, SEAL_OVERHEAD_BYTES - 1), 'blob x', room()), undefined);
+  t.throws(() => unsealInto(key, sealed, 'blob x', Buffer.alloc(plain.length - 1)), { instanceOf: RangeError });
+  const backing = Buffer.alloc(sealed.length + 64);
+  sealed.copy(backing, 0);
+  t.throws(() => unsealInto(key, backing.subarray(0, sealed.length), 'blob x', backing.subarray(13)), { instanceOf: RangeError });
+  t.is(unsealInto(key, backing.subarray(0, sealed.length), 'blob x', backing.subarray(12)), plain.length);
+  t.true(backing.subarray(12, 12 + plain.length).equals(plain));
 });
 
 test('a key file opens with the right password and not with a wrong one or for another repository', async (t) => {

@@ -16,7 +16,7 @@ import {
 } from '../../core/repository/format.ts';
 import type { PackVerification, RepositoryMaintenance, StoredSnapshot, StoreResult } from '../../core/repository/repository-port.ts';
 import type { ChunkWorkers, StoredBase } from './compression-pool.ts';
-import { createKeyFile, openKeyFile, seal, sha256Hex, unseal, type KeyFile, type MasterKey } from './repository-crypto.ts';
+import { createKeyFile, openKeyFile, seal, SEAL_OVERHEAD_BYTES, sha256Hex, unseal, unsealInto, type KeyFile, type MasterKey } from './repository-crypto.ts';
 import { isOnFat, syncFolder, writeFileAtomic, toWriteError } from './repository-files.ts';
 import { acquireLock, type RepositoryLock } from './repository-lock.ts';
 import { KeptZstd } from './kept-zstd.ts';
@@ -447,12 +447,13 @@ export class FolderRepository implements RepositoryMaintenance {
       }
       let payload = stored;
       if (this.key) {
-        const plain = unseal(this.key.encryption, stored, id);
-        if (!plain) throw corrupt('authentication failed');
-        payload = location.compression === 'none' ? (plain.length < into.length ? into : stored) : stored;
-        if (plain.length > payload.length) throw corrupt(`${plain.length} bytes instead of ${location.rawLength}`);
-        payload.set(plain);
-        payload = payload.subarray(0, plain.length);
+        // Deciphered in place, through no memory of its own: stored as is, straight into `into`
+        // (it is the content); zstd, over the stored bytes' own start (opened from there).
+        const plainLength = Math.max(0, location.length - SEAL_OVERHEAD_BYTES);
+        const room = location.compression === 'none' ? into : stored;
+        if (plainLength > room.length) throw corrupt(`${plainLength} bytes instead of ${location.rawLength}`);
+        if (unsealInto(this.key.encryption, stored, id, room) === undefined) throw corrupt('authentication failed');
+        payload = room.subarray(0, plainLength);
       }
       let opened: { id: string; fits: boolean };
       try {

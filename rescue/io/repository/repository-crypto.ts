@@ -45,18 +45,77 @@ export function seal(key: Buffer, plain: Uint8Array, aad: string): Buffer {
   return Buffer.concat([nonce, body, cipher.getAuthTag()]);
 }
 
-/** Opens sealed bytes; undefined when authentication fails (wrong key, damage or tampering). */
-export function unseal(key: Buffer, sealed: Uint8Array, aad: string): Buffer | undefined {
-  if (sealed.length < NONCE_BYTES + TAG_BYTES) return undefined;
+/** Bytes a sealed blob holds besides its plain bytes: the nonce and the tag. */
+export const SEAL_OVERHEAD_BYTES = NONCE_BYTES + TAG_BYTES;
+
+/**
+ * Bytes deciphered per update by unsealInto. Node's update returns each piece in new memory; a
+ * piece of this size is released as soon as it is copied (below), so malloc hands the same 64 KiB
+ * back for the next one: the memory stays in the CPU's cache and no fresh page is touched. Whole
+ * 1 MiB chunks in one update each took fresh memory (glibc maps that size on its own, and the
+ * buffers waited for a collection): 2000 of them 1.8 s, 55,900 page faults, 154 MB peak; in
+ * 64 KiB pieces released at once 0.5 s, 1,500 page faults, 65 MB (this machine, one thread).
+ */
+const UNSEAL_PIECE_BYTES = 64 * 1024;
+
+/**
+ * Frees a buffer's memory now rather than at a later garbage collection, when the buffer owns its
+ * whole ArrayBuffer (as decipher.update's output does): detaching the ArrayBuffer (transfer(0))
+ * drops its backing store. Anything else (a view into a pool or shared memory) is left as it is.
+ */
+function releaseNow(piece: Buffer): void {
+  const buffer = piece.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; detached?: boolean };
+  if (!(buffer instanceof ArrayBuffer) || piece.byteOffset !== 0 || buffer.byteLength !== piece.byteLength || buffer.detached || !buffer.transfer) return;
+  try {
+    buffer.transfer(0);
+  } catch {
+    // not detachable: the collector frees it
+  }
+}
+
+/**
+ * Opens sealed bytes into `into` without memory that outlives the call (unlike unseal): the plain
+ * bytes' length, or undefined when authentication fails (wrong key, damage or tampering; `into`
+ * then holds bytes that were never authenticated and must not be used). `into` is memory apart
+ * from `sealed`, or in the same memory starts at most 12 bytes (the nonce) after the sealed bytes'
+ * start: deciphering in place writes each piece behind the bytes it has read.
+ */
+export function unsealInto(key: Buffer, sealed: Uint8Array, aad: string, into: Uint8Array): number | undefined {
+  if (sealed.length < SEAL_OVERHEAD_BYTES) return undefined;
+  const plainLength = sealed.length - SEAL_OVERHEAD_BYTES;
+  if (into.length < plainLength) throw new RangeError(`unsealInto needs ${plainLength} bytes of room, has ${into.length}`);
+  if (into.buffer === sealed.buffer) {
+    const lead = into.byteOffset - sealed.byteOffset;
+    const apart = into.byteOffset + plainLength <= sealed.byteOffset || into.byteOffset >= sealed.byteOffset + sealed.length;
+    if (!apart && lead > NONCE_BYTES) throw new RangeError('unsealInto: the plain bytes would overwrite sealed bytes not yet read');
+  }
   const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   try {
+    // The nonce and the tag are copied here, before the first piece may overwrite the nonce.
     const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, NONCE_BYTES));
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)), decipher.final()]);
+    let written = 0;
+    for (let at = NONCE_BYTES; at < NONCE_BYTES + plainLength; at += UNSEAL_PIECE_BYTES) {
+      const piece = decipher.update(bytes.subarray(at, Math.min(at + UNSEAL_PIECE_BYTES, NONCE_BYTES + plainLength)));
+      into.set(piece, written);
+      written += piece.length;
+      releaseNow(piece);
+    }
+    const last = decipher.final(); // throws when the tag does not authenticate
+    into.set(last, written);
+    written += last.length;
+    return written === plainLength ? written : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Opens sealed bytes into new memory; undefined when authentication fails (wrong key, damage or tampering). */
+export function unseal(key: Buffer, sealed: Uint8Array, aad: string): Buffer | undefined {
+  if (sealed.length < SEAL_OVERHEAD_BYTES) return undefined;
+  const plain = Buffer.allocUnsafeSlow(sealed.length - SEAL_OVERHEAD_BYTES);
+  return unsealInto(key, sealed, aad, plain) === undefined ? undefined : plain;
 }
 
 /** A new master key and the key file that wraps it under `password`. */
