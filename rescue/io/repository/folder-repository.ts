@@ -321,8 +321,7 @@ export class FolderRepository implements RepositoryMaintenance {
       await rename(`${file}.tmp`, file).catch((error: unknown) => {
         throw toWriteError(error, this.path);
       });
-      const folder = await open(path.dirname(file), 'r');
-      await folder.sync().finally(() => folder.close());
+      await syncFolder(path.dirname(file));
       placed.push(relative);
     }
     this.twins.clear();
@@ -889,8 +888,7 @@ export class FolderRepository implements RepositoryMaintenance {
     if (indexes.length > 0) {
       for (const name of indexes) await rm(path.join(this.path, 'index', name), { force: true });
       this.indexNames = this.indexNames.filter((name) => !indexes.includes(name));
-      const folder = await open(path.join(this.path, 'index'), 'r');
-      await folder.sync().finally(() => folder.close());
+      await syncFolder(path.join(this.path, 'index'));
     }
     for (const pack of this.unindexedPacks.splice(0)) for (const blob of pack.blobs) this.pendingIds.delete(blob.id);
     for (const [id, location] of this.blobs) if (packs.has(location.pack)) this.blobs.delete(id);
@@ -908,10 +906,7 @@ export class FolderRepository implements RepositoryMaintenance {
 async function syncPackFolders(root: string, ids: readonly string[]): Promise<void> {
   const folders = new Set(ids.map((id) => path.dirname(packPath(root, id))));
   try {
-    for (const folder of [...folders, path.join(root, 'data')]) {
-      const directory = await open(folder, 'r');
-      await directory.sync().finally(() => directory.close());
-    }
+    for (const folder of [...folders, path.join(root, 'data')]) await syncFolder(folder);
   } catch (error) {
     throw toWriteError(error, root);
   }
