@@ -44,6 +44,11 @@ const APPEND = 'console=ttyS0,115200n8 quiet loglevel=3 lifeboat.then=shell';
 const PROMPT = /lifeboat:\S*# /;
 const REPO_IN_GUEST = '/mnt/r/repo';
 const CYCLE_TIMEOUT_MS = 400_000;
+/**
+ * How long a resumed guest may take to give its prompt, and to repair (fsck.fat -a) and mount the
+ * repository disk. Under TCG beside the rest of npm test these took up to ~40 s; 60 s was too close.
+ */
+const LIVENESS_TIMEOUT_MS = 300_000;
 
 const limit = createLimiter(2);
 
@@ -216,6 +221,13 @@ function cycleScript(chain: Chain, cycle: number): string {
   ].join('; ');
 }
 
+/** Rethrows a cycle's wait failure with the cycle and what was awaited in front of it. */
+function inCycle(cycle: number, what: string): (error: unknown) => never {
+  return (error: unknown) => {
+    throw new Error(`cycle ${cycle}: ${what}: ${error instanceof Error ? error.message : String(error)}`);
+  };
+}
+
 /**
  * Resumes the booted machine with the chain's disks, runs one backup, and cuts the power as `plan`
  * says; a backup that ends first (or runs without a plan) has the power cut as soon as it has
@@ -231,7 +243,7 @@ async function runCycle(chain: Chain, cycle: number, plan: CutPlan | undefined):
       await vm.running();
       const from = vm.transcript().length;
       vm.type('\n');
-      const prompt = await vm.waitFor(PROMPT, { from, timeoutMs: 60_000 });
+      const prompt = await vm.waitFor(PROMPT, { from, timeoutMs: LIVENESS_TIMEOUT_MS }).catch(inCycle(cycle, 'the resumed guest gave no shell prompt'));
       let timer: NodeJS.Timeout | undefined;
       const cut = () => {
         if (cutAtMs !== undefined) return;
@@ -251,7 +263,7 @@ async function runCycle(chain: Chain, cycle: number, plan: CutPlan | undefined):
         timer = setTimeout(cut, Math.max(0, anchorAt + plan.fraction * window - vm.elapsedMs()));
       });
       vm.type(`${cycleScript(chain, cycle)}\n`);
-      await vm.waitFor(/MOUNT=\d+/, { from: prompt, timeoutMs: 60_000 });
+      await vm.waitFor(/MOUNT=\d+/, { from: prompt, timeoutMs: LIVENESS_TIMEOUT_MS }).catch(inCycle(cycle, 'the guest did not report the repository disk mounted'));
       const mounted = /MOUNT=(\d+)/.exec(vm.transcript().slice(prompt))?.[1];
       if (mounted !== '0') throw new Error(`cycle ${cycle}: the repository disk did not mount:\n${vm.transcript().slice(prompt)}`);
       const repaired = /FSCK=(\d+)/.exec(vm.transcript().slice(prompt))?.[1];
