@@ -36,7 +36,7 @@ const DOS_CODEPAGES = ['/lib/x86_64-linux-gnu/gconv/gconv-modules.cache', '/lib/
 export const PROGRAMS = {
   // e2fsprogs
   e2fsck: { name: 'e2fsck', debianPackage: 'e2fsprogs', mediumPath: '/sbin/e2fsck', purpose: 'checks an ext2/3/4 filesystem before --grow resizes it; the user\'s ext checker', identify: { args: ['-V'], pattern: /e2fsck \d/ }, links: ['/sbin/fsck.ext2', '/sbin/fsck.ext3', '/sbin/fsck.ext4'] },
-  resize2fs: { name: 'resize2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/resize2fs', purpose: 'grows an ext2/3/4 filesystem (restore --grow)', identify: { args: [], pattern: /resize2fs \d/ } },
+  resize2fs: { name: 'resize2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/resize2fs', purpose: 'grows an ext2/3/4 filesystem (restore --grow); its minimum size for the layout planner (resize2fs -P)', identify: { args: [], pattern: /resize2fs \d/ } },
   mke2fs: { name: 'mke2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/mke2fs', purpose: 'makes ext2/3/4 filesystems in the shell', identify: { args: ['-V'], pattern: /mke2fs \d/ }, links: ['/sbin/mkfs.ext2', '/sbin/mkfs.ext3', '/sbin/mkfs.ext4'], dataFiles: ['/etc/mke2fs.conf'] },
   debugfs: { name: 'debugfs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/debugfs', purpose: 'inspects and salvages ext2/3/4 filesystems in the shell', identify: { args: ['-V'], pattern: /debugfs \d/ } },
   dumpe2fs: { name: 'dumpe2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/dumpe2fs', purpose: 'prints an ext2/3/4 superblock and groups in the shell', identify: { args: ['-V'], pattern: /dumpe2fs \d/ } },
@@ -50,12 +50,12 @@ export const PROGRAMS = {
   // ntfs-3g
   ntfs3g: { name: 'ntfs-3g', debianPackage: 'ntfs-3g', mediumPath: '/bin/ntfs-3g', purpose: 'mounts NTFS through FUSE (repositories on NTFS disks; Debian 12\'s kernel has no ntfs3)', identify: { args: ['--help'], pattern: /ntfs-3g \d/ }, links: ['/sbin/mount.ntfs-3g', '/sbin/mount.ntfs'] },
   mountExfatFuse: { name: 'mount.exfat-fuse', debianPackage: 'exfat-fuse', mediumPath: '/sbin/mount.exfat-fuse', purpose: 'mounts exFAT through FUSE where the kernel has no exfat (the medium\'s has)', identify: { args: ['-V'], pattern: /FUSE exfat \d/ }, links: ['/sbin/mount.exfat'] },
-  ntfsresize: { name: 'ntfsresize', debianPackage: 'ntfs-3g', mediumPath: '/sbin/ntfsresize', purpose: 'grows an NTFS filesystem (restore --grow)', identify: { args: ['--version'], pattern: /ntfsresize v/ } },
+  ntfsresize: { name: 'ntfsresize', debianPackage: 'ntfs-3g', mediumPath: '/sbin/ntfsresize', purpose: 'grows an NTFS filesystem (restore --grow); its minimum size for the layout planner (ntfsresize --info)', identify: { args: ['--version'], pattern: /ntfsresize v/ } },
   ntfsfix: { name: 'ntfsfix', debianPackage: 'ntfs-3g', mediumPath: '/bin/ntfsfix', purpose: 'the NTFS checker the catalogue\'s fixes name', identify: { args: ['--version'], pattern: /ntfsfix v/ } },
   mkntfs: { name: 'mkntfs', debianPackage: 'ntfs-3g', mediumPath: '/sbin/mkntfs', purpose: 'makes NTFS filesystems in the shell', identify: { args: ['--version'], pattern: /mkntfs v/ }, links: ['/sbin/mkfs.ntfs'] },
   ntfsinfo: { name: 'ntfsinfo', debianPackage: 'ntfs-3g', mediumPath: '/bin/ntfsinfo', purpose: 'prints NTFS volume facts in the shell', identify: { args: ['--version'], pattern: /ntfsinfo v/ } },
   // util-linux (Debian splits it: losetup is in mount, sfdisk in fdisk)
-  losetup: { name: 'losetup', debianPackage: 'mount', mediumPath: '/sbin/losetup', purpose: 'a loop device over a partition of a disk or image for --grow (--find --show --offset --sizelimit)', identify: { args: ['--version'], pattern: UTIL_LINUX }, mustIdentify: true },
+  losetup: { name: 'losetup', debianPackage: 'mount', mediumPath: '/sbin/losetup', purpose: 'a loop device over a partition of a disk or image for --grow, and a read-only one to measure its minimum size (--find --show --read-only --offset --sizelimit)', identify: { args: ['--version'], pattern: UTIL_LINUX }, mustIdentify: true },
   sfdisk: { name: 'sfdisk', debianPackage: 'fdisk', mediumPath: '/sbin/sfdisk', purpose: 'partition tables in the system report (sfdisk -d) and the catalogue\'s fixes', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   lsblk: { name: 'lsblk', debianPackage: 'util-linux', mediumPath: '/bin/lsblk', purpose: 'block devices in the system report (lsblk -O --json)', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   blkid: { name: 'blkid', debianPackage: 'util-linux', mediumPath: '/sbin/blkid', purpose: 'filesystem labels and UUIDs in the system report', identify: { args: ['--version'], pattern: UTIL_LINUX } },
@@ -114,4 +114,11 @@ export function growProgramsFor(filesystem: string): readonly ExternalProgram[] 
   if (filesystem === 'ntfs') return [PROGRAMS.losetup, PROGRAMS.ntfsresize];
   if (filesystem === 'vfat') return [PROGRAMS.fatresize];
   return undefined;
+}
+
+/** The programs measuring a filesystem's minimum size needs (io/filesystem-minimum.ts); none for those read in place. */
+export function minimumProgramsFor(filesystem: string): readonly ExternalProgram[] {
+  if (['ext2', 'ext3', 'ext4'].includes(filesystem)) return [PROGRAMS.losetup, PROGRAMS.resize2fs];
+  if (filesystem === 'ntfs') return [PROGRAMS.losetup, PROGRAMS.ntfsresize];
+  return [];
 }
