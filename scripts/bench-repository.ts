@@ -11,6 +11,10 @@
 //  - stored bytes: the .pcl.zst image vs the repository folder;
 //  - restore: `zstd -dc | partclone.<fs> -r` vs `lifeboat restore -r REPO latest OUT`, into a fresh
 //    sparse file each, followed by `e2fsck -fn` / `ntfsfix -n` on the result (must be clean);
+//  - encrypted (--tools ...,encrypted, on by default): the same source backed up into a fresh
+//    encrypted repository (`init --encrypt`, the password from LIFEBOAT_PASSWORD) and restored from
+//    it, beside the plain repository's figures: time, CPU time and peak RSS (issue 15's memory goal
+//    holds for encrypted repositories too), the restored image compared with the source;
 //  - second backup: 1% of the files rewritten in place (same size, seeded choice), backed up into the
 //    same repository: its wall time against the first backup's and the bytes it stored (stats.newBytes)
 //    against the first backup's;
@@ -35,7 +39,7 @@
 // regenerates them. Mixed content: system files (~700 MiB), log and CSV text (~500 MiB), random data
 // (~500 MiB), zero-filled files (~250 MiB), thousands of small files and some large ones.
 // Run as root: node scripts/bench-repository.ts [--fs ext4|ntfs|all] [--media file,device] [--runs 4] [--work /var/tmp/lifeboat-bench]
-//   [--program sea|checkout] [--fresh] [--json] [--tools peer,lifeboat] [--size-gib 4 (the content scales with it)] [--seed 4]
+//   [--program sea|checkout] [--fresh] [--json] [--tools peer,lifeboat,encrypted] [--size-gib 4 (the content scales with it)] [--seed 4]
 //   [--shapes text,random,small,mixed] [--cache cold|warm]
 
 import { execa } from 'execa';
@@ -65,7 +69,7 @@ const { values } = parseArgs({
     work: { type: 'string', default: '/var/tmp/lifeboat-bench' },
     fresh: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
-    tools: { type: 'string', default: 'peer,lifeboat' },
+    tools: { type: 'string', default: 'peer,lifeboat,encrypted' },
     program: { type: 'string', default: 'sea' },
     'size-gib': { type: 'string', default: '4' },
     seed: { type: 'string', default: '4' },
@@ -535,13 +539,13 @@ async function statusKiB(pid: number): Promise<{ rss: number; hwm: number } | un
  * (each process's VmHWM keeps its own peak between polls; polling every 50 ms cost the machine
  * ~1400 /proc reads a second, taken from whichever tool used both cores).
  */
-async function measure(file: string, args: readonly string[]): Promise<Measured> {
+async function measure(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<Measured> {
   // A bash wrapper reports the CPU time of the command's whole process tree (its own few MiB are
   // left out of the memory figures below).
   const timesFile = path.join(WORK, `.times-${process.pid}`);
   const wrapper = 'f=$1; shift; "$@"; s=$?; times > "$f"; exit $s';
   const started = performance.now();
-  const child = execa('bash', ['-c', wrapper, 'bash', timesFile, file, ...args], { reject: false, env: ENV, stdin: 'ignore', maxBuffer: 256 * MiB });
+  const child = execa('bash', ['-c', wrapper, 'bash', timesFile, file, ...args], { reject: false, env: { ...ENV, ...env }, stdin: 'ignore', maxBuffer: 256 * MiB });
   const root = child.pid;
   let peakKiB = 0;
   let done = false;
@@ -655,6 +659,19 @@ interface SideRun {
   secondBackupPeakRssBytes?: number;
   firstNewBytes?: number;
   secondNewBytes?: number;
+  /** Lifeboat with an encrypted repository (--tools ...,encrypted). */
+  encrypted?: EncryptedRun;
+}
+
+/** An encrypted repository's backup and restore of the same source. */
+interface EncryptedRun {
+  backupSeconds: number;
+  backupCpuSeconds: number;
+  backupPeakRssBytes: number;
+  restoreSeconds: number;
+  restoreCpuSeconds: number;
+  restorePeakRssBytes: number;
+  identical: boolean;
 }
 
 class StepFailure extends Error {}
@@ -733,6 +750,7 @@ async function runLifeboat(fs: Filesystem, media: Media, source: string, pristin
   failIfBad('lifeboat restore', restore);
   const verdict = await verify(fs, restored, pristine);
   await rm(restored, { force: true });
+  const encrypted = TOOLS.has('encrypted') ? await runLifeboatEncrypted(media, source, pristine, dir, sizeBytes) : undefined;
   // The same source path, now with 1% of its files rewritten.
   await execa('cp', ['--sparse=always', modified, source]);
   await settle(source);
@@ -755,6 +773,40 @@ async function runLifeboat(fs: Filesystem, media: Media, source: string, pristin
     secondBackupPeakRssBytes: second.peakRssBytes,
     firstNewBytes: first.stats.newBytes,
     secondNewBytes: secondDone.stats.newBytes,
+    ...(encrypted ? { encrypted } : {}),
+  };
+}
+
+/** The bench's password for its encrypted repositories (not a secret: the repository is removed after). */
+const ENCRYPTED_ENV = { LIFEBOAT_PASSWORD: 'bench-repository' };
+
+/** The same source backed up into a fresh encrypted repository and restored from it (the source must be pristine). */
+async function runLifeboatEncrypted(media: Media, source: string, pristine: string, dir: string, sizeBytes: number): Promise<EncryptedRun> {
+  const repo = path.join(dir, 'repo-encrypted');
+  const restored = path.join(dir, 'lifeboat-encrypted-restored.img');
+  await rm(repo, { recursive: true, force: true });
+  const init = await execa(...lifeboat('init', '-r', repo, '--encrypt'), { reject: false, env: { ...ENV, ...ENCRYPTED_ENV }, stdin: 'ignore' });
+  if (init.exitCode !== 0) throw new StepFailure(`lifeboat init --encrypt exited ${init.exitCode}:\n${tail(init.stderr || init.stdout)}`);
+  await settle(source);
+  const backup = await onMedia(media, source, 'ro', (input) => measure(...lifeboat('backup', 'partition', input, '-r', repo, '--json'), ENCRYPTED_ENV));
+  failIfBad('lifeboat backup partition (encrypted)', backup);
+  failIfSectorBySector('lifeboat backup partition (encrypted)', backup.stdout);
+  if (media === 'device') await freshTarget(restored, sizeBytes);
+  else await rm(restored, { force: true });
+  await settle();
+  const restore = await onMedia(media, restored, 'rw', (output) => measure(...lifeboat('restore', '-r', repo, 'latest', output, '--yes'), ENCRYPTED_ENV));
+  failIfBad('lifeboat restore (encrypted)', restore);
+  const { exitCode } = await execa('cmp', ['-s', pristine, restored], { reject: false });
+  await rm(restored, { force: true });
+  await rm(repo, { recursive: true, force: true });
+  return {
+    backupSeconds: backup.seconds,
+    backupCpuSeconds: backup.cpuSeconds,
+    backupPeakRssBytes: backup.peakRssBytes,
+    restoreSeconds: restore.seconds,
+    restoreCpuSeconds: restore.cpuSeconds,
+    restorePeakRssBytes: restore.peakRssBytes,
+    identical: exitCode === 0,
   };
 }
 
@@ -781,6 +833,8 @@ interface Side {
   secondBackupPeakRssMiB?: number;
   firstNewBytes?: number;
   secondNewBytes?: number;
+  /** Medians (peak RSS: the largest) of the encrypted repository's runs, and per run whether its restore equals the source. */
+  encrypted?: { backupSeconds: number; backupCpuSeconds: number; backupPeakRssMiB: number; restoreSeconds: number; restoreCpuSeconds: number; restorePeakRssMiB: number; identical: boolean[] };
 }
 
 interface Goal {
@@ -832,6 +886,20 @@ function summarise(results: readonly SideRun[], failures: string[]): Side {
     side.firstNewBytes = mid((run) => run.firstNewBytes);
     side.secondNewBytes = mid((run) => run.secondNewBytes);
   }
+  const encrypted = results.flatMap((run) => (run.encrypted ? [run.encrypted] : []));
+  if (encrypted.length > 0) {
+    const emid = (pick: (run: EncryptedRun) => number) => median(encrypted.map(pick));
+    const epeak = (pick: (run: EncryptedRun) => number) => Math.max(...encrypted.map(pick)) / MiB;
+    side.encrypted = {
+      backupSeconds: emid((run) => run.backupSeconds),
+      backupCpuSeconds: emid((run) => run.backupCpuSeconds),
+      backupPeakRssMiB: epeak((run) => run.backupPeakRssBytes),
+      restoreSeconds: emid((run) => run.restoreSeconds),
+      restoreCpuSeconds: emid((run) => run.restoreCpuSeconds),
+      restorePeakRssMiB: epeak((run) => run.restorePeakRssBytes),
+      identical: encrypted.map((run) => run.identical),
+    };
+  }
   return side;
 }
 
@@ -848,6 +916,7 @@ function goals(peer: Side | undefined, lifeboat: Side | undefined): Goal[] {
     add('second backup new bytes / first', (100 * (lifeboat.secondNewBytes ?? NaN)) / (lifeboat.firstNewBytes ?? NaN), 5, '%');
     add('lifeboat peak RSS', Math.max(lifeboat.backupPeakRssMiB, lifeboat.restorePeakRssMiB, lifeboat.secondBackupPeakRssMiB ?? 0), 300, ' MiB');
     add('lifeboat peak RSS of the restore', lifeboat.restorePeakRssMiB, 200, ' MiB');
+    if (lifeboat.encrypted) add('peak RSS of the encrypted restore', lifeboat.encrypted.restorePeakRssMiB, 200, ' MiB');
   }
   return list;
 }
@@ -881,6 +950,16 @@ function printReport(report: FsReport): void {
   const same = (x: Side) => (x.identical.every(Boolean) ? 'yes' : x.identical.some(Boolean) ? 'some runs' : 'no');
   row(`${report.fs === 'ext4' ? 'e2fsck -fn' : 'ntfsfix -n'} after restore`, cell(peer, checked), cell(lifeboat, checked), '');
   row('restored image = source', cell(peer, same), cell(lifeboat, same), '');
+  // An encrypted repository of the same source: its ratio is against the plain repository's figure.
+  const encrypted = live(lifeboat)?.encrypted;
+  if (encrypted) {
+    row('encrypted: backup', '', s(encrypted.backupSeconds), ratio(encrypted.backupSeconds, lifeboat?.backupSeconds));
+    row('encrypted: restore', '', s(encrypted.restoreSeconds), ratio(encrypted.restoreSeconds, lifeboat?.restoreSeconds));
+    row('encrypted: restore CPU time', '', s(encrypted.restoreCpuSeconds), ratio(encrypted.restoreCpuSeconds, lifeboat?.restoreCpuSeconds));
+    row('encrypted: peak RSS backup', '', mib(encrypted.backupPeakRssMiB * MiB), ratio(encrypted.backupPeakRssMiB, lifeboat?.backupPeakRssMiB));
+    row('encrypted: peak RSS restore', '', mib(encrypted.restorePeakRssMiB * MiB), ratio(encrypted.restorePeakRssMiB, lifeboat?.restorePeakRssMiB));
+    row('encrypted: restored = source', '', encrypted.identical.every(Boolean) ? 'yes' : encrypted.identical.some(Boolean) ? 'some runs' : 'no', '');
+  }
   for (const goal of report.goals) {
     const value = goal.unit === '%' ? `${goal.value.toFixed(2)}%` : goal.unit === '' ? goal.value.toFixed(2) : `${goal.value.toFixed(0)}${goal.unit}`;
     console.log(`  goal ${goal.name.padEnd(34)} ${value.padStart(9)} (<= ${goal.goal}${goal.unit})  ${goal.met ? 'met' : 'MISSED'}`);
@@ -910,7 +989,9 @@ async function runSide(side: { name: 'peer' | 'lifeboat'; label: string; go: () 
       `${label}: ${name}: backup ${result.backupSeconds.toFixed(1)} s (CPU ${result.backupCpuSeconds.toFixed(1)} s), ${(result.storedBytes / MiB).toFixed(1)} MiB, ` +
         `restore ${result.restoreSeconds.toFixed(1)} s${result.secondBackupSeconds === undefined ? '' : `, second backup ${result.secondBackupSeconds.toFixed(1)} s`}, ` +
         `check ${result.checkProblem ?? (result.checkNote === undefined ? 'clean' : `not clean (${result.checkNote})`)}, ${result.identical ? 'identical to' : 'differs from'} the source, ` +
-        `peak RSS ${[result.backupPeakRssBytes, result.restorePeakRssBytes, ...(result.secondBackupPeakRssBytes === undefined ? [] : [result.secondBackupPeakRssBytes])].map((bytes) => (bytes / MiB).toFixed(0)).join(' / ')} MiB`,
+        `peak RSS ${[result.backupPeakRssBytes, result.restorePeakRssBytes, ...(result.secondBackupPeakRssBytes === undefined ? [] : [result.secondBackupPeakRssBytes])].map((bytes) => (bytes / MiB).toFixed(0)).join(' / ')} MiB` +
+        (result.encrypted === undefined ? '' : `; encrypted: backup ${result.encrypted.backupSeconds.toFixed(1)} s, restore ${result.encrypted.restoreSeconds.toFixed(1)} s (CPU ${result.encrypted.restoreCpuSeconds.toFixed(1)} s), ` +
+          `peak RSS ${(result.encrypted.backupPeakRssBytes / MiB).toFixed(0)} / ${(result.encrypted.restorePeakRssBytes / MiB).toFixed(0)} MiB, ${result.encrypted.identical ? 'identical to' : 'differs from'} the source`),
     );
   } catch (error) {
     if (!(error instanceof StepFailure)) throw error;
@@ -984,5 +1065,5 @@ else {
   console.log(`\nLifeboat repository figures (issues 4 and 15): Clonezilla's pipeline (partclone.<fs> | zstd -T0 -3) vs lifeboat backup/restore (${PROGRAM === 'sea' ? 'the single executable' : 'the checkout under Node'})`);
   for (const report of reports) printReport(report);
 }
-const failed = reports.some((report) => [report.peer, report.lifeboat].some((side) => side && (side.failures.length > 0 || side.checks.some((check) => check !== 'clean'))));
+const failed = reports.some((report) => [report.peer, report.lifeboat].some((side) => side && (side.failures.length > 0 || side.checks.some((check) => check !== 'clean') || side.encrypted?.identical.includes(false))));
 process.exitCode = failed ? 1 : 0;
