@@ -16,7 +16,7 @@ build_packages=(
   e2fsprogs fatresize exfatprogs ntfs-3g util-linux mount fdisk gdisk attr smartmontools gddrescue
   testdisk bzip2 lz4 exfat-fuse
 )
-test_packages=(qemu-system-x86 ovmf tmux time util-linux fdisk gdisk exfatprogs dosfstools fatresize e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr acl xz-utils zstd python3)
+test_packages=(qemu-system-x86 ovmf grub2-common tmux time util-linux fdisk gdisk exfatprogs dosfstools fatresize e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr acl xz-utils zstd python3)
 
 bench_packages=(restic)
 screenshot_packages=(ansilove)

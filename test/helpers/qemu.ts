@@ -10,8 +10,8 @@ import path from 'node:path';
 /** Firmware to boot with. */
 export type Firmware = 'seabios' | 'ovmf' | 'ovmf-secure-boot';
 
-/** How the medium is attached: a CD, a USB stick, or QEMU's direct kernel boot (-kernel/-initrd). */
-export type MediumKind = 'cdrom' | 'usb' | 'kernel';
+/** How the medium is attached: a CD, a USB stick, a system disk (virtio), or QEMU's direct kernel boot (-kernel/-initrd). */
+export type MediumKind = 'cdrom' | 'usb' | 'disk' | 'kernel';
 
 /** A disk attached besides the medium. */
 export interface ExtraDisk {
@@ -80,6 +80,9 @@ export function qemuArguments(options: BootOptions, varsFile: string | undefined
   } else if (options.medium.kind === 'usb') {
     args.push('-drive', `if=none,id=medium,format=raw,file=${options.medium.file}`);
     args.push('-device', 'usb-storage,bus=xhci.0,drive=medium,removable=on,bootindex=0');
+  } else if (options.medium.kind === 'disk') {
+    args.push('-drive', `if=none,id=medium,format=raw,file=${options.medium.file}`);
+    args.push('-device', 'virtio-blk-pci,drive=medium,bootindex=0');
   } else {
     args.push('-kernel', options.medium.file, '-initrd', options.medium.initrd ?? '', '-append', options.medium.append ?? '');
   }
