@@ -158,6 +158,10 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
       isImage: later(async () => (await import('./io/clonezilla-volume.ts')).isClonezillaDirectory),
       open: later(async () => (await import('./io/clonezilla-restore-io.ts')).openClonezillaForRestore),
     },
+    clone: {
+      refuseTargetIsSource: later(async () => (await import('./io/clone-targets.ts')).refuseTargetIsSource),
+      partitionStartLba: later(async () => (await import('./io/clone-targets.ts')).partitionStartLba),
+    },
     listDisks,
     describeTarget: later(async () => (await import('./io/disk-targets.ts')).describeTarget),
     inspectTarget: async (target, sectorSize) => {
@@ -226,6 +230,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: CommandLoader]> = [
   ['backup', async (context, outcome) => (await import('./ui/cli/backup-command.ts')).backupCommand(context, outcome)],
   ['snapshots', async (context) => (await import('./ui/cli/snapshots-command.ts')).snapshotsCommand(context)],
   ['restore', async (context) => (await import('./ui/cli/restore-command.ts')).restoreCommand(context)],
+  ['clone', async (context) => (await import('./ui/cli/clone-command.ts')).cloneCommand(context)],
   ['import', async (context) => (await import('./ui/cli/import-command.ts')).importCommand(context)],
   ['ls', async (context) => (await import('./ui/cli/ls-command.ts')).lsCommand(context)],
   ['get', async (context) => (await import('./ui/cli/get-command.ts')).getCommand(context)],

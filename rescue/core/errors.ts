@@ -258,6 +258,12 @@ export const ERROR_CATALOGUE = {
     cause: 'The disk named as target is the stick or disc Lifeboat was started from.',
     fix: 'Choose another disk; `lifeboat disks` marks the medium.',
   },
+  LB_DEVICE_TARGET_IS_SOURCE: {
+    group: 'device',
+    message: 'The target is the source itself.',
+    cause: 'The same disk, partition or image file was named twice, or a loop device over the source\'s image file (or a partition of the source disk) was named as the target.',
+    fix: 'Name another disk as the target (see `lifeboat disks`); the source is never written.',
+  },
   LB_DEVICE_TARGET_TOO_SMALL: {
     group: 'device',
     message: 'The target is too small for what would be written to it.',

@@ -4,12 +4,18 @@
 import type { ClonezillaLayout, ClonezillaRestorePlan } from './clonezilla/clonezilla-restore-plan.ts';
 import { decompressorFor, growProgramsFor, PROGRAMS, type ExternalProgram } from './external-programs.ts';
 import type { RestorePlan } from './repository/restore-plan.ts';
+import type { ClonePlan } from './clone/clone-plan.ts';
 
 /** A snapshot restore: the grow tools of each filesystem it grows (losetup, e2fsck, resize2fs...). */
 export function programsForRestorePlan(plan: RestorePlan): ExternalProgram[] {
+  return growStepPrograms(plan.steps);
+}
+
+/** The grow tools of each grow-filesystem step, once each. */
+function growStepPrograms(steps: ReadonlyArray<{ readonly kind: string; readonly filesystem?: unknown }>): ExternalProgram[] {
   const programs = new Set<ExternalProgram>();
-  for (const step of plan.steps) {
-    if (step.kind === 'grow-filesystem') for (const program of growProgramsFor(step.filesystem) ?? []) programs.add(program);
+  for (const step of steps) {
+    if (step.kind === 'grow-filesystem' && typeof step.filesystem === 'string') for (const program of growProgramsFor(step.filesystem) ?? []) programs.add(program);
   }
   return [...programs];
 }
@@ -24,4 +30,9 @@ export function programsForClonezillaPlan(plan: ClonezillaRestorePlan, layout: C
     if (decompressor) programs.add(decompressor);
   }
   return [...programs];
+}
+
+/** A clone: the grow tools of each filesystem it grows. */
+export function programsForClonePlan(plan: ClonePlan): ExternalProgram[] {
+  return growStepPrograms(plan.steps);
 }

@@ -5,7 +5,7 @@
 import { LifeboatError } from './errors.ts';
 
 /** A step of a long operation. */
-export type ProgressPhase = 'backup' | 'verify' | 'restore' | 'check' | 'prune';
+export type ProgressPhase = 'backup' | 'verify' | 'restore' | 'check' | 'prune' | 'clone';
 
 /** Bytes done of the total in the current phase, with what is being worked on. */
 export interface ProgressEvent {

@@ -72,7 +72,7 @@ async function collectExtents(map: UsedBlockMap): Promise<ByteExtent[]> {
  * NTFS keeps in the sector after the volume (ntfsfix and chkdsk check it). Capped at 1 MiB. */
 const NTFS_TAIL_MAX_BYTES = 1024 * 1024;
 
-function ntfsTail(source: ByteSource, probe: FilesystemProbe): ByteExtent[] {
+export function ntfsTail(source: ByteSource, probe: FilesystemProbe): ByteExtent[] {
   const end = probe.sizeBytes ?? source.size;
   const length = Math.min(source.size - end, NTFS_TAIL_MAX_BYTES);
   return length > 0 ? [{ offset: end, length }] : [];

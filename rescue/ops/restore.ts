@@ -26,7 +26,7 @@ const CHUNKS_IN_FLIGHT = 6;
 const SYNC_STEP_BYTES = 64 * 1024 * 1024;
 
 /** Syncs the target in the background every SYNC_STEP_BYTES (one sync at a time); `finish` syncs the rest and reports any failure. */
-class SyncAsWritten {
+export class SyncAsWritten {
   private written = 0;
   private running: Promise<void> | undefined;
   private failure: { error: unknown } | undefined;

@@ -46,6 +46,17 @@ export const COMMAND_EXAMPLES = {
     ['$0 restore -r /media/usb/repo latest /dev/sdc --grow --yes', 'Onto a larger disk, growing the last partition and its filesystem'],
     ['$0 restore /media/usb/partimag/2024-05-img /dev/sdb', 'A Clonezilla image directory (no -r)'],
   ],
+  clone: [
+    ['$0 clone disk /dev/sda /dev/sdb --dry-run', 'Show the plan (new layout, steps) and what /dev/sdb would lose; write nothing'],
+    ['$0 clone partition /dev/sda2 /dev/sdb2', 'One partition onto another at least as large'],
+  ],
+  'clone disk': [
+    ['$0 clone disk /dev/sda /dev/sdb', 'The whole disk onto a larger one: the largest data partition grows (asks for yes first)'],
+    ['$0 clone disk /dev/sda /dev/sdb --fit proportional --yes --then poweroff', 'The data partitions share the extra space; power off when done'],
+  ],
+  'clone partition': [
+    ['$0 clone partition /dev/sda2 /dev/sdb2 --yes', 'Partition 2 onto partition 2 of another disk; its filesystem grows to fill it'],
+  ],
   import: [
     ['$0 import clonezilla /media/usb/partimag/2024-05-img -r /media/usb/repo', 'A Clonezilla image directory into a snapshot'],
   ],

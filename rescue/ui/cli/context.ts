@@ -85,6 +85,14 @@ export interface LogServices {
   runLogged<T>(argv: readonly string[], run: () => Promise<T>): Promise<T>;
 }
 
+/** What `clone` needs of its endpoints beyond a restore's (wired in main.ts). */
+export interface CloneServices {
+  /** Refuses (LB_DEVICE_TARGET_IS_SOURCE) a target that is the source, or holds it, or lies in it. */
+  refuseTargetIsSource(source: string, target: string): Promise<void>;
+  /** Where a partition device starts on its disk, in logical sectors; undefined for anything else. */
+  partitionStartLba(device: string, sectorSize: number): Promise<number | undefined>;
+}
+
 /** The capabilities main.ts wires in; commands never import io themselves. */
 export interface CliContext {
   readonly listDisks: (options: { includeVirtual: boolean }) => Promise<DiskSummary[]>;
@@ -102,6 +110,8 @@ export interface CliContext {
   readonly clonezilla: ClonezillaServices;
   /** Run logs: list and export. */
   readonly logs: LogServices;
+  /** `clone disk` and `clone partition`. */
+  readonly clone: CloneServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
   /**

@@ -1,0 +1,170 @@
+// Runs a clone plan (core/clone/clone-plan.ts): straight from the source device to the target, with
+// no repository between. The source is only read. Each partition's used blocks (its filesystem's
+// own map; every sector for unknown filesystems or --sector-by-sector) are read in pieces with
+// several pieces in flight, so reading and writing overlap; the target is synced as it goes. The
+// target's old tables are wiped first and the new table is written last, so a clone stopped
+// midway leaves a target with no valid partition table.
+
+import { allocateReadBuffer, readInto, sliceSource, type ByteSource } from '../core/byte-source.ts';
+import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
+import { wholeDeviceMap, type UsedExtent } from '../core/block-maps/used-block-map.ts';
+import type { CloneStep, CloneVolume, ClonePlan } from '../core/clone/clone-plan.ts';
+import { ntfsBackupBootSector } from '../core/clonezilla/ntfs-backup-boot-sector.ts';
+import { toLifeboatError } from '../core/errors.ts';
+import { bootSectorPlaces, hasHiddenSectors, readHiddenSectors, withHiddenSectors } from '../core/filesystems/hidden-sectors.ts';
+import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import { gptLayoutOf, mbrLayoutOf } from '../core/layout/layout-tables.ts';
+import { encodeGpt } from '../core/partition-table/gpt.ts';
+import { encodeMbr, hasBootSignature, layoutMbr, parseBootSector } from '../core/partition-table/mbr.ts';
+import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
+import { forEachLimited } from '../core/run-limited.ts';
+import { ntfsTail } from './backup.ts';
+import { SyncAsWritten, type RestoreTarget } from './restore.ts';
+
+/** Bytes read and written at once. */
+const COPY_PIECE_BYTES = 4 * 1024 * 1024;
+/** Pieces in flight: while some are read, others are written. */
+const PIECES_IN_FLIGHT = 4;
+
+/** Grows a filesystem on the target (io runs the filesystem's own tool). */
+export type GrowClonedFilesystem = (step: Extract<CloneStep, { kind: 'grow-filesystem' }>) => Promise<void>;
+
+/** What a clone runs with. */
+export interface CloneOptions {
+  readonly plan: ClonePlan;
+  /** The source, opened read-only. */
+  readonly source: ByteSource;
+  readonly target: RestoreTarget;
+  readonly reporter: ProgressReporter;
+  readonly growFilesystem: GrowClonedFilesystem;
+  /** Stops between pieces (LB_INPUT_STOPPED); the target then holds no valid table. */
+  readonly signal?: AbortSignal;
+}
+
+/** A piece of a copy: `length` bytes from `from` on the source to `to` on the target. */
+interface Piece {
+  readonly from: number;
+  readonly to: number;
+  readonly length: number;
+  readonly label: string;
+}
+
+/** The byte ranges of a volume to copy, from the start of the volume. */
+async function volumeExtents(source: ByteSource, volume: CloneVolume, reporter: ProgressReporter): Promise<UsedExtent[]> {
+  const slice = sliceSource(source, volume.sourceOffset, volume.sourceBytes);
+  const extents: UsedExtent[] = [];
+  try {
+    const probe = await probeFilesystem(slice);
+    const map = volume.sectorBySector || !probe ? wholeDeviceMap(slice, probe?.type ?? 'unrecognised') : await readUsedBlockMap(slice, probe);
+    if (map.notice && !volume.sectorBySector && probe) reporter.notice(`${volume.label}: ${map.notice.replace('backed up', 'copied')}`);
+    for await (const extent of map.extents()) extents.push(extent);
+    if (probe?.type === 'ntfs' && map.notice === undefined) extents.push(...ntfsTail(slice, probe));
+  } catch (error) {
+    const coded = toLifeboatError(error);
+    reporter.notice(`${volume.label}: ${coded.code} (${coded.message}); copied sector by sector instead.`);
+    extents.splice(0, extents.length, { offset: 0, length: volume.sourceBytes });
+  }
+  return extents;
+}
+
+function* piecesOf(extents: readonly UsedExtent[], volume: { sourceOffset: number; targetOffset: number; label: string }): Iterable<Piece> {
+  for (const extent of extents) {
+    for (let at = 0; at < extent.length; at += COPY_PIECE_BYTES) {
+      const length = Math.min(COPY_PIECE_BYTES, extent.length - at);
+      yield { from: volume.sourceOffset + extent.offset + at, to: volume.targetOffset + extent.offset + at, length, label: volume.label };
+    }
+  }
+}
+
+/** Sets the hidden-sectors field of a copied NTFS or FAT volume's boot sectors to its new start. */
+async function fixHiddenSectors(target: RestoreTarget, volume: CloneVolume): Promise<void> {
+  if (!hasHiddenSectors(volume.filesystem)) return;
+  const boot = await target.read(volume.targetOffset, 512);
+  for (const place of bootSectorPlaces(volume.filesystem, boot, volume.targetBytes)) {
+    if (place + 512 > volume.targetBytes) continue;
+    const sector = place === 0 ? boot : await target.read(volume.targetOffset + place, 512);
+    if (!hasBootSignature(sector) || readHiddenSectors(sector) === volume.targetStartLba) continue;
+    const patched = withHiddenSectors(sector, volume.targetStartLba);
+    if (patched) await target.write(volume.targetOffset + place, patched);
+  }
+}
+
+/**
+ * ntfsresize grows the volume but leaves the sector after it (now the partition's last) as it was:
+ * the boot sector's copy goes there, as Windows and mkntfs keep it.
+ */
+async function placeNtfsBackupBootSector(target: RestoreTarget, offset: number, partitionBytes: number): Promise<void> {
+  const boot = await target.read(offset, 512);
+  const backup = ntfsBackupBootSector(boot, { imageBytes: 0, partitionBytes });
+  if (backup) await target.write(offset + backup.offset, backup.bytes);
+  await target.sync();
+}
+
+/** Writes the new table: EBRs or the backup GPT first, sector 0 last. */
+async function writeTable(source: ByteSource, target: RestoreTarget, step: Extract<CloneStep, { kind: 'table' }>): Promise<void> {
+  const { layout } = step;
+  const head = await source.read(0, layout.sectorSize);
+  const boot = parseBootSector(head.subarray(0, 512));
+  const sectors = layout.table === 'gpt'
+    ? encodeGpt(gptLayoutOf(layout, { diskGuid: step.diskId, ...(step.gptEntryCount === undefined ? {} : { entryCount: step.gptEntryCount }) }), {
+      bootCode: boot.bootCode, diskSignature: boot.diskSignature,
+      protectiveStyle: head[446 + 5] === 0xff && head[446 + 6] === 0xff && head[446 + 7] === 0xff ? 'sfdisk' : 'gptfdisk',
+    })
+    : encodeMbr(layoutMbr(mbrLayoutOf(layout, { diskSignature: boot.diskSignature, bootCode: boot.bootCode })));
+  const ordered = [...sectors.filter((sector) => sector.lba !== 0), ...sectors.filter((sector) => sector.lba === 0)];
+  for (const { lba, bytes } of ordered) {
+    const out = new Uint8Array(Math.ceil(bytes.length / layout.sectorSize) * layout.sectorSize);
+    out.set(bytes);
+    // Sector 0 of a 4Kn disk: the boot code and table fill its first 512 bytes, the rest as on the source.
+    if (lba === 0 && out.length > 512) out.set(head.subarray(512), 512);
+    await target.write(lba * layout.sectorSize, out);
+  }
+}
+
+/** Runs the plan; returns the bytes copied. */
+export async function runClone(options: CloneOptions): Promise<{ bytesCopied: number }> {
+  const { plan, source, target, reporter, signal } = options;
+  const copies = new Map<CloneStep, Piece[]>();
+  for (const step of plan.steps) {
+    if (step.kind === 'volume') copies.set(step, [...piecesOf(await volumeExtents(source, step.volume, reporter), { ...step.volume, label: step.label })]);
+    if (step.kind === 'boot-gap') copies.set(step, [...piecesOf([{ offset: 0, length: step.length }], { sourceOffset: step.sourceOffset, targetOffset: step.targetOffset, label: step.label })]);
+  }
+  const total = [...copies.values()].flat().reduce((sum, piece) => sum + piece.length, 0);
+  const syncing = new SyncAsWritten(target);
+  const free: Uint8Array[] = [];
+  let done = 0;
+  reporter.progress({ phase: 'clone', bytesDone: 0, bytesTotal: total });
+  const copy = async (piece: Piece) => {
+    throwIfStopped(signal, 'the clone');
+    const buffer = free.pop() ?? (await allocateReadBuffer(source, COPY_PIECE_BYTES));
+    try {
+      const bytes = buffer.subarray(0, piece.length);
+      await readInto(source, bytes, piece.from);
+      await target.write(piece.to, bytes);
+    } finally {
+      free.push(buffer);
+    }
+    syncing.wrote(piece.length);
+    done += piece.length;
+    reporter.progress({ phase: 'clone', bytesDone: done, bytesTotal: total, item: piece.label });
+  };
+  for (const step of plan.steps) {
+    throwIfStopped(signal, 'the clone');
+    if (step.kind === 'wipe') {
+      for (const run of step.runs) await target.write(run.offset, new Uint8Array(run.length));
+      await target.sync();
+    } else if (step.kind === 'volume' || step.kind === 'boot-gap') {
+      await forEachLimited(copies.get(step) ?? [], PIECES_IN_FLIGHT, copy);
+      if (step.kind === 'volume') await fixHiddenSectors(target, step.volume);
+    } else if (step.kind === 'grow-filesystem') {
+      await syncing.finish();
+      await options.growFilesystem(step);
+      if (step.filesystem === 'ntfs') await placeNtfsBackupBootSector(target, step.offset, step.sizeBytes);
+    } else if (step.kind === 'table') {
+      await syncing.finish();
+      await writeTable(source, target, step);
+    }
+  }
+  await syncing.finish();
+  return { bytesCopied: done };
+}

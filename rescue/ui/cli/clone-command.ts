@@ -1,0 +1,163 @@
+// `lifeboat clone disk|partition SOURCE TARGET`: plans the copy (the new layout, each step), shows
+// it with what the target will lose, asks, then copies straight from device to device.
+
+import type { Argv, CommandModule } from 'yargs';
+import type { ByteSource } from '../../core/byte-source.ts';
+import { sliceSource } from '../../core/byte-source.ts';
+import { planDiskClone, planPartitionClone, type ClonePlan } from '../../core/clone/clone-plan.ts';
+import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
+import { formatBytes } from '../../core/disk-facts.ts';
+import { LifeboatError } from '../../core/errors.ts';
+import { probeFilesystem } from '../../core/filesystems/probe-filesystem.ts';
+import { sourceLayoutOf, type PartitionFacts } from '../../core/layout/layout-tables.ts';
+import { FIT_MODES, type FitMode, type SizeRequest } from '../../core/layout/layout-types.ts';
+import { planLayout } from '../../core/layout/plan-layout.ts';
+import { readPartitionTable } from '../../core/partition-table/partition-table.ts';
+import { programsForClonePlan } from '../../core/plan-programs.ts';
+import { runClone } from '../../ops/clone.ts';
+import type { OpenedRestoreTarget } from '../../ops/restore.ts';
+import { parseSize } from './backup-files-command.ts';
+import { withExamples } from './command-examples.ts';
+import type { CliContext } from './context.ts';
+import { createCliReporter, type CliReporter } from './progress-output.ts';
+import { describeTargetLoss } from './target-loss.ts';
+
+interface CloneArgs {
+  source: string;
+  target: string;
+  fit: FitMode;
+  size: string[];
+  'sector-by-sector': boolean;
+  'new-ids': boolean;
+  'dry-run': boolean;
+  yes: boolean;
+  json: boolean;
+  then: 'poweroff' | 'reboot' | undefined;
+}
+
+function cloneOptions(yargs: Argv, kind: 'disk' | 'partition'): Argv<CloneArgs> {
+  const common = yargs
+    .positional('source', { type: 'string', demandOption: true, describe: kind === 'disk' ? 'Disk or disk image (only read)' : 'Partition, DISK:N or filesystem image (only read)' })
+    .positional('target', { type: 'string', demandOption: true, describe: kind === 'disk' ? 'Disk or image file (a missing file is created)' : 'Partition, DISK:N or image file' })
+    .option('sector-by-sector', { type: 'boolean', default: false, describe: 'Copy every sector, used or not' })
+    .option('new-ids', { type: 'boolean', default: false, describe: 'New disk, partition and filesystem ids (not available yet)' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output (the plan, then JSON lines)' })
+    .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the clone succeeded' });
+  if (kind === 'partition') return common as unknown as Argv<CloneArgs>;
+  return common
+    .option('fit', { choices: FIT_MODES, default: 'largest' as FitMode, describe: 'How partitions share a target of another size: largest (the largest data partition takes the difference), proportional, keep' })
+    .option('size', { type: 'string', array: true, default: [], describe: 'N=SIZE: partition N gets SIZE (e.g. 2=40G; repeatable)' }) as unknown as Argv<CloneArgs>;
+}
+
+/** --size N=SIZE, checked. */
+function parseSizes(values: readonly string[]): SizeRequest[] {
+  return values.map((value) => {
+    const match = /^(\d{1,3})=(.+)$/.exec(value);
+    if (!match?.[1] || !match[2]) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${value}: write N=SIZE, e.g. 2=40G.` });
+    let bytes: number;
+    try {
+      bytes = parseSize(match[2]);
+    } catch {
+      throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${value}: "${match[2]}" is not a size (e.g. 500M, 40G).` });
+    }
+    return { partition: Number(match[1]), bytes };
+  });
+}
+
+/** Each partition's filesystem and use, probed on the source (read-only). */
+async function probePartitions(source: ByteSource, table: Awaited<ReturnType<typeof readPartitionTable>>): Promise<Map<number, PartitionFacts>> {
+  const facts = new Map<number, PartitionFacts>();
+  for (const partition of table.partitions) {
+    if (partition.kind === 'extended') continue;
+    const probe = await probeFilesystem(sliceSource(source, partition.startLba * table.sectorSize, partition.sectors * table.sectorSize)).catch(() => undefined);
+    facts.set(partition.number, { filesystem: probe?.type, usedBytes: probe?.usedBytes });
+  }
+  return facts;
+}
+
+/** Prints the plan and what the target loses; asks unless --yes (or a new image file). Returns false for a dry run. */
+async function showAndConfirm(context: CliContext, args: CloneArgs, plan: ClonePlan, target: OpenedRestoreTarget, reporter: CliReporter): Promise<boolean> {
+  const loss = await describeTargetLoss(target, { kind: plan.kind });
+  if (args.json) reporter.event('plan', { plan, lost: loss.lost });
+  else context.stdout.write(`${[...describeClonePlan(plan), ...loss.lines].join('\n')}\n`);
+  await context.repositories.checkPrograms(programsForClonePlan(plan));
+  if (args['dry-run']) {
+    if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
+    return false;
+  }
+  if (args.yes || target.facts.fresh) return true;
+  const answer = await context.repositories.ask(`Everything on ${target.facts.description} will be overwritten. Type yes to continue: `, { secret: false });
+  if (answer === undefined) throw new LifeboatError('LB_INPUT_CONFIRMATION_REQUIRED', { detail: `Cloning onto ${target.facts.description}.` });
+  if (answer.trim().toLowerCase() !== 'yes') throw new LifeboatError('LB_INPUT_CANCELLED');
+  return true;
+}
+
+/** A stopped clone, saying what it leaves (anything else passes unchanged). */
+function stoppedClone(error: unknown, target: OpenedRestoreTarget, done: { bytes: number }): unknown {
+  if (!(error instanceof LifeboatError) || error.code !== 'LB_INPUT_STOPPED') return error;
+  return new LifeboatError('LB_INPUT_STOPPED', { ...error.details, detail: `Stopped after copying ${formatBytes(done.bytes)}: ${target.facts.description} holds part of the copy and no partition table. Clone again before using it.`, target: target.facts.path }, { cause: error });
+}
+
+async function runCloneCommand(context: CliContext, kind: 'disk' | 'partition', args: CloneArgs): Promise<void> {
+  if (args['new-ids']) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--new-ids is not available yet: the copy keeps the source\'s ids (it replaces the source); do not start both in one machine.' });
+  const services = context.repositories;
+  const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
+  await context.clone.refuseTargetIsSource(args.source, args.target);
+  const { source, facts } = await services.openSource(args.source, kind);
+  try {
+    const sectorSize = facts.logicalSectorSize;
+    const table = kind === 'disk' ? await readPartitionTable(source, sectorSize) : undefined;
+    if (table?.kind === 'none') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${args.source} has no partition table; clone its filesystem with \`clone partition\`.`, path: args.source });
+    const target = await services.openTarget(args.target, { createBytes: source.size, sectorSize, dryRun: args['dry-run'] });
+    const done = { bytes: 0 };
+    try {
+      const description = target.facts.description;
+      let plan: ClonePlan;
+      if (table) {
+        const partitions = await probePartitions(source, table);
+        const layout = planLayout(sourceLayoutOf(table, partitions), { target: { sizeBytes: target.size, sectorSize: target.facts.logicalSectorSize, description }, fit: args.fit, sizes: parseSizes(args.size) });
+        plan = planDiskClone({ source: { path: args.source, sizeBytes: source.size, table }, filesystems: new Map([...partitions].map(([number, entry]) => [number, entry.filesystem])), target: { description, sizeBytes: target.size }, layout, sectorBySector: args['sector-by-sector'] });
+      } else {
+        const probe = await probeFilesystem(source).catch(() => undefined);
+        const startLba = target.backing.offset > 0 ? target.backing.offset / sectorSize : await context.clone.partitionStartLba(target.backing.path, sectorSize);
+        plan = planPartitionClone({ source: { path: args.source, sizeBytes: source.size, filesystem: probe?.type }, target: { description, sizeBytes: target.size, startLba: startLba ?? 0 }, sectorBySector: args['sector-by-sector'] });
+      }
+      if (!(await showAndConfirm(context, args, plan, target, reporter))) return;
+      await context.stoppable((signal) => runClone({
+        plan, source, target, signal,
+        reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
+        growFilesystem: async (step) => {
+          const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
+          if (notice) reporter.notice(notice);
+        },
+      })).catch((error: unknown) => {
+        throw stoppedClone(error, target, done);
+      });
+      reporter.finish();
+      if (args.json) reporter.event('done', { source: args.source, target: args.target, bytesCopied: done.bytes });
+      else context.stdout.write(`Cloned ${args.source} onto ${description}: ${formatBytes(done.bytes)} copied.\n`);
+    } finally {
+      reporter.finish();
+      for (const notice of await target.close()) reporter.notice(notice);
+    }
+  } finally {
+    await source.close();
+  }
+  if (args.then && !args['dry-run']) await services.powerAction(args.then);
+}
+
+/** The clone command and its disk and partition subcommands. */
+export function cloneCommand(context: CliContext): CommandModule {
+  return {
+    command: 'clone <kind>',
+    describe: 'Copy a disk or a partition straight onto another (same size or larger), without a repository',
+    builder: (yargs) =>
+      withExamples(yargs, 'clone')
+        .command({ command: 'disk <source> <target>', describe: 'Clone a whole disk: boot code, boot gap, every partition (used blocks), the table last', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone disk'), 'disk'), handler: (args) => runCloneCommand(context, 'disk', args as unknown as CloneArgs) })
+        .command({ command: 'partition <source> <target>', describe: 'Clone one partition onto an existing partition at least as large (its filesystem grows to fill it)', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone partition'), 'partition'), handler: (args) => runCloneCommand(context, 'partition', args as unknown as CloneArgs) })
+        .demandCommand(1, 'Name what to clone: disk or partition.'),
+    handler: () => undefined,
+  };
+}
