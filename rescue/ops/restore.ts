@@ -5,7 +5,8 @@
 
 import { LifeboatError } from '../core/errors.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
-import { EMPTY_ENTRY, encodeBootSector, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
+import { EMPTY_ENTRY, encodeBootSector, encodeMbr, layoutMbr, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
+import { mbrLayoutOf } from '../core/layout/layout-tables.ts';
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks, type ChunkSpan } from '../core/repository/chunk-plan.ts';
@@ -262,6 +263,17 @@ function clipExtents(extents: readonly ByteExtent[], only: readonly ByteExtent[]
   return clipped;
 }
 
+/** Writes the MBR and EBR chain of a planned layout, keeping the boot code and disk signature the target has now (the snapshot's, from its head). */
+async function writeMbrLayout(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-layout' }>): Promise<void> {
+  const boot = parseBootSector(await target.read(0, 512));
+  for (const { lba, bytes } of encodeMbr(layoutMbr(mbrLayoutOf(step.layout, { diskSignature: boot.diskSignature, bootCode: boot.bootCode })))) {
+    const sectorSize = step.layout.sectorSize;
+    const out = new Uint8Array(Math.ceil(bytes.length / sectorSize) * sectorSize);
+    out.set(bytes);
+    await target.write(lba * sectorSize, out);
+  }
+}
+
 async function mergeMbrEntries(target: RestoreTarget, step: Extract<RestoreStep, { kind: 'mbr-merge' }>): Promise<void> {
   const boot = parseBootSector(await target.read(0, 512));
   const slots: Array<(typeof boot.slots)[number]> = [...boot.slots];
@@ -318,6 +330,7 @@ export async function restore(options: {
     else if (step.kind === 'mbr-entry') await writeMbrEntry(target, step);
     else if (step.kind === 'mbr-table') await writeMbrTable(target, step);
     else if (step.kind === 'mbr-merge') await mergeMbrEntries(target, step);
+    else if (step.kind === 'mbr-layout') await writeMbrLayout(target, step);
     else if (step.kind === 'grow-filesystem') {
       await context.syncing.finish();
       await options.growFilesystem(step);

@@ -31,6 +31,11 @@ export function isSwap(partition: SourcePartition): boolean {
   return partition.role === 'linux-swap' || partition.filesystem === 'swap';
 }
 
+/** True for a partition Lifeboat could make smaller given its minimum: swap, and ext, NTFS, FAT and exFAT. */
+export function mayShrink(partition: SourcePartition): boolean {
+  return partition.kind !== 'extended' && !keepsItsSize(partition) && (isSwap(partition) || SHRINKABLE.has(partition.filesystem ?? ''));
+}
+
 /** True for a partition that shares the target's extra or missing space (not fixed, not swap, not the extended container). */
 export function isDataPartition(partition: SourcePartition): boolean {
   return partition.kind !== 'extended' && !keepsItsSize(partition) && !isSwap(partition);

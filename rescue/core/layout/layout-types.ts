@@ -63,6 +63,8 @@ export interface LayoutRequest {
   readonly target: LayoutTarget;
   readonly fit: FitMode;
   readonly sizes?: readonly SizeRequest[];
+  /** Set when the caller cannot shrink a filesystem (yet): why. Every partition's minimum is then its size. */
+  readonly cannotShrink?: string;
 }
 
 /** What happens to a partition's size. */
@@ -98,4 +100,12 @@ export interface LayoutPlan {
   /** The smallest disk this source fits on with this fit and these sizes. */
   readonly minimumBytes: number;
   readonly notes: readonly string[];
+}
+
+/** `--size N=SIZE` as typed: partition N, SIZE in bytes or with a binary unit (500M, 2G, 1.5T). */
+export function parseSizeRequest(text: string): SizeRequest | undefined {
+  const match = /^\s*(\d+)\s*=\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const power = ' kmgt'.indexOf((match[3] || ' ').toLowerCase());
+  return { partition: Number(match[1]), bytes: Math.floor(Number(match[2]) * 1024 ** power) };
 }

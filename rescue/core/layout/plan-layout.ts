@@ -13,7 +13,7 @@
 
 import { LifeboatError } from '../errors.ts';
 import { formatBytes, formatBytesExact } from '../human-units.ts';
-import { isDataPartition, isSwap, partitionFloor } from './layout-rules.ts';
+import { isDataPartition, isSwap, mayShrink, partitionFloor } from './layout-rules.ts';
 import type { LayoutPlan, LayoutRequest, PlannedPartition, SourceLayout, SourcePartition } from './layout-types.ts';
 import { diskOrder, placePartitions, tailSectors, targetGeometry, type Place, type TargetGeometry } from './place-partitions.ts';
 
@@ -39,7 +39,10 @@ export function planLayout(source: SourceLayout, request: LayoutRequest): Layout
     throw new LifeboatError('LB_DEVICE_SECTOR_SIZE_MISMATCH', { detail: `The source has ${source.sectorSize}-byte sectors, ${target.description} has ${target.sectorSize}-byte sectors.`, source: source.sectorSize, target: target.sectorSize });
   }
   const geometry = targetGeometry(source, Math.floor(target.sizeBytes / source.sectorSize));
-  const floors = new Map(source.partitions.map((partition) => [partition.number, partitionFloor(partition, source.sectorSize)]));
+  const floors = new Map(source.partitions.map((partition) => {
+    const floor = partitionFloor(partition, source.sectorSize);
+    return [partition.number, request.cannotShrink === undefined || !mayShrink(partition) ? floor : { sectors: partition.sectors, rule: request.cannotShrink }];
+  }));
   const context: Context = { source, geometry, order: diskOrder(source), floors, asked: askedSizes(source, request, floors), description: target.description };
   if (request.fit === 'keep') return planKeep(context);
   const sizes = request.fit === 'proportional' ? proportionalSizes(context) : largestSizes(context);

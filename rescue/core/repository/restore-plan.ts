@@ -7,6 +7,8 @@ import { LifeboatError } from '../errors.ts';
 import { formatBytes, formatBytesExact, formatOffset } from '../human-units.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition } from './format.ts';
 import { describeZeros, spaceOutside } from '../space-outside.ts';
+import { describeLayoutPlan } from '../layout/describe-layout-plan.ts';
+import type { LayoutPlan } from '../layout/layout-types.ts';
 
 /** What the restore needs to know of the target. */
 export interface RestoreTargetFacts {
@@ -29,6 +31,8 @@ export type RestoreStep =
   | { readonly kind: 'mbr-entry'; readonly partition: SnapshotPartition; readonly label: string }
   /** Sets the MBR slots of `partitions` (primaries of the snapshot) and leaves the target's other slots as they are. */
   | { readonly kind: 'mbr-merge'; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
+  /** Writes the MBR and the EBR chain of a layout the planner made (boot code and disk signature as the target has them then). */
+  | { readonly kind: 'mbr-layout'; readonly layout: LayoutPlan; readonly label: string }
   | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string }
   /** Zeros written where the snapshot's disk has no partition and holds nothing saved (a target that is not a new file). */
   | { readonly kind: 'zero'; readonly runs: readonly ByteExtent[]; readonly sizeBytes: number; readonly label: string };
@@ -41,6 +45,8 @@ export interface RestorePlan {
   /** Bytes the target must hold at least. */
   readonly requiredBytes: number;
   readonly notes: readonly string[];
+  /** The new layout, when the layout planner made one (restore --fit). */
+  readonly layout?: LayoutPlan;
 }
 
 /** GPT structures at the end of a disk: the entry array plus the header. */
@@ -173,5 +179,6 @@ export function describePlan(plan: RestorePlan): string[] {
     lines.push(`  - ${step.label}${where}`);
   }
   for (const note of plan.notes) lines.push(`  note: ${note}`);
+  if (plan.layout) lines.push(...describeLayoutPlan(plan.layout).map((line) => `  ${line}`));
   return lines;
 }

@@ -17,6 +17,10 @@ import { describeTargetLoss } from './target-loss.ts';
 import { repositoryFor, withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 import { withExamples } from './command-examples.ts';
+import { FIT_MODES, parseSizeRequest, type FitMode, type SizeRequest } from '../../core/layout/layout-types.ts';
+import { planDiskLayout } from '../../core/repository/restore-layout-plan.ts';
+import type { RestorePlan } from '../../core/repository/restore-plan.ts';
+import type { SnapshotManifest } from '../../core/repository/format.ts';
 
 interface RestoreArgs extends Omit<RepositoryArgs, 'repo'>, Omit<SnapshotChoiceArgs, 'tag'> {
   /** Absent when the snapshot argument is a Clonezilla image directory. */
@@ -25,6 +29,8 @@ interface RestoreArgs extends Omit<RepositoryArgs, 'repo'>, Omit<SnapshotChoiceA
   target: string;
   tag: string | undefined;
   grow: boolean;
+  fit: FitMode | undefined;
+  size: string[] | undefined;
   'dry-run': boolean;
   yes: boolean;
   then: 'poweroff' | 'reboot' | undefined;
@@ -35,6 +41,18 @@ function stoppedRestore(error: unknown, target: RestoreTargetFacts, written: { b
   if (!(error instanceof LifeboatError) || error.code !== 'LB_INPUT_STOPPED') return error;
   const left = target.fresh ? `the new image file ${target.path} stays, incomplete` : `${target.description} holds part of the snapshot (its table may already be the snapshot's, its filesystems are incomplete)`;
   return new LifeboatError('LB_INPUT_STOPPED', { ...error.details, detail: `Stopped after writing ${formatBytes(written.bytesDone)} of ${formatBytes(written.bytesTotal)}: ${left}. Restore again before using it.`, target: target.path, bytesWritten: written.bytesDone }, { cause: error });
+}
+
+/** A whole-disk restore laid out by the layout planner (--fit, --size). */
+function planFitted(manifest: SnapshotManifest, target: RestoreTargetFacts, args: RestoreArgs, partition: number | undefined): RestorePlan {
+  if (manifest.kind !== 'disk' || partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit and --size lay out a whole-disk restore; this restores a single partition or a system snapshot.' });
+  if (args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow and --fit both decide the sizes: give one (--fit largest grows the largest data partition).' });
+  const sizes = (args.size ?? []).map((text): SizeRequest => {
+    const request = parseSizeRequest(text);
+    if (!request) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${text}: expected N=SIZE (e.g. 3=40G).` });
+    return request;
+  });
+  return planDiskLayout(manifest, target, { fit: args.fit ?? 'largest', sizes });
 }
 
 /** The restore command. */
@@ -48,6 +66,8 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         .positional('target', { type: 'string', demandOption: true, describe: 'Block device, image file, or FILE:N (partition N of a disk image)' })
         .option('tag', { type: 'string', describe: 'With latest: the latest snapshot carrying this tag' })
         .option('grow', { type: 'boolean', default: false, describe: 'Enlarge the last partition and its filesystem to fill a larger target' })
+        .option('fit', { choices: FIT_MODES, describe: 'Lay the partitions out again for the target: largest (the largest data partition takes up the difference), proportional (data partitions share it), keep (as they are)' })
+        .option('size', { type: 'string', array: true, describe: 'With --fit: partition N gets SIZE (N=SIZE, e.g. 3=40G; repeatable)' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
         .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
         .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the restore succeeded' }) as never,
@@ -69,9 +89,11 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         try {
           const wholeSystem = manifest.kind === 'system' && spec.partition === undefined;
           if (wholeSystem && args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow applies to whole-disk restores, not to system snapshots.' });
-          const plan = wholeSystem
-            ? planSystemRestore(manifest, target.facts, await readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }))
-            : planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
+          const plan = args.fit !== undefined || args.size !== undefined
+            ? planFitted(manifest, target.facts, args, spec.partition)
+            : wholeSystem
+              ? planSystemRestore(manifest, target.facts, await readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }))
+              : planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
           const source = [manifest.source.model, manifest.source.serial].filter(Boolean).join(' ');
           const loss = await describeTargetLoss(target, { kind: plan.kind, ...(plan.kind === 'system' ? { overwritten: plan.steps.flatMap((step) => (step.kind === 'volume' ? [step] : [])) } : {}) });
           const lines = [`Snapshot ${id.slice(0, 8)}: ${manifest.kind} backup of ${manifest.source.path} (${source}), ${manifest.time}.`, ...describePlan(plan), ...loss.lines];

@@ -1,0 +1,70 @@
+// A whole-disk restore laid out again by the layout planner (core/layout/plan-layout.ts), when
+// `restore --fit largest|proportional|keep` asks for it: each volume is written at its partition's
+// new start, the boot code and boot gap up to the new first partition, zeros where the new layout
+// has no partition, then the table re-encoded for the target (GPT with its backup at the new end,
+// or MBR with a new EBR chain), then each grown filesystem enlarged. A restore does not shrink
+// filesystems yet: a target that needs it is refused with the numbers.
+
+import { LifeboatError } from '../errors.ts';
+import { formatBytes } from '../human-units.ts';
+import { sourceLayoutOf } from '../layout/layout-tables.ts';
+import type { FitMode, LayoutPlan, SizeRequest } from '../layout/layout-types.ts';
+import { planLayout } from '../layout/plan-layout.ts';
+import { describeZeros, spaceOutside } from '../space-outside.ts';
+import { growProgramsFor } from '../external-programs.ts';
+import type { SnapshotManifest, SnapshotPartition } from './format.ts';
+import { volumeLabel, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from './restore-plan.ts';
+
+/** Why a snapshot restore keeps every filesystem's size (the refusal's rule for each partition). */
+export const RESTORE_CANNOT_SHRINK = 'a restore does not shrink filesystems yet: the partition keeps its size';
+
+/** Plans a whole-disk restore whose layout the planner makes for the target. */
+export function planDiskLayout(manifest: SnapshotManifest, target: RestoreTargetFacts, options: { fit: FitMode; sizes?: readonly SizeRequest[] }): RestorePlan & { layout: LayoutPlan } {
+  const table = manifest.table;
+  if (!table || table.kind === 'none') throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit lays out a partition table; this snapshot has none.' });
+  const facts = new Map(manifest.volumes.flatMap((volume) => (volume.partition === undefined ? [] : [[volume.partition, { filesystem: volume.filesystem?.type, usedBytes: volume.content.usedBytes }] as const])));
+  const layout = planLayout(sourceLayoutOf(table, facts), {
+    target: { sizeBytes: target.sizeBytes, sectorSize: target.logicalSectorSize, description: target.description },
+    fit: options.fit, ...(options.sizes ? { sizes: options.sizes } : {}), cannotShrink: RESTORE_CANNOT_SHRINK,
+  });
+  const sectorSize = layout.sectorSize;
+  const placed = new Map(layout.partitions.map((partition) => [partition.number, partition]));
+  const steps: RestoreStep[] = manifest.volumes.map((volume, index) => {
+    const partition = volume.partition === undefined ? undefined : placed.get(volume.partition);
+    const offset = partition ? partition.startLba * sectorSize : volume.offset;
+    return { kind: 'volume', volume: index, offset, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) };
+  });
+  const firstStart = Math.min(...layout.partitions.map((partition) => partition.ebrLba ?? partition.startLba)) * sectorSize;
+  const notes: string[] = [];
+  const head = manifest.regions.findIndex((region) => region.name === 'head');
+  const headRegion = manifest.regions[head];
+  const headBytes = headRegion ? Math.min(headRegion.content.sizeBytes, firstStart) : 0;
+  if (headRegion) {
+    steps.push({ kind: 'region', region: head, offset: 0, sizeBytes: headRegion.content.sizeBytes, label: 'boot code and boot gap', only: [{ offset: 0, length: headBytes }] });
+    if (headBytes < headRegion.content.sizeBytes) notes.push(`The source's boot gap ran to ${formatBytes(headRegion.content.sizeBytes)}; the first ${formatBytes(headBytes)} of it are written, up to the new first partition.`);
+  }
+  if (table.kind === 'mbr' && manifest.regions.some((region) => region.name.startsWith('ebr'))) notes.push('The logical partitions get a new chain of EBRs at their new places (boot code inside the old EBRs is not kept).');
+  const tableRuns = table.kind === 'gpt'
+    ? [{ offset: 0, length: layout.firstUsableLba * sectorSize }, { offset: (layout.gptBackup?.entriesLba ?? 0) * sectorSize, length: (layout.diskSectors - (layout.gptBackup?.entriesLba ?? 0)) * sectorSize }]
+    : [{ offset: 0, length: sectorSize }, ...layout.partitions.filter((partition) => partition.ebrLba !== undefined).map((partition) => ({ offset: (partition.ebrLba ?? 0) * sectorSize, length: sectorSize }))];
+  if (!target.fresh) {
+    const taken = [...layout.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => ({ offset: partition.startLba * sectorSize, length: partition.sectors * sectorSize })), { offset: 0, length: headBytes }, ...tableRuns];
+    const runs = spaceOutside(Math.min(manifest.source.sizeBytes, target.sizeBytes), taken);
+    if (runs.length > 0) steps.push({ kind: 'zero', runs, sizeBytes: runs.reduce((sum, run) => sum + run.length, 0), label: describeZeros(runs) });
+  }
+  const partitions: SnapshotPartition[] = layout.partitions.map(({ number, startLba, sectors, type, kind, bootable, uuid, name, attributes }) => ({ number, startLba, sectors, type, kind, bootable, ...(uuid === undefined ? {} : { uuid }), ...(name === undefined ? {} : { name }), ...(attributes === undefined ? {} : { attributes }) }));
+  steps.push(table.kind === 'gpt'
+    ? { kind: 'gpt', diskSectors: layout.diskSectors, partitions, label: `GPT laid out for a disk of ${formatBytes(target.sizeBytes)} (backup header at the new end)` }
+    : { kind: 'mbr-layout', layout, label: `MBR laid out for a disk of ${formatBytes(target.sizeBytes)}${layout.partitions.some((partition) => partition.kind === 'logical') ? ' with a new chain of EBRs' : ''} (boot code and disk signature kept)` });
+  for (const partition of layout.partitions) {
+    const volume = manifest.volumes.find((entry) => entry.partition === partition.number);
+    const filesystem = volume?.filesystem?.type;
+    if (partition.change !== 'grow' || !filesystem) continue;
+    if (!growProgramsFor(filesystem)) {
+      notes.push(`Partition ${partition.number} grows; its ${filesystem} filesystem has no grow tool here and keeps its size.`);
+      continue;
+    }
+    steps.push({ kind: 'grow-filesystem', filesystem, offset: partition.startLba * sectorSize, sizeBytes: partition.sectors * sectorSize, partition: partition.number, label: `grow the ${filesystem} filesystem of partition ${partition.number} to fill it` });
+  }
+  return { kind: 'disk', target, requiredBytes: layout.minimumBytes, notes, steps, layout };
+}
