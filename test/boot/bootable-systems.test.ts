@@ -6,11 +6,12 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bootSystem, makeBootableSystem, systemVolume, type BootableSystem, type SystemBoot } from '../helpers/bootable-systems.ts';
-import { fsckVolume, withVolumeDevice } from '../helpers/disk-fixtures.ts';
+import { fsckVolume, readPartitionTable, withMountedVolume, withVolumeDevice } from '../helpers/disk-fixtures.ts';
+import { bootWindowsStandIn, makeWindowsShapedDisk, windowsVolume } from '../helpers/windows-shaped-disk.ts';
 import { createLimiter } from '../helpers/qemu.ts';
 
 const limit = createLimiter(2);
@@ -80,4 +81,45 @@ test('QEMU: broken copies do not reach the marker (gpt-uefi with its /boot parti
   t.true(moved.grubPrompt && moved.transcript.includes(`error: no such device: ${boot.uuid}`), `GRUB should miss /boot and stop at its prompt ${describe(moved)}`);
   t.is(renamed.marker, undefined, describe(renamed));
   t.is(renamed.failure, `initramfs: root UUID=${mbr.rootUuid} not found`, describe(renamed));
+});
+
+/** The boot sector's hidden-sectors field (offset 0x1C, both FAT32 and NTFS): the partition's start as the filesystem records it. */
+async function hiddenSectors(file: string, offset: number): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(4);
+    await handle.read(buffer, 0, 4, offset + 0x1c);
+    return buffer.readUInt32LE(0);
+  } finally {
+    await handle.close();
+  }
+}
+
+test('QEMU: the Windows-shaped disk (ESP, MSR, half-full NTFS C:, NTFS recovery) is what clone tests expect, and its loader stand-in finds C: by serial under OVMF', async (t) => {
+  const dir = await scratch(t);
+  const [disk, renamed] = await Promise.all([makeWindowsShapedDisk({ file: path.join(dir, 'windows.img') }), makeWindowsShapedDisk({ file: path.join(dir, 'other-serial.img') })]);
+  const table = await readPartitionTable(disk.file);
+  t.is(table.label, 'gpt');
+  t.deepEqual(table.partitions.map((partition) => [partition.number, partition.type.toUpperCase(), partition.start]), disk.partitions.map((partition) => [partition.number, partition.type, partition.startSector]));
+  for (const role of ['esp', 'windows', 'recovery'] as const) {
+    const volume = windowsVolume(disk, role);
+    const fsck = await fsckVolume(volume);
+    t.true(fsck.clean, `${role}: ${fsck.output}`);
+    t.is(await hiddenSectors(disk.file, volume.offset), volume.offset / 512, `${role}: hidden sectors`);
+  }
+  const windows = windowsVolume(disk, 'windows');
+  const used = await withMountedVolume(windows, 'ro', async (root) => {
+    for (const name of ['Windows/System32/config/SYSTEM', 'Windows/Boot/EFI/bootmgfw.efi', 'Users/Public/desktop.ini']) t.true((await stat(path.join(root, name))).isFile(), name);
+    const { stdout } = await execa('df', ['-B1', '--output=used,size', root]);
+    const [usedBytes, sizeBytes] = (stdout.trim().split('\n')[1] ?? '').trim().split(/\s+/).map(Number);
+    return (usedBytes ?? 0) / (sizeBytes ?? 1);
+  });
+  t.true(used > 0.45 && used < 0.7, `C: is ${Math.round(used * 100)} % full`);
+  // A copy whose C: has another serial: the stand-in must not find it.
+  await withVolumeDevice(windowsVolume(renamed, 'windows'), 'rw', (device) => execa('ntfslabel', ['--new-serial=0123456789ABCDEF', device, 'Windows']));
+  const [good, bad] = await Promise.all([limit(() => bootWindowsStandIn(disk.file)), limit(() => bootWindowsStandIn(renamed.file))]);
+  t.log(`stand-in: found C: after ${good.seconds.toFixed(1)} s; with C:'s serial changed: ${bad.found ? 'found' : 'not found'} after ${bad.seconds.toFixed(1)} s`);
+  t.true(good.found, good.transcript.slice(-2000));
+  t.false(bad.found, bad.transcript.slice(-2000));
+  t.true(bad.transcript.includes('LIFEBOAT-WINDOWS-STAND-IN missing-c='), bad.transcript.slice(-2000));
 });
