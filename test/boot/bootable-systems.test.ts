@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { bootSystem, makeBootableSystem, systemVolume, type BootableSystem, type SystemBoot } from '../helpers/bootable-systems.ts';
+import { bootSystem, expectedMarker, makeBootableSystem, systemVolume, type BootableSystem, type SystemBoot } from '../helpers/bootable-systems.ts';
 import { fsckVolume, readPartitionTable, withMountedVolume, withVolumeDevice } from '../helpers/disk-fixtures.ts';
 import { bootWindowsStandIn, makeWindowsShapedDisk, windowsVolume } from '../helpers/windows-shaped-disk.ts';
 import { createLimiter } from '../helpers/qemu.ts';
@@ -32,18 +32,7 @@ async function bootsToMarker(t: import('ava').ExecutionContext, system: Bootable
   t.log(`${system.kind}: marker after ${boot.seconds.toFixed(1)} s`);
   const marker = boot.marker;
   if (!marker) return void t.fail(`${system.kind} printed no marker ${describe(boot)}`);
-  const root = system.partitions.find((partition) => partition.role === 'root');
-  t.deepEqual(marker, {
-    name: system.kind,
-    firmware: system.firmware === 'ovmf' ? 'uefi' : 'bios',
-    table: system.table,
-    disk: 'vda',
-    rootUuid: system.rootUuid,
-    rootDevice: `vda${root?.number}`,
-    rootStartSector: root?.startSector,
-    mounts: system.mounts,
-    data: system.data,
-  });
+  t.deepEqual(marker, expectedMarker(system));
   for (const partition of system.partitions) {
     const fsck = await fsckVolume(systemVolume(system, partition.role));
     t.true(fsck.clean, `${partition.role} after the boot: ${fsck.output}`);

@@ -13,6 +13,8 @@ import { obtainKernel, type KernelTree } from '../../builder/kernel.ts';
 import { defaultCacheDir } from '../../builder/paths.ts';
 import { sha256File, exists } from '../../builder/files.ts';
 import { BUSYBOX, makeInitramfs, makeRootTree, parseSystemFailure, parseSystemMarker, SYSTEM_FAILURE_PREFIX, SYSTEM_MARKER_PREFIX, type SystemMarker } from './bootable-system-guest.ts';
+
+export type { SystemMarker } from './bootable-system-guest.ts';
 import { readPartitionTable, type Volume } from './disk-fixtures.ts';
 import { bootVm } from './qemu.ts';
 import { withLoop } from './filesystem-images.ts';
@@ -298,6 +300,23 @@ async function buildGptUefi(options: BuildOptions): Promise<BootableSystem> {
   await execa('mcopy', ['-i', image, efi, '::/EFI/BOOT/BOOTX64.EFI']);
   const mounts = { '/boot': boot.uuid, '/boot/efi': esp.uuid, '/data': data.uuid };
   return { kind, file: options.file, sizeBytes: options.sizeMiB * MiB, table: 'gpt', firmware: 'ovmf', partitions, rootUuid: root.uuid, mounts, data: dataToken };
+}
+
+/** The marker a boot of `system` (or of a copy of it) must print; a copy whose root partition moved passes its new start. */
+export function expectedMarker(system: BootableSystem, options: { rootStartSector?: number } = {}): SystemMarker {
+  const root = system.partitions.find((partition) => partition.role === 'root');
+  if (!root) throw new Error(`${system.kind} has no root partition`);
+  return {
+    name: system.kind,
+    firmware: system.firmware === 'ovmf' ? 'uefi' : 'bios',
+    table: system.table,
+    disk: 'vda',
+    rootUuid: system.rootUuid,
+    rootDevice: `vda${root.number}`,
+    rootStartSector: options.rootStartSector ?? root.startSector,
+    mounts: system.mounts,
+    data: system.data,
+  };
 }
 
 /** A partition of a system as a disk-fixtures Volume (for fsckVolume, readTree, compareVolumes), in `file` (the system's own by default). */
