@@ -9,17 +9,16 @@ import { allocateReadBuffer, readInto, sliceSource, type ByteSource } from '../c
 import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
 import { wholeDeviceMap, type UsedExtent } from '../core/block-maps/used-block-map.ts';
 import type { CloneStep, CloneVolume, ClonePlan } from '../core/clone/clone-plan.ts';
-import { ntfsBackupBootSector } from '../core/clonezilla/ntfs-backup-boot-sector.ts';
 import { toLifeboatError } from '../core/errors.ts';
-import { bootSectorPlaces, hasHiddenSectors, readHiddenSectors, withHiddenSectors } from '../core/filesystems/hidden-sectors.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { gptLayoutOf, mbrLayoutOf } from '../core/layout/layout-tables.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
-import { encodeMbr, hasBootSignature, layoutMbr, parseBootSector } from '../core/partition-table/mbr.ts';
+import { encodeMbr, layoutMbr, parseBootSector } from '../core/partition-table/mbr.ts';
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { ntfsTail } from './backup.ts';
 import { SyncAsWritten, type RestoreTarget } from './restore.ts';
+import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
 
 /** Bytes read and written at once. */
 const COPY_PIECE_BYTES = 4 * 1024 * 1024;
@@ -74,30 +73,6 @@ function* piecesOf(extents: readonly UsedExtent[], volume: { sourceOffset: numbe
       yield { from: volume.sourceOffset + extent.offset + at, to: volume.targetOffset + extent.offset + at, length, label: volume.label };
     }
   }
-}
-
-/** Sets the hidden-sectors field of a copied NTFS or FAT volume's boot sectors to its new start. */
-async function fixHiddenSectors(target: RestoreTarget, volume: CloneVolume): Promise<void> {
-  if (!hasHiddenSectors(volume.filesystem)) return;
-  const boot = await target.read(volume.targetOffset, 512);
-  for (const place of bootSectorPlaces(volume.filesystem, boot, volume.targetBytes)) {
-    if (place + 512 > volume.targetBytes) continue;
-    const sector = place === 0 ? boot : await target.read(volume.targetOffset + place, 512);
-    if (!hasBootSignature(sector) || readHiddenSectors(sector) === volume.targetStartLba) continue;
-    const patched = withHiddenSectors(sector, volume.targetStartLba);
-    if (patched) await target.write(volume.targetOffset + place, patched);
-  }
-}
-
-/**
- * ntfsresize grows the volume but leaves the sector after it (now the partition's last) as it was:
- * the boot sector's copy goes there, as Windows and mkntfs keep it.
- */
-async function placeNtfsBackupBootSector(target: RestoreTarget, offset: number, partitionBytes: number): Promise<void> {
-  const boot = await target.read(offset, 512);
-  const backup = ntfsBackupBootSector(boot, { imageBytes: 0, partitionBytes });
-  if (backup) await target.write(offset + backup.offset, backup.bytes);
-  await target.sync();
 }
 
 /** Writes the new table: EBRs or the backup GPT first, sector 0 last. */
@@ -155,7 +130,7 @@ export async function runClone(options: CloneOptions): Promise<{ bytesCopied: nu
       await target.sync();
     } else if (step.kind === 'volume' || step.kind === 'boot-gap') {
       await forEachLimited(copies.get(step) ?? [], PIECES_IN_FLIGHT, copy);
-      if (step.kind === 'volume') await fixHiddenSectors(target, step.volume);
+      if (step.kind === 'volume') await fixHiddenSectors(target, { filesystem: step.volume.filesystem, offset: step.volume.targetOffset, partitionBytes: step.volume.targetBytes, startLba: step.volume.targetStartLba });
     } else if (step.kind === 'grow-filesystem') {
       await syncing.finish();
       await options.growFilesystem(step);

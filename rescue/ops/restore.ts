@@ -7,6 +7,7 @@ import { LifeboatError } from '../core/errors.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
 import { EMPTY_ENTRY, encodeBootSector, encodeMbr, layoutMbr, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
 import { mbrLayoutOf } from '../core/layout/layout-tables.ts';
+import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks, type ChunkSpan } from '../core/repository/chunk-plan.ts';
@@ -331,9 +332,11 @@ export async function restore(options: {
     else if (step.kind === 'mbr-table') await writeMbrTable(target, step);
     else if (step.kind === 'mbr-merge') await mergeMbrEntries(target, step);
     else if (step.kind === 'mbr-layout') await writeMbrLayout(target, step);
+    else if (step.kind === 'hidden-sectors') await fixHiddenSectors(target, { filesystem: step.filesystem, offset: step.offset, partitionBytes: step.sizeBytes, startLba: step.startLba });
     else if (step.kind === 'grow-filesystem') {
       await context.syncing.finish();
       await options.growFilesystem(step);
+      if (step.filesystem === 'ntfs') await placeNtfsBackupBootSector(target, step.offset, step.sizeBytes);
     }
   }
   await context.syncing.finish();

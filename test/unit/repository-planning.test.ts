@@ -350,6 +350,8 @@ function shape(restore: RestorePlan): string[] {
         return `mbr-table ${step.keep.join(',')}`;
       case 'mbr-merge':
         return `mbr-merge ${step.partitions.map((partition) => partition.number).join(',')}`;
+      case 'hidden-sectors':
+        return `hidden-sectors ${step.filesystem} @${step.offset} ${step.startLba}`;
       case 'mbr-layout':
         return `mbr-layout ${step.layout.partitions.map((partition) => `${partition.number}@${partition.startLba}+${partition.sectors}`).join(',')}`;
       case 'grow-filesystem':

@@ -34,6 +34,12 @@ export function planDiskLayout(manifest: SnapshotManifest, target: RestoreTarget
     const offset = partition ? partition.startLba * sectorSize : volume.offset;
     return { kind: 'volume', volume: index, offset, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) };
   });
+  for (const partition of layout.partitions) {
+    const filesystem = manifest.volumes.find((entry) => entry.partition === partition.number)?.filesystem?.type;
+    if (partition.moved && (filesystem === 'ntfs' || filesystem === 'vfat')) {
+      steps.push({ kind: 'hidden-sectors', filesystem, offset: partition.startLba * sectorSize, sizeBytes: partition.sectors * sectorSize, startLba: partition.startLba, label: `set the ${filesystem} boot sector's hidden sectors of partition ${partition.number} to its new start (${partition.startLba})` });
+    }
+  }
   const firstStart = Math.min(...layout.partitions.map((partition) => partition.ebrLba ?? partition.startLba)) * sectorSize;
   const notes: string[] = [];
   const head = manifest.regions.findIndex((region) => region.name === 'head');

@@ -31,6 +31,8 @@ export type RestoreStep =
   | { readonly kind: 'mbr-entry'; readonly partition: SnapshotPartition; readonly label: string }
   /** Sets the MBR slots of `partitions` (primaries of the snapshot) and leaves the target's other slots as they are. */
   | { readonly kind: 'mbr-merge'; readonly partitions: readonly SnapshotPartition[]; readonly label: string }
+  /** A moved NTFS or FAT volume: its boot sectors' hidden-sectors field set to its partition's new start. */
+  | { readonly kind: 'hidden-sectors'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly startLba: number; readonly label: string }
   /** Writes the MBR and the EBR chain of a layout the planner made (boot code and disk signature as the target has them then). */
   | { readonly kind: 'mbr-layout'; readonly layout: LayoutPlan; readonly label: string }
   | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string }
