@@ -1,0 +1,78 @@
+// The proof that a clone boots: the bootable test systems (test/helpers/bootable-systems.ts) are
+// cloned by `lifeboat clone disk` onto larger image files (the largest data partition grows, the
+// partitions after it move, a GPT gets its backup at the new end, the GRUB BIOS core in the gap
+// after the MBR is copied as it is), and each copy boots in QEMU with its firmware (SeaBIOS for the
+// MBR disk, OVMF for the GPT disk) to the marker its init prints, with the facts of the copy: root
+// by UUID at its new start, every fstab mount by UUID, the data file. Every filesystem of the copy
+// checks clean after the boot and has the source's tree; the source's bytes are unchanged.
+
+import test from 'ava';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { bootSystem, makeBootableSystem, systemVolume, type BootableSystem, type SystemKind } from '../helpers/bootable-systems.ts';
+import { compareVolumes, fsckVolume, readPartitionTable, type Volume } from '../helpers/disk-fixtures.ts';
+import { createLimiter } from '../helpers/qemu.ts';
+import { describe, lifeboat, sha256File } from '../helpers/repository-harness.ts';
+
+const MiB = 1024 * 1024;
+const SECTOR = 512;
+const limit = createLimiter(2);
+
+/** The copy's partitions: the source's, at the places the copy's table gives them. */
+async function copiedSystem(source: BootableSystem, file: string): Promise<BootableSystem> {
+  const table = await readPartitionTable(file);
+  const partitions = source.partitions.map((partition) => {
+    const entry = table.partitions.find((candidate) => candidate.number === partition.number);
+    return { ...partition, startSector: entry?.start ?? -1, sizeSectors: entry?.size ?? -1 };
+  });
+  return { ...source, file, partitions };
+}
+
+const CASES: ReadonlyArray<{ kind: SystemKind; targetMiB: number; fit: string[]; grows: string; growing: number; moving: number }> = [
+  { kind: 'mbr-bios', targetMiB: 96, fit: [], grows: 'root grows', growing: 1, moving: 0 },
+  { kind: 'gpt-uefi', targetMiB: 192, fit: ['--fit', 'proportional'], grows: '--fit proportional: /boot, root and data grow, root and data move', growing: 3, moving: 2 },
+];
+
+for (const { kind, targetMiB, fit, grows, growing, moving } of CASES) {
+  test(`QEMU: ${kind} cloned onto a ${targetMiB} MiB image file (${grows}) boots to its marker, clean and with the source's trees`, async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `lifeboat-clone-boot-${kind}-`));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const source = await makeBootableSystem(kind, { file: path.join(dir, 'source.img') });
+    const before = await sha256File(source.file);
+    const target = path.join(dir, 'copy.img');
+    await writeFile(target, '');
+    await truncate(target, targetMiB * MiB);
+    const result = await lifeboat(['clone', 'disk', source.file, target, ...fit, '--yes']);
+    t.is(result.exitCode, 0, describe(result));
+    t.is(await sha256File(source.file), before, 'the source is unchanged');
+    const copy = await copiedSystem(source, target);
+    const grown = copy.partitions.filter((partition, index) => partition.sizeSectors > (source.partitions[index]?.sizeSectors ?? 0));
+    const moved = copy.partitions.filter((partition, index) => partition.startSector !== source.partitions[index]?.startSector);
+    t.is(grown.length, growing, `partitions grown: ${JSON.stringify(copy.partitions)}`);
+    t.is(moved.length, moving, `partitions moved: ${JSON.stringify(copy.partitions)}`);
+    for (const partition of source.partitions) {
+      const from: Volume = systemVolume(source, partition.role);
+      const to: Volume = systemVolume(copy, partition.role);
+      t.deepEqual(await compareVolumes(from, to, { facts: false }), [], `${partition.role} before the boot`);
+    }
+    const boot = await limit(() => bootSystem(target, { firmware: copy.firmware }));
+    t.log(`${kind} copy: marker after ${boot.seconds.toFixed(1)} s; grown: ${grown.map((partition) => `${partition.role} ${((partition.sizeSectors * SECTOR) / MiB).toFixed(1)} MiB`).join(', ')}; moved: ${moved.map((partition) => partition.role).join(', ') || 'none'}`);
+    const root = copy.partitions.find((partition) => partition.role === 'root');
+    t.deepEqual(boot.marker, {
+      name: kind,
+      firmware: copy.firmware === 'ovmf' ? 'uefi' : 'bios',
+      table: copy.table,
+      disk: 'vda',
+      rootUuid: copy.rootUuid,
+      rootDevice: `vda${root?.number}`,
+      rootStartSector: root?.startSector,
+      mounts: copy.mounts,
+      data: copy.data,
+    }, `the copy boots to its marker; the console's end:\n${boot.transcript.slice(-2000)}`);
+    for (const partition of copy.partitions) {
+      const fsck = await fsckVolume(systemVolume(copy, partition.role));
+      t.true(fsck.clean, `${partition.role} after the boot: ${fsck.output}`);
+    }
+  });
+}
