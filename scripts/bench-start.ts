@@ -18,8 +18,11 @@
 // and `restic snapshots` and `restic ls latest /` on restic's backup of the same image file.
 // --profile DIR also builds an executable with --no-minify and runs each command 5 times under --cpu-prof and prints where its time went, by
 // bundled module (mapped through the same esbuild bundle the executable carries).
+// --compare OLD runs another executable's commands in the same rounds (rows `old ...`), so a change
+// is judged against the executable before it on the same loaded machine, not against an old figure.
 // Usage: node scripts/bench-start.ts [--runs 21] [--work /var/tmp/lifeboat-bench/start]
-//   [--executable dist/lifeboat (default: build one into the work folder)] [--profile DIR] [--json]
+//   [--executable dist/lifeboat (default: build one into the work folder)] [--compare OLD]
+//   [--profile DIR] [--json]
 
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '21' },
     work: { type: 'string', default: '/var/tmp/lifeboat-bench/start' },
     executable: { type: 'string' },
+    compare: { type: 'string' },
     profile: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -353,6 +357,14 @@ const sides: Side[] = [
     cpu: [],
   },
 ];
+if (values.compare) {
+  // The same commands from the executable compared with, right after each of this one's in a round.
+  const old = path.resolve(values.compare);
+  for (const side of sides.filter((each) => each.name.startsWith('lifeboat'))) {
+    const twin: Side = { ...side, name: side.name.replace(/^lifeboat/, 'old'), argv: [old, ...side.argv.slice(1)], wall: [], cpu: [] };
+    sides.splice(sides.indexOf(side) + 1, 0, twin);
+  }
+}
 // The peers' own start, beside Lifeboat's (not goals: for scale).
 sides.push({ name: 'partclone --version', argv: ['partclone.ext4', '--version'], wall: [], cpu: [] });
 if (peer) {
@@ -386,7 +398,7 @@ if (values.json) {
   const lines = [
     '',
     `Start-up figures (issue 15): fresh processes, ${RUNS} rounds in rotated order after a warm-up round, medians`,
-    `${lifeboat} vs ${NODE_BINARY}; load average ${loadBefore.toFixed(1)} -> ${loadAfter.toFixed(1)} on ${os.availableParallelism()} CPUs`,
+    `${lifeboat}${values.compare ? ` (old: ${path.resolve(values.compare)})` : ''} vs ${NODE_BINARY}; load average ${loadBefore.toFixed(1)} -> ${loadAfter.toFixed(1)} on ${os.availableParallelism()} CPUs`,
     `get: ${GET_FILE} (${GET_FILE_BYTES / MiB} MiB, random bytes) from the snapshot of a 4 GiB ext4 filesystem (~1.5 GiB used)`,
     `  ${''.padEnd(22)}${'wall'.padStart(10)}${'x node'.padStart(8)}${'CPU'.padStart(10)}${'x node'.padStart(8)}   goal (wall)`,
   ];
