@@ -11,6 +11,7 @@ import { BLESSED_ASSET_PREFIX, bundleRescue, listBlessedUsrFiles } from './bundl
 import { describeFile, type FileRecord } from './files.ts';
 import { DIST_DIR, PROJECT_ROOT, resolveFromCwd } from './paths.ts';
 import { runTool } from './run-tool.ts';
+import { BUNDLE_ASSET, CODE_CACHE_ASSET, prepareCodeCache } from './sea-code-cache.ts';
 
 /** The fuse postject flips so Node looks for the injected blob. */
 // Split so the string never appears twice in an executable that happens to carry this file.
@@ -79,8 +80,16 @@ export async function buildSea(request: SeaBuildOptions, log: (line: string) => 
   const blob = path.join(work, 'lifeboat.blob');
   const blessedUsr = path.join(PROJECT_ROOT, 'node_modules', 'blessed', 'usr');
   const assets = Object.fromEntries(blessedFiles.map((file) => [`${BLESSED_ASSET_PREFIX}${file}`, path.join(blessedUsr, file)]));
+  let main = bundleFile;
+  if (request.codeCache ?? true) {
+    // The main is a loader; the bundle and the code cache of a warm-up run travel as assets.
+    const loaderFiles = await prepareCodeCache({ bundleFile, work, nodeBinary: NODE_LINUX_BINARY });
+    main = loaderFiles.loader;
+    assets[BUNDLE_ASSET] = loaderFiles.wrappedBundle;
+    assets[CODE_CACHE_ASSET] = loaderFiles.codeCache;
+  }
   const configFile = path.join(work, 'sea-config.json');
-  await writeFile(configFile, JSON.stringify(seaConfig({ main: bundleFile, blob, assets, codeCache: request.codeCache ?? true }), null, 2));
+  await writeFile(configFile, JSON.stringify(seaConfig({ main, blob, assets, codeCache: request.codeCache ?? true }), null, 2));
   await runTool(NODE_LINUX_BINARY, ['--experimental-sea-config', configFile], { cwd: work });
 
   const unsigned = `${output}.${process.pid}.tmp`;

@@ -1,6 +1,8 @@
 // LIFEBOAT_TRACE_MODULES=FILE: the program writes the modules it evaluated into FILE as it exits,
 // one per line after a first line `malloc-tuning: on|off` (whether this process is the one
-// re-executed with the malloc tuning, rescue/io/malloc-tuning.ts), so tests can check that a short command loads neither the TUI, the builder nor the
+// re-executed with the malloc tuning, rescue/io/malloc-tuning.ts) and a second line
+// `code-cache: accepted|rejected|none` (whether V8 took the executable's code cache,
+// builder/sea-code-cache.ts; none in a checkout), so tests can check that a short command loads neither the TUI, the builder nor the
 // backup code (test/cli/lazy-loading.test.ts). In the single executable the bundle's module
 // wrappers report each module when it is first evaluated (builder/bundle.ts traceModuleInits); in
 // a checkout Node's module hooks report every module loaded, Node's built-in ones included.
@@ -11,6 +13,9 @@ import { MALLOC_TUNED_MARKER } from './malloc-tuning.ts';
 
 /** The environment variable naming the file to write. */
 export const TRACE_MODULES_ENV = 'LIFEBOAT_TRACE_MODULES';
+
+/** The global the executable's loader sets to `accepted` or `rejected` (builder/sea-code-cache.ts). */
+export const CODE_CACHE_STATE = '__lifeboatCodeCache';
 
 /** The global function the bundle's module wrappers call with each module's path. */
 export const BUNDLE_TRACE_HOOK = '__lifeboatTraceModule';
@@ -40,5 +45,6 @@ export function traceModules(env: Readonly<Record<string, string | undefined>>):
     },
   });
   const tuned = env[MALLOC_TUNED_MARKER] === undefined ? 'off' : 'on';
-  process.on('exit', () => writeFileSync(file, [`malloc-tuning: ${tuned}`, ...seen].map((line) => `${line}\n`).join('')));
+  const codeCache = (globalThis as Record<string, unknown>)[CODE_CACHE_STATE];
+  process.on('exit', () => writeFileSync(file, [`malloc-tuning: ${tuned}`, `code-cache: ${typeof codeCache === 'string' ? codeCache : 'none'}`, ...seen].map((line) => `${line}\n`).join('')));
 }

@@ -38,6 +38,8 @@ interface Traced {
   readonly stdout: string;
   readonly tuned: boolean;
   readonly modules: string[];
+  /** Whether V8 took the executable's code cache (accepted, rejected; none in a checkout). */
+  readonly codeCache: string;
 }
 
 /** Runs `argv` with the module trace on; its output, whether it ran tuned, and the modules it evaluated. */
@@ -46,8 +48,8 @@ async function traced(argv: readonly string[], dir: string, env: Record<string, 
   const [command = '', ...args] = argv;
   const result = await execa(command, args, { cwd: dir, env: { ...env, LIFEBOAT_TRACE_MODULES: file, LIFEBOAT_LOG_DIR: path.join(dir, 'logs') }, reject: false });
   if (result.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${result.exitCode}: ${result.stderr}`);
-  const [first = '', ...modules] = (await readFile(file, 'utf8')).trim().split('\n');
-  return { stdout: result.stdout, tuned: first === 'malloc-tuning: on', modules };
+  const [first = '', second = '', ...modules] = (await readFile(file, 'utf8')).trim().split('\n');
+  return { stdout: result.stdout, tuned: first === 'malloc-tuning: on', codeCache: second.replace(/^code-cache: /, ''), modules };
 }
 
 function heavyIn(modules: readonly string[]): string[] {
@@ -94,6 +96,9 @@ test('the single executable: --version, snapshots, ls and get load neither the T
   t.deepEqual(version.modules.filter((name) => name.endsWith('-command.ts')), [], '--version loads no command');
   t.false(ls.modules.includes('rescue/ui/cli/restore-command.ts'), 'ls loads no other command');
   t.deepEqual([version.tuned, snapshots.tuned, ls.tuned, get.tuned], [false, false, false, false], 'short commands and get (kept chunk memory) are not re-executed');
+  // The code cache made by the build's warm-up run (builder/sea-code-cache.ts) fits this V8: a
+  // rejected one would compile every function again at each start, silently.
+  t.deepEqual([version.codeCache, snapshots.codeCache, ls.codeCache, get.codeCache], ['accepted', 'accepted', 'accepted', 'accepted']);
 });
 
 test('the single executable still runs every command: each --help, the full help, a restore (untuned) and check --read-data (tuned)', async (t) => {
@@ -129,8 +134,9 @@ test('the TUI loads blessed when it opens (the trace sees what the short command
   await session.waitFor(/Disks/);
   await session.sendKeys('q');
   t.is(await session.waitForExit(), 0);
-  const [first, ...modules] = (await readFile(file, 'utf8')).trim().split('\n');
+  const [first, second, ...modules] = (await readFile(file, 'utf8')).trim().split('\n');
   t.is(first, 'malloc-tuning: on', 'the TUI runs with the malloc tuning');
+  t.is(second, 'code-cache: accepted', 'the re-executed process takes the code cache too');
   t.true(modules.some((name) => name.startsWith('node_modules/blessed/')), 'blessed');
   t.true(modules.includes('rescue/ui/tui/tui.ts'));
   t.false(modules.some((name) => name.startsWith('builder/')), 'not the builder');
@@ -144,6 +150,7 @@ test('a checkout (npx lifeboat) loads lazily too: ls evaluates no TUI, builder o
   t.regex(ls.stdout, /readme\.txt/);
   t.true(ls.modules.includes('rescue/ui/cli/ls-command.ts'), ls.modules.slice(0, 20).join(' '));
   t.false(ls.tuned);
+  t.is(ls.codeCache, 'none', 'a checkout has no executable code cache');
   // string-width is deferred only in the bundle (builder/bundle.ts DEFERRED_PACKAGES).
   t.deepEqual(heavyIn(ls.modules).filter((name) => !name.startsWith('node_modules/string-width/')), []);
 });
