@@ -2,7 +2,7 @@
 // (test/helpers/bootable-systems.ts): each is built with real tools and boots in QEMU with its
 // firmware to the marker, whose fields must match the facts, and every filesystem checks clean
 // after it; copies broken in the ways a bad clone breaks them (a partition moved in the table, a
-// filesystem UUID changed) must not reach it.
+// filesystem UUID changed) must not reach it. The Windows-shaped disk's facts and loader stand-in.
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -52,24 +52,36 @@ test('QEMU: gpt-uefi (GPT, ESP with GRUB EFI, /boot, root, data) boots with OVMF
   await bootsToMarker(t, system);
 });
 
-test('QEMU: broken copies do not reach the marker (gpt-uefi with its /boot partition moved in the table; mbr-bios with its root UUID changed)', async (t) => {
+test('QEMU: broken copies do not reach the marker (a partition moved in the table: mbr-bios root, gpt-uefi /boot; mbr-bios with its root UUID changed)', async (t) => {
   const dir = await scratch(t);
-  const [gpt, mbr] = await Promise.all([makeBootableSystem('gpt-uefi', { file: path.join(dir, 'moved.img') }), makeBootableSystem('mbr-bios', { file: path.join(dir, 'new-root-uuid.img') })]);
-  // The table says /boot starts 1 MiB later than its filesystem does: GRUB's search by UUID finds no /boot.
-  const boot = gpt.partitions.find((partition) => partition.role === 'boot');
+  const [mbrMoved, gptMoved, mbrRenamed] = await Promise.all([
+    makeBootableSystem('mbr-bios', { file: path.join(dir, 'mbr-moved.img') }),
+    makeBootableSystem('gpt-uefi', { file: path.join(dir, 'gpt-moved.img') }),
+    makeBootableSystem('mbr-bios', { file: path.join(dir, 'mbr-new-root-uuid.img') }),
+  ]);
+  // The table says the root starts 1 MiB later than its filesystem does: GRUB's core finds no /boot/grub.
+  const root = mbrMoved.partitions[0];
+  if (!root) return void t.fail('mbr-bios has no partition');
+  await execa('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', mbrMoved.file], { input: `label: dos\nunit: sectors\n\nstart=${root.startSector + 2048}, type=83, bootable\n` });
+  // The table says /boot starts 1 MiB later than its filesystem does: GRUB EFI's search by UUID finds no /boot.
+  const boot = gptMoved.partitions.find((partition) => partition.role === 'boot');
   if (!boot) return void t.fail('gpt-uefi has no /boot');
-  await execa('sgdisk', ['-d', String(boot.number), '-n', `${boot.number}:${boot.startSector + 2048}:${boot.startSector + boot.sizeSectors - 1}`, '-t', `${boot.number}:8300`, gpt.file]);
+  await execa('sgdisk', ['-d', String(boot.number), '-n', `${boot.number}:${boot.startSector + 2048}:${boot.startSector + boot.sizeSectors - 1}`, '-t', `${boot.number}:8300`, gptMoved.file]);
   // The root filesystem gets another UUID: grub.cfg's root=UUID= no longer names it.
-  await withVolumeDevice(systemVolume(mbr, 'root'), 'rw', async (device) => {
+  await withVolumeDevice(systemVolume(mbrRenamed, 'root'), 'rw', async (device) => {
     await execa('e2fsck', ['-f', '-y', device]); // tune2fs -U wants a freshly checked filesystem
     await execa('tune2fs', ['-U', 'random', device]);
   });
-  const [moved, renamed] = await Promise.all([limit(() => bootSystem(gpt.file, { firmware: 'ovmf', timeoutMs: 90_000 })), limit(() => bootSystem(mbr.file, { firmware: 'seabios', timeoutMs: 90_000 }))]);
-  t.log(`moved /boot: stopped after ${moved.seconds.toFixed(1)} s; changed root UUID: after ${renamed.seconds.toFixed(1)} s (${renamed.failure ?? 'no failure line'})`);
-  t.is(moved.marker, undefined, describe(moved));
-  t.true(moved.grubPrompt && moved.transcript.includes(`error: no such device: ${boot.uuid}`), `GRUB should miss /boot and stop at its prompt ${describe(moved)}`);
-  t.is(renamed.marker, undefined, describe(renamed));
-  t.is(renamed.failure, `initramfs: root UUID=${mbr.rootUuid} not found`, describe(renamed));
+  const [bios, uefi, renamed] = await Promise.all([
+    limit(() => bootSystem(mbrMoved.file, { firmware: 'seabios', timeoutMs: 90_000 })),
+    limit(() => bootSystem(gptMoved.file, { firmware: 'ovmf', timeoutMs: 90_000 })),
+    limit(() => bootSystem(mbrRenamed.file, { firmware: 'seabios', timeoutMs: 90_000 })),
+  ]);
+  t.log(`mbr-bios root moved: stopped after ${bios.seconds.toFixed(1)} s; gpt-uefi /boot moved: after ${uefi.seconds.toFixed(1)} s; mbr-bios root UUID changed: after ${renamed.seconds.toFixed(1)} s (${renamed.failure ?? 'no failure line'})`);
+  for (const boot of [bios, uefi, renamed]) t.is(boot.marker, undefined, describe(boot));
+  t.true(bios.grubPrompt && bios.transcript.includes('error: unknown filesystem.'), `GRUB's core should find no filesystem at the partition's start and stop at its rescue prompt ${describe(bios)}`);
+  t.true(uefi.grubPrompt && uefi.transcript.includes(`error: no such device: ${boot.uuid}`), `GRUB EFI should miss /boot and stop at its prompt ${describe(uefi)}`);
+  t.is(renamed.failure, `initramfs: root UUID=${mbrRenamed.rootUuid} not found`, describe(renamed));
 });
 
 /** The boot sector's hidden-sectors field (offset 0x1C, both FAT32 and NTFS): the partition's start as the filesystem records it. */

@@ -93,10 +93,10 @@ export interface SystemBoot {
   readonly timedOut: boolean;
 }
 
-/** Boots an image file as the system disk (virtio) with SeaBIOS or OVMF until the marker, a failure, GRUB's prompt, power-off or the timeout. */
+/** Boots an image file as the system disk (virtio) with SeaBIOS (its screen mirrored on the serial port) or OVMF until the marker, a failure, GRUB's prompt, power-off or the timeout. */
 export async function bootSystem(file: string, options: { firmware: 'seabios' | 'ovmf'; timeoutMs?: number }): Promise<SystemBoot> {
   const stop = new RegExp(`^(${SYSTEM_MARKER_PREFIX}|${SYSTEM_FAILURE_PREFIX}) .*\\n|${GRUB_PROMPT.source}`, 'm');
-  const result = await bootVm({ firmware: options.firmware, medium: { kind: 'disk', file }, memoryMiB: 512, timeoutMs: options.timeoutMs ?? 180_000, until: stop });
+  const result = await bootVm({ firmware: options.firmware, medium: { kind: 'disk', file }, biosScreenOnSerial: true, memoryMiB: 512, timeoutMs: options.timeoutMs ?? 180_000, until: stop });
   const transcript = result.transcript.replace(/\r/g, '');
   return {
     marker: parseSystemMarker(transcript),

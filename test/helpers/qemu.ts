@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -38,6 +38,12 @@ export interface BootOptions {
   readonly timeoutMs?: number;
   /** Stop the VM as soon as the serial console output satisfies this. */
   readonly until?: RegExp | ((transcript: string) => boolean);
+  /**
+   * SeaBIOS only: mirror the BIOS text screen on the serial port (SeaBIOS's sercon), so what boot
+   * code prints through the BIOS before it sets up its own serial terminal (GRUB's rescue prompt,
+   * "unknown filesystem") reaches the transcript.
+   */
+  readonly biosScreenOnSerial?: boolean;
   /** Typed on the serial console (QEMU's stdin), each once, as soon as the transcript matches `when`. */
   readonly input?: ReadonlyArray<{ readonly when: RegExp; readonly text: string }>;
 }
@@ -60,8 +66,8 @@ const OVMF = {
   secureVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
 };
 
-/** QEMU arguments for a run; varsFile is the per-VM copy of the UEFI variable store. */
-export function qemuArguments(options: BootOptions, varsFile: string | undefined): string[] {
+/** QEMU arguments for a run; varsFile is the per-VM copy of the UEFI variable store, serconFile SeaBIOS's sercon-port setting (biosScreenOnSerial). */
+export function qemuArguments(options: BootOptions, varsFile: string | undefined, serconFile?: string): string[] {
   const args = ['-accel', 'tcg', '-m', String(options.memoryMiB ?? 1024), '-smp', '1', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nodefaults', '-vga', 'std'];
   if (options.firmware === 'ovmf-secure-boot') {
     args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
@@ -71,6 +77,7 @@ export function qemuArguments(options: BootOptions, varsFile: string | undefined
     args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${varsFile}`);
   } else {
     args.push('-machine', 'pc');
+    if (serconFile !== undefined) args.push('-fw_cfg', `name=etc/sercon-port,file=${serconFile}`);
   }
   const needsXhci = options.medium.kind === 'usb' || (options.disks ?? []).some((disk) => disk.bus === 'usb');
   if (needsXhci) args.push('-device', 'qemu-xhci,id=xhci');
@@ -108,11 +115,16 @@ export async function bootVm(options: BootOptions): Promise<BootResult> {
     varsFile = path.join(dir, 'vars.fd');
     await copyFile(options.firmware === 'ovmf-secure-boot' ? OVMF.secureVars : OVMF.vars, varsFile);
   }
+  let serconFile: string | undefined;
+  if (options.firmware === 'seabios' && options.biosScreenOnSerial) {
+    serconFile = path.join(dir, 'sercon-port');
+    await writeFile(serconFile, Buffer.from([0xf8, 0x03])); // COM1, 0x3f8, as SeaBIOS reads an integer file
+  }
   const started = Date.now();
   try {
     return await new Promise<BootResult>((resolve, reject) => {
       const pending = [...(options.input ?? [])];
-      const args = qemuArguments(options, varsFile);
+      const args = qemuArguments(options, varsFile, serconFile);
       // stdin is the serial console's keyboard: a pipe only when something is to be typed.
       const child = pending.length > 0 ? spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let transcript = '';
