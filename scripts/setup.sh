@@ -14,7 +14,7 @@ build_packages=(
   mtools dosfstools busybox-static kmod cpio zstd xz-utils binutils ncurses-base
   # the programs the medium carries (rescue/core/external-programs.ts)
   e2fsprogs fatresize exfatprogs ntfs-3g util-linux mount fdisk gdisk attr smartmontools gddrescue
-  testdisk bzip2 lz4 exfat-fuse
+  testdisk bzip2 lz4 exfat-fuse qemu-system-common
 )
 test_packages=(qemu-system-x86 ovmf grub2-common tmux time util-linux fdisk gdisk exfatprogs dosfstools fatresize e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr acl xz-utils zstd python3)
 

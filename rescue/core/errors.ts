@@ -276,6 +276,18 @@ export const ERROR_CATALOGUE = {
     cause: 'Even with every filesystem that can shrink at its minimum size (and the ESP, MSR, BIOS boot and recovery partitions at theirs), the partitions, the table and their 1 MiB alignment need more than the target holds.',
     fix: 'Choose a target at least as large as the minimum in the details, or free space in the source\'s filesystems first (its minimum falls with what they hold).',
   },
+  LB_DEVICE_SCRATCH_TOO_SMALL: {
+    group: 'device',
+    message: 'There is not enough room to shrink the filesystem without writing its source.',
+    cause: 'A filesystem is shrunk on a copy-on-write overlay of its source: what the shrink moves and rewrites is kept in memory and then in a scratch folder, and together they hold less than it needs (the details give both figures).',
+    fix: 'Give a scratch folder on another disk with room for the bytes the details name (--scratch DIR), or free memory, or choose a target that needs less shrinking.',
+  },
+  LB_DEVICE_FUSE_UNAVAILABLE: {
+    group: 'device',
+    message: 'The writable view a filesystem is shrunk on could not be mounted.',
+    cause: 'The program qemu-storage-daemon shows the copy-on-write view of the source as a FUSE file; it did not start, could not reach Lifeboat\'s NBD socket, or the kernel has no FUSE (/dev/fuse).',
+    fix: 'Boot the Lifeboat medium, whose kernel has FUSE and which carries qemu-storage-daemon; the details hold the daemon\'s own message.',
+  },
   LB_DEVICE_SECTOR_SIZE_MISMATCH: {
     group: 'device',
     message: 'The target\'s logical sector size differs from the source\'s.',

@@ -74,6 +74,8 @@ export const PROGRAMS = {
   xz: { name: 'xz', debianPackage: 'xz-utils', mediumPath: '/usr/bin/xz', purpose: 'decompresses xz and lzma Clonezilla images (--format=lzma)', identify: { args: ['--version'], pattern: /xz \(XZ Utils\)/ }, links: ['/usr/bin/unxz', '/usr/bin/xzcat'] },
   bzip2: { name: 'bzip2', debianPackage: 'bzip2', mediumPath: '/bin/bzip2', purpose: 'decompresses bzip2 Clonezilla images', identify: { args: ['--help'], pattern: /bzip2, a block-sorting file compressor/ } },
   lz4: { name: 'lz4', debianPackage: 'lz4', mediumPath: '/usr/bin/lz4', purpose: 'decompresses lz4 Clonezilla images', identify: { args: ['--version'], pattern: /LZ4 command line interface/ } },
+  // qemu-system-common
+  qemuStorageDaemon: { name: 'qemu-storage-daemon', debianPackage: 'qemu-system-common', mediumPath: '/usr/bin/qemu-storage-daemon', purpose: 'shows the copy-on-write view of a source (Lifeboat\'s NBD export) as a FUSE file that resize2fs or ntfsresize shrink, so the source is never written', identify: { args: ['--version'], pattern: /qemu-storage-daemon version \d/ } },
   // busybox applets
   sh: busybox('sh', '/bin/sh', 'runs the getfattr loop of backup files'),
   xargs: busybox('xargs', '/usr/bin/xargs', 'feeds paths to getfattr in the loop of backup files'),
