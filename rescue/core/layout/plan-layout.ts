@@ -250,10 +250,11 @@ function planKeep(context: Context): LayoutPlan {
     const end = Math.max(Math.min(partition.startLba + partition.sectors, geometry.lastUsableLba + 1), logicalEnd, partition.startLba + 1);
     return [partition.number, { startLba: partition.startLba, sectors: end - partition.startLba }];
   }));
-  const end = Math.max(0, ...[...places.values()].map((place) => place.startLba + place.sectors));
+  // What must fit: every partition, an extended one only up to its last logical partition (it is a container).
+  const end = Math.max(0, ...source.partitions.map((partition) => (partition.kind === 'extended' ? Math.max(logicalEnd, partition.startLba + 1) : partition.startLba + partition.sectors)));
   const minimumBytes = (end + tailSectors(geometry)) * source.sectorSize;
   if (end > geometry.lastUsableLba + 1 || Math.min(...[...places.values()].map((place) => place.startLba)) < geometry.firstUsableLba) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${context.description} holds ${formatBytesExact(geometry.diskSectors * source.sectorSize)}; the source's partitions in their places (--fit keep) need ${formatBytesExact(minimumBytes)}.`, requiredBytes: minimumBytes, targetBytes: geometry.diskSectors * source.sectorSize });
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${context.description} holds ${formatBytesExact(geometry.diskSectors * source.sectorSize)}; the source's partitions in their places need ${formatBytesExact(minimumBytes)}.`, requiredBytes: minimumBytes, targetBytes: geometry.diskSectors * source.sectorSize });
   }
   return assemble(context, 'keep', places, minimumBytes);
 }

@@ -9,6 +9,8 @@ import type { ByteExtent, SnapshotManifest, SnapshotPartition } from './format.t
 import { describeZeros, spaceOutside } from '../space-outside.ts';
 import { describeLayoutPlan } from '../layout/describe-layout-plan.ts';
 import type { LayoutPlan } from '../layout/layout-types.ts';
+import { sourceLayoutOf } from '../layout/layout-tables.ts';
+import { planLayout } from '../layout/plan-layout.ts';
 
 /** What the restore needs to know of the target. */
 export interface RestoreTargetFacts {
@@ -110,14 +112,13 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
   const sectorSize = table.sectorSize;
   const sourceBytes = manifest.source.sizeBytes;
   const sameSize = target.sizeBytes === sourceBytes;
-  // An MBR extended partition is a container: what must fit is its logical partitions (and EBRs,
-  // which are regions), not its full extent, so it can be shrunk onto a smaller disk (below).
-  const extended = table.kind === 'mbr' ? table.partitions.find((partition) => partition.kind === 'extended') : undefined;
-  const logicalEnd = Math.max(0, ...table.partitions.filter((partition) => partition.kind === 'logical').map((partition) => partition.startLba + partition.sectors));
-  const partitionsEnd = Math.max(0, ...table.partitions.map((partition) => (partition === extended ? Math.max(partition.startLba + 1, logicalEnd) : partition.startLba + partition.sectors) * sectorSize));
-  const tail = table.kind === 'gpt' ? gptTailSectors(table.gptEntryCount ?? 128, sectorSize) * sectorSize : 0;
+  // Where every partition stays (the layout planner's keep): it refuses a target that cuts a
+  // partition, and shortens an MBR extended partition that ran past the new end to end after its
+  // logical partitions (a container: its logical partitions and EBRs are what must fit).
+  const kept = table.kind === 'none' ? undefined : planLayout(sourceLayoutOf(table, new Map()), { target: { sizeBytes: target.sizeBytes, sectorSize, description: target.description }, fit: 'keep' });
+  const extended = kept?.partitions.find((partition) => partition.kind === 'extended');
   const volumesEnd = Math.max(0, ...manifest.volumes.map((volume) => volume.offset + volume.content.sizeBytes));
-  const requiredBytes = sameSize ? sourceBytes : Math.max(partitionsEnd + tail, volumesEnd, ...manifest.regions.filter((region) => region.name !== 'gpt-backup').map((region) => region.offset + region.content.sizeBytes));
+  const requiredBytes = sameSize ? sourceBytes : Math.max(kept?.minimumBytes ?? 0, volumesEnd, ...manifest.regions.filter((region) => region.name !== 'gpt-backup').map((region) => region.offset + region.content.sizeBytes));
   if (target.sizeBytes < requiredBytes) {
     throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the snapshot's partitions need ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
   }
@@ -130,10 +131,11 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
   const zeros = zeroStepOutside(manifest, target, steps.flatMap((step) => (step.kind === 'region' ? [{ offset: step.offset, length: step.sizeBytes }] : [])));
   if (zeros) steps.push(zeros);
   const targetSectors = Math.floor(target.sizeBytes / sectorSize);
-  if (extended && extended.startLba + extended.sectors > targetSectors) {
+  if (extended?.change === 'shrink') {
     // Only the MBR slot changes: each EBR's link to the next is relative to the extended start.
-    const sectors = targetSectors - extended.startLba;
-    steps.push({ kind: 'mbr-entry', partition: { ...extended, sectors }, label: `shrink the extended partition ${extended.number} to ${formatBytes(sectors * sectorSize)} (its logical partitions keep their places)` });
+    const { sectors } = extended;
+    const slot = table.partitions.find((partition) => partition.number === extended.number) ?? extended;
+    steps.push({ kind: 'mbr-entry', partition: { ...slot, sectors }, label: `shrink the extended partition ${extended.number} to ${formatBytes(sectors * sectorSize)} (its logical partitions keep their places)` });
     notes.push(`The extended partition ${extended.number} ends past the target; it is shrunk to end at the target's end. Its logical partitions are unchanged.`);
   }
   let partitions = table.partitions;
