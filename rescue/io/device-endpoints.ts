@@ -190,11 +190,11 @@ async function loopUsersOf(file: string): Promise<string[]> {
 }
 
 /** Refuses targets that are mounted or hold the medium. */
-async function checkTargetFree(target: string, isBlockDevice: boolean): Promise<{ logicalSectorSize: number }> {
+async function checkTargetFree(target: string, isBlockDevice: boolean): Promise<{ logicalSectorSize: number; isPartition: boolean }> {
   if (!isBlockDevice) {
     const users = await loopUsersOf(target);
     if (users.length > 0) throw new LifeboatError('LB_DEVICE_TARGET_MOUNTED', { detail: `${target} backs ${users.join(', ')}.`, path: target, users });
-    return { logicalSectorSize: 0 };
+    return { logicalSectorSize: 0, isPartition: false };
   }
   const found = await findDiskOf(path.basename(target));
   if (!found) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${target} is not a disk or partition the kernel lists.`, path: target });
@@ -209,7 +209,7 @@ async function checkTargetFree(target: string, isBlockDevice: boolean): Promise<
       if (users.length > 0) throw new LifeboatError('LB_DEVICE_TARGET_MOUNTED', { detail: `${target}'s file ${backing} also backs ${users.join(', ')}.`, path: target });
     }
   }
-  return { logicalSectorSize: disk.logicalSectorSize };
+  return { logicalSectorSize: disk.logicalSectorSize, isPartition: partition !== undefined };
 }
 
 function writeError(error: unknown, target: string): LifeboatError {
@@ -236,6 +236,8 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
   let handle: FileHandle;
   let isBlockDevice = false;
   let logicalSectorSize = options.sectorSize;
+  // A partition device (/dev/sdb2) has no table of its own for the kernel to read again.
+  let partitionDevice = false;
   try {
     if (!info) {
       // A missing /dev name is a disk that is not there: never make an image file in /dev.
@@ -248,6 +250,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
       if (!isBlockDevice && !info.isFile()) throw new LifeboatError('LB_INPUT_USAGE', { detail: `${file} is neither a block device nor a file.`, path: file });
       const checked = await checkTargetFree(file, isBlockDevice);
       if (isBlockDevice) logicalSectorSize = checked.logicalSectorSize;
+      partitionDevice = checked.isPartition;
       handle = await open(file, options.dryRun ? 'r' : isBlockDevice ? constants.O_RDWR | constants.O_EXCL : 'r+');
     }
   } catch (error) {
@@ -309,7 +312,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
       await direct?.close();
       await handle.close();
       // A whole disk got a new table: have the kernel read it (partition nodes appear or change).
-      return isBlockDevice && partition === undefined && !options.dryRun ? rereadPartitionTable(file) : [];
+      return isBlockDevice && partition === undefined && !partitionDevice && !options.dryRun ? rereadPartitionTable(file) : [];
     },
   };
 }
