@@ -14,11 +14,13 @@
 // is there, whatever Lifeboat's order of syncs put there first. A second boot repairs the disk with
 // fsck.fat -a, as after any cut, and runs a backup to its end; the power is cut as it returns. On
 // the host, the repository read with mtools must hold that backup's snapshot and pass
-// check --read-data (an empty manifest, if the cut left one, is information).
+// check --read-data (an empty manifest, if the cut left one, is information). A third boot prunes
+// after a cut left that manifest cut short beside its complete twin, and is cut the moment the
+// twin's entry leaves the folder on the disk: the manifest must be whole there.
 
 import test from 'ava';
 import { execa } from 'execa';
-import { open, mkdtemp, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, mkdtemp, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { extractKernelAndInitrd, requireMedia, TEST_MEDIA } from '../helpers/media.ts';
@@ -106,7 +108,9 @@ test('FAT32: a manifest whose rename a power cut interrupted leaves no end mark 
   await requireMedia(TEST_MEDIA.executable);
   const iso = await requireMedia(TEST_MEDIA.runIso);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-fat-order-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // LIFEBOAT_FAT_ORDER_KEEP=1 keeps the work folder (the disk after each boot, transcripts) for a look after a failure.
+  if (process.env.LIFEBOAT_FAT_ORDER_KEEP) t.log(`work folder kept: ${dir}`);
+  else t.teardown(() => rm(dir, { recursive: true, force: true }));
   const { kernel, initrd } = await extractKernelAndInitrd(iso, dir);
   const run = async (args: string[]) => {
     const result = await execa(TEST_MEDIA.executable, args, { reject: false, stdin: 'ignore', env: { LIFEBOAT_LOG_DIR: path.join(dir, 'logs') } });
@@ -156,7 +160,9 @@ test('FAT32: a manifest whose rename a power cut interrupted leaves no end mark 
     }
   });
   const backup = `lifeboat backup partition /dev/vda -r ${REPO} --json`;
-  const mount = 'mkdir -p /mnt/r; fsck.fat -a /dev/vdb >/dev/null; mount -t vfat /dev/vdb /mnt/r';
+  const mount = "mkdir -p /mnt/r; fsck.fat -a /dev/vdb 2>&1 | sed 's/^/GUEST-FSCK: /'; mount -t vfat /dev/vdb /mnt/r";
+  /** What the guest's fsck.fat -a said at the mount, one line. */
+  const guestFsck = (transcript: string) => transcript.split('\n').filter((line) => line.startsWith('GUEST-FSCK: ') && !/fsck\.fat \d|^GUEST-FSCK: \/dev\/vdb: \d+ files/.test(line)).map((line) => line.slice(12).trim()).join(' / ') || 'nothing';
 
   // Four backups; the power goes the moment the fourth manifest has an entry on the disk.
   const image = await FatImage.open(disk);
@@ -165,6 +171,9 @@ test('FAT32: a manifest whose rename a power cut interrupted leaves no end mark 
   await image.close();
   t.true(first.cutByWatcher, `the fourth manifest never reached the disk before the backups ended:\n${first.transcript.slice(-3000)}`);
 
+  // What the cut left, before any repair (read only).
+  const leftByCut = (await execa('fsck.fat', ['-n', disk], { reject: false })).stdout.split('\n').slice(1, -1).join(' / ') || 'clean';
+  await execa('cp', ['--sparse=always', disk, path.join(dir, 'after-first-boot.img')]);
   // The next boot: repaired as after any cut, a backup to its end, the power cut as it returns.
   const { transcript: second } = await boot(`${mount}; ${backup}; echo "BACKUP-EXIT=$?"`, /BACKUP-EXIT=\d+/);
   t.regex(second, /BACKUP-EXIT=0/, second.slice(-3000));
@@ -185,7 +194,38 @@ test('FAT32: a manifest whose rename a power cut interrupted leaves no end mark 
   for (const lock of await readdir(path.join(repo, 'locks'))) await rm(path.join(repo, 'locks', lock));
   const check = await run(['check', '-r', repo, '--read-data', '--json']);
   await writeFile(path.join(dir, 'check.txt'), check.output);
-  t.is(check.exitCode, 0, check.output);
+  t.is(check.exitCode, 0, `${check.output}\nfsck.fat -n after the first boot's cut: ${leftByCut}\nfsck.fat -a in the second boot: ${guestFsck(second)}\nfsck.fat -a after the second boot: ${fsck.stdout}\nmdir:\n${listing}`);
   const report = jsonEvents(check.output).find((event) => event.event === 'check') as { info?: string[] } | undefined;
   t.log(`fsck.fat -a after the second boot: ${fsck.stdout.split('\n').filter((line) => /share|Truncat|fragment|Reclaimed|Orphan/.test(line)).join(' / ') || 'nothing to repair'}; check's information: ${(report?.info ?? []).join(' / ') || 'none'}`);
+
+  // A third boot: that manifest as an earlier cut leaves it (cut short, its complete twin NAME.tmp
+  // beside it, made here with mtools); forget --prune puts the twin in its place, and the power is
+  // cut the moment the twin's entry is gone on the disk. The manifest must then be whole: a rename
+  // of the twin over it left, on FAT, the old entry's size and clusters until the file was synced.
+  await execa('fsck.fat', ['-a', disk], { reject: false });
+  const manifestPath = `::/repo/snapshots/${id}.json`;
+  const whole = await readFile(path.join(repo, 'snapshots', `${id}.json`));
+  t.true(whole.length > 0, `snapshot ${id.slice(0, 8)}'s manifest is empty before the third boot`);
+  await writeFile(path.join(dir, 'twin.json'), whole);
+  await writeFile(path.join(dir, 'short.json'), whole.subarray(0, Math.floor(whole.length / 2)));
+  await execa('mcopy', ['-o', '-i', disk, path.join(dir, 'twin.json'), `${manifestPath}.tmp`]);
+  await execa('mcopy', ['-o', '-i', disk, path.join(dir, 'short.json'), manifestPath]);
+  // The power goes the moment the twin's entry is gone from the folder on the disk (or as prune returns).
+  const watched = await FatImage.open(disk);
+  const twinsBefore = await watched.countEntries(snapshotsFolder, 'TMP');
+  t.true(twinsBefore >= 1, 'the twin made with mcopy is not in the first cluster of snapshots/');
+  const { transcript: third, cutByWatcher } = await boot(`${mount}; lifeboat forget -r ${REPO} --prune --json; echo "PRUNE-EXIT=$?"`, /PRUNE-EXIT=\d+/, async () => (await watched.countEntries(snapshotsFolder, 'TMP')) < twinsBefore);
+  await watched.close();
+  t.true(cutByWatcher || /PRUNE-EXIT=0/.test(third), third.slice(-3000));
+  const pruned = path.join(dir, 'pruned.img');
+  await execa('cp', ['--sparse=always', disk, pruned]);
+  await execa('fsck.fat', ['-a', pruned], { reject: false });
+  const after = path.join(dir, 'after-prune.json');
+  await execa('mcopy', ['-n', '-i', pruned, manifestPath, after]);
+  const placed = await readFile(after);
+  const folderAfter = (await execa('mdir', ['-/', '-a', '-i', pruned, '::/repo/snapshots'], { reject: false })).stdout;
+  const pruneReport = third.split('\n').find((line) => line.includes('"event":"forget"')) ?? 'no forget event';
+  t.log(`third boot: ${cutByWatcher ? 'cut the moment the twin left the folder' : `prune returned first: ${pruneReport.trim()}`}; manifest ${placed.length} of ${whole.length} bytes after the cut`);
+  t.true(placed.equals(whole), `after prune put the twin in place and the power was cut, the manifest holds ${placed.length} of its ${whole.length} bytes${placed.length === 0 ? ' (empty: the renamed entry never got its size)' : ''}\nmdir:\n${folderAfter}`);
+  t.false(folderAfter.includes(`${id}.json.tmp`), `the twin is still there after prune:\n${folderAfter}`);
 });

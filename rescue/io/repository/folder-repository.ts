@@ -313,15 +313,32 @@ export class FolderRepository implements RepositoryMaintenance {
     return [...this.unfinished];
   }
 
-  /** Renames each complete twin over its cut-short file (under the exclusive lock: prune). */
+  /**
+   * Puts each complete twin's bytes in place of its cut-short file (under the exclusive lock: prune).
+   * The file is rewritten where it is and synced before its twin goes, so at every moment one of the
+   * two is whole: a rename over the file would not do on FAT, where the renamed entry keeps the
+   * cut-short file's size and clusters until the file itself is written out, while the twin's own
+   * entry is already gone (test/boot/fat-folder-order.test.ts, third boot).
+   */
   async putTwinsInPlace(): Promise<string[]> {
     const placed: string[] = [];
     for (const relative of this.twins) {
       const file = path.join(this.path, relative);
-      await rename(`${file}.tmp`, file).catch((error: unknown) => {
+      try {
+        const bytes = await readFile(`${file}.tmp`);
+        const handle = await open(file, 'r+');
+        try {
+          await handle.write(bytes, 0, bytes.length, 0);
+          await handle.truncate(bytes.length);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rm(`${file}.tmp`);
+        await syncFolder(path.dirname(file));
+      } catch (error) {
         throw toWriteError(error, this.path);
-      });
-      await syncFolder(path.dirname(file));
+      }
       placed.push(relative);
     }
     this.twins.clear();
