@@ -81,7 +81,7 @@ async function writeTable(source: ByteSource, target: RestoreTarget, step: Extra
   const head = await source.read(0, layout.sectorSize);
   const boot = parseBootSector(head.subarray(0, 512));
   const sectors = layout.table === 'gpt'
-    ? encodeGpt(gptLayoutOf(layout, { diskGuid: step.diskId, ...(step.gptEntryCount === undefined ? {} : { entryCount: step.gptEntryCount }) }), {
+    ? encodeGpt(gptLayoutOf(step.gptFirstUsableLba === undefined ? layout : { ...layout, firstUsableLba: step.gptFirstUsableLba }, { diskGuid: step.diskId, ...(step.gptEntryCount === undefined ? {} : { entryCount: step.gptEntryCount }) }), {
       bootCode: boot.bootCode, diskSignature: boot.diskSignature,
       protectiveStyle: head[446 + 5] === 0xff && head[446 + 6] === 0xff && head[446 + 7] === 0xff ? 'sfdisk' : 'gptfdisk',
     })

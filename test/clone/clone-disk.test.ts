@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compareDisks, compareVolumes, filesystemSizeBytes, hashRange, makeFilesystemImage, makeMbrDisk, partitionVolume, readPartitionTable, verifyGpt, type DiskFixture, type FilesystemKind, type Volume } from '../helpers/disk-fixtures.ts';
+import { compareDisks, compareVolumes, filesystemSizeBytes, hashRange, makeFilesystemImage, makeGptDisk, makeMbrDisk, partitionVolume, readPartitionTable, verifyGpt, type DiskFixture, type FilesystemKind, type Volume } from '../helpers/disk-fixtures.ts';
 import { describe, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 
 const MiB = 1024 * 1024;
@@ -100,7 +100,11 @@ async function withPartitionedLoop<T>(file: string, use: (device: string) => Pro
 async function checkClone(t: ExecutionContext, source: DiskFixture, targetFile: string, grown: readonly number[]): Promise<void> {
   const table = await readPartitionTable(targetFile);
   for (const partition of source.partitions) {
-    if (partition.content === 'extended' || partition.content === 'bios-boot' || partition.content === 'exfat') continue;
+    if (partition.content === 'bios-boot') {
+      const entry = table.partitions.find((candidate) => candidate.number === partition.number);
+      t.is(await hashRange(targetFile, (entry?.start ?? 0) * SECTOR, partition.sizeBytes), await hashRange(source.file, partition.offset, partition.sizeBytes), `BIOS boot partition ${partition.number} copied as it is`);
+    }
+    if (partition.content === 'extended' || partition.content === 'bios-boot') continue;
     const entry = table.partitions.find((candidate) => candidate.number === partition.number);
     if (!entry) {
       t.fail(`partition ${partition.number} is missing from the copy's table`);
@@ -180,5 +184,29 @@ test('a Windows-shaped GPT disk onto an image file of the same size: clean, same
   const result = await lifeboat(['clone', 'disk', source.file, target, '--yes']);
   t.is(result.exitCode, 0, describe(result));
   await checkClone(t, source, target, []);
+  t.is(await sha256File(source.file), before, 'the source is unchanged');
+});
+
+let mixed: Promise<DiskFixture> | undefined;
+const mixedGptDisk = () => (mixed ??= makeGptDisk(workDir, 53));
+
+test('a GPT disk with a BIOS boot partition, ESP, NTFS, exFAT and ext4 onto an image file of the same size with --fit keep: identical tables, boot code and volumes', async (t) => {
+  const source = await mixedGptDisk();
+  const target = await makeTarget('mixed-same.img', source.sizeBytes);
+  const result = await lifeboat(['clone', 'disk', source.file, target, '--fit', 'keep', '--yes']);
+  t.is(result.exitCode, 0, describe(result));
+  t.deepEqual(await compareDisks(source, target), []);
+});
+
+test('a GPT disk with a BIOS boot partition, ESP, NTFS, exFAT and ext4 onto a larger image file: NTFS grows, exFAT and ext4 move, the BIOS boot partition stays as it is', async (t) => {
+  const source = await mixedGptDisk();
+  const before = await sha256File(source.file);
+  const target = await makeTarget('mixed-larger.img', 300 * MiB);
+  const result = await lifeboat(['clone', 'disk', source.file, target, '--yes']);
+  t.is(result.exitCode, 0, describe(result));
+  const table = await readPartitionTable(target);
+  const ntfs = source.partitions.find((partition) => partition.content === 'ntfs');
+  t.true((table.partitions.find((entry) => entry.number === ntfs?.number)?.size ?? 0) * SECTOR > (ntfs?.sizeBytes ?? 0), 'NTFS grows');
+  await checkClone(t, source, target, [ntfs?.number ?? 0]);
   t.is(await sha256File(source.file), before, 'the source is unchanged');
 });

@@ -33,7 +33,11 @@ export type CloneStep =
   | { readonly kind: 'volume'; readonly label: string; readonly volume: CloneVolume }
   | { readonly kind: 'grow-filesystem'; readonly label: string; readonly partition: number; readonly offset: number; readonly sizeBytes: number; readonly filesystem: string }
   | { readonly kind: 'boot-gap'; readonly label: string; readonly sourceOffset: number; readonly targetOffset: number; readonly length: number }
-  | { readonly kind: 'table'; readonly label: string; readonly layout: LayoutPlan; readonly diskId: string; readonly gptEntryCount: number | undefined };
+  | {
+    readonly kind: 'table'; readonly label: string; readonly layout: LayoutPlan; readonly diskId: string; readonly gptEntryCount: number | undefined;
+    /** A GPT's first usable LBA: the source's (sfdisk writes 2048, gptfdisk 34) where the layout's first partition still starts at or after it. */
+    readonly gptFirstUsableLba: number | undefined;
+  };
 
 /** A clone's plan: data to print, confirm and then run. */
 export interface ClonePlan {
@@ -102,7 +106,9 @@ export function planDiskClone(request: DiskCloneRequest): ClonePlan {
     const length = Math.min(gap.sectors * sectorSize, firstTargetStart - gap.startLba * sectorSize);
     if (length > 0) steps.push({ kind: 'boot-gap', label: `the boot gap after the table (${formatBytes(length)}, as it is)`, sourceOffset: gap.startLba * sectorSize, targetOffset: gap.startLba * sectorSize, length });
   }
-  steps.push({ kind: 'table', label: `the ${layout.table.toUpperCase()} partition table${layout.gptBackup ? ' with its backup at the new end' : ''} (last)`, layout, diskId: source.table.id ?? '', gptEntryCount: source.table.gpt?.entryCount });
+  const sourceFirstUsable = source.table.firstUsableLba;
+  const gptFirstUsableLba = layout.table === 'gpt' && sourceFirstUsable !== undefined && sourceFirstUsable >= layout.firstUsableLba && sourceFirstUsable <= firstTargetStart / sectorSize ? sourceFirstUsable : undefined;
+  steps.push({ kind: 'table', label: `the ${layout.table.toUpperCase()} partition table${layout.gptBackup ? ' with its backup at the new end' : ''} (last)`, layout, diskId: source.table.id ?? '', gptEntryCount: source.table.gpt?.entryCount, gptFirstUsableLba });
   steps.push(...grows.filter((step) => step.filesystem === 'vfat'));
   const notes: string[] = [];
   for (const partition of layout.partitions) {
