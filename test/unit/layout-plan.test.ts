@@ -241,6 +241,11 @@ test('--size N=SIZE fixes a partition; below its minimum is LB_INPUT_SIZE_BELOW_
   const landed = await landTable(dir, kept, source);
   t.deepEqual(landed.mbr?.logicals.map((logical) => logical.ebrLba), source.mbr?.logicals.map((logical) => logical.ebrLba), 'the EBRs stay where they were');
   t.deepEqual(landed.partitions.map(({ startLba, sectors }) => [startLba, sectors]).filter((_, index) => source.partitions[index]?.kind !== 'extended'), source.partitions.filter((partition) => partition.kind !== 'extended').map(({ startLba, sectors }) => [startLba, sectors]));
+  // A keep plan that does not know the EBRs' places still makes a chain sfdisk reads: the first at the extended start.
+  const unknownEbrs = planLayout({ ...mbr, partitions: mbr.partitions.map(({ ebrLba: _ebr, ...partition }) => partition) }, { target: { sizeBytes: 1600 * MiB, sectorSize: 512, description: 'target' }, fit: 'keep' });
+  const chained = await landTable(dir, unknownEbrs, source);
+  t.deepEqual(chained.partitions.filter((partition) => partition.kind === 'logical').map((partition) => partition.number), [5, 6, 7]);
+  t.is(chained.mbr?.logicals[0]?.ebrLba, unknownEbrs.partitions.find((partition) => partition.kind === 'extended')?.startLba);
   const cut = refusal(t, () => planLayout(mbr, { target: { sizeBytes: 1200 * MiB, sectorSize: 512, description: 'target' }, fit: 'keep' }), 'LB_DEVICE_TARGET_TOO_SMALL');
   t.is(cut.details.requiredBytes, (2048 + (100 + 300 + 1 + 200 + 1 + 500 + 1 + 300) * 2048) * 512);
   refusal(t, () => planLayout(mbr, { target: { sizeBytes: 4 * GiB, sectorSize: 512, description: 'target' }, fit: 'keep', sizes: [{ partition: 1, bytes: GiB }] }), 'LB_INPUT_USAGE');

@@ -7,6 +7,7 @@ import { LifeboatError, type ErrorCode } from '../../rescue/core/errors.ts';
 import { chunkCount, isAllZero, planChunks, zeroUnused, type ChunkSpan } from '../../rescue/core/repository/chunk-plan.ts';
 import type { ByteExtent, SnapshotManifest, SnapshotPartition, SnapshotRegion, SnapshotVolume, VolumeContent } from '../../rescue/core/repository/format.ts';
 import { describePlan, planRestore, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from '../../rescue/core/repository/restore-plan.ts';
+import { planDiskLayout } from '../../rescue/core/repository/restore-layout-plan.ts';
 import { applyRetention, isEmptyPolicy, type RetentionCandidate, type RetentionDecision } from '../../rescue/core/repository/retention.ts';
 import { parseSnapshotSpec, selectSnapshot, type SelectableSnapshot } from '../../rescue/core/repository/select-snapshot.ts';
 
@@ -500,6 +501,18 @@ test('MBR onto a smaller disk: an extended partition running to the old end coun
   // A target that ends inside logical 5 is refused; one as large as the source shrinks nothing.
   rejects(t, () => planRestore(snapshot, target(63487 * SECTOR), {}), 'LB_DEVICE_TARGET_TOO_SMALL');
   t.false(planRestore(snapshot, target(DISK_SECTORS * SECTOR), {}).steps.some((step) => step.kind === 'mbr-entry'));
+});
+
+test('restore --fit keep of an MBR snapshot leaves its EBRs where the snapshot saved them (regions ebr-LBA); largest moves them 1 MiB before each logical', (t) => {
+  const disk = mbrDisk('logical');
+  const snapshot = { ...disk, regions: [...disk.regions, { name: 'ebr-22526', offset: 22526 * SECTOR, content: content(SECTOR) }] };
+  const kept = planDiskLayout(snapshot, target(DISK_SECTORS * SECTOR), { fit: 'keep' });
+  const keptTable = kept.steps.find((step) => step.kind === 'mbr-layout');
+  t.is(keptTable?.kind === 'mbr-layout' ? keptTable.layout.partitions.find((partition) => partition.number === 5)?.ebrLba : undefined, 22526);
+  t.false(kept.steps.some((step) => step.kind === 'region' && step.region === 1), 'the old EBR region is not written: the table step writes the chain');
+  const moved = planDiskLayout(snapshot, target(DISK_SECTORS * SECTOR), { fit: 'largest' });
+  const logical = moved.layout.partitions.find((partition) => partition.number === 5);
+  t.is(logical?.ebrLba, (logical?.startLba ?? 0) - 2048);
 });
 
 test('a disk snapshot onto a target with another sector size is refused', (t) => {

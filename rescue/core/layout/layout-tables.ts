@@ -49,7 +49,9 @@ export function mbrLayoutOf(plan: LayoutPlan, keep: { diskSignature: number; boo
     if (partition.kind === 'logical') continue;
     primaries[partition.number - 1] = { type: Number.parseInt(partition.type, 16), start: partition.startLba, sectors: partition.sectors, bootable: partition.bootable };
   }
-  const logicals = plan.partitions.filter((partition) => partition.kind === 'logical').map((partition) => ({ type: Number.parseInt(partition.type, 16), start: partition.startLba, sectors: partition.sectors, bootable: partition.bootable, ebrLba: partition.ebrLba ?? partition.startLba - 1 }));
+  // An EBR place the plan does not know: the first at the extended partition's start (where the chain begins), the others in the sector before their partition.
+  const extendedStart = plan.partitions.find((partition) => partition.kind === 'extended')?.startLba;
+  const logicals = plan.partitions.filter((partition) => partition.kind === 'logical').map((partition, index) => ({ type: Number.parseInt(partition.type, 16), start: partition.startLba, sectors: partition.sectors, bootable: partition.bootable, ebrLba: partition.ebrLba ?? (index === 0 && extendedStart !== undefined ? extendedStart : partition.startLba - 1) }));
   return { diskSignature: keep.diskSignature, ...(keep.bootCode ? { bootCode: keep.bootCode } : {}), primaries, logicals };
 }
 

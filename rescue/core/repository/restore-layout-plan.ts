@@ -23,7 +23,9 @@ export function planDiskLayout(manifest: SnapshotManifest, target: RestoreTarget
   const table = manifest.table;
   if (!table || table.kind === 'none') throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit lays out a partition table; this snapshot has none.' });
   const facts = new Map(manifest.volumes.flatMap((volume) => (volume.partition === undefined ? [] : [[volume.partition, { filesystem: volume.filesystem?.type, usedBytes: volume.content.usedBytes }] as const])));
-  const layout = planLayout(sourceLayoutOf(table, facts), {
+  // The EBRs the snapshot saved (regions ebr-LBA, in chain order): --fit keep leaves them where they were.
+  const ebrs = manifest.regions.flatMap((region) => (/^ebr-\d+$/.test(region.name) ? [{ ebrLba: Number(region.name.slice(4)) }] : [])).sort((a, b) => a.ebrLba - b.ebrLba);
+  const layout = planLayout(sourceLayoutOf(ebrs.length > 0 ? { ...table, mbr: { logicals: ebrs } } : table, facts), {
     target: { sizeBytes: target.sizeBytes, sectorSize: target.logicalSectorSize, description: target.description },
     fit: options.fit, ...(options.sizes ? { sizes: options.sizes } : {}), cannotShrink: RESTORE_CANNOT_SHRINK,
   });
