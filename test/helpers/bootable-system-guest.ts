@@ -51,8 +51,8 @@ exec switch_root /newroot /sbin/init
 `;
 
 const ROOT_INIT = `#!/bin/sh
-# A test system's init: mounts what /etc/fstab names (by UUID, read-only), reads the data file,
-# prints one marker line on the console and powers off.
+# A test system's init: mounts what /etc/fstab names (by UUID, read-only; a missing nofail entry is
+# reported as absent), reads the data file, prints one marker line on the console and powers off.
 export PATH=/bin
 fail() { echo "${SYSTEM_FAILURE_PREFIX} init: $*"; sync; poweroff -f; sleep 30; }
 . /etc/lifeboat-system
@@ -67,12 +67,18 @@ mounts=
 while read -r spec point type options rest; do
   case "$spec" in UUID=*) ;; *) continue ;; esac
   [ "$point" = / ] && continue
-  device=$(findfs "$spec") || fail "fstab: $spec ($point) not found"
+  if ! device=$(findfs "$spec"); then
+    # nofail: a system copied without this partition still comes up (as systemd would), and says so
+    case ",$options," in *,nofail,*) mounts="$mounts,$point=absent"; continue ;; esac
+    fail "fstab: $spec ($point) not found"
+  fi
   mount -t "$type" -o ro "$device" "$point" || fail "fstab: $spec ($device) did not mount on $point"
   mounts="$mounts,$point=\${spec#UUID=}"
 done < /etc/fstab
 data=none
-if [ -n "$DATA_FILE" ]; then data=$(cat "$DATA_FILE") || fail "cannot read $DATA_FILE"; fi
+if [ -n "$DATA_FILE" ]; then
+  if [ -e "$DATA_FILE" ]; then data=$(cat "$DATA_FILE") || fail "cannot read $DATA_FILE"; else data=absent; fi
+fi
 root_name=\${root_device#/dev/}
 disk=$(basename "$(readlink -f "/sys/class/block/$root_name/..")")
 table=none
@@ -144,9 +150,9 @@ export interface SystemMarker {
   readonly rootDevice: string;
   /** The root partition's first sector, as the guest's kernel read it from the table. */
   readonly rootStartSector: number;
-  /** Each fstab mount point (besides /) and the UUID it was found and mounted by. */
+  /** Each fstab mount point (besides /) and the UUID it was found and mounted by ('absent': a nofail entry not found). */
   readonly mounts: Readonly<Record<string, string>>;
-  /** The data file's content ('none' for a system without one). */
+  /** The data file's content ('none' for a system without one, 'absent' when it is not there). */
   readonly data: string;
 }
 

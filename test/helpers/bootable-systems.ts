@@ -274,7 +274,7 @@ async function buildGptUefi(options: BuildOptions): Promise<BootableSystem> {
   const dataToken = `data-of-${kind}-${uuid('data-token').slice(0, 8)}`;
   // root
   const rootTree = path.join(options.work, 'root');
-  const fstab = [`UUID=${root.uuid} / ext4 defaults 0 1`, `UUID=${boot.uuid} /boot ext4 defaults 0 2`, `UUID=${esp.uuid} /boot/efi vfat umask=0077 0 1`, `UUID=${data.uuid} /data ext4 defaults 0 2`].join('\n');
+  const fstab = [`UUID=${root.uuid} / ext4 defaults 0 1`, `UUID=${boot.uuid} /boot ext4 defaults 0 2`, `UUID=${esp.uuid} /boot/efi vfat umask=0077 0 1`, `UUID=${data.uuid} /data ext4 defaults,nofail 0 2`].join('\n');
   await makeRootTree(rootTree, { name: kind, fstab: `${fstab}\n`, dataFile: '/data/lifeboat-data.txt', mountPoints: ['/boot', '/data'] });
   await makeExt4(options.file, root, { uuid: root.uuid, label: 'root', tree: rootTree });
   // /boot: kernel, initramfs, grub.cfg, and the ESP's mount point
@@ -302,10 +302,15 @@ async function buildGptUefi(options: BuildOptions): Promise<BootableSystem> {
   return { kind, file: options.file, sizeBytes: options.sizeMiB * MiB, table: 'gpt', firmware: 'ovmf', partitions, rootUuid: root.uuid, mounts, data: dataToken };
 }
 
-/** The marker a boot of `system` (or of a copy of it) must print; a copy whose root partition moved passes its new start. */
-export function expectedMarker(system: BootableSystem, options: { rootStartSector?: number } = {}): SystemMarker {
+/**
+ * The marker a boot of `system` (or of a copy of it) must print; a copy whose root partition moved
+ * passes its new start, a copy without the data partition (clone system) passes withoutData: its
+ * nofail /data entry is then absent, and so is the data file.
+ */
+export function expectedMarker(system: BootableSystem, options: { rootStartSector?: number; withoutData?: boolean } = {}): SystemMarker {
   const root = system.partitions.find((partition) => partition.role === 'root');
   if (!root) throw new Error(`${system.kind} has no root partition`);
+  const withoutData = options.withoutData === true && system.mounts['/data'] !== undefined;
   return {
     name: system.kind,
     firmware: system.firmware === 'ovmf' ? 'uefi' : 'bios',
@@ -314,8 +319,8 @@ export function expectedMarker(system: BootableSystem, options: { rootStartSecto
     rootUuid: system.rootUuid,
     rootDevice: `vda${root.number}`,
     rootStartSector: options.rootStartSector ?? root.startSector,
-    mounts: system.mounts,
-    data: system.data,
+    mounts: withoutData ? { ...system.mounts, '/data': 'absent' } : system.mounts,
+    data: withoutData ? 'absent' : system.data,
   };
 }
 
