@@ -4,7 +4,7 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { LifeboatError } from '../../rescue/core/errors.ts';
-import { createKeyFile, openKeyFile, seal, SEAL_OVERHEAD_BYTES, sha256Hex, unseal, unsealInto, type KeyFile } from '../../rescue/io/repository/repository-crypto.ts';
+import { createKeyFile, openKeyFile, seal, SEAL_OVERHEAD_BYTES, sealInto, sha256Hex, unseal, unsealInto, type KeyFile } from '../../rescue/io/repository/repository-crypto.ts';
 
 const REPOSITORY_ID = '0123456789abcdef0123456789abcdef';
 
@@ -65,6 +65,23 @@ test('unsealInto opens in place over the sealed bytes, or into other memory, acr
     t.is(unsealInto(key, sealed, `blob ${length}`, apart), length, `apart, ${length} bytes`);
     t.true(apart.subarray(0, length).equals(plain) && apart.subarray(length).equals(Buffer.alloc(3, 0x55)), `apart, ${length} bytes`);
   }
+});
+
+test('sealInto seals into given memory across its pieces, with a fresh nonce, and refuses too little room or an overlap', (t) => {
+  const key = randomBytes(32);
+  for (const length of [0, 1, 65536, 65537, 3 * 65536 + 5]) {
+    const plain = randomBytes(length);
+    const into = new Uint8Array(new SharedArrayBuffer(length + SEAL_OVERHEAD_BYTES + 4));
+    t.is(sealInto(key, plain, `blob ${length}`, into), length + SEAL_OVERHEAD_BYTES);
+    const sealed = Buffer.from(into.subarray(0, length + SEAL_OVERHEAD_BYTES));
+    t.deepEqual(unseal(key, sealed, `blob ${length}`), plain, `${length} bytes`);
+    t.false(sealed.subarray(0, 12).equals(seal(key, plain, `blob ${length}`).subarray(0, 12)), 'another nonce');
+  }
+  const plain = randomBytes(1000);
+  t.throws(() => sealInto(key, plain, 'x', Buffer.alloc(1000 + SEAL_OVERHEAD_BYTES - 1)), { instanceOf: RangeError });
+  const backing = Buffer.alloc(3000);
+  t.throws(() => sealInto(key, backing.subarray(0, 1000), 'x', backing.subarray(500)), { instanceOf: RangeError });
+  t.is(sealInto(key, backing.subarray(0, 1000), 'x', backing.subarray(1000)), 1000 + SEAL_OVERHEAD_BYTES);
 });
 
 test('unsealInto refuses a damaged or misplaced blob, too little room and overlaps that would overwrite unread bytes', (t) => {
