@@ -13,9 +13,14 @@ import path from 'node:path';
 import { readUsedBlockMap } from '../../rescue/core/block-maps/read-used-block-map.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { probeFilesystem } from '../../rescue/core/filesystems/probe-filesystem.ts';
+import type { ProgressReporter } from '../../rescue/core/progress.ts';
+import { openBackupSource } from '../../rescue/io/device-endpoints.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
+import { initRepository, openRepository } from '../../rescue/io/repository/folder-repository.ts';
 import { shrinkOnView } from '../../rescue/io/shrink-view.ts';
+import { backup } from '../../rescue/ops/backup.ts';
 import { shrinkVolumeOnto, type ShrinkTarget } from '../../rescue/ops/shrink-volume.ts';
+import { openSnapshotVolume } from '../../rescue/ops/snapshot-source.ts';
 import { diffListings, fsckVolume, makeFilesystemImage, readTree, type FilesystemKind } from '../helpers/disk-fixtures.ts';
 
 const MiB = 1024 * 1024;
@@ -26,6 +31,16 @@ async function scratch(t: { teardown: (fn: () => Promise<void>) => void }): Prom
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/**
+ * resize2fs gives each directory whose entries name a moved inode a new mtime, and a file can gain
+ * an extent block: those two fields may differ; names, types, sizes, contents, owners, modes, links
+ * and file times must not.
+ */
+const normalise = (listing: ReadonlyMap<string, string>) => new Map([...listing].filter(([key]) => key !== '<free space>')
+  .map(([key, line]) => [key, line.replace(/ blocks=\d+/, '').replace(/^(dir .*) mtime=\d+/, '$1')] as const));
+
+const quiet: ProgressReporter = { progress: () => undefined, notice: () => undefined };
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
@@ -83,14 +98,43 @@ for (const kind of ['ext4', 'ntfs'] as const) {
     const copy = { kind, file: targetFile, offset: START, sizeBytes: newSize };
     const fsck = await fsckVolume(copy);
     t.true(fsck.clean, fsck.output);
-    // resize2fs gives each directory whose entries name a moved inode a new mtime, and a file can
-    // gain an extent block: those two fields may differ; names, types, sizes, contents, owners,
-    // modes, links and file times must not.
-    const normalise = (listing: ReadonlyMap<string, string>) => new Map([...listing].filter(([key]) => key !== '<free space>')
-      .map(([key, line]) => [key, line.replace(/ blocks=\d+/, '').replace(/^(dir .*) mtime=\d+/, '$1')] as const));
     t.deepEqual(diffListings(normalise(await readTree(sourceVolume)), normalise(await readTree(copy))), []);
   });
 }
+
+test('restore: a snapshot\'s ext4 volume (read from the repository) shrunk onto a smaller image', async (t) => {
+  const dir = await scratch(t);
+  const sourceFile = path.join(dir, 'source.img');
+  const sourceVolume = await makeFilesystemImage('ext4', sourceFile, { sizeMiB: 128, seed: 21, bulkMiB: 40 });
+  const repo = path.join(dir, 'repo');
+  await initRepository(repo, {});
+  const repository = await openRepository(repo, async () => undefined);
+  t.teardown(() => repository.close());
+  await repository.acquireLock(true, 'test');
+  const { source: backupSource, facts } = await openBackupSource(sourceFile, 'partition');
+  let saved;
+  try {
+    saved = await backup({ kind: 'partition', source: backupSource, facts, tags: [], note: '', sectorBySector: false, compressionLevel: 1, verify: false, host: 'test', lifeboatVersion: 'test' }, repository, quiet);
+  } finally {
+    await backupSource.close();
+  }
+  const manifest = (await repository.loadSnapshot(saved.id)).manifest;
+  const volume = await openSnapshotVolume(repository, manifest.volumes[0]!.content, manifest.chunkBytes);
+  const newSize = Math.ceil((await minimumBytes('ext4', sourceFile) + 4 * MiB) / MiB) * MiB;
+  const targetFile = path.join(dir, 'target.img');
+  await writeFile(targetFile, '');
+  await truncate(targetFile, newSize);
+  const target = await fileTarget(targetFile);
+  t.teardown(() => target.close());
+  const result = await shrinkVolumeOnto({ source: volume, filesystem: 'ext4', newSize, target, room: { memoryBytes: 16 * MiB, scratchFolder: dir, scratchBytes: 512 * MiB }, shrinkOnView });
+  t.log(`snapshot ext4 128 MiB -> ${newSize / MiB} MiB: overlay ${result.overlay.memoryBytes} B in memory, ${result.overlay.scratchBytes} B in the scratch file; written ${result.writtenBytes}`);
+  t.true(result.overlay.scratchBytes > 0, 'past 16 MiB the overlay spilled to the scratch folder');
+  await target.close();
+  const copy = { kind: 'ext4' as const, file: targetFile, offset: 0, sizeBytes: newSize };
+  const fsck = await fsckVolume(copy);
+  t.true(fsck.clean, fsck.output);
+  t.deepEqual(diffListings(normalise(await readTree(sourceVolume)), normalise(await readTree(copy))), []);
+});
 
 test('too little room is refused with the figures before anything runs; the target is untouched', async (t) => {
   const dir = await scratch(t);
