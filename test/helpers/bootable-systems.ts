@@ -142,7 +142,7 @@ async function cachedSystem(kind: SystemKind, sizeMiB: number): Promise<Bootable
 }
 
 /** Removes the builds of this system and size made from other inputs (the cache keeps one of each). */
-async function removeStaleBuilds(dir: string, prefix: string, current: string): Promise<void> {
+export async function removeStaleBuilds(dir: string, prefix: string, current: string): Promise<void> {
   for (const name of await readdir(dir)) {
     if (name.startsWith(prefix) && !name.startsWith(current) && /\.(img|json)$/.test(name)) await rm(path.join(dir, name), { force: true });
   }

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exists } from '../../builder/files.ts';
-import { systemsCacheDir } from './bootable-systems.ts';
+import { removeStaleBuilds, systemsCacheDir } from './bootable-systems.ts';
 import { readPartitionTable, seededBytes, type Volume, withMountedVolume, withVolumeDevice } from './disk-fixtures.ts';
 import { bootVm } from './qemu.ts';
 
@@ -92,6 +92,7 @@ async function cachedDisk(sizeMiB: number): Promise<WindowsShapedDisk> {
     const facts = { ...disk, file: `${base}.img` };
     await writeFile(path.join(work, 'facts.json'), JSON.stringify(facts, null, 2));
     await rename(path.join(work, 'facts.json'), `${base}.json`);
+    await removeStaleBuilds(dir, `windows-shaped-${sizeMiB}M-`, path.basename(base));
     return facts;
   } finally {
     await rm(work, { recursive: true, force: true });
