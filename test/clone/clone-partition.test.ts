@@ -7,10 +7,10 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compareVolumes, filesystemSizeBytes, hashRange, makeMbrDisk, partitionVolume, readPartitionTable, type DiskFixture, type Volume } from '../helpers/disk-fixtures.ts';
+import { compareVolumes, filesystemSizeBytes, hashRange, makeFilesystemImage, makeMbrDisk, partitionVolume, readPartitionTable, withMountedVolume, type DiskFixture, type Volume } from '../helpers/disk-fixtures.ts';
 import { describe, errorCode, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 
 const MiB = 1024 * 1024;
@@ -107,4 +107,31 @@ test('an ext4 partition from a loop device onto a larger loop device partition: 
   t.is(await filesystemSizeBytes(copy), copy.sizeBytes, 'ext4 fills its partition');
   t.is(await sha256File(source.file), before, 'the source is unchanged');
   t.deepEqual((await readPartitionTable(target)).partitions.map((entry) => entry.start), [2048, 30 * 2048]);
+});
+
+test('a filesystem image onto new image files: used blocks only by default, every sector with --sector-by-sector (byte-identical); --then reboot follows success only', async (t) => {
+  const source = path.join(workDir, 'ext4-volume.img');
+  await makeFilesystemImage('ext4', source, { sizeMiB: 24, seed: 61 });
+  // Bytes in free blocks: a file written and deleted leaves them behind.
+  await withMountedVolume({ kind: 'ext4', file: source, offset: 0, sizeBytes: 24 * MiB }, 'rw', async (root) => {
+    await writeFile(path.join(root, 'gone.bin'), Buffer.alloc(4 * MiB, 0xa5));
+    await execa('sync');
+    await rm(path.join(root, 'gone.bin'));
+  });
+  const before = await sha256File(source);
+  const power = path.join(workDir, 'power-actions');
+  const env = { LIFEBOAT_TEST_POWER_ACTION_FILE: power };
+  const used = await lifeboat(['clone', 'partition', source, path.join(workDir, 'used.img'), '--then', 'reboot'], { env });
+  t.is(used.exitCode, 0, describe(used));
+  const whole = await lifeboat(['clone', 'partition', source, path.join(workDir, 'whole.img'), '--sector-by-sector'], { env });
+  t.is(whole.exitCode, 0, describe(whole));
+  t.regex(whole.stdout, /every sector/);
+  const refused = await lifeboat(['clone', 'partition', source, source, '--then', 'poweroff'], { env });
+  t.is(errorCode(refused), 'LB_DEVICE_TARGET_IS_SOURCE', describe(refused));
+  t.is(await readFile(power, 'utf8'), 'reboot\n', 'one reboot, after the clone that succeeded and asked for it');
+  const volume = (file: string): Volume => ({ kind: 'ext4', file, offset: 0, sizeBytes: 24 * MiB });
+  t.deepEqual(await compareVolumes(volume(source), volume(path.join(workDir, 'used.img'))), [], 'used blocks: clean, same tree and header');
+  t.not(await sha256File(path.join(workDir, 'used.img')), before, 'the deleted file\'s blocks were not read');
+  t.is(await sha256File(path.join(workDir, 'whole.img')), before, '--sector-by-sector: byte-identical');
+  t.is(await sha256File(source), before, 'the source is unchanged');
 });
