@@ -13,6 +13,7 @@ import path from 'node:path';
 import { bootSystem, expectedMarker, makeBootableSystem, systemVolume, type BootableSystem, type SystemKind } from '../helpers/bootable-systems.ts';
 import { compareVolumes, fsckVolume, readPartitionTable, type Volume } from '../helpers/disk-fixtures.ts';
 import { createLimiter } from '../helpers/qemu.ts';
+import { bootWindowsStandIn, makeWindowsShapedDisk } from '../helpers/windows-shaped-disk.ts';
 import { describe, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 
 const MiB = 1024 * 1024;
@@ -65,3 +66,22 @@ for (const { kind, targetMiB, fit, grows, growing, moving } of CASES) {
     }
   });
 }
+
+test('QEMU: the Windows-shaped disk cloned onto a 384 MiB image file (C: grows, recovery moves) boots its ESP loader stand-in under OVMF, which finds C: by its NTFS serial', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-clone-boot-windows-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const source = await makeWindowsShapedDisk({ file: path.join(dir, 'source.img') });
+  const before = await sha256File(source.file);
+  const target = path.join(dir, 'copy.img');
+  await writeFile(target, '');
+  await truncate(target, 384 * MiB);
+  const result = await lifeboat(['clone', 'disk', source.file, target, '--yes']);
+  t.is(result.exitCode, 0, describe(result));
+  t.is(await sha256File(source.file), before, 'the source is unchanged');
+  const table = await readPartitionTable(target);
+  const recovery = source.partitions.find((partition) => partition.role === 'recovery');
+  t.not(table.partitions.find((entry) => entry.number === recovery?.number)?.start, recovery?.startSector, 'the recovery partition moved');
+  const boot = await limit(() => bootWindowsStandIn(target));
+  t.log(`Windows-shaped copy: stand-in after ${boot.seconds.toFixed(1)} s`);
+  t.true(boot.found, `the stand-in finds C: on the copy; the console's end:\n${boot.transcript.slice(-2000)}`);
+});

@@ -12,8 +12,9 @@ import { execa } from 'execa';
 import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compareDisks, compareVolumes, filesystemSizeBytes, hashRange, makeFilesystemImage, makeGptDisk, makeMbrDisk, partitionVolume, readPartitionTable, verifyGpt, type DiskFixture, type FilesystemKind, type Volume } from '../helpers/disk-fixtures.ts';
+import { compareDisks, compareVolumes, filesystemSizeBytes, hashRange, makeGptDisk, makeMbrDisk, partitionVolume, readPartitionTable, verifyGpt, type DiskFixture, type Volume } from '../helpers/disk-fixtures.ts';
 import { describe, lifeboat, sha256File } from '../helpers/repository-harness.ts';
+import { makeWindowsShapedDisk } from '../helpers/windows-shaped-disk.ts';
 
 const MiB = 1024 * 1024;
 const SECTOR = 512;
@@ -28,29 +29,12 @@ test.after.always(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-/** A Windows-shaped GPT disk made by sgdisk: ESP (FAT32), MSR, NTFS "C:" about half full, NTFS recovery. */
-async function makeWindowsDisk(dir: string, seed: number): Promise<DiskFixture> {
-  const file = path.join(dir, 'windows.img');
-  await writeFile(file, '');
-  await truncate(file, 190 * MiB);
-  await execa('sgdisk', [
-    '-n', '1:2048:+40M', '-t', '1:EF00', '-c', '1:EFI system partition',
-    '-n', '2:0:+16M', '-t', '2:0C01', '-c', '2:Microsoft reserved partition',
-    '-n', '3:0:+96M', '-t', '3:0700', '-c', '3:Basic data partition',
-    '-n', '4:0:+32M', '-t', '4:2700', '-c', '4:Recovery', '-A', '4:set:0', '-A', '4:set:63', file,
-  ]);
-  const contents: Record<number, FilesystemKind | 'msr'> = { 1: 'fat32', 2: 'msr', 3: 'ntfs', 4: 'ntfs' };
-  const table = await readPartitionTable(file);
-  for (const entry of table.partitions) {
-    const kind = contents[entry.number];
-    if (kind === 'msr' || kind === undefined) continue;
-    const part = path.join(dir, `windows-p${entry.number}.img`);
-    await makeFilesystemImage(kind, part, { sizeMiB: (entry.size * SECTOR) / MiB, seed: seed + entry.number, hiddenSectors: entry.start, label: entry.number === 3 ? 'Windows' : `P${entry.number}`, ...(entry.number === 3 ? { bulkMiB: 40 } : {}) });
-    await execa('dd', [`if=${part}`, `of=${file}`, 'bs=1M', `seek=${entry.start * SECTOR}`, 'oflag=seek_bytes', 'conv=notrunc,sparse', 'status=none']);
-    await rm(part);
-  }
-  const partitions = table.partitions.map((entry) => ({ number: entry.number, offset: entry.start * SECTOR, sizeBytes: entry.size * SECTOR, content: (contents[entry.number] === 'msr' ? 'bios-boot' : contents[entry.number]) as DiskFixture['partitions'][number]['content'] }));
-  return { file, sizeBytes: 190 * MiB, label: 'gpt', script: '', partitions };
+/** The shared Windows-shaped disk (test/helpers/windows-shaped-disk.ts) as a disk fixture: the MSR, which holds no filesystem, is compared byte for byte as the BIOS boot partition is. */
+async function makeWindowsDisk(dir: string): Promise<DiskFixture> {
+  const disk = await makeWindowsShapedDisk({ file: path.join(dir, 'windows.img') });
+  const content = { esp: 'fat32', msr: 'bios-boot', windows: 'ntfs', recovery: 'ntfs' } as const;
+  const partitions = disk.partitions.map((partition) => ({ number: partition.number, offset: partition.startSector * SECTOR, sizeBytes: partition.sizeSectors * SECTOR, content: content[partition.role] }));
+  return { file: disk.file, sizeBytes: disk.sizeBytes, label: 'gpt', script: '', partitions };
 }
 
 /** A sparse file of `bytes`, holding random bytes at its start and end (old contents a clone must not leave as a table). */
@@ -134,7 +118,7 @@ async function checkClone(t: ExecutionContext, source: DiskFixture, targetFile: 
 let mbr: Promise<DiskFixture> | undefined;
 const mbrDisk = () => (mbr ??= makeMbrDisk(workDir, 41));
 let windows: Promise<DiskFixture> | undefined;
-const windowsDisk = () => (windows ??= makeWindowsDisk(workDir, 43));
+const windowsDisk = () => (windows ??= makeWindowsDisk(workDir));
 
 test('an MBR disk onto an image file of the same size with --fit keep: the same table, gap, boot code and volumes', async (t) => {
   const source = await mbrDisk();
@@ -162,15 +146,16 @@ test('an MBR disk onto a larger image file: the largest data partition (ext4) gr
 test('a Windows-shaped GPT disk from a loop device onto a larger loop device: C: grows, recovery moves, ESP and MSR keep their size, backup GPT at the new end', async (t) => {
   const source = await windowsDisk();
   const before = await sha256File(source.file);
-  const targetFile = await makeTarget('windows-larger.img', 320 * MiB);
+  const targetFile = await makeTarget('windows-larger.img', 400 * MiB);
   const result = await withPartitionedLoop(source.file, (from) => withPartitionedLoop(targetFile, (to) => lifeboat(['clone', 'disk', from, to, '--yes'])));
   t.is(result.exitCode, 0, describe(result));
   const table = await readPartitionTable(targetFile);
   const size = (number: number) => table.partitions.find((entry) => entry.number === number)?.size;
-  t.is(size(1), 40 * 2048, 'ESP keeps its size');
-  t.is(size(2), 16 * 2048, 'MSR keeps its size');
-  t.is(size(4), 32 * 2048, 'recovery keeps its size');
-  t.true((size(3) ?? 0) > 96 * 2048, 'C: grows');
+  const sourceSize = (number: number) => (source.partitions.find((partition) => partition.number === number)?.sizeBytes ?? 0) / SECTOR;
+  t.is(size(1), sourceSize(1), 'ESP keeps its size');
+  t.is(size(2), sourceSize(2), 'MSR keeps its size');
+  t.is(size(4), sourceSize(4), 'recovery keeps its size');
+  t.true((size(3) ?? 0) > sourceSize(3), 'C: grows');
   await checkClone(t, source, targetFile, [3]);
   const { stdout } = await execa('sgdisk', ['-i', '4', targetFile]);
   t.regex(stdout, /Attribute flags: 8000000000000001/, 'the recovery partition keeps its attributes');
