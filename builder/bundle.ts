@@ -199,11 +199,36 @@ export function deferredModuleSource(name: string): string {
   return `export default function deferred(...args) {\n${ascii}  return require(${JSON.stringify(name)}).default(...args);\n}\n`;
 }
 
+/**
+ * Source of the stand-in an ES `import { strictEqual, notStrictEqual } from 'assert'` gets (yargs'
+ * ESM platform shim). node:assert loads eight more built-in modules (its diff printer among them):
+ * ~6 ms of CPU, and every start paid it, because yargs looks for a package.json on each run and
+ * takes a failed notStrictEqual as "none found" (it catches the error). The stand-in compares with
+ * Object.is, as node:assert does, and throws a plain error with node:assert's name and code;
+ * importing any other name fails the build.
+ */
+export const ASSERT_STAND_IN_SOURCE = `function failed(message, fallback) {
+  const error = new Error(message === undefined ? fallback : String(message));
+  error.name = 'AssertionError';
+  error.code = 'ERR_ASSERTION';
+  return error;
+}
+export function strictEqual(actual, expected, message) {
+  if (!Object.is(actual, expected)) throw failed(message, 'Expected values to be strictly equal');
+}
+export function notStrictEqual(actual, expected, message) {
+  if (Object.is(actual, expected)) throw failed(message, 'Expected "actual" to be strictly unequal to "expected"');
+}
+`;
+
 function deferPlugin(): Plugin {
   const names = new RegExp(`^(${DEFERRED_PACKAGES.join('|')})$`);
   return {
     name: 'lifeboat-defer',
     setup(build) {
+      build.onResolve({ filter: /^(node:)?assert$/ }, (args) => (args.kind === 'import-statement' && args.namespace === 'file'
+        ? { path: 'assert-stand-in', namespace: DEFERRED_NAMESPACE, pluginData: { name: 'assert', resolveDir: args.resolveDir } }
+        : undefined));
       // Only ES imports of the default export get the stand-in; the stand-in's own require (and any
       // CommonJS require) resolves to the package as usual, from the importer's folder.
       build.onResolve({ filter: names }, (args) => (args.kind === 'import-statement' && args.namespace === 'file'
@@ -211,7 +236,7 @@ function deferPlugin(): Plugin {
         : undefined));
       build.onLoad({ filter: /.*/, namespace: DEFERRED_NAMESPACE }, (args) => {
         const { name, resolveDir } = args.pluginData as { name: string; resolveDir: string };
-        return { contents: deferredModuleSource(name), loader: 'js', resolveDir };
+        return { contents: name === 'assert' ? ASSERT_STAND_IN_SOURCE : deferredModuleSource(name), loader: 'js', resolveDir };
       });
     },
   };

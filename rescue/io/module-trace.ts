@@ -5,7 +5,8 @@
 // builder/sea-code-cache.ts; none in a checkout), so tests can check that a short command loads neither the TUI, the builder nor the
 // backup code (test/cli/lazy-loading.test.ts). In the single executable the bundle's module
 // wrappers report each module when it is first evaluated (builder/bundle.ts traceModuleInits); in
-// a checkout Node's module hooks report every module loaded, Node's built-in ones included.
+// a checkout Node's module hooks report every module loaded. Both add Node's built-in modules
+// loaded since the trace began (process.moduleLoadList), internal ones too: node:NAME.
 
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -46,5 +47,13 @@ export function traceModules(env: Readonly<Record<string, string | undefined>>):
   });
   const tuned = env[MALLOC_TUNED_MARKER] === undefined ? 'off' : 'on';
   const codeCache = (globalThis as Record<string, unknown>)[CODE_CACHE_STATE];
-  process.on('exit', () => writeFileSync(file, [`malloc-tuning: ${tuned}`, `code-cache: ${typeof codeCache === 'string' ? codeCache : 'none'}`, ...seen].map((line) => `${line}\n`).join('')));
+  // process.moduleLoadList is undocumented (not in @types/node): Node's own record of what it loaded.
+  const loadList = () => (process as unknown as { moduleLoadList?: readonly string[] }).moduleLoadList ?? [];
+  const builtInsAtStart = new Set(loadList());
+  process.on('exit', () => {
+    // Node's built-in modules loaded since the trace began (internal ones too), as node:NAME.
+    const builtIns = loadList().filter((entry) => !builtInsAtStart.has(entry) && entry.startsWith('NativeModule ')).map((entry) => `node:${entry.slice('NativeModule '.length)}`);
+    const lines = [`malloc-tuning: ${tuned}`, `code-cache: ${typeof codeCache === 'string' ? codeCache : 'none'}`, ...new Set([...seen, ...builtIns])];
+    writeFileSync(file, lines.map((line) => `${line}\n`).join(''));
+  });
 }

@@ -96,6 +96,14 @@ test('the single executable: --version, snapshots, ls and get load neither the T
   t.deepEqual(version.modules.filter((name) => name.endsWith('-command.ts')), [], '--version loads no command');
   t.false(ls.modules.includes('rescue/ui/cli/restore-command.ts'), 'ls loads no other command');
   t.deepEqual([version.tuned, snapshots.tuned, ls.tuned, get.tuned], [false, false, false, false], 'short commands and get (kept chunk memory) are not re-executed');
+  // Node's built-ins are traced too; node:assert is left to a failed check (yargs fails one on every
+  // run when it finds no package.json: builder/bundle.ts ASSERT_STAND_IN_SOURCE), and hashing an index
+  // file or a manifest needs no webcrypto.
+  t.true(ls.modules.includes('node:fs/promises'), 'the trace lists built-in modules');
+  for (const [name, run] of Object.entries({ version, snapshots, ls })) {
+    t.false(run.modules.includes('node:assert'), `${name} loads no node:assert`);
+    t.false(run.modules.includes('node:internal/crypto/webcrypto'), `${name} loads no webcrypto`);
+  }
   // The code cache made by the build's warm-up run (builder/sea-code-cache.ts) fits this V8: a
   // rejected one would compile every function again at each start, silently.
   t.deepEqual([version.codeCache, snapshots.codeCache, ls.codeCache, get.codeCache], ['accepted', 'accepted', 'accepted', 'accepted']);

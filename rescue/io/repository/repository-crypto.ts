@@ -3,7 +3,7 @@
 // chunk ids are SHA-256, or HMAC-SHA-256 under the master key's id half when encrypted.
 // Hashing and HMAC go through WebCrypto, whose jobs run on libuv's thread pool (in parallel).
 
-import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, scrypt, webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomFillSync, scrypt, webcrypto } from 'node:crypto';
 import { LifeboatError } from '../../core/errors.ts';
 
 const NONCE_BYTES = 12;
@@ -174,7 +174,15 @@ export async function openKeyFile(file: KeyFile, password: string, repositoryId:
   return { encryption: master.subarray(0, 32), id: master.subarray(32) };
 }
 
+/**
+ * Up to this size sha256Hex hashes on the calling thread (an index file or a manifest: under a
+ * millisecond), which spares `snapshots` and `ls` loading webcrypto; a pack goes to webcrypto's
+ * thread pool, off the event loop.
+ */
+const HASH_ON_THREAD_BYTES = 1024 * 1024;
+
 /** SHA-256 of bytes as hex (file names of packs, indexes and manifests). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  if (bytes.length <= HASH_ON_THREAD_BYTES) return createHash('sha256').update(bytes).digest('hex');
   return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
 }
