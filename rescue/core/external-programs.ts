@@ -124,3 +124,10 @@ export function minimumProgramsFor(filesystem: string): readonly ExternalProgram
   if (filesystem === 'ntfs') return [PROGRAMS.losetup, PROGRAMS.ntfsresize];
   return [];
 }
+
+/** The programs shrinking a filesystem of this type on a copy-on-write view needs (io/shrink-view.ts); undefined when none shrinks it. */
+export function shrinkProgramsFor(filesystem: string): readonly ExternalProgram[] | undefined {
+  if (['ext2', 'ext3', 'ext4'].includes(filesystem)) return [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs];
+  if (filesystem === 'ntfs') return [PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize];
+  return undefined;
+}

@@ -11,19 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { LifeboatError } from '../core/errors.ts';
-import { PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
+import { PROGRAMS, shrinkProgramsFor } from '../core/external-programs.ts';
 import { openCopyOnWriteOverlay, type OverlayBudget } from './copy-on-write-overlay.ts';
 import { mountVolumeFile } from './fuse-volume-file.ts';
 import { startNbdServer } from './nbd-server.ts';
 import { checkPrograms, describeExit, runProgram, succeeded, type ProgramResult } from './run-program.ts';
-
-/** Filesystems this shrinks, and the programs each needs. */
-export const SHRINK_PROGRAMS: Readonly<Record<string, readonly ExternalProgram[]>> = {
-  ext2: [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs],
-  ext3: [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs],
-  ext4: [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs],
-  ntfs: [PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize],
-};
 
 /** What to shrink, to what size, with how much room. */
 export interface ShrinkViewRequest {
@@ -63,7 +55,7 @@ async function shrinkNtfs(file: string, newSize: number): Promise<void> {
 
 /** Shrinks the filesystem of `request.source` on an overlay; the source is only read. */
 export async function shrinkOnView(request: ShrinkViewRequest): Promise<ShrunkView> {
-  const programs = SHRINK_PROGRAMS[request.filesystem];
+  const programs = shrinkProgramsFor(request.filesystem);
   if (!programs) throw new LifeboatError('LB_INTERNAL', { detail: `No shrink for ${request.filesystem} filesystems.`, filesystem: request.filesystem });
   if (!Number.isSafeInteger(request.newSize) || request.newSize <= 0 || request.newSize > request.source.size || request.newSize % 4096 !== 0) {
     throw new LifeboatError('LB_INTERNAL', { detail: `A shrink to ${request.newSize} bytes of a ${request.source.size}-byte source.`, newSize: request.newSize });

@@ -1,0 +1,23 @@
+// The programs a shrink needs are declared once (core/external-programs.ts shrinkProgramsFor), so a
+// clone or restore plan can check them before it writes anything: without qemu-storage-daemon the
+// check names it and its package; filesystems no tool shrinks have none.
+
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LifeboatError } from '../../rescue/core/errors.ts';
+import { PROGRAMS, shrinkProgramsFor } from '../../rescue/core/external-programs.ts';
+import { checkPrograms } from '../../rescue/io/run-program.ts';
+
+test('ext and NTFS shrink through qemu-storage-daemon; a missing one is LB_DEVICE_TOOL_MISSING with its package; XFS, FAT and exFAT have no shrink program', async (t) => {
+  t.deepEqual(shrinkProgramsFor('ext4'), [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs]);
+  t.deepEqual(shrinkProgramsFor('ntfs'), [PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize]);
+  for (const filesystem of ['xfs', 'vfat', 'exfat', 'btrfs']) t.is(shrinkProgramsFor(filesystem), undefined, filesystem);
+  const empty = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-shrink-programs-'));
+  t.teardown(() => rm(empty, { recursive: true, force: true }));
+  const refusal = await t.throwsAsync(checkPrograms(shrinkProgramsFor('ntfs')!, { PATH: empty }), { instanceOf: LifeboatError });
+  t.is(refusal?.code, 'LB_DEVICE_TOOL_MISSING');
+  t.regex(refusal?.message ?? '', /qemu-storage-daemon \(qemu-system-common\)/);
+  await t.notThrowsAsync(checkPrograms(shrinkProgramsFor('ext4')!));
+});
