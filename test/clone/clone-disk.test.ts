@@ -13,6 +13,7 @@ import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { compareDisks, compareVolumes, filesystemSizeBytes, hashRange, makeGptDisk, makeMbrDisk, partitionVolume, readPartitionTable, verifyGpt, type DiskFixture, type Volume } from '../helpers/disk-fixtures.ts';
+import { readAt } from '../helpers/filesystem-images.ts';
 import { describe, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 import { makeWindowsShapedDisk } from '../helpers/windows-shaped-disk.ts';
 
@@ -53,16 +54,6 @@ async function makeTarget(name: string, bytes: number): Promise<string> {
   return file;
 }
 
-async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    await handle.read(bytes, 0, length, offset);
-    return bytes;
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Loop device over `file` with its partitions (losetup, then partx -a), detached after `use`. */
 async function withPartitionedLoop<T>(file: string, use: (device: string) => Promise<T>): Promise<T> {

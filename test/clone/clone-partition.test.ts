@@ -11,6 +11,7 @@ import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { compareVolumes, filesystemSizeBytes, hashRange, makeFilesystemImage, makeMbrDisk, partitionVolume, readPartitionTable, withMountedVolume, type DiskFixture, type Volume } from '../helpers/disk-fixtures.ts';
+import { readAt } from '../helpers/filesystem-images.ts';
 import { describe, errorCode, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 
 const MiB = 1024 * 1024;
@@ -47,16 +48,6 @@ async function u32At(file: string, offset: number): Promise<number> {
   return Buffer.from(await readAt(file, offset, 4)).readUInt32LE(0);
 }
 
-async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    await handle.read(bytes, 0, length, offset);
-    return bytes;
-  } finally {
-    await handle.close();
-  }
-}
 
 test('a logical NTFS partition onto a larger partition of another disk image (FILE:N): clean, same tree, grown, hidden sectors = the new start', async (t) => {
   const source = await mbrDisk();

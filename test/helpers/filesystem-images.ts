@@ -166,6 +166,18 @@ export async function writeAt(file: string, offset: number, bytes: Buffer): Prom
   }
 }
 
+/** `length` bytes of a file at `offset` (a boot sector, a table, hidden sectors). */
+export async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const bytes = Buffer.alloc(length);
+    await handle.read(bytes, 0, length, offset);
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Inverts one byte of a file at `offset` (damage for the detection tests). */
 export async function flipByte(file: string, offset: number): Promise<void> {
   const handle = await open(file, 'r+');

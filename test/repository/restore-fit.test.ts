@@ -8,10 +8,11 @@
 
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { compareVolumes, filesystemSizeBytes, hashRange, makeGptDisk, makeMbrDisk, partitionVolume, readPartitionTable, verifyGpt, type DiskFixture, type Volume } from '../helpers/disk-fixtures.ts';
+import { readAt } from '../helpers/filesystem-images.ts';
 import { describe, errorCode, jsonEvents, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 
 const MiB = 1024 * 1024;
@@ -27,16 +28,6 @@ test.after.always(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-async function readBytes(file: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    await handle.close();
-  }
-}
 
 async function backedUp(dir: string, fixture: DiskFixture): Promise<string> {
   const repository = path.join(dir, 'repo');
@@ -93,7 +84,7 @@ test('restore --fit largest of an MBR disk onto a larger one: ext4 (the largest,
   t.deepEqual(await compareMoved(t, fixture, target, 1), []);
   for (const number of [2, 5]) {
     const partition = table.partitions.find((entry) => entry.number === number);
-    t.is((await readBytes(target, (partition?.start ?? 0) * SECTOR, 512)).readUInt32LE(0x1c), partition?.start ?? -1, `partition ${number}'s boot sector says its new start in hidden sectors`);
+    t.is((await readAt(target, (partition?.start ?? 0) * SECTOR, 512)).readUInt32LE(0x1c), partition?.start ?? -1, `partition ${number}'s boot sector says its new start in hidden sectors`);
   }
 });
 
@@ -117,7 +108,7 @@ test('restore --fit largest of a GPT disk onto a larger one: NTFS grows, exFAT a
   t.deepEqual(await compareMoved(t, fixture, target, 3), []);
   const ntfs = table.partitions[2];
   const ntfsEnd = ((ntfs?.start ?? 0) + (ntfs?.size ?? 0) - 1) * SECTOR;
-  t.deepEqual(await readBytes(target, ntfsEnd, 512), await readBytes(target, (ntfs?.start ?? 0) * SECTOR, 512), 'the grown NTFS keeps its boot sector\'s copy in its last sector');
+  t.deepEqual(await readAt(target, ntfsEnd, 512), await readAt(target, (ntfs?.start ?? 0) * SECTOR, 512), 'the grown NTFS keeps its boot sector\'s copy in its last sector');
 
   // Onto a disk below the minimum: refused with the numbers, nothing written.
   const small = await emptyImage(path.join(dir, 'small.img'), 150 * MiB);
