@@ -84,8 +84,8 @@ test('QEMU: broken copies do not reach the marker (a partition moved in the tabl
   ]);
   t.log(`mbr-bios root moved: stopped after ${bios.seconds.toFixed(1)} s; gpt-uefi /boot moved: after ${uefi.seconds.toFixed(1)} s; mbr-bios root UUID changed: after ${renamed.seconds.toFixed(1)} s (${renamed.failure ?? 'no failure line'})`);
   for (const boot of [bios, uefi, renamed]) t.is(boot.marker, undefined, describe(boot));
-  t.true(bios.grubPrompt && bios.transcript.includes('error: unknown filesystem.'), `GRUB's core should find no filesystem at the partition's start and stop at its rescue prompt ${describe(bios)}`);
-  t.true(uefi.grubPrompt && uefi.transcript.includes(`error: no such device: ${boot.uuid}`), `GRUB EFI should miss /boot and stop at its prompt ${describe(uefi)}`);
+  t.true(bios.grubPrompt && bios.screen.includes('error: unknown filesystem.'), `GRUB's core should find no filesystem at the partition's start and stop at its rescue prompt ${describe(bios)}`);
+  t.true(uefi.grubPrompt && uefi.screen.includes(`error: no such device: ${boot.uuid}`), `GRUB EFI should miss /boot and stop at its prompt ${describe(uefi)}`);
   t.is(renamed.failure, `initramfs: root UUID=${mbrRenamed.rootUuid} not found`, describe(renamed));
 });
 

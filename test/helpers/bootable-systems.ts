@@ -89,8 +89,19 @@ export interface SystemBoot {
   /** GRUB stopped at its rescue or command prompt (it found no config or no modules). */
   readonly grubPrompt: boolean;
   readonly transcript: string;
+  /** The transcript without terminal control sequences (what the screen showed, as text). */
+  readonly screen: string;
   readonly seconds: number;
   readonly timedOut: boolean;
+}
+
+/**
+ * The console's text without terminal control sequences: SeaBIOS's mirrored screen moves the cursor
+ * inside GRUB's lines (a full run saw "error:ESC[06;06HESC[06;07H unknown filesystem."), depending
+ * on when the screen was redrawn.
+ */
+export function withoutTerminalEscapes(text: string): string {
+  return text.replace(/\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_]|c)/g, '');
 }
 
 /** Boots an image file as the system disk (virtio) with SeaBIOS (its screen mirrored on the serial port) or OVMF until the marker, a failure, GRUB's prompt, power-off or the timeout. */
@@ -98,11 +109,13 @@ export async function bootSystem(file: string, options: { firmware: 'seabios' | 
   const stop = new RegExp(`^(${SYSTEM_MARKER_PREFIX}|${SYSTEM_FAILURE_PREFIX}) .*\\n|${GRUB_PROMPT.source}`, 'm');
   const result = await bootVm({ firmware: options.firmware, medium: { kind: 'disk', file }, biosScreenOnSerial: true, memoryMiB: 512, timeoutMs: options.timeoutMs ?? 180_000, until: stop });
   const transcript = result.transcript.replace(/\r/g, '');
+  const screen = withoutTerminalEscapes(transcript);
   return {
     marker: parseSystemMarker(transcript),
     failure: parseSystemFailure(transcript),
-    grubPrompt: GRUB_PROMPT.test(transcript),
+    grubPrompt: GRUB_PROMPT.test(screen),
     transcript,
+    screen,
     seconds: result.matchedAfterSeconds ?? result.seconds,
     timedOut: result.timedOut,
   };
