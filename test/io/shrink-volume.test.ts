@@ -126,9 +126,9 @@ test('restore: a snapshot\'s ext4 volume (read from the repository) shrunk onto 
   await truncate(targetFile, newSize);
   const target = await fileTarget(targetFile);
   t.teardown(() => target.close());
-  const result = await shrinkVolumeOnto({ source: volume, filesystem: 'ext4', newSize, target, room: { memoryBytes: 16 * MiB, scratchFolder: dir, scratchBytes: 512 * MiB }, shrinkOnView });
+  const result = await shrinkVolumeOnto({ source: volume, filesystem: 'ext4', newSize, target, room: { memoryBytes: 4 * MiB, scratchFolder: dir, scratchBytes: 512 * MiB }, shrinkOnView });
   t.log(`snapshot ext4 128 MiB -> ${newSize / MiB} MiB: overlay ${result.overlay.memoryBytes} B in memory, ${result.overlay.scratchBytes} B in the scratch file; written ${result.writtenBytes}`);
-  t.true(result.overlay.scratchBytes > 0, 'past 16 MiB the overlay spilled to the scratch folder');
+  t.true(result.overlay.scratchBytes > 0, 'past 4 MiB the overlay spilled to the scratch folder');
   await target.close();
   const copy = { kind: 'ext4' as const, file: targetFile, offset: 0, sizeBytes: newSize };
   const fsck = await fsckVolume(copy);
