@@ -3,6 +3,7 @@
 // (the source's table, each partition's role, filesystem, use and minimum size) and what it returns
 // (each partition's new place, what grows and what shrinks). Pure data.
 
+import { LifeboatError } from '../errors.ts';
 import type { PartitionRole } from '../partition-table/partition-types.ts';
 
 /** How the space of a target of another size is shared out. */
@@ -108,4 +109,13 @@ export function parseSizeRequest(text: string): SizeRequest | undefined {
   if (!match) return undefined;
   const power = ' kmgt'.indexOf((match[3] || ' ').toLowerCase());
   return { partition: Number(match[1]), bytes: Math.floor(Number(match[2]) * 1024 ** power) };
+}
+
+/** Every --size N=SIZE value, parsed; LB_INPUT_USAGE names the first one that is not N=SIZE. */
+export function parseSizeRequests(values: readonly string[]): SizeRequest[] {
+  return values.map((text) => {
+    const request = parseSizeRequest(text);
+    if (!request) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${text}: expected N=SIZE (e.g. 3=40G).` });
+    return request;
+  });
 }

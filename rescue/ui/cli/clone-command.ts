@@ -10,13 +10,12 @@ import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { probeFilesystem } from '../../core/filesystems/probe-filesystem.ts';
 import { sourceLayoutOf, type PartitionFacts } from '../../core/layout/layout-tables.ts';
-import { FIT_MODES, type FitMode, type SizeRequest } from '../../core/layout/layout-types.ts';
+import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
 import { planLayout } from '../../core/layout/plan-layout.ts';
 import { readPartitionTable } from '../../core/partition-table/partition-table.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import { runClone } from '../../ops/clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
-import { parseSize } from './backup-files-command.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
 import { createCliReporter, type CliReporter } from './progress-output.ts';
@@ -49,21 +48,6 @@ function cloneOptions(yargs: Argv, kind: 'disk' | 'partition'): Argv<CloneArgs> 
   return common
     .option('fit', { choices: FIT_MODES, default: 'largest' as FitMode, describe: 'How partitions share a target of another size: largest (the largest data partition takes the difference), proportional, keep' })
     .option('size', { type: 'string', array: true, default: [], describe: 'N=SIZE: partition N gets SIZE (e.g. 2=40G; repeatable)' }) as unknown as Argv<CloneArgs>;
-}
-
-/** --size N=SIZE, checked. */
-function parseSizes(values: readonly string[]): SizeRequest[] {
-  return values.map((value) => {
-    const match = /^(\d{1,3})=(.+)$/.exec(value);
-    if (!match?.[1] || !match[2]) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${value}: write N=SIZE, e.g. 2=40G.` });
-    let bytes: number;
-    try {
-      bytes = parseSize(match[2]);
-    } catch {
-      throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${value}: "${match[2]}" is not a size (e.g. 500M, 40G).` });
-    }
-    return { partition: Number(match[1]), bytes };
-  });
 }
 
 /** Each partition's filesystem and use, probed on the source (read-only). */
@@ -117,7 +101,7 @@ async function runCloneCommand(context: CliContext, kind: 'disk' | 'partition', 
       let plan: ClonePlan;
       if (table) {
         const partitions = await probePartitions(source, table);
-        const layout = planLayout(sourceLayoutOf(table, partitions), { target: { sizeBytes: target.size, sectorSize: target.facts.logicalSectorSize, description }, fit: args.fit, sizes: parseSizes(args.size) });
+        const layout = planLayout(sourceLayoutOf(table, partitions), { target: { sizeBytes: target.size, sectorSize: target.facts.logicalSectorSize, description }, fit: args.fit, sizes: parseSizeRequests(args.size) });
         plan = planDiskClone({ source: { path: args.source, sizeBytes: source.size, table }, filesystems: new Map([...partitions].map(([number, entry]) => [number, entry.filesystem])), target: { description, sizeBytes: target.size }, layout, sectorBySector: args['sector-by-sector'] });
       } else {
         const probe = await probeFilesystem(source).catch(() => undefined);

@@ -17,7 +17,7 @@ import { describeTargetLoss } from './target-loss.ts';
 import { repositoryFor, withRepository, withRepositoryOptions, type RepositoryArgs } from './repository-access.ts';
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 import { withExamples } from './command-examples.ts';
-import { FIT_MODES, parseSizeRequest, type FitMode, type SizeRequest } from '../../core/layout/layout-types.ts';
+import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
 import { planDiskLayout } from '../../core/repository/restore-layout-plan.ts';
 import type { RestorePlan } from '../../core/repository/restore-plan.ts';
 import type { SnapshotManifest } from '../../core/repository/format.ts';
@@ -47,12 +47,7 @@ function stoppedRestore(error: unknown, target: RestoreTargetFacts, written: { b
 function planFitted(manifest: SnapshotManifest, target: RestoreTargetFacts, args: RestoreArgs, partition: number | undefined): RestorePlan {
   if (manifest.kind !== 'disk' || partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit and --size lay out a whole-disk restore; this restores a single partition or a system snapshot.' });
   if (args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow and --fit both decide the sizes: give one (--fit largest grows the largest data partition).' });
-  const sizes = (args.size ?? []).map((text): SizeRequest => {
-    const request = parseSizeRequest(text);
-    if (!request) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--size ${text}: expected N=SIZE (e.g. 3=40G).` });
-    return request;
-  });
-  return planDiskLayout(manifest, target, { fit: args.fit ?? 'largest', sizes });
+  return planDiskLayout(manifest, target, { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []) });
 }
 
 /** The restore command. */
