@@ -2,19 +2,14 @@
 // it with what the target will lose, asks, then copies straight from device to device.
 
 import type { Argv, CommandModule } from 'yargs';
-import type { ByteSource } from '../../core/byte-source.ts';
-import { sliceSource } from '../../core/byte-source.ts';
-import { planDiskClone, planPartitionClone, type ClonePlan } from '../../core/clone/clone-plan.ts';
+import type { ClonePlan } from '../../core/clone/clone-plan.ts';
 import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
-import { probeFilesystem } from '../../core/filesystems/probe-filesystem.ts';
-import { sourceLayoutOf, type PartitionFacts } from '../../core/layout/layout-tables.ts';
 import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
-import { planLayout } from '../../core/layout/plan-layout.ts';
-import { readPartitionTable } from '../../core/partition-table/partition-table.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import { runClone } from '../../ops/clone.ts';
+import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
@@ -50,17 +45,6 @@ function cloneOptions(yargs: Argv, kind: 'disk' | 'partition'): Argv<CloneArgs> 
     .option('size', { type: 'string', array: true, default: [], describe: 'N=SIZE: partition N gets SIZE (e.g. 2=40G; repeatable)' }) as unknown as Argv<CloneArgs>;
 }
 
-/** Each partition's filesystem and use, probed on the source (read-only). */
-async function probePartitions(source: ByteSource, table: Awaited<ReturnType<typeof readPartitionTable>>): Promise<Map<number, PartitionFacts>> {
-  const facts = new Map<number, PartitionFacts>();
-  for (const partition of table.partitions) {
-    if (partition.kind === 'extended') continue;
-    const probe = await probeFilesystem(sliceSource(source, partition.startLba * table.sectorSize, partition.sectors * table.sectorSize)).catch(() => undefined);
-    facts.set(partition.number, { filesystem: probe?.type, usedBytes: probe?.usedBytes });
-  }
-  return facts;
-}
-
 /** Prints the plan and what the target loses; asks unless --yes (or a new image file). Returns false for a dry run. */
 async function showAndConfirm(context: CliContext, args: CloneArgs, plan: ClonePlan, target: OpenedRestoreTarget, reporter: CliReporter): Promise<boolean> {
   const loss = await describeTargetLoss(target, { kind: plan.kind });
@@ -78,12 +62,6 @@ async function showAndConfirm(context: CliContext, args: CloneArgs, plan: CloneP
   return true;
 }
 
-/** A stopped clone, saying what it leaves (anything else passes unchanged). */
-function stoppedClone(error: unknown, target: OpenedRestoreTarget, done: { bytes: number }): unknown {
-  if (!(error instanceof LifeboatError) || error.code !== 'LB_INPUT_STOPPED') return error;
-  return new LifeboatError('LB_INPUT_STOPPED', { ...error.details, detail: `Stopped after copying ${formatBytes(done.bytes)}: ${target.facts.description} holds part of the copy and no partition table. Clone again before using it.`, target: target.facts.path }, { cause: error });
-}
-
 async function runCloneCommand(context: CliContext, kind: 'disk' | 'partition', args: CloneArgs): Promise<void> {
   if (args['new-ids']) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--new-ids is not available yet: the copy keeps the source\'s ids (it replaces the source); do not start both in one machine.' });
   const services = context.repositories;
@@ -92,22 +70,12 @@ async function runCloneCommand(context: CliContext, kind: 'disk' | 'partition', 
   const { source, facts } = await services.openSource(args.source, kind);
   try {
     const sectorSize = facts.logicalSectorSize;
-    const table = kind === 'disk' ? await readPartitionTable(source, sectorSize) : undefined;
-    if (table?.kind === 'none') throw new LifeboatError('LB_INPUT_USAGE', { detail: `${args.source} has no partition table; clone its filesystem with \`clone partition\`.`, path: args.source });
+    const table = await readCloneSourceTable(source, { kind, path: args.source, sectorSize });
     const target = await services.openTarget(args.target, { createBytes: source.size, sectorSize, dryRun: args['dry-run'] });
     const done = { bytes: 0 };
     try {
       const description = target.facts.description;
-      let plan: ClonePlan;
-      if (table) {
-        const partitions = await probePartitions(source, table);
-        const layout = planLayout(sourceLayoutOf(table, partitions), { target: { sizeBytes: target.size, sectorSize: target.facts.logicalSectorSize, description }, fit: args.fit, sizes: parseSizeRequests(args.size) });
-        plan = planDiskClone({ source: { path: args.source, sizeBytes: source.size, table }, filesystems: new Map([...partitions].map(([number, entry]) => [number, entry.filesystem])), target: { description, sizeBytes: target.size }, layout, sectorBySector: args['sector-by-sector'] });
-      } else {
-        const probe = await probeFilesystem(source).catch(() => undefined);
-        const startLba = target.backing.offset > 0 ? target.backing.offset / sectorSize : await context.clone.partitionStartLba(target.backing.path, sectorSize);
-        plan = planPartitionClone({ source: { path: args.source, sizeBytes: source.size, filesystem: probe?.type }, target: { description, sizeBytes: target.size, startLba: startLba ?? 0 }, sectorBySector: args['sector-by-sector'] });
-      }
+      const plan = await planClone({ sourcePath: args.source, source, sectorSize, table, target, fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'], partitionStartLba: context.clone.partitionStartLba });
       if (!(await showAndConfirm(context, args, plan, target, reporter))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,
