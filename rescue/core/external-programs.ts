@@ -75,6 +75,7 @@ export const PROGRAMS = {
   bzip2: { name: 'bzip2', debianPackage: 'bzip2', mediumPath: '/bin/bzip2', purpose: 'decompresses bzip2 Clonezilla images', identify: { args: ['--help'], pattern: /bzip2, a block-sorting file compressor/ } },
   lz4: { name: 'lz4', debianPackage: 'lz4', mediumPath: '/usr/bin/lz4', purpose: 'decompresses lz4 Clonezilla images', identify: { args: ['--version'], pattern: /LZ4 command line interface/ } },
   // qemu-system-common
+  setpriv: { name: 'setpriv', debianPackage: 'util-linux', mediumPath: '/usr/bin/setpriv', purpose: 'starts qemu-storage-daemon with a parent-death signal (--pdeathsig KILL), so the daemon ends with Lifeboat even when Lifeboat is killed', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   qemuStorageDaemon: { name: 'qemu-storage-daemon', debianPackage: 'qemu-system-common', mediumPath: '/usr/bin/qemu-storage-daemon', purpose: 'shows the copy-on-write view of a source (Lifeboat\'s NBD export) as a FUSE file that resize2fs or ntfsresize shrink, so the source is never written', identify: { args: ['--version'], pattern: /qemu-storage-daemon version \d/ } },
   // busybox applets
   sh: busybox('sh', '/bin/sh', 'runs the getfattr loop of backup files'),
@@ -127,7 +128,7 @@ export function minimumProgramsFor(filesystem: string): readonly ExternalProgram
 
 /** The programs shrinking a filesystem of this type on a copy-on-write view needs (io/shrink-view.ts); undefined when none shrinks it. */
 export function shrinkProgramsFor(filesystem: string): readonly ExternalProgram[] | undefined {
-  if (['ext2', 'ext3', 'ext4'].includes(filesystem)) return [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs];
-  if (filesystem === 'ntfs') return [PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize];
+  if (['ext2', 'ext3', 'ext4'].includes(filesystem)) return [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs];
+  if (filesystem === 'ntfs') return [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize];
   return undefined;
 }

@@ -2,14 +2,15 @@
 // NBD socket and exports the volume as a FUSE file mounted over an empty file, on which
 // resize2fs, e2fsck and ntfsresize work as on an image. The daemon runs in its own process group (a
 // Ctrl-C at the terminal reaches Lifeboat, which stops it in order); it is stopped, and its mount
-// removed, when the caller is done, fails, or the process exits.
+// removed, when the caller is done, fails, or the process exits; if Lifeboat is killed (SIGKILL), the
+// kernel kills the daemon too (setpriv --pdeathsig), and the mount it leaves reads as disconnected.
 
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { LifeboatError } from '../core/errors.ts';
 import { PROGRAMS } from '../core/external-programs.ts';
-import { runProgram, runProgramSync, spawnProgram } from './run-program.ts';
+import { runProgram, runProgramSync, spawnTiedProgram } from './run-program.ts';
 
 /** How long qemu-storage-daemon may take to connect and mount, and to leave once asked. */
 export const FUSE_MOUNT_TIMEOUT_MS = 20_000;
@@ -58,7 +59,7 @@ function qsdArguments(options: VolumeFileOptions): string[] {
 /** Starts qemu-storage-daemon and waits until the volume is mounted on `mountPath`. */
 export async function mountVolumeFile(options: VolumeFileOptions): Promise<VolumeFile> {
   await writeFile(options.mountPath, '', { mode: 0o600, flag: 'wx' });
-  const child: ChildProcess = spawnProgram(PROGRAMS.qemuStorageDaemon, qsdArguments(options), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawnTiedProgram(PROGRAMS.qemuStorageDaemon, qsdArguments(options), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (data: Buffer) => { output = (output + data.toString()).slice(-4000); });
   child.stderr?.on('data', (data: Buffer) => { output = (output + data.toString()).slice(-4000); });

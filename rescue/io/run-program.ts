@@ -8,7 +8,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { LifeboatError } from '../core/errors.ts';
-import { isListedProgram, PROGRAM_LIST, type ExternalProgram } from '../core/external-programs.ts';
+import { isListedProgram, PROGRAM_LIST, PROGRAMS, type ExternalProgram } from '../core/external-programs.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -128,6 +128,14 @@ export function startProgram<O extends ExecaOptions>(program: ExternalProgram, a
 /** node:child_process spawn of a listed program (LB_DEVICE_TOOL_MISSING is thrown when it is missing). */
 export function spawnProgram(program: ExternalProgram, args: readonly string[], options: SpawnOptions) {
   return spawn(resolveProgram(program), [...args], options);
+}
+
+/**
+ * spawnProgram through setpriv --pdeathsig KILL: the kernel kills the child when Lifeboat's process ends,
+ * even by SIGKILL, when no exit handler runs (setpriv execs the program: the pid is the program's).
+ */
+export function spawnTiedProgram(program: ExternalProgram, args: readonly string[], options: SpawnOptions) {
+  return spawn(resolveProgram(PROGRAMS.setpriv), ['--pdeathsig', 'KILL', '--', resolveProgram(program), ...args], options);
 }
 
 /** node:child_process execFile of a listed program with buffer output; a missing program reaches the callback as ENOENT. */

@@ -4,16 +4,19 @@
 // it there (ext: e2fsck -f -y then resize2fs; NTFS: ntfsresize --no-action then ntfsresize). The
 // result is read from the overlay directly (never through the FUSE file: this process's file calls
 // would wait in the threads the NBD server needs). The daemon, its mount, the socket and the scratch
-// file are gone when this returns or fails, or when the signal aborts.
+// file are gone when this returns or fails, or when the signal aborts. All of them live in one private
+// folder named with the process id: what a killed Lifeboat left (the kernel ends the daemon with it)
+// is removed by the next shrink in the same scratch folder.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { PROGRAMS, shrinkProgramsFor } from '../core/external-programs.ts';
 import { openCopyOnWriteOverlay, type OverlayBudget } from './copy-on-write-overlay.ts';
-import { mountVolumeFile } from './fuse-volume-file.ts';
+import { isMountPoint, mountVolumeFile } from './fuse-volume-file.ts';
+import { processAlive } from './process-alive.ts';
 import { startNbdServer } from './nbd-server.ts';
 import { checkPrograms, describeExit, runProgram, succeeded, type ProgramResult } from './run-program.ts';
 
@@ -53,6 +56,22 @@ async function shrinkNtfs(file: string, newSize: number): Promise<void> {
   if (!succeeded(resize)) throw toolFailed(resize, 'Shrinking');
 }
 
+const PRIVATE_FOLDER = /^lifeboat-shrink-(\d+)-[A-Za-z0-9]{6}$/;
+
+/** Removes the private folders (and the disconnected mounts in them) of shrinks whose process is gone; returns their names. */
+export async function removeLeftShrinks(scratchFolder: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(scratchFolder).catch(() => [] as string[])) {
+    const pid = Number(PRIVATE_FOLDER.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    const volume = path.join(scratchFolder, name, 'volume');
+    if (isMountPoint(volume)) await runProgram(PROGRAMS.umount, ['-l', volume]);
+    await rm(path.join(scratchFolder, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
 /** Shrinks the filesystem of `request.source` on an overlay; the source is only read. */
 export async function shrinkOnView(request: ShrinkViewRequest): Promise<ShrunkView> {
   const programs = shrinkProgramsFor(request.filesystem);
@@ -61,8 +80,11 @@ export async function shrinkOnView(request: ShrinkViewRequest): Promise<ShrunkVi
     throw new LifeboatError('LB_INTERNAL', { detail: `A shrink to ${request.newSize} bytes of a ${request.source.size}-byte source.`, newSize: request.newSize });
   }
   await checkPrograms(programs);
-  const folder = await mkdtemp(path.join(request.budget.scratchFolder ?? os.tmpdir(), 'lifeboat-shrink-'));
-  const overlay = openCopyOnWriteOverlay(request.source, { ...request.budget, scratchFolder: request.budget.scratchFolder ?? folder });
+  const parent = request.budget.scratchFolder ?? os.tmpdir();
+  await removeLeftShrinks(parent);
+  const folder = await mkdtemp(path.join(parent, `lifeboat-shrink-${process.pid}-`));
+  // The scratch file goes into the private folder too (the same filesystem as the room measured).
+  const overlay = openCopyOnWriteOverlay(request.source, { ...request.budget, scratchFolder: request.budget.scratchFolder === undefined ? undefined : folder });
   const closeAll = async () => {
     await overlay.close();
     await rm(folder, { recursive: true, force: true });

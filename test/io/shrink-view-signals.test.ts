@@ -1,7 +1,9 @@
 // A shrink stopped by SIGTERM (or Ctrl-C) leaves nothing behind: a Lifeboat process runs
 // shrinkOnView under watchStopSignals (as main.ts runs operations); once qemu-storage-daemon has
 // mounted the view the process gets SIGTERM; it must end with LB_INPUT_STOPPED, and the daemon,
-// its FUSE mount and the private folder must be gone, the source byte-identical.
+// its FUSE mount and the private folder must be gone, the source byte-identical. A SIGKILL runs no
+// handler: the kernel must end the daemon with the process (setpriv --pdeathsig), and the next shrink
+// in the same scratch folder removes the private folder and the disconnected mount left behind.
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../builder/paths.ts';
 import { processAlive } from '../../rescue/io/process-alive.ts';
 import { makeFilesystemImage } from '../helpers/disk-fixtures.ts';
+import { removeLeftShrinks } from '../../rescue/io/shrink-view.ts';
 
 
 const script = (root: string) => `
@@ -70,5 +73,34 @@ test('SIGTERM while the view is mounted: LB_INPUT_STOPPED, the daemon and its mo
   for (const pid of daemons) t.false(processAlive(pid), `qemu-storage-daemon ${pid} is gone`);
   t.deepEqual(await mountsIn(dir), [], 'no mount left');
   t.deepEqual((await readdir(dir)).filter((name) => name.startsWith('lifeboat-shrink-')), [], 'the private folder is removed');
+  t.is(createHash('sha256').update(await readFile(sourceFile)).digest('hex'), before);
+});
+
+test('SIGKILL while the view is mounted: the kernel ends the daemon; the next shrink removes the folder and mount left; the source unchanged', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-shrink-kill-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const sourceFile = path.join(dir, 'source.img');
+  await makeFilesystemImage('ext4', sourceFile, { sizeMiB: 96, seed: 10, bulkMiB: 24 });
+  const before = createHash('sha256').update(await readFile(sourceFile)).digest('hex');
+  const scriptFile = path.join(dir, 'shrink.ts');
+  await writeFile(scriptFile, script(PROJECT_ROOT));
+  const child = execa(process.execPath, [scriptFile, sourceFile, dir], { reject: false });
+  let daemons: number[] = [];
+  for (let tries = 0; tries < 400 && child.exitCode === null; tries++) {
+    daemons = await daemonsIn(dir);
+    if (daemons.length > 0 && (await mountsIn(dir)).length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  t.is(daemons.length, 1, 'qemu-storage-daemon mounted the view');
+  child.kill('SIGKILL');
+  await child;
+  for (let tries = 0; tries < 200 && daemons.some(processAlive); tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (const pid of daemons) t.false(processAlive(pid), `qemu-storage-daemon ${pid} ended with the killed process`);
+  const left = (await readdir(dir)).filter((name) => name.startsWith('lifeboat-shrink-'));
+  t.is(left.length, 1, 'the killed process left its private folder');
+  t.true((await mountsIn(dir)).length > 0, 'and the disconnected mount in it');
+  t.deepEqual(await removeLeftShrinks(dir), left);
+  t.deepEqual(await mountsIn(dir), [], 'no mount left');
+  t.deepEqual((await readdir(dir)).filter((name) => name.startsWith('lifeboat-shrink-')), []);
   t.is(createHash('sha256').update(await readFile(sourceFile)).digest('hex'), before);
 });

@@ -10,9 +10,9 @@ import { LifeboatError } from '../../rescue/core/errors.ts';
 import { PROGRAMS, shrinkProgramsFor } from '../../rescue/core/external-programs.ts';
 import { checkPrograms } from '../../rescue/io/run-program.ts';
 
-test('ext and NTFS shrink through qemu-storage-daemon; a missing one is LB_DEVICE_TOOL_MISSING with its package; XFS, FAT and exFAT have no shrink program', async (t) => {
-  t.deepEqual(shrinkProgramsFor('ext4'), [PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs]);
-  t.deepEqual(shrinkProgramsFor('ntfs'), [PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize]);
+test('ext and NTFS shrink through qemu-storage-daemon (started by setpriv); a missing one is LB_DEVICE_TOOL_MISSING with its package; XFS, FAT and exFAT have no shrink program', async (t) => {
+  t.deepEqual(shrinkProgramsFor('ext4'), [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs]);
+  t.deepEqual(shrinkProgramsFor('ntfs'), [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize]);
   for (const filesystem of ['xfs', 'vfat', 'exfat', 'btrfs']) t.is(shrinkProgramsFor(filesystem), undefined, filesystem);
   const empty = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-shrink-programs-'));
   t.teardown(() => rm(empty, { recursive: true, force: true }));
