@@ -3,7 +3,8 @@
 // tools. Two boots, each carrying many steps (lifeboat.run, then a script in the rescue shell):
 // - disks: a job restores three snapshots with --grow onto larger disks (ext4, NTFS, FAT32); a
 //   Clonezilla image saved as ocs-sr saves it (partclone; ext4, NTFS and swap in an MBR with
-//   logical partitions) is restored; the logs are exported with their system report.
+//   logical partitions) is restored; an MBR disk (ext4, FAT32, a logical NTFS) is cloned with
+//   `clone disk` onto a larger disk; the logs are exported with their system report.
 // - files: ls and (a job) get on ext4, FAT32, exFAT and NTFS partitions, then backup files of a
 //   tree carrying extended attributes and ACLs, verify, get; a second job backs up into
 //   repositories on exFAT (the kernel's driver) and NTFS (ntfs-3g), each checked with --read-data.
@@ -16,13 +17,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildSpecDisk, saveSpecDiskLikeOcsSr, SPEC_SWAP, type DiskSpec } from '../helpers/clonezilla.ts';
 import {
-  compareDisks, type DiskFixture, filesystemSizeBytes, type FilesystemKind, fsckVolume, makeGptDisk, makeSingleVolumeGptDisk,
+  compareDisks, compareVolumes, type DiskFixture, filesystemSizeBytes, type FilesystemKind, fsckVolume, hashRange, makeGptDisk, makeMbrDisk, makeSingleVolumeGptDisk,
   partitionVolume, readPartitionTable, verifyGpt, type Volume, withMountedVolume, withVolumeDevice,
 } from '../helpers/disk-fixtures.ts';
+import { readAt } from '../helpers/filesystem-images.ts';
 import { bootWithScript, DATA_MOUNT, DATA_OFFSET, type GuestRun, type GuestStep, makeDataDisk, splitJobSteps, type StepResult } from '../helpers/guest-script.ts';
 import { extractKernelAndInitrd, requireMedia, TEST_MEDIA } from '../helpers/media.ts';
 import { createLimiter } from '../helpers/qemu.ts';
-import { describe, lifeboat } from '../helpers/repository-harness.ts';
+import { describe, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 import { diffDigests, digestTree, digestVolume } from '../helpers/tree-digest.ts';
 
 const MiB = 1024 * 1024;
@@ -118,7 +120,11 @@ const CLONEZILLA_DISK: DiskSpec = {
   ],
 };
 
-test('QEMU guest suite, disks: restore --grow of ext4, NTFS and FAT32 (a job), a Clonezilla restore with swap, logs export with a complete system report', async (t) => {
+/** The disk `clone disk` copies in the guest (vdf, makeMbrDisk: 192 MiB) and its target's size (vdg). */
+const CLONE_SEED = 71;
+const CLONE_TARGET_MIB = 256;
+
+test('QEMU guest suite, disks: restore --grow of ext4, NTFS and FAT32 (a job), a Clonezilla restore with swap, clone disk of an MBR disk onto a larger one, logs export with a complete system report', async (t) => {
   t.timeout(BOOT_TIMEOUT_MS + 25 * 60_000);
   const started = Date.now();
   const dir = await mkdtemp(path.join(workDir, 'disks-'));
@@ -149,13 +155,19 @@ test('QEMU guest suite, disks: restore --grow of ext4, NTFS and FAT32 (a job), a
   }, null, 2)}\n`);
   await execa('cp', ['-r', savedClonezilla, path.join(content, 'swapdisk')]);
   const clonezillaTarget = await emptyDisk(path.join(dir, 'clonezilla-target.img'), CLONEZILLA_DISK.sectors / 2048);
+  // clone disk inside the medium: whatever it runs (resize2fs for the grown ext4, the NTFS and FAT
+  // fix-ups) must be on the medium.
+  const cloneSource = await makeMbrDisk(await mkdtemp(path.join(dir, 'clone-')), CLONE_SEED);
+  const cloneSourceHash = await sha256File(cloneSource.file);
+  const cloneTarget = await emptyDisk(path.join(dir, 'clone-target.img'), CLONE_TARGET_MIB);
 
   const steps: GuestStep[] = [
     { name: 'clonezilla', command: `lifeboat restore ${DATA_MOUNT}/swapdisk /dev/vde --yes` },
+    { name: 'clone-disk', command: 'lifeboat clone disk /dev/vdf /dev/vdg --yes' },
     { name: 'logs-export', command: `lifeboat logs export ${DATA_MOUNT}/logs.tar.gz` },
   ];
   const dataDisk = await makeDataDisk(dir, { content, steps, sizeMiB: 96 });
-  const disks = [...GROW_CASES.map((growCase, index) => ({ file: targets[index] ?? '', serial: `LBGROW${growCase.kind.toUpperCase()}` })), { file: clonezillaTarget, serial: 'LBCLONEZILLA' }];
+  const disks = [...GROW_CASES.map((growCase, index) => ({ file: targets[index] ?? '', serial: `LBGROW${growCase.kind.toUpperCase()}` })), { file: clonezillaTarget, serial: 'LBCLONEZILLA' }, { file: cloneSource.file, serial: 'LBCLONESOURCE' }, { file: cloneTarget, serial: 'LBCLONETARGET' }];
   const prepared = secondsSince(started);
   const run = await limit(() => bootWithScript({ kernel, initrd, run: `run ${DATA_MOUNT}/grow-job.json`, dataDisk, disks, timeoutMs: BOOT_TIMEOUT_MS }));
   logSteps(t, 'disks', run, prepared);
@@ -207,6 +219,31 @@ test('QEMU guest suite, disks: restore --grow of ext4, NTFS and FAT32 (a job), a
     const probe = (await execa('blkid', ['-p', '-o', 'export', device])).stdout;
     t.regex(probe, /^TYPE=swap$/m);
   });
+
+  // clone disk: the largest data partition (ext4) grows, the others keep their sizes (FAT32 and the
+  // logical NTFS move); every volume clean with the source's tree, hidden sectors = the new start,
+  // boot code and gap as on the source, sfdisk --verify clean, the source's bytes unchanged.
+  const cloned = stepOutput(t, run, 'clone-disk');
+  t.regex(cloned, /1: ext4, 64\.0 MiB -> \d+ MiB at 1 MiB, grows/, cloned.slice(-2500));
+  const clonedTable = await readPartitionTable(cloneTarget);
+  for (const partition of cloneSource.partitions) {
+    if (partition.content === 'extended' || partition.content === 'bios-boot') continue;
+    const entry = clonedTable.partitions.find((candidate) => candidate.number === partition.number);
+    if (!entry) {
+      t.fail(`clone: partition ${partition.number} is missing from the copy's table:\n${cloned.slice(-2500)}`);
+      continue;
+    }
+    const copy: Volume = { kind: partition.content, file: cloneTarget, offset: entry.start * SECTOR, sizeBytes: entry.size * SECTOR };
+    t.deepEqual(await compareVolumes(partitionVolume(partition, cloneSource.file), copy, { facts: false }), [], `clone: partition ${partition.number} (${partition.content}) clean, the same tree`);
+    if (partition.content === 'ntfs' || partition.content === 'fat32') t.is((await readAt(cloneTarget, copy.offset + 0x1c, 4)).readUInt32LE(0), entry.start, `clone: partition ${partition.number}: hidden sectors = its start`);
+    if (partition.content === 'ext4') t.true((await filesystemSizeBytes(copy)) >= copy.sizeBytes - MiB && copy.sizeBytes > partition.sizeBytes, `clone: the ext4 grows and fills its partition (${copy.sizeBytes} bytes)`);
+  }
+  const firstStart = Math.min(...cloneSource.partitions.map((partition) => partition.offset));
+  t.is(await hashRange(cloneTarget, 0, 440), await hashRange(cloneSource.file, 0, 440), 'clone: boot code');
+  t.is(await hashRange(cloneTarget, SECTOR, firstStart - SECTOR), await hashRange(cloneSource.file, SECTOR, firstStart - SECTOR), 'clone: boot gap copied as it is');
+  const sfdiskVerify = await execa('sfdisk', ['--verify', cloneTarget], { reject: false });
+  t.is(sfdiskVerify.exitCode, 0, sfdiskVerify.stdout + sfdiskVerify.stderr);
+  t.is(await sha256File(cloneSource.file), cloneSourceHash, 'clone: the source is unchanged');
 
   // logs export: the run logs and a system report with no tool missing.
   t.regex(stepOutput(t, run, 'logs-export'), /Wrote \/mnt\/lifeboat-data\/logs\.tar\.gz \(.*\): \d+ run log\(s\) and \d+ report file\(s\)\./);
