@@ -234,6 +234,12 @@ export const ERROR_CATALOGUE = {
     cause: 'A typing mistake in one of them (the input is hidden), or another keyboard layout than expected.',
     fix: 'Run the command again and type the same password twice; check the keyboard layout in the rescue environment.',
   },
+  LB_INPUT_NO_SYSTEM: {
+    group: 'input',
+    message: 'No partition of the disk holds a system to clone.',
+    cause: 'No ESP, BIOS boot, MSR, Windows or Linux root was found: the disk holds only data, or the system is on another disk (or on LVM, RAID or encryption Lifeboat does not read).',
+    fix: 'Name the disk the system is on (lifeboat disks lists each disk with its partitions), or copy all of it with lifeboat clone disk.',
+  },
   LB_DEVICE_EXPORT_FAILED: {
     group: 'device',
     message: 'The log archive could not be written.',

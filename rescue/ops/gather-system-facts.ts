@@ -10,7 +10,7 @@ import { openFileTree } from '../core/file-trees/open-file-tree.ts';
 import { walkPath } from '../core/file-trees/walk-path.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { readPartitionTable } from '../core/partition-table/partition-table.ts';
-import { selectSystemPartitions, type PartitionContents, type SystemChoice } from '../core/repository/system-selection.ts';
+import { selectSystemPartitions, type PartitionContents, type SystemChoice, type SystemSelectionInput } from '../core/repository/system-selection.ts';
 
 /** An fstab longer than this is not read (real ones are a few KiB). */
 const MAX_FSTAB_BYTES = 256 * 1024;
@@ -61,13 +61,18 @@ async function readContents(source: ByteSource): Promise<PartitionContents> {
   }
 }
 
-/** Reads the disk's table and each partition's facts, and returns the selection for every partition. */
-export async function gatherSystemSelection(disk: ByteSource, sectorSize: number): Promise<SystemChoice[]> {
+/** Reads the disk's table and each partition's facts: what the selection decides on (clone system also reads the fstab in it). */
+export async function gatherSystemInput(disk: ByteSource, sectorSize: number): Promise<SystemSelectionInput> {
   const table = await readPartitionTable(disk, sectorSize);
   const contents = new Map<number, PartitionContents>();
   for (const partition of table.partitions) {
     if (partition.kind === 'extended') continue;
     contents.set(partition.number, await readContents(sliceSource(disk, partition.startLba * table.sectorSize, partition.sectors * table.sectorSize)));
   }
-  return selectSystemPartitions({ tableKind: table.kind, tableId: table.id, sectorSize: table.sectorSize, partitions: table.partitions, contents });
+  return { tableKind: table.kind, tableId: table.id, sectorSize: table.sectorSize, partitions: table.partitions, contents };
+}
+
+/** Reads the disk's table and each partition's facts, and returns the selection for every partition. */
+export async function gatherSystemSelection(disk: ByteSource, sectorSize: number): Promise<SystemChoice[]> {
+  return selectSystemPartitions(await gatherSystemInput(disk, sectorSize));
 }

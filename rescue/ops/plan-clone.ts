@@ -13,8 +13,8 @@ import { planLayout } from '../core/layout/plan-layout.ts';
 import { readPartitionTable, type PartitionTableInfo } from '../core/partition-table/partition-table.ts';
 import type { OpenedRestoreTarget } from './restore.ts';
 
-/** Each partition's filesystem and use, probed on the source (read-only). */
-async function probePartitions(source: ByteSource, table: PartitionTableInfo): Promise<Map<number, PartitionFacts>> {
+/** Each partition's filesystem and use, probed on the source (read-only; clone system probes with it too). */
+export async function probePartitions(source: ByteSource, table: PartitionTableInfo): Promise<Map<number, PartitionFacts>> {
   const facts = new Map<number, PartitionFacts>();
   for (const partition of table.partitions) {
     if (partition.kind === 'extended') continue;

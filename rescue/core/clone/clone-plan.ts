@@ -41,7 +41,7 @@ export type CloneStep =
 
 /** A clone's plan: data to print, confirm and then run. */
 export interface ClonePlan {
-  readonly kind: 'disk' | 'partition';
+  readonly kind: 'disk' | 'partition' | 'system';
   readonly source: { readonly path: string; readonly sizeBytes: number };
   readonly target: { readonly description: string; readonly sizeBytes: number };
   readonly layout: LayoutPlan | undefined;

@@ -1,15 +1,18 @@
-// `lifeboat clone disk|partition SOURCE TARGET`: plans the copy (the new layout, each step), shows
-// it with what the target will lose, asks, then copies straight from device to device.
+// `lifeboat clone disk|partition|system SOURCE TARGET`: plans the copy (the new layout, each step),
+// shows it with what the target will lose, asks, then copies straight from device to device.
+// `system` copies only the partitions `backup system` would choose (ops/plan-system-clone.ts).
 
 import type { Argv, CommandModule } from 'yargs';
 import type { ClonePlan } from '../../core/clone/clone-plan.ts';
 import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
+import { describeSystemClonePlan, isSystemClonePlan } from '../../core/clone/system-clone-plan.ts';
 import { formatBytes } from '../../core/disk-facts.ts';
 import { LifeboatError } from '../../core/errors.ts';
 import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import { runClone } from '../../ops/clone.ts';
 import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
+import { planSystemCloneOnto, readSystemCloneSource } from '../../ops/plan-system-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
@@ -29,10 +32,12 @@ interface CloneArgs {
   then: 'poweroff' | 'reboot' | undefined;
 }
 
-function cloneOptions(yargs: Argv, kind: 'disk' | 'partition'): Argv<CloneArgs> {
+type CloneKind = 'disk' | 'partition' | 'system';
+
+function cloneOptions(yargs: Argv, kind: CloneKind): Argv<CloneArgs> {
   const common = yargs
-    .positional('source', { type: 'string', demandOption: true, describe: kind === 'disk' ? 'Disk or disk image (only read)' : 'Partition, DISK:N or filesystem image (only read)' })
-    .positional('target', { type: 'string', demandOption: true, describe: kind === 'disk' ? 'Disk or image file (a missing file is created)' : 'Partition, DISK:N or image file' })
+    .positional('source', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or disk image (only read)' : 'Partition, DISK:N or filesystem image (only read)' })
+    .positional('target', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or image file (a missing file is created)' : 'Partition, DISK:N or image file' })
     .option('sector-by-sector', { type: 'boolean', default: false, describe: 'Copy every sector, used or not' })
     .option('new-ids', { type: 'boolean', default: false, describe: 'New disk, partition and filesystem ids (not available yet)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
@@ -49,7 +54,7 @@ function cloneOptions(yargs: Argv, kind: 'disk' | 'partition'): Argv<CloneArgs> 
 async function showAndConfirm(context: CliContext, args: CloneArgs, plan: ClonePlan, target: OpenedRestoreTarget, reporter: CliReporter): Promise<boolean> {
   const loss = await describeTargetLoss(target, { kind: plan.kind });
   if (args.json) reporter.event('plan', { plan, lost: loss.lost });
-  else context.stdout.write(`${[...describeClonePlan(plan), ...loss.lines].join('\n')}\n`);
+  else context.stdout.write(`${[...(isSystemClonePlan(plan) ? describeSystemClonePlan(plan) : describeClonePlan(plan)), ...loss.lines].join('\n')}\n`);
   await context.repositories.checkPrograms(programsForClonePlan(plan));
   if (args['dry-run']) {
     if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
@@ -62,20 +67,23 @@ async function showAndConfirm(context: CliContext, args: CloneArgs, plan: CloneP
   return true;
 }
 
-async function runCloneCommand(context: CliContext, kind: 'disk' | 'partition', args: CloneArgs): Promise<void> {
+async function runCloneCommand(context: CliContext, kind: CloneKind, args: CloneArgs): Promise<void> {
   if (args['new-ids']) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--new-ids is not available yet: the copy keeps the source\'s ids (it replaces the source); do not start both in one machine.' });
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
   await context.clone.refuseTargetIsSource(args.source, args.target);
-  const { source, facts } = await services.openSource(args.source, kind);
+  const { source, facts } = await services.openSource(args.source, kind === 'partition' ? 'partition' : 'disk');
   try {
     const sectorSize = facts.logicalSectorSize;
-    const table = await readCloneSourceTable(source, { kind, path: args.source, sectorSize });
-    const target = await services.openTarget(args.target, { createBytes: source.size, sectorSize, dryRun: args['dry-run'] });
+    // A system clone decides (read-only) what it copies before the target is opened: a disk without a system is refused first.
+    const system = kind === 'system' ? await readSystemCloneSource(source, { path: args.source, sectorSize }) : undefined;
+    const table = kind === 'system' ? undefined : await readCloneSourceTable(source, { kind, path: args.source, sectorSize });
+    const target = await services.openTarget(args.target, { createBytes: system?.packedBytes ?? source.size, sectorSize, dryRun: args['dry-run'] });
     const done = { bytes: 0 };
     try {
       const description = target.facts.description;
-      const plan = await planClone({ sourcePath: args.source, source, sectorSize, table, target, fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'], partitionStartLba: context.clone.partitionStartLba });
+      const choice = { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'] };
+      const plan = system ? planSystemCloneOnto({ sourcePath: args.source, sourceBytes: source.size, read: system, target, ...choice }) : await planClone({ sourcePath: args.source, source, sectorSize, table, target, ...choice, partitionStartLba: context.clone.partitionStartLba });
       if (!(await showAndConfirm(context, args, plan, target, reporter))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,
@@ -104,12 +112,13 @@ async function runCloneCommand(context: CliContext, kind: 'disk' | 'partition', 
 export function cloneCommand(context: CliContext): CommandModule {
   return {
     command: 'clone <kind>',
-    describe: 'Copy a disk or a partition straight onto another (same size or larger), without a repository',
+    describe: 'Copy a disk, its system partitions or a partition straight onto another, without a repository',
     builder: (yargs) =>
       withExamples(yargs, 'clone')
         .command({ command: 'disk <source> <target>', describe: 'Clone a whole disk: boot code, boot gap, every partition (used blocks), the table last', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone disk'), 'disk'), handler: (args) => runCloneCommand(context, 'disk', args as unknown as CloneArgs) })
+        .command({ command: 'system <source> <target>', describe: 'Clone only what the installed system needs to boot (ESP, MSR, BIOS boot, Windows and recovery, Linux root, /boot), packed to fit; data partitions are left out', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone system'), 'system'), handler: (args) => runCloneCommand(context, 'system', args as unknown as CloneArgs) })
         .command({ command: 'partition <source> <target>', describe: 'Clone one partition onto an existing partition at least as large (its filesystem grows to fill it)', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone partition'), 'partition'), handler: (args) => runCloneCommand(context, 'partition', args as unknown as CloneArgs) })
-        .demandCommand(1, 'Name what to clone: disk or partition.'),
+        .demandCommand(1, 'Name what to clone: disk, system or partition.'),
     handler: () => undefined,
   };
 }

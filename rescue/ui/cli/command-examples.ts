@@ -49,10 +49,15 @@ export const COMMAND_EXAMPLES = {
   clone: [
     ['$0 clone disk /dev/sda /dev/sdb --dry-run', 'Show the plan (new layout, steps) and what /dev/sdb would lose; write nothing'],
     ['$0 clone partition /dev/sda2 /dev/sdb2', 'One partition onto another at least as large'],
+    ['$0 clone system /dev/sda /dev/sdb', 'Only the partitions the installed system needs to boot, packed to fit'],
   ],
   'clone disk': [
     ['$0 clone disk /dev/sda /dev/sdb', 'The whole disk onto a larger one: the largest data partition grows (asks for yes first)'],
     ['$0 clone disk /dev/sda /dev/sdb --fit proportional --yes --then poweroff', 'The data partitions share the extra space; power off when done'],
+  ],
+  'clone system': [
+    ['$0 clone system /dev/sda /dev/sdb --dry-run', 'Which partitions the system needs (and which are left out, and why), their packed layout on /dev/sdb; write nothing'],
+    ['$0 clone system /dev/sda /dev/nvme0n1 --yes --then poweroff', 'Windows or Linux alone onto a smaller SSD: ESP, MSR, system and recovery (or ESP, /boot, root); the data partitions stay behind'],
   ],
   'clone partition': [
     ['$0 clone partition /dev/sda2 /dev/sdb2 --yes', 'Partition 2 onto partition 2 of another disk; its filesystem grows to fill it'],
