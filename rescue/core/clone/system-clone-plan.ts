@@ -122,7 +122,7 @@ export function planSystemClone(request: SystemCloneRequest): SystemClonePlan {
   const renumbered = request.layout.partitions.filter((partition) => partition.kind === 'logical' && dropped.some((entry) => entry.startLba < partition.from.startLba));
   const logicals = request.layout.partitions.filter((partition) => partition.kind === 'logical');
   if (renumbered.length > 0) notes.push(`Logical partitions are numbered by their place in the EBR chain: on the copy, ${renumbered.map((partition) => `${partition.number} becomes ${5 + logicals.indexOf(partition)}`).join(', ')}; an fstab naming /dev/ devices must follow (UUID= and LABEL= lines need nothing).`);
-  if (leftOut.length > 0) notes.push(`Left out: ${leftOut.map((entry) => `partition ${entry.partition} (${entry.role}, ${formatBytes(entry.sizeBytes)})`).join(', ')}: they are not on the copy.`);
+  if (leftOut.length > 0) notes.push(`Not on the copy (left out): ${leftOut.map((entry) => `partition ${entry.partition} (${entry.role}, ${formatBytes(entry.sizeBytes)})`).join(', ')}.`);
   return { ...plan, kind: 'system', notes, system: { chosen: request.choices.filter((choice) => choice.chosen), leftOut, missingMounts } };
 }
 
