@@ -42,11 +42,14 @@ export const PROGRAMS = {
   dumpe2fs: { name: 'dumpe2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/dumpe2fs', purpose: 'prints an ext2/3/4 superblock and groups in the shell', identify: { args: ['-V'], pattern: /dumpe2fs \d/ } },
   // dosfstools, fatresize
   fsckFat: { name: 'fsck.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/fsck.fat', purpose: 'the FAT checker the catalogue\'s fixes name', identify: { args: ['--help'], pattern: /Check FAT filesystem/ }, links: ['/sbin/fsck.vfat', '/sbin/dosfsck'], dataFiles: DOS_CODEPAGES },
-  mkfsFat: { name: 'mkfs.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/mkfs.fat', purpose: 'makes FAT filesystems in the shell', identify: { args: ['--help'], pattern: /mkfs\.fat \d/ }, links: ['/sbin/mkfs.vfat', '/sbin/mkdosfs'], dataFiles: DOS_CODEPAGES },
+  mkfsFat: { name: 'mkfs.fat', debianPackage: 'dosfstools', mediumPath: '/sbin/mkfs.fat', purpose: 'makes FAT filesystems in the shell, and the smaller FAT a shrink copies into', identify: { args: ['--help'], pattern: /mkfs\.fat \d/ }, links: ['/sbin/mkfs.vfat', '/sbin/mkdosfs'], dataFiles: DOS_CODEPAGES },
   fatresize: { name: 'fatresize', debianPackage: 'fatresize', mediumPath: '/usr/sbin/fatresize', purpose: 'grows a FAT filesystem (restore --grow; on the whole disk, naming the partition)', identify: { args: ['--help'], pattern: /fatresize/ } },
   // exfatprogs
   fsckExfat: { name: 'fsck.exfat', debianPackage: 'exfatprogs', mediumPath: '/usr/sbin/fsck.exfat', purpose: 'the exFAT checker the catalogue\'s fixes name', identify: { args: ['-V'], pattern: /exfatprogs version/ } },
-  mkfsExfat: { name: 'mkfs.exfat', debianPackage: 'exfatprogs', mediumPath: '/usr/sbin/mkfs.exfat', purpose: 'makes exFAT filesystems (a data partition) in the shell', identify: { args: ['-V'], pattern: /exfatprogs version/ } },
+  mkfsExfat: { name: 'mkfs.exfat', debianPackage: 'exfatprogs', mediumPath: '/usr/sbin/mkfs.exfat', purpose: 'makes exFAT filesystems (a data partition) in the shell, and the smaller exFAT a shrink copies into', identify: { args: ['-V'], pattern: /exfatprogs version/ } },
+  tuneExfat: { name: 'tune.exfat', debianPackage: 'exfatprogs', mediumPath: '/usr/sbin/tune.exfat', purpose: 'gives the smaller exFAT a shrink copies into the source\'s serial number (-I)', identify: { args: ['-V'], pattern: /exfatprogs version/ } },
+  // mtools
+  mcopy: { name: 'mcopy', debianPackage: 'mtools', mediumPath: '/usr/bin/mcopy', purpose: 'copies a FAT\'s files, long names, attributes and times into the smaller FAT a shrink makes (drive to drive)', identify: { args: ['-V'], pattern: /mtools/ } },
   // ntfs-3g
   ntfs3g: { name: 'ntfs-3g', debianPackage: 'ntfs-3g', mediumPath: '/bin/ntfs-3g', purpose: 'mounts NTFS through FUSE (repositories on NTFS disks; Debian 12\'s kernel has no ntfs3)', identify: { args: ['--help'], pattern: /ntfs-3g \d/ }, links: ['/sbin/mount.ntfs-3g', '/sbin/mount.ntfs'] },
   mountExfatFuse: { name: 'mount.exfat-fuse', debianPackage: 'exfat-fuse', mediumPath: '/sbin/mount.exfat-fuse', purpose: 'mounts exFAT through FUSE where the kernel has no exfat (the medium\'s has)', identify: { args: ['-V'], pattern: /FUSE exfat \d/ }, links: ['/sbin/mount.exfat'] },
@@ -80,6 +83,7 @@ export const PROGRAMS = {
   // busybox applets
   sh: busybox('sh', '/bin/sh', 'runs the getfattr loop of backup files'),
   xargs: busybox('xargs', '/usr/bin/xargs', 'feeds paths to getfattr in the loop of backup files'),
+  cp: busybox('cp', '/bin/cp', 'copies an exFAT\'s files into the smaller exFAT a shrink makes (cp -a)'),
   mount: busybox('mount', '/bin/mount', 'mounts partitions holding repositories'),
   umount: busybox('umount', '/bin/umount', 'unmounts them'),
   rmdir: busybox('rmdir', '/bin/rmdir', 'removes their mount points'),
@@ -130,5 +134,8 @@ export function minimumProgramsFor(filesystem: string): readonly ExternalProgram
 export function shrinkProgramsFor(filesystem: string): readonly ExternalProgram[] | undefined {
   if (['ext2', 'ext3', 'ext4'].includes(filesystem)) return [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.e2fsck, PROGRAMS.resize2fs];
   if (filesystem === 'ntfs') return [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.ntfsresize];
+  // FAT and exFAT are made again smaller and their files copied (io/rebuild-filesystem.ts).
+  if (filesystem === 'vfat') return [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.mkfsFat, PROGRAMS.mcopy];
+  if (filesystem === 'exfat') return [PROGRAMS.setpriv, PROGRAMS.qemuStorageDaemon, PROGRAMS.losetup, PROGRAMS.mkfsExfat, PROGRAMS.tuneExfat, PROGRAMS.mountExfatFuse, PROGRAMS.cp, PROGRAMS.umount];
   return undefined;
 }

@@ -1,23 +1,29 @@
 // Shrinks a filesystem without writing its source: the source (a device or image opened read-only,
 // or a snapshot's volume) gets a copy-on-write overlay, served over NBD on a unix socket in a private
 // folder, shown as a file by qemu-storage-daemon's FUSE export, and the filesystem's own tools shrink
-// it there (ext: e2fsck -f -y then resize2fs; NTFS: ntfsresize --no-action then ntfsresize). The
+// it there (ext: e2fsck -f -y then resize2fs; NTFS: ntfsresize --no-action then ntfsresize; FAT and
+// exFAT are made again smaller in a scratch file and their files copied from the view:
+// io/rebuild-filesystem.ts). The
 // result is read from the overlay directly (never through the FUSE file: this process's file calls
 // would wait in the threads the NBD server needs). The daemon, its mount, the socket and the scratch
 // file are gone when this returns or fails, or when the signal aborts. All of them live in one private
 // folder named with the process id: what a killed Lifeboat left (the kernel ends the daemon with it)
 // is removed by the next shrink in the same scratch folder.
 
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { PROGRAMS, shrinkProgramsFor } from '../core/external-programs.ts';
+import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import { shrinksByCopy } from '../core/shrink-estimate.ts';
 import { openCopyOnWriteOverlay, type OverlayBudget } from './copy-on-write-overlay.ts';
+import { openByteSource } from './file-source.ts';
 import { isMountPoint, mountVolumeFile } from './fuse-volume-file.ts';
 import { processAlive } from './process-alive.ts';
 import { startNbdServer } from './nbd-server.ts';
+import { rebuildSmaller } from './rebuild-filesystem.ts';
 import { checkPrograms, describeExit, runProgram, succeeded, type ProgramResult } from './run-program.ts';
 
 /** What to shrink, to what size, with how much room. */
@@ -89,13 +95,18 @@ export async function shrinkOnView(request: ShrinkViewRequest): Promise<ShrunkVi
     await overlay.close();
     await rm(folder, { recursive: true, force: true });
   };
+  let rebuilt: string | undefined;
   try {
     const socketPath = path.join(folder, 'nbd.sock');
     const server = await startNbdServer({ socketPath, exportName: 'lifeboat-shrink', volume: overlay });
     try {
       const file = await mountVolumeFile({ socketPath, exportName: 'lifeboat-shrink', mountPath: path.join(folder, 'volume'), signal: request.signal });
       try {
-        if (request.filesystem === 'ntfs') await shrinkNtfs(file.path, request.newSize);
+        if (shrinksByCopy(request.filesystem)) {
+          const probe = await probeFilesystem(request.source);
+          if (!probe) throw new LifeboatError('LB_FILESYSTEM_CORRUPT', { detail: `The source holds no ${request.filesystem} filesystem.` });
+          rebuilt = await rebuildSmaller({ sourceFile: file.path, source: request.source, probe, newSize: request.newSize, folder, signal: request.signal });
+        } else if (request.filesystem === 'ntfs') await shrinkNtfs(file.path, request.newSize);
         else await shrinkExt(file.path, request.newSize);
       } catch (error) {
         // A tool that met the overlay's limit reports an I/O error: the limit is the cause to tell.
@@ -107,6 +118,11 @@ export async function shrinkOnView(request: ShrinkViewRequest): Promise<ShrunkVi
       await server.close();
     }
     if (overlay.refusal) throw overlay.refusal;
+    if (rebuilt) {
+      const made = await openByteSource(rebuilt);
+      const { blocks } = await stat(rebuilt);
+      return { view: sliceSource(made, 0, request.newSize), usage: { blocks: 0, memoryBytes: 0, scratchBytes: blocks * 512 }, close: async () => { await made.close(); await closeAll(); } };
+    }
     return { view: sliceSource(overlay, 0, request.newSize), usage: overlay.usage(), close: closeAll };
   } catch (error) {
     await closeAll();

@@ -35,7 +35,7 @@ export type ShrinkOnView = (request: { source: ByteSource; filesystem: string; n
 export interface ShrinkVolumeRequest {
   /** The source filesystem, read only (a device, an image's partition, a snapshot's volume). */
   readonly source: ByteSource;
-  /** Its type as probed (ext2/3/4 or ntfs). */
+  /** Its type as probed (ext2/3/4, ntfs; vfat and exfat are made again and copied). */
   readonly filesystem: string;
   /** The new filesystem size in bytes: the planner's partition size, rounded down to 4 KiB. */
   readonly newSize: number;
@@ -71,7 +71,7 @@ export async function shrinkVolumeOnto(request: ShrinkVolumeRequest): Promise<Sh
     throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `The shrunk filesystem needs ${newSize} bytes from byte ${offset}; the target holds ${request.target.size}.`, neededBytes: offset + newSize, targetBytes: request.target.size });
   }
   const sourceMap = await readUsedBlockMap(request.source, await probeFilesystem(request.source));
-  const estimate = await estimateShrinkOverlay(sourceMap, newSize);
+  const estimate = await estimateShrinkOverlay(sourceMap, newSize, request.filesystem);
   checkShrinkRoom(estimate, { memoryBytes: request.room.memoryBytes, scratchBytes: request.room.scratchBytes ?? 0, scratchFolder: request.room.scratchFolder });
   const shrunk = await request.shrinkOnView({ source: request.source, filesystem: request.filesystem, newSize, budget: request.room, signal: request.signal });
   try {
