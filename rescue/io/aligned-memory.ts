@@ -19,13 +19,20 @@ export function errnoOf(error: unknown): string | undefined {
 export interface AlignedMemory {
   /** Shared memory of `length` bytes, aligned when `through` (an O_DIRECT descriptor) accepts a start; else unaligned. */
   allocate(length: number, through: FileHandle | undefined): Promise<Uint8Array>;
-  /** True when `bytes` starts on a block boundary of memory from allocate that the device accepted. */
+  /** True when `bytes` starts on a block boundary of memory from allocate that a device accepted. */
   isAligned(bytes: Uint8Array): boolean;
 }
 
-/** A new set of aligned buffers (one per device: devices may ask different alignments). */
+/**
+ * Where each buffer's accepted start lies, for every device's buffers: memory one device accepted is
+ * tried for direct I/O on another too (a clone reads into a source's buffer and writes it onto the
+ * target). A device that asks more alignment refuses with EINVAL, and its caller goes through the
+ * cache from then on, as for any refusal.
+ */
+const alignedStarts = new WeakMap<ArrayBufferLike, number>();
+
+/** Buffers probed on one device (devices may ask different alignments; see alignedStarts). */
 export function alignedMemory(): AlignedMemory {
-  const alignedStarts = new WeakMap<ArrayBufferLike, number>();
   // The start that worked for the previous buffer is tried first: buffers of one size come from the
   // allocator with the same misalignment (8 chunk slots: 8 probes instead of ~250).
   let lastStart: number | undefined;

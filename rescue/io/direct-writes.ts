@@ -4,7 +4,7 @@
 // and a restore onto a loop device took about twice as long as onto an image file. O_DIRECT needs
 // whole blocks at block offsets from memory aligned as the device asks; JavaScript cannot see an
 // address, so the kernel is asked (aligned-memory.ts, shared with file-source.ts's reads). Writes
-// that are not whole blocks, or memory not from allocate, go through the cache as before.
+// that are not whole blocks, or memory no device accepted, go through the cache as before.
 
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
