@@ -41,6 +41,7 @@
 // Run as root: node scripts/bench-repository.ts [--fs ext4|ntfs|all] [--media file,device] [--runs 4] [--work /var/tmp/lifeboat-bench]
 //   [--program sea|checkout] [--fresh] [--json] [--tools peer,lifeboat,encrypted] [--size-gib 4 (the content scales with it)] [--seed 4]
 //   [--shapes text,random,small,mixed] [--cache cold|warm]
+//   [--generate-only] (make or reuse the images and print their paths as JSON: bench-clone.ts's data)
 
 import { execa } from 'execa';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -75,6 +76,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '4' },
     shapes: { type: 'string', default: 'text,random,small' },
     cache: { type: 'string', default: 'cold' },
+    'generate-only': { type: 'boolean', default: false },
   },
 });
 /**
@@ -1053,6 +1055,16 @@ const filesystems = FILESYSTEMS[values.fs ?? 'all'];
 if (!filesystems) throw new Error(`--fs must be one of ${Object.keys(FILESYSTEMS).join(', ')}`);
 if (MEDIA.length === 0) throw new Error('--media must name file, device or both (file,device)');
 await mkdir(WORK, { recursive: true });
+if (values['generate-only']) {
+  // The same images for other benches (bench-clone.ts): made or reused, then their paths and stamps.
+  const images = [];
+  for (const fs of filesystems) for (const shape of SHAPES) {
+    const { pristine, stamp } = await prepareImages(fs, path.join(WORK, shape === 'mixed' ? fs.name : `${fs.name}-${shape}`), shape);
+    images.push({ fs: fs.name, shape, pristine, stamp });
+  }
+  console.log(JSON.stringify({ images }));
+  process.exit(0);
+}
 if (PROGRAM === 'sea' && TOOLS.has('lifeboat')) {
   log(`building the single executable into ${SEA}`);
   await execa(NODE, [LIFEBOAT, 'build', 'sea', '-o', SEA], { env: ENV });
