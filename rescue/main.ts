@@ -56,6 +56,17 @@ const repositories: RepositoryServices = {
   openTarget: later(async () => (await import('./io/device-endpoints.ts')).openRestoreTarget),
   growFilesystem: later(async () => (await import('./io/grow-filesystem.ts')).growFilesystem),
   checkPrograms: later(async () => (await import('./io/run-program.ts')).checkPrograms),
+  shrink: {
+    measureMinimum: later(async () => (await import('./io/measure-on-view.ts')).measureMinimumOnView),
+    shrinkOnView: later(async () => (await import('./io/shrink-view.ts')).shrinkOnView),
+    // LIFEBOAT_TEST_SHRINK_MEMORY_BYTES caps the overlay's memory, so tests reach the room refusal and the scratch folder.
+    measureRoom: async (options) => {
+      const room = await (await import('./io/shrink-room.ts')).measureShrinkRoom(options);
+      const cap = Number(process.env.LIFEBOAT_TEST_SHRINK_MEMORY_BYTES ?? Number.NaN);
+      return Number.isSafeInteger(cap) && cap >= 0 ? { ...room, memoryBytes: Math.min(room.memoryBytes, cap) } : room;
+    },
+    makeSwap: later(async () => (await import('./io/clonezilla-restore-io.ts')).makeSwapArea),
+  },
   openFileWalker: later(async () => (await import('./io/walk-files.ts')).createFileWalker),
   readPasswordFile: async (file) => {
     const text = await readFile(file, 'utf8').catch((error: unknown) => {

@@ -62,7 +62,7 @@ export const PROGRAMS = {
   sfdisk: { name: 'sfdisk', debianPackage: 'fdisk', mediumPath: '/sbin/sfdisk', purpose: 'partition tables in the system report (sfdisk -d) and the catalogue\'s fixes', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   lsblk: { name: 'lsblk', debianPackage: 'util-linux', mediumPath: '/bin/lsblk', purpose: 'block devices in the system report (lsblk -O --json)', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   blkid: { name: 'blkid', debianPackage: 'util-linux', mediumPath: '/sbin/blkid', purpose: 'filesystem labels and UUIDs in the system report', identify: { args: ['--version'], pattern: UTIL_LINUX } },
-  mkswap: { name: 'mkswap', debianPackage: 'util-linux', mediumPath: '/sbin/mkswap', purpose: 're-makes swap areas with their UUID (-U) and label in Clonezilla restores', identify: { args: ['--version'], pattern: UTIL_LINUX }, mustIdentify: true },
+  mkswap: { name: 'mkswap', debianPackage: 'util-linux', mediumPath: '/sbin/mkswap', purpose: 're-makes swap areas with their UUID (-U) and label in Clonezilla restores and where a restore shrinks swap', identify: { args: ['--version'], pattern: UTIL_LINUX }, mustIdentify: true },
   wipefs: { name: 'wipefs', debianPackage: 'util-linux', mediumPath: '/sbin/wipefs', purpose: 'lists and wipes filesystem signatures in the shell', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   blockdev: { name: 'blockdev', debianPackage: 'util-linux', mediumPath: '/sbin/blockdev', purpose: 'has the kernel re-read a restored disk\'s partition table (--rereadpt)', identify: { args: ['--version'], pattern: UTIL_LINUX } },
   // gdisk, attr, smartmontools, gddrescue, testdisk

@@ -2,13 +2,18 @@
 // when one is missing (io/run-program.ts checkPrograms), with --dry-run too.
 
 import type { ClonezillaLayout, ClonezillaRestorePlan } from './clonezilla/clonezilla-restore-plan.ts';
-import { decompressorFor, growProgramsFor, PROGRAMS, type ExternalProgram } from './external-programs.ts';
+import { decompressorFor, growProgramsFor, PROGRAMS, shrinkProgramsFor, type ExternalProgram } from './external-programs.ts';
 import type { RestorePlan } from './repository/restore-plan.ts';
 import type { ClonePlan } from './clone/clone-plan.ts';
 
-/** A snapshot restore: the grow tools of each filesystem it grows (losetup, e2fsck, resize2fs...). */
+/** A snapshot restore: the grow tools of each filesystem it grows (losetup, e2fsck, resize2fs...), the shrink tools of each it shrinks (qemu-storage-daemon...), mkswap for a swap made again. */
 export function programsForRestorePlan(plan: RestorePlan): ExternalProgram[] {
-  return growStepPrograms(plan.steps);
+  const programs = new Set(growStepPrograms(plan.steps));
+  for (const step of plan.steps) {
+    if (step.kind === 'shrink-volume') for (const program of shrinkProgramsFor(step.filesystem) ?? []) programs.add(program);
+    if (step.kind === 'swap') programs.add(PROGRAMS.mkswap);
+  }
+  return [...programs];
 }
 
 /** The grow tools of each grow-filesystem step, once each. */

@@ -8,6 +8,7 @@ import { encodeGpt } from '../core/partition-table/gpt.ts';
 import { EMPTY_ENTRY, encodeBootSector, encodeMbr, layoutMbr, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
 import { mbrLayoutOf } from '../core/layout/layout-tables.ts';
 import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
+import { ntfsBackupBootSector } from '../core/clonezilla/ntfs-backup-boot-sector.ts';
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks, type ChunkSpan } from '../core/repository/chunk-plan.ts';
@@ -86,6 +87,12 @@ export interface OpenedRestoreTarget extends RestoreTarget {
 
 /** Runs the filesystem's own resize tool on the restored partition (io supplies it). */
 export type GrowFilesystem = (step: Extract<RestoreStep, { kind: 'grow-filesystem' }>) => Promise<void>;
+
+/** Lands a shrink-volume step: the snapshot's volume shrunk on a copy-on-write view, then written (ops/restore-shrink.ts makes it). */
+export type ShrinkRestoredVolume = (step: Extract<RestoreStep, { kind: 'shrink-volume' }>) => Promise<void>;
+
+/** Makes a swap area again with its UUID and label (io supplies mkswap). */
+export type MakeRestoredSwap = (step: Extract<RestoreStep, { kind: 'swap' }>) => Promise<void>;
 
 /** A volume's trees, loaded and checked. */
 interface LoadedContent {
@@ -296,6 +303,17 @@ async function writeMbrEntry(target: RestoreTarget, step: Extract<RestoreStep, {
   await target.write(0, encodeBootSector({ ...boot, slots }));
 }
 
+/**
+ * ntfsresize ends a shrunk volume on a whole cluster and puts the boot sector's copy after it, but
+ * Windows and ntfsfix look for the copy in the partition's last sector: it goes there too.
+ */
+async function copyBootSectorToPartitionEnd(target: RestoreTarget, offset: number, partitionBytes: number): Promise<void> {
+  const copy = ntfsBackupBootSector(await target.read(offset, 512), { imageBytes: 0, partitionBytes });
+  if (!copy) return;
+  await target.write(offset + partitionBytes - copy.bytes.length, copy.bytes);
+  await target.sync();
+}
+
 /** Restores a snapshot onto a target by the plan made for it. */
 export async function restore(options: {
   repository: RepositoryReader;
@@ -304,10 +322,16 @@ export async function restore(options: {
   target: RestoreTarget;
   reporter: ProgressReporter;
   growFilesystem: GrowFilesystem;
+  /** Needed when the plan shrinks a volume. */
+  shrinkVolume?: ShrinkRestoredVolume;
+  /** Needed when the plan makes a swap area again. */
+  makeSwap?: MakeRestoredSwap;
   /** Stops between chunks and steps (LB_INPUT_STOPPED); what was written stays written. */
   signal?: AbortSignal;
 }): Promise<void> {
   const { repository, manifest, plan, target, reporter } = options;
+  const missingPort = plan.steps.find((step) => (step.kind === 'shrink-volume' && !options.shrinkVolume) || (step.kind === 'swap' && !options.makeSwap));
+  if (missingPort) throw new LifeboatError('LB_INTERNAL', { detail: `The restore was given no way to run its step "${missingPort.label}"; nothing was written.` });
   const contents = new Map<RestoreStep, { loaded: LoadedContent; sizeBytes: number }>();
   for (const step of plan.steps) {
     const content = step.kind === 'volume' ? manifest.volumes[step.volume]?.content : step.kind === 'region' ? manifest.regions[step.region]?.content : undefined;
@@ -333,7 +357,15 @@ export async function restore(options: {
     else if (step.kind === 'mbr-merge') await mergeMbrEntries(target, step);
     else if (step.kind === 'mbr-layout') await writeMbrLayout(target, step);
     else if (step.kind === 'hidden-sectors') await fixHiddenSectors(target, { filesystem: step.filesystem, offset: step.offset, partitionBytes: step.sizeBytes, startLba: step.startLba });
-    else if (step.kind === 'grow-filesystem') {
+    else if (step.kind === 'shrink-volume' && options.shrinkVolume) {
+      await context.syncing.finish();
+      reporter.notice(`Shrinking partition ${step.partition} (${step.filesystem}) to ${step.sizeBytes} bytes on a view of the snapshot.`);
+      await options.shrinkVolume(step);
+      if (step.filesystem === 'ntfs') await copyBootSectorToPartitionEnd(target, step.offset, step.sizeBytes);
+    } else if (step.kind === 'swap' && options.makeSwap) {
+      await context.syncing.finish();
+      await options.makeSwap(step);
+    } else if (step.kind === 'grow-filesystem') {
       await context.syncing.finish();
       await options.growFilesystem(step);
       if (step.filesystem === 'ntfs') await placeNtfsBackupBootSector(target, step.offset, step.sizeBytes);

@@ -359,6 +359,10 @@ function shape(restore: RestorePlan): string[] {
         return `grow ${step.filesystem} p${step.partition} @${step.offset} ${step.sizeBytes}`;
       case 'zero':
         return `zero ${step.runs.map((run) => `@${run.offset} ${run.length}`).join(', ')}`;
+      case 'shrink-volume':
+        return `shrink ${step.filesystem} p${step.partition} @${step.offset} ${step.fromBytes}->${step.sizeBytes}`;
+      case 'swap':
+        return `swap p${step.partition} @${step.offset} ${step.sizeBytes}`;
     }
   });
 }

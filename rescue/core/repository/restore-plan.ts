@@ -37,6 +37,10 @@ export type RestoreStep =
   | { readonly kind: 'hidden-sectors'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly startLba: number; readonly label: string }
   /** Writes the MBR and the EBR chain of a layout the planner made (boot code and disk signature as the target has them then). */
   | { readonly kind: 'mbr-layout'; readonly layout: LayoutPlan; readonly label: string }
+  /** A volume landed smaller (ext2/3/4, NTFS): shrunk from `fromBytes` to `sizeBytes` (at least `minimumBytes`) on a copy-on-write view of the snapshot's volume, then written at `offset`. */
+  | { readonly kind: 'shrink-volume'; readonly volume: number; readonly partition: number; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly fromBytes: number; readonly minimumBytes: number; readonly label: string }
+  /** A swap partition made again (mkswap) with the snapshot's UUID and label, where it shrank. */
+  | { readonly kind: 'swap'; readonly partition: number; readonly offset: number; readonly sizeBytes: number; readonly uuid?: string; readonly swapLabel?: string; readonly label: string }
   | { readonly kind: 'grow-filesystem'; readonly filesystem: string; readonly offset: number; readonly sizeBytes: number; readonly partition: number; readonly label: string }
   /** Zeros written where the snapshot's disk has no partition and holds nothing saved (a target that is not a new file). */
   | { readonly kind: 'zero'; readonly runs: readonly ByteExtent[]; readonly sizeBytes: number; readonly label: string };

@@ -13,6 +13,8 @@ import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import type { ClonezillaLayout } from '../../core/clonezilla/clonezilla-restore-plan.ts';
 import type { ClonezillaRestoreIo, ClonezillaScratch } from '../../core/clonezilla/clonezilla-ports.ts';
 import type { ExportLogsResult } from '../../ops/export-logs.ts';
+import type { MeasureVolumeMinimum } from '../../ops/restore-shrink.ts';
+import type { ShrinkOnView, ShrinkRoom } from '../../ops/shrink-volume.ts';
 
 /** An open repository with its lock. */
 export type RepositoryHandle = RepositoryMaintenance & {
@@ -33,6 +35,8 @@ export interface RepositoryServices {
   growFilesystem(request: { backingPath: string; partition: number; offset: number; sizeBytes: number; filesystem: string }): Promise<string | undefined>;
   /** Refuses (LB_DEVICE_TOOL_MISSING) when a program a plan needs is not there; called before anything is written. */
   checkPrograms(programs: readonly ExternalProgram[]): Promise<void>;
+  /** What a restore onto a smaller disk needs. */
+  readonly shrink: RestoreShrinkServices;
   readPasswordFile(path: string): Promise<string>;
   /** Asks on the terminal (input hidden when `secret`); undefined when there is no terminal. */
   ask(prompt: string, options: { secret: boolean }): Promise<string | undefined>;
@@ -40,6 +44,18 @@ export interface RepositoryServices {
   powerAction(action: 'poweroff' | 'reboot'): Promise<void>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stderrIsTerminal: boolean;
+}
+
+/** Shrinking a snapshot's volumes onto a restore target (wired in main.ts). */
+export interface RestoreShrinkServices {
+  /** A filesystem's minimum measured on a FUSE view of its bytes (io/measure-on-view.ts). */
+  measureMinimum: MeasureVolumeMinimum;
+  /** Shrinks a filesystem on a copy-on-write view (io/shrink-view.ts). */
+  shrinkOnView: ShrinkOnView;
+  /** The room a shrink's overlay may take: memory, and the scratch folder's free space (io/shrink-room.ts). */
+  measureRoom(options: { scratchFolder?: string }): Promise<ShrinkRoom>;
+  /** mkswap with a UUID and label at a byte offset of a file or device. */
+  makeSwap(request: { path: string; offset: number; sizeBytes: number; uuid: string | undefined; label: string | undefined }): Promise<void>;
 }
 
 /** Reading files out of volumes (wired in main.ts). */

@@ -18,7 +18,10 @@ import { repositoryFor, withRepository, withRepositoryOptions, type RepositoryAr
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 import { withExamples } from './command-examples.ts';
 import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
-import { planDiskLayout } from '../../core/repository/restore-layout-plan.ts';
+import { planDiskLayout, restoreNeedsMinimums } from '../../core/repository/restore-layout-plan.ts';
+import type { RepositoryReader } from '../../core/repository/repository-port.ts';
+import { checkRestoreShrinkRoom, measureSnapshotMinimums, restoreShrinker } from '../../ops/restore-shrink.ts';
+import type { ShrinkRoom } from '../../ops/shrink-volume.ts';
 import type { RestorePlan } from '../../core/repository/restore-plan.ts';
 import type { SnapshotManifest } from '../../core/repository/format.ts';
 
@@ -31,6 +34,7 @@ interface RestoreArgs extends Omit<RepositoryArgs, 'repo'>, Omit<SnapshotChoiceA
   grow: boolean;
   fit: FitMode | undefined;
   size: string[] | undefined;
+  scratch: string | undefined;
   'dry-run': boolean;
   yes: boolean;
   then: 'poweroff' | 'reboot' | undefined;
@@ -43,11 +47,29 @@ function stoppedRestore(error: unknown, target: RestoreTargetFacts, written: { b
   return new LifeboatError('LB_INPUT_STOPPED', { ...error.details, detail: `Stopped after writing ${formatBytes(written.bytesDone)} of ${formatBytes(written.bytesTotal)}: ${left}. Restore again before using it.`, target: target.path, bytesWritten: written.bytesDone }, { cause: error });
 }
 
-/** A whole-disk restore laid out by the layout planner (--fit, --size). */
-function planFitted(manifest: SnapshotManifest, target: RestoreTargetFacts, args: RestoreArgs, partition: number | undefined): RestorePlan {
-  if (manifest.kind !== 'disk' || partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit and --size lay out a whole-disk restore; this restores a single partition or a system snapshot.' });
+/**
+ * A whole-disk restore laid out by the layout planner (--fit, --size). Onto a smaller target (or
+ * with sizes asked) the minimum of each ext2/3/4 and NTFS volume is measured first on a view of the
+ * snapshot's volume, so the planner may shrink them.
+ */
+async function planFitted(context: CliContext, request: { repository: RepositoryReader; manifest: SnapshotManifest; target: RestoreTargetFacts; args: RestoreArgs; partition: number | undefined; signal: AbortSignal }): Promise<RestorePlan> {
+  const { manifest, args } = request;
+  if (manifest.kind !== 'disk' || request.partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit and --size lay out a whole-disk restore; this restores a single partition or a system snapshot.' });
   if (args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow and --fit both decide the sizes: give one (--fit largest grows the largest data partition).' });
-  return planDiskLayout(manifest, target, { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []) });
+  const options = { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []) };
+  if (!restoreNeedsMinimums(manifest, request.target.sizeBytes, options)) return planDiskLayout(manifest, request.target, options);
+  const measured = await measureSnapshotMinimums({ repository: request.repository, manifest, measure: context.repositories.shrink.measureMinimum, signal: request.signal });
+  const plan = planDiskLayout(manifest, request.target, { ...options, minimums: measured.minimums });
+  return measured.notes.length === 0 ? plan : { ...plan, notes: [...plan.notes, ...measured.notes] };
+}
+
+/** Before anything is written (--dry-run too): the room each shrink's overlay needs, refused with the figures when short. */
+async function checkShrinkRoom(context: CliContext, request: { repository: RepositoryReader; manifest: SnapshotManifest; plan: RestorePlan; scratch: string | undefined }): Promise<{ room: ShrinkRoom; lines: string[] } | undefined> {
+  if (!request.plan.steps.some((step) => step.kind === 'shrink-volume')) return undefined;
+  const room = await context.repositories.shrink.measureRoom(request.scratch === undefined ? {} : { scratchFolder: request.scratch });
+  const estimates = await checkRestoreShrinkRoom({ repository: request.repository, manifest: request.manifest, plan: request.plan, room });
+  const have = `${formatBytes(room.memoryBytes)} of memory${room.scratchFolder ? ` and ${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder}` : ''}`;
+  return { room, lines: estimates.map(({ partition, estimate }) => `  shrink room: partition ${partition} rewrites about ${formatBytes(estimate.overlayBytes)} on its view (${formatBytes(estimate.movedBytes)} moved, ${formatBytes(estimate.metadataBytes)} metadata); there is ${have}`) };
 }
 
 /** The restore command. */
@@ -63,6 +85,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
         .option('grow', { type: 'boolean', default: false, describe: 'Enlarge the last partition and its filesystem to fill a larger target' })
         .option('fit', { choices: FIT_MODES, describe: 'Lay the partitions out again for the target: largest (the largest data partition takes up the difference), proportional (data partitions share it), keep (as they are)' })
         .option('size', { type: 'string', array: true, describe: 'With --fit: partition N gets SIZE (N=SIZE, e.g. 3=40G; repeatable)' })
+        .option('scratch', { type: 'string', describe: 'A folder on another disk for what shrinking a filesystem rewrites, when memory is short' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
         .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
         .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the restore succeeded' }) as never,
@@ -85,7 +108,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           const wholeSystem = manifest.kind === 'system' && spec.partition === undefined;
           if (wholeSystem && args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow applies to whole-disk restores, not to system snapshots.' });
           const plan = args.fit !== undefined || args.size !== undefined
-            ? planFitted(manifest, target.facts, args, spec.partition)
+            ? await planFitted(context, { repository, manifest, target: target.facts, args, partition: spec.partition, signal })
             : wholeSystem
               ? planSystemRestore(manifest, target.facts, await readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }))
               : planRestore(manifest, target.facts, spec.partition === undefined ? { grow: args.grow } : { partition: spec.partition, grow: args.grow });
@@ -96,6 +119,8 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           else context.stdout.write(`${lines.join('\n')}\n`);
           // Every program the plan's steps run is there, before anything is written (--dry-run too).
           await services.checkPrograms(programsForRestorePlan(plan));
+          const shrinking = await checkShrinkRoom(context, { repository, manifest, plan, scratch: args.scratch });
+          if (shrinking && !args.json) context.stdout.write(`${shrinking.lines.join('\n')}\n`);
           if (args['dry-run']) {
             if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
             return;
@@ -110,6 +135,8 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           await restore({
             repository, manifest, plan, target, signal,
             reporter: { progress: (event) => { Object.assign(written, { bytesDone: event.bytesDone, bytesTotal: event.bytesTotal }); reporter.progress(event); }, notice: (message) => reporter.notice(message) },
+            ...(shrinking ? { shrinkVolume: restoreShrinker({ repository, manifest, target, room: shrinking.room, shrinkOnView: services.shrink.shrinkOnView, signal }) } : {}),
+            makeSwap: (step) => services.shrink.makeSwap({ path: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, uuid: step.uuid, label: step.swapLabel }),
             growFilesystem: async (step) => {
               const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
               if (notice) reporter.notice(notice);
