@@ -172,6 +172,8 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
     clone: {
       refuseTargetIsSource: later(async () => (await import('./io/clone-targets.ts')).refuseTargetIsSource),
       partitionStartLba: later(async () => (await import('./io/clone-targets.ts')).partitionStartLba),
+      setExtUuid: later(async () => (await import('./io/set-ext-uuid.ts')).setExtUuid),
+      randomBytes: (count) => globalThis.crypto.getRandomValues(new Uint8Array(count)),
     },
     listDisks,
     describeTarget: later(async () => (await import('./io/disk-targets.ts')).describeTarget),

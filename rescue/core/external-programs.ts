@@ -38,6 +38,7 @@ export const PROGRAMS = {
   e2fsck: { name: 'e2fsck', debianPackage: 'e2fsprogs', mediumPath: '/sbin/e2fsck', purpose: 'checks an ext2/3/4 filesystem before --grow resizes it; the user\'s ext checker', identify: { args: ['-V'], pattern: /e2fsck \d/ }, links: ['/sbin/fsck.ext2', '/sbin/fsck.ext3', '/sbin/fsck.ext4'] },
   resize2fs: { name: 'resize2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/resize2fs', purpose: 'grows an ext2/3/4 filesystem (restore --grow); its minimum size for the layout planner (resize2fs -P)', identify: { args: [], pattern: /resize2fs \d/ } },
   mke2fs: { name: 'mke2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/mke2fs', purpose: 'makes ext2/3/4 filesystems in the shell', identify: { args: ['-V'], pattern: /mke2fs \d/ }, links: ['/sbin/mkfs.ext2', '/sbin/mkfs.ext3', '/sbin/mkfs.ext4'], dataFiles: ['/etc/mke2fs.conf'] },
+  tune2fs: { name: 'tune2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/tune2fs', purpose: 'gives a cloned ext2/3/4 filesystem a new UUID, its checksums rewritten (clone --new-ids: tune2fs -U)', identify: { args: [], pattern: /tune2fs \d/ } },
   debugfs: { name: 'debugfs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/debugfs', purpose: 'inspects and salvages ext2/3/4 filesystems in the shell', identify: { args: ['-V'], pattern: /debugfs \d/ } },
   dumpe2fs: { name: 'dumpe2fs', debianPackage: 'e2fsprogs', mediumPath: '/sbin/dumpe2fs', purpose: 'prints an ext2/3/4 superblock and groups in the shell', identify: { args: ['-V'], pattern: /dumpe2fs \d/ } },
   // dosfstools, fatresize

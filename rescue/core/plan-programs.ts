@@ -37,7 +37,10 @@ export function programsForClonezillaPlan(plan: ClonezillaRestorePlan, layout: C
   return [...programs];
 }
 
-/** A clone: the grow tools of each filesystem it grows. */
+/** A clone: the grow tools of each filesystem it grows; with --new-ids, losetup, e2fsck and tune2fs for each ext filesystem. */
 export function programsForClonePlan(plan: ClonePlan): ExternalProgram[] {
-  return growStepPrograms(plan.steps);
+  const programs = new Set(growStepPrograms(plan.steps));
+  const newExtIds = plan.ids !== 'kept' && plan.ids.changes.some((change) => change.what === 'filesystem' && /^ext[234]$/.test(change.filesystem ?? ''));
+  if (newExtIds) for (const program of [PROGRAMS.losetup, PROGRAMS.e2fsck, PROGRAMS.tune2fs]) programs.add(program);
+  return [...programs];
 }

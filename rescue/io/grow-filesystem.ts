@@ -19,11 +19,12 @@ export interface GrowRequest {
   readonly filesystem: string;
 }
 
-async function withLoop<T>(request: GrowRequest, use: (device: string) => Promise<T>): Promise<T> {
+/** Runs `use` with a loop device over the partition's bytes (detached afterwards). */
+export async function withLoop<T>(request: Pick<GrowRequest, 'backingPath' | 'offset' | 'sizeBytes'>, use: (device: string) => Promise<T>): Promise<T> {
   const attach = await runProgram(PROGRAMS.losetup, ['--find', '--show', '--offset', String(request.offset), '--sizelimit', String(request.sizeBytes), request.backingPath]);
   const device = attach.stdout.trim();
   if (!succeeded(attach) || !device.startsWith('/dev/')) {
-    throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `No loop device over ${request.backingPath} at byte ${request.offset} to grow its filesystem: ${describeExit(attach)}`, path: request.backingPath, exitCode: attach.exitCode, signal: attach.signal });
+    throw new LifeboatError('LB_DEVICE_UNREADABLE', { detail: `No loop device over ${request.backingPath} at byte ${request.offset} for its filesystem: ${describeExit(attach)}`, path: request.backingPath, exitCode: attach.exitCode, signal: attach.signal });
   }
   try {
     return await use(device);

@@ -18,6 +18,7 @@ import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { ntfsTail } from './backup.ts';
 import { SyncAsWritten, type RestoreTarget } from './restore.ts';
+import { applyNewIds, type SetExtUuid } from './clone-new-ids.ts';
 import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
 
 /** Bytes read and written at once. */
@@ -38,6 +39,8 @@ export interface CloneOptions {
   readonly growFilesystem: GrowClonedFilesystem;
   /** Stops between pieces (LB_INPUT_STOPPED); the target then holds no valid table. */
   readonly signal?: AbortSignal;
+  /** Gives an ext2/3/4 filesystem of the target a new UUID (--new-ids; io runs tune2fs). */
+  readonly setExtUuid?: SetExtUuid;
 }
 
 /** A piece of a copy: `length` bytes from `from` on the source to `to` on the target. */
@@ -82,10 +85,10 @@ async function writeTable(source: ByteSource, target: RestoreTarget, step: Extra
   const boot = parseBootSector(head.subarray(0, 512));
   const sectors = layout.table === 'gpt'
     ? encodeGpt(gptLayoutOf(step.gptFirstUsableLba === undefined ? layout : { ...layout, firstUsableLba: step.gptFirstUsableLba }, { diskGuid: step.diskId, ...(step.gptEntryCount === undefined ? {} : { entryCount: step.gptEntryCount }) }), {
-      bootCode: boot.bootCode, diskSignature: boot.diskSignature,
+      bootCode: boot.bootCode, diskSignature: step.diskSignature ?? boot.diskSignature,
       protectiveStyle: head[446 + 5] === 0xff && head[446 + 6] === 0xff && head[446 + 7] === 0xff ? 'sfdisk' : 'gptfdisk',
     })
-    : encodeMbr(layoutMbr(mbrLayoutOf(layout, { diskSignature: boot.diskSignature, bootCode: boot.bootCode })));
+    : encodeMbr(layoutMbr(mbrLayoutOf(layout, { diskSignature: step.diskSignature ?? boot.diskSignature, bootCode: boot.bootCode })));
   const ordered = [...sectors.filter((sector) => sector.lba !== 0), ...sectors.filter((sector) => sector.lba === 0)];
   for (const { lba, bytes } of ordered) {
     const out = new Uint8Array(Math.ceil(bytes.length / layout.sectorSize) * layout.sectorSize);
@@ -135,6 +138,9 @@ export async function runClone(options: CloneOptions): Promise<{ bytesCopied: nu
       await syncing.finish();
       await options.growFilesystem(step);
       if (step.filesystem === 'ntfs') await placeNtfsBackupBootSector(target, step.offset, step.sizeBytes);
+    } else if (step.kind === 'new-ids') {
+      await syncing.finish();
+      await applyNewIds({ target, step, reporter, ...(options.setExtUuid ? { setExtUuid: options.setExtUuid } : {}) });
     } else if (step.kind === 'table') {
       await syncing.finish();
       await writeTable(source, target, step);

@@ -2,7 +2,8 @@
 // the target's bytes (and the source's) are unchanged. The target is the source (the same file, or
 // a loop device over it); the target is mounted; the logical sector sizes differ (a loop device
 // with 4096-byte sectors); the target is smaller than the layout needs (the numbers in the
-// details); no confirmation without a terminal; --new-ids (not there yet). Also a clone killed
+// details); no confirmation without a terminal (also with --new-ids, whose dry run lists old -> new
+// ids and writes nothing). Also a clone killed
 // (SIGKILL) midway: the target had a valid table before, it has none after, the source is as it was.
 
 import test from 'ava';
@@ -105,17 +106,25 @@ test('LB_DEVICE_TARGET_BELOW_MINIMUM: a target smaller than the layout, with the
   t.is(await sha256File(target), before, 'the target is unchanged');
 });
 
-test('LB_INPUT_CONFIRMATION_REQUIRED without a terminal and --yes; --new-ids is refused (LB_INPUT_USAGE); --dry-run writes nothing', async (t) => {
+test('LB_INPUT_CONFIRMATION_REQUIRED without a terminal and --yes (also with --new-ids); --dry-run writes nothing and says which ids the copy gets', async (t) => {
   const source = await smallDisk();
   const target = await sparse('unconfirmed.img', 80 * MiB);
   await refused(t, [source, target], { source, target }, 'LB_INPUT_CONFIRMATION_REQUIRED');
-  await refused(t, [source, target, '--new-ids', '--yes'], { source, target }, 'LB_INPUT_USAGE');
+  await refused(t, [source, target, '--new-ids'], { source, target }, 'LB_INPUT_CONFIRMATION_REQUIRED');
   const before = await sha256File(target);
   const dry = await lifeboat(['clone', 'disk', source, target, '--dry-run']);
   t.is(dry.exitCode, 0, describe(dry));
   t.regex(dry.stdout, /1: ext4, 56\.0 MiB -> 79\.0 MiB at 1 MiB, grows/);
   t.regex(dry.stdout, /write the MBR partition table \(last\)/);
   t.regex(dry.stdout, /Dry run: nothing was written/);
+  t.regex(dry.stdout, /Ids: kept \(/, 'without --new-ids the plan says the ids are kept');
+  const renewed = await lifeboat(['clone', 'disk', source, target, '--dry-run', '--new-ids']);
+  t.regex(renewed.stdout, /Ids: new \(--new-ids[\s\S]*MBR disk signature: 0x[0-9a-f]{8} -> 0x[0-9a-f]{8}\n  partition 1 ext4 UUID: [0-9a-f-]{36} -> [0-9a-f-]{36}/, describe(renewed));
+  const renewedJson = await lifeboat(['clone', 'disk', source, target, '--dry-run', '--json', '--new-ids']);
+  const renewedPlan = jsonEvents(renewedJson.stdout).find((event) => event.event === 'plan') as { plan?: { steps?: Array<{ kind: string }>; ids?: { changes?: Array<{ what: string; from: string; to: string }> } } } | undefined;
+  t.deepEqual(renewedPlan?.plan?.steps?.map((step) => step.kind), ['wipe', 'volume', 'grow-filesystem', 'boot-gap', 'new-ids', 'table']);
+  t.deepEqual(renewedPlan?.plan?.ids?.changes?.map((change) => change.what), ['mbr-signature', 'filesystem']);
+  t.true(renewedPlan?.plan?.ids?.changes?.every((change) => change.from !== change.to), 'every id changes');
   const json = await lifeboat(['clone', 'disk', source, target, '--dry-run', '--json']);
   const plan = jsonEvents(json.stdout).find((event) => event.event === 'plan') as { plan?: { steps?: Array<{ kind: string }> } } | undefined;
   t.deepEqual(plan?.plan?.steps?.map((step) => step.kind), ['wipe', 'volume', 'grow-filesystem', 'boot-gap', 'table']);

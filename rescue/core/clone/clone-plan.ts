@@ -10,6 +10,7 @@ import { growProgramsFor } from '../external-programs.ts';
 import { formatBytes, formatBytesExact } from '../human-units.ts';
 import type { LayoutPlan } from '../layout/layout-types.ts';
 import type { PartitionTableInfo } from '../partition-table/partition-table.ts';
+import type { NewIds, NewIdsStep } from './new-ids.ts';
 
 /** One volume copied: where from, where to, and how. */
 export interface CloneVolume {
@@ -33,10 +34,13 @@ export type CloneStep =
   | { readonly kind: 'volume'; readonly label: string; readonly volume: CloneVolume }
   | { readonly kind: 'grow-filesystem'; readonly label: string; readonly partition: number; readonly offset: number; readonly sizeBytes: number; readonly filesystem: string }
   | { readonly kind: 'boot-gap'; readonly label: string; readonly sourceOffset: number; readonly targetOffset: number; readonly length: number }
+  | NewIdsStep
   | {
     readonly kind: 'table'; readonly label: string; readonly layout: LayoutPlan; readonly diskId: string; readonly gptEntryCount: number | undefined;
     /** A GPT's first usable LBA: the source's (sfdisk writes 2048, gptfdisk 34) where the layout's first partition still starts at or after it. */
     readonly gptFirstUsableLba: number | undefined;
+    /** A new MBR disk signature (--new-ids; also the protective MBR's); undefined: the source's. */
+    readonly diskSignature?: number;
   };
 
 /** A clone's plan: data to print, confirm and then run. */
@@ -46,8 +50,8 @@ export interface ClonePlan {
   readonly target: { readonly description: string; readonly sizeBytes: number };
   readonly layout: LayoutPlan | undefined;
   readonly steps: readonly CloneStep[];
-  /** Kept: without --new-ids the copy carries the source's disk and filesystem ids. */
-  readonly ids: 'kept';
+  /** Kept: without --new-ids the copy carries the source's disk and filesystem ids; with it, the new ids (core/clone/new-ids.ts). */
+  readonly ids: 'kept' | NewIds;
   readonly notes: readonly string[];
 }
 

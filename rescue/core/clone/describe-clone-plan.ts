@@ -4,6 +4,7 @@
 import { formatBytes, formatOffset } from '../human-units.ts';
 import { describeLayoutPlan } from '../layout/describe-layout-plan.ts';
 import type { ClonePlan, CloneStep } from './clone-plan.ts';
+import { describeIds } from './new-ids.ts';
 
 function describeStep(step: CloneStep): string {
   if (step.kind === 'volume') {
@@ -23,7 +24,7 @@ export function describeClonePlan(plan: ClonePlan): string[] {
   const lines = [`Clone ${plan.kind} ${plan.source.path} (${formatBytes(plan.source.sizeBytes)}) onto ${plan.target.description} (${formatBytes(plan.target.sizeBytes)}).`];
   if (plan.layout) lines.push(...describeLayoutPlan(plan.layout));
   lines.push('Steps:', ...plan.steps.map((step, index) => `  ${index + 1}. ${describeStep(step)}`));
-  lines.push('Ids: kept (the disk GUID or MBR signature, partition GUIDs and filesystem UUIDs are the source\'s: the copy replaces the source; --new-ids is not available yet).');
+  lines.push(...describeIds(plan.ids));
   for (const note of plan.notes) lines.push(`note: ${note}`);
   return lines;
 }

@@ -216,6 +216,7 @@ export function runsContent(options: { source: ByteSource; heap: ClusterHeap; ru
     },
     readInto: fill,
     dataRanges: async () => (validSize > 0 ? [{ offset: 0, length: validSize }] : []),
+    placedRanges: async () => runs.map((run, index) => ({ offset: starts[index] ?? 0, at: heap.dataOffset + (run.first - 2) * heap.clusterSize, length: Math.min(run.count * heap.clusterSize, validSize - (starts[index] ?? 0)) })).filter((range) => range.length > 0),
   };
 }
 

@@ -75,6 +75,9 @@ export function openContent(volume: ExtVolume, inode: ExtInode): FileContent {
       }
       return ranges;
     },
+    placedRanges: async () => (await getRuns()).filter((run) => !run.unwritten && run.logical * volume.blockSize < size).map((run) => ({
+      offset: run.logical * volume.blockSize, at: run.physical * volume.blockSize, length: Math.min(size, (run.logical + run.count) * volume.blockSize) - run.logical * volume.blockSize,
+    })),
   };
 }
 

@@ -71,6 +71,12 @@ export interface FileContent extends ByteSource {
    * zeros). Lets `get` write sparse files sparse. Undefined when the reader cannot tell.
    */
   dataRanges?(): Promise<ReadonlyArray<{ readonly offset: number; readonly length: number }>>;
+  /**
+   * Where the data ranges lie on the volume (`at`: bytes from the volume's start), for an edit in
+   * place that keeps the file's length (clone --new-ids). Undefined when the bytes are not stored
+   * plainly (inline, compressed) or the reader cannot tell.
+   */
+  placedRanges?(): Promise<ReadonlyArray<{ readonly offset: number; readonly at: number; readonly length: number }>>;
 }
 
 /** An extended attribute (ext xattrs, "user.x" / "security.selinux" / "system.posix_acl_access"...). */

@@ -11,6 +11,7 @@ import { LifeboatError } from '../../core/errors.ts';
 import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import { runClone } from '../../ops/clone.ts';
+import { planCloneNewIds } from '../../ops/clone-new-ids.ts';
 import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
 import { planSystemCloneOnto, readSystemCloneSource } from '../../ops/plan-system-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
@@ -39,7 +40,7 @@ function cloneOptions(yargs: Argv, kind: CloneKind): Argv<CloneArgs> {
     .positional('source', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or disk image (only read)' : 'Partition, DISK:N or filesystem image (only read)' })
     .positional('target', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or image file (a missing file is created)' : 'Partition, DISK:N or image file' })
     .option('sector-by-sector', { type: 'boolean', default: false, describe: 'Copy every sector, used or not' })
-    .option('new-ids', { type: 'boolean', default: false, describe: 'New disk, partition and filesystem ids (not available yet)' })
+    .option('new-ids', { type: 'boolean', default: false, describe: 'New disk, partition and filesystem ids, and the copy\'s fstab, crypttab and grub.cfg follow (for a copy that stays beside its source)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
     .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output (the plan, then JSON lines)' })
@@ -68,7 +69,6 @@ async function showAndConfirm(context: CliContext, args: CloneArgs, plan: CloneP
 }
 
 async function runCloneCommand(context: CliContext, kind: CloneKind, args: CloneArgs): Promise<void> {
-  if (args['new-ids']) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--new-ids is not available yet: the copy keeps the source\'s ids (it replaces the source); do not start both in one machine.' });
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
   await context.clone.refuseTargetIsSource(args.source, args.target);
@@ -83,10 +83,12 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
     try {
       const description = target.facts.description;
       const choice = { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'] };
-      const plan = system ? planSystemCloneOnto({ sourcePath: args.source, sourceBytes: source.size, read: system, target, ...choice }) : await planClone({ sourcePath: args.source, source, sectorSize, table, target, ...choice, partitionStartLba: context.clone.partitionStartLba });
+      const planned = system ? planSystemCloneOnto({ sourcePath: args.source, sourceBytes: source.size, read: system, target, ...choice }) : await planClone({ sourcePath: args.source, source, sectorSize, table, target, ...choice, partitionStartLba: context.clone.partitionStartLba });
+      const plan = args['new-ids'] ? await planCloneNewIds({ plan: planned, source, table: table ?? system?.table, random: context.clone.randomBytes }) : planned;
       if (!(await showAndConfirm(context, args, plan, target, reporter))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,
+        setExtUuid: (request) => context.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
         reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
         growFilesystem: async (step) => {
           const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });

@@ -107,6 +107,10 @@ export interface CloneServices {
   refuseTargetIsSource(source: string, target: string): Promise<void>;
   /** Where a partition device starts on its disk, in logical sectors; undefined for anything else. */
   partitionStartLba(device: string, sectorSize: number): Promise<number | undefined>;
+  /** --new-ids: an ext filesystem of the target (its file or device, the partition's bytes) gets `uuid` (tune2fs). */
+  setExtUuid(request: { backingPath: string; offset: number; sizeBytes: number; uuid: string }): Promise<void>;
+  /** --new-ids: random bytes for the new ids. */
+  randomBytes(count: number): Uint8Array;
 }
 
 /** The capabilities main.ts wires in; commands never import io themselves. */
