@@ -306,11 +306,15 @@ async function buildGptUefi(options: BuildOptions): Promise<BootableSystem> {
   await execa('mkfs.fat', ['-F', '32', '-s', '1', '-n', 'EFI', '-i', espSerial, '-h', String(esp.startSector), `--offset=${esp.startSector}`, options.file, String((esp.sizeSectors * SECTOR) / 1024)]);
   const efi = path.join(options.work, 'BOOTX64.EFI');
   const embedded = path.join(options.work, 'embedded-grub.cfg');
-  await writeFile(embedded, `${GRUB_SERIAL}search --no-floppy --fs-uuid --set=root ${boot.uuid}\nconfigfile (\$root)/grub/grub.cfg\n`);
+  // As Debian's signed GRUB does: the image reads the stub grub.cfg beside it on the ESP, which finds /boot by its UUID.
+  await writeFile(embedded, `${GRUB_SERIAL}configfile \$cmdpath/grub.cfg\n`);
+  const stub = path.join(options.work, 'stub-grub.cfg');
+  await writeFile(stub, `search --no-floppy --fs-uuid --set=root ${boot.uuid}\nconfigfile (\$root)/grub/grub.cfg\n`);
   await execa('grub-mkstandalone', ['-O', 'x86_64-efi', '-o', efi, '--locales=', '--fonts=', '--themes=', '--modules=part_gpt part_msdos ext2 fat search search_fs_uuid serial terminal configfile normal linux', '--install-modules=linux normal search search_fs_uuid part_gpt part_msdos ext2 fat serial terminal configfile echo test efi_gop all_video', `boot/grub/grub.cfg=${embedded}`]);
   const image = `${options.file}@@${esp.startSector * SECTOR}`;
   await execa('mmd', ['-i', image, '::/EFI', '::/EFI/BOOT']);
   await execa('mcopy', ['-i', image, efi, '::/EFI/BOOT/BOOTX64.EFI']);
+  await execa('mcopy', ['-i', image, stub, '::/EFI/BOOT/grub.cfg']);
   const mounts = { '/boot': boot.uuid, '/boot/efi': esp.uuid, '/data': data.uuid };
   return { kind, file: options.file, sizeBytes: options.sizeMiB * MiB, table: 'gpt', firmware: 'ovmf', partitions, rootUuid: root.uuid, mounts, data: dataToken };
 }
