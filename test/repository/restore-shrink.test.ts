@@ -15,6 +15,7 @@ import path from 'node:path';
 import { compareVolumes, diffListings, fsckVolume, hashRange, readTree, makeFilesystemImage, readPartitionTable, verifyGpt, type FilesystemKind, type Volume } from '../helpers/disk-fixtures.ts';
 import { blkid, readAt } from '../helpers/filesystem-images.ts';
 import { describe, errorCode, lifeboat, sha256File } from '../helpers/repository-harness.ts';
+import { P1, P3, removeClonezillaTestDisks, saveLikeOcsSr, sharedClonezillaSourceDisk, SWAP as CLONEZILLA_SWAP } from '../helpers/clonezilla.ts';
 
 const MiB = 1024 * 1024;
 const SECTOR = 512;
@@ -202,4 +203,42 @@ test('restore --fit of a GPT disk (ESP, half-full NTFS) onto a smaller disk: NTF
   const volumeSectors = Number(boot.readBigUInt64LE(0x28));
   t.true(volumeSectors < (ntfs?.size ?? 0), `the shrunk volume (${volumeSectors} sectors) fits its partition (${ntfs?.size})`);
   t.deepEqual(await readAt(target, (start + (ntfs?.size ?? 0) - 1) * SECTOR, SECTOR), boot, 'the boot sector\'s copy is in the partition\'s last sector');
+});
+
+test('a Clonezilla image (ocs-sr layout: MBR, ext4, FAT32, swap) onto a smaller disk: import, then restore --fit shrinks the ext4 (the FAT32 and swap keep their size); sfdisk --verify, e2fsck -fn and fsck.fat clean, the swap keeps its UUID and label; restore DIR TARGET --fit names that way (LB_INPUT_USAGE, target unchanged)', async (t) => {
+  t.timeout(10 * 60_000);
+  const built = await sharedClonezillaSourceDisk();
+  t.teardown(() => removeClonezillaTestDisks());
+  const image = await saveLikeOcsSr(built, 'img-shrink', { sda1: 'zst', sda2: 'gz', splitSda2: false });
+  const dir = await mkdtemp(path.join(workDir, 'clonezilla-'));
+  const repository = path.join(dir, 'repo');
+  const sourceBytes = (P3.start + P3.size + 2048) * SECTOR;
+  const targetBytes = 52 * MiB;
+  t.true(targetBytes < sourceBytes, `${targetBytes} below the image's disk ${sourceBytes}`);
+  const target = await usedTarget(path.join(dir, 'smaller.img'), targetBytes);
+  const before = await sha256File(target);
+
+  const direct = await lifeboat(['restore', image, target, '--fit', 'largest', '--yes']);
+  t.is(errorCode(direct), 'LB_INPUT_USAGE', describe(direct));
+  t.regex(direct.stderr, /import clonezilla/);
+  t.is(await sha256File(target), before, 'the refused direct restore wrote nothing');
+
+  const imported = await lifeboat(['import', 'clonezilla', image, '-r', repository]);
+  t.is(imported.exitCode, 0, describe(imported));
+  const restored = await lifeboat(['restore', '-r', repository, 'latest', target, '--fit', 'largest', '--yes']);
+  t.is(restored.exitCode, 0, describe(restored));
+  t.regex(restored.stdout, /shrink the ext4 filesystem of partition 1 from 24\.0 MiB to/);
+  const verify = await execa('sfdisk', ['--verify', target], { reject: false });
+  t.regex(verify.stdout, /No errors detected/, verify.stdout);
+  const table = await readPartitionTable(target);
+  t.deepEqual(table.partitions.map((partition) => partition.number), [1, 2, 3]);
+  const [ext4, fat, swap] = table.partitions;
+  const ext4Check = await fsckVolume({ kind: 'ext4', file: target, offset: (ext4?.start ?? 0) * SECTOR, sizeBytes: (ext4?.size ?? 0) * SECTOR });
+  t.true(ext4Check.clean, ext4Check.output);
+  t.true((ext4?.size ?? 0) < P1.size, `the ext4 shrank (${ext4?.size} of ${P1.size} sectors)`);
+  const fatCheck = await fsckVolume({ kind: 'fat32', file: target, offset: (fat?.start ?? 0) * SECTOR, sizeBytes: (fat?.size ?? 0) * SECTOR });
+  t.true(fatCheck.clean, fatCheck.output);
+  const swapImage = path.join(dir, 'swap.img');
+  await execa('dd', [`if=${target}`, `of=${swapImage}`, 'bs=512', `skip=${swap?.start ?? 0}`, `count=${swap?.size ?? 0}`, 'status=none']);
+  t.like(await blkid(swapImage), { TYPE: 'swap', UUID: CLONEZILLA_SWAP.uuid, LABEL: CLONEZILLA_SWAP.label });
 });

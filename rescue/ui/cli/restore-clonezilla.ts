@@ -20,6 +20,8 @@ export interface ClonezillaSource {
 export interface ClonezillaRestoreArgs {
   readonly target: string;
   readonly grow: boolean;
+  readonly fit?: string | undefined;
+  readonly size?: readonly string[] | undefined;
   readonly tag: string | undefined;
   readonly 'dry-run': boolean;
   readonly yes: boolean;
@@ -38,6 +40,8 @@ export async function findClonezillaSource(context: CliContext, spec: string): P
 /** Restores the image (or one partition of it) onto the target after the plan and the confirmation. */
 export async function runClonezillaRestore(context: CliContext, args: ClonezillaRestoreArgs, source: ClonezillaSource): Promise<void> {
   if (args.grow || args.tag !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow and --tag apply to snapshots in a repository, not to a Clonezilla image directory.' });
+  // A partclone stream cannot be read at random, which a shrink on a view needs: the image goes into a repository first, whose volumes can.
+  if (args.fit !== undefined || args.size !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: `--fit and --size lay out a snapshot: import the image first (lifeboat import clonezilla ${source.directory} -r REPO), then lifeboat restore -r REPO latest ${args.target} --fit ${args.fit ?? 'largest'}, which shrinks its ext2/3/4 and NTFS volumes onto a smaller disk.` });
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
   const image = await context.clonezilla.open(source.directory);
