@@ -9,6 +9,7 @@ import type { DiskSummary } from './disk-facts.ts';
 import type { FilesystemProbe } from './filesystems/probe-types.ts';
 import type { PartitionRole } from './partition-table/partition-types.ts';
 import type { SnapshotManifest } from './repository/format.ts';
+import type { LayoutPlan } from './layout/layout-types.ts';
 
 /** What a disk holds as ops/inspect-disk.ts reads it (its DiskContents fits). */
 export interface LayoutContents {
@@ -102,6 +103,18 @@ export function mapFromSnapshot(manifest: SnapshotManifest, targetBytes: number)
         ...(volume?.filesystem ? { filesystem: volume.filesystem.type, label: volume.filesystem.label } : {}),
         ...(volume ? { usedBytes: volume.content.usedBytes } : {}),
       };
+    }),
+  };
+}
+
+/** The layout the planner made (clone, restore --fit), with each partition's filesystem, label and use taken from `from` (the source's map, by number). */
+export function mapFromLayout(layout: LayoutPlan, from: MapDisk, targetBytes: number): MapDisk {
+  return {
+    sizeBytes: targetBytes,
+    table: layout.table,
+    partitions: layout.partitions.filter((partition) => partition.kind !== 'extended').map((partition) => {
+      const known = from.partitions.find((entry) => entry.number === partition.number);
+      return { ...known, number: partition.number, startBytes: partition.startLba * layout.sectorSize, sizeBytes: partition.sectors * layout.sectorSize, role: partition.role };
     }),
   };
 }

@@ -38,7 +38,7 @@ export function commandLabel(argv: readonly string[]): string {
   }
   const command = words[0];
   // Only commands with subcommands keep their second word.
-  if (command !== 'backup' && command !== 'import' && command !== 'build' && command !== 'logs') return command ?? 'lifeboat';
+  if (command !== 'backup' && command !== 'clone' && command !== 'import' && command !== 'build' && command !== 'logs') return command ?? 'lifeboat';
   return words.join(' ');
 }
 

@@ -22,6 +22,7 @@ test('file names sort by time and say the command; old ones go first', (t) => {
   t.is(runLogFileName(time, ['restore', '-r', 'repo', 'latest', '/dev/sdb']), '20261129T223001.123Z-restore.log');
   t.is(runLogFileName(time, ['run', 'job.json'], 2), '20261129T223001.123Z-run-2.log');
   t.is(commandLabel(['import', 'clonezilla', 'dir']), 'import clonezilla');
+  t.is(commandLabel(['clone', 'disk', '/dev/sda', '/dev/sdb', '--yes']), 'clone disk');
   t.true(isRunLogFileName(runLogFileName(time, ['disks'])));
   t.false(isRunLogFileName('notes.txt'));
   t.deepEqual(runLogsToRemove(['20260102T000000.000Z-b.log', 'x.txt', '20260101T000000.000Z-a.log', '20260103T000000.000Z-c.log'], 2), ['20260101T000000.000Z-a.log']);

@@ -12,12 +12,13 @@ import type { TuiSession } from './repository-flow.ts';
 import type { LoadedDisk } from './tui-context.ts';
 
 /** What the user chose on the home screen. */
-export type HomeAction = 'backup' | 'restore' | 'browse' | 'verify' | 'disks' | 'logs' | 'shell' | 'poweroff' | 'reboot' | 'quit' | 'add-repository' | 'refresh';
+export type HomeAction = 'backup' | 'restore' | 'clone' | 'browse' | 'verify' | 'disks' | 'logs' | 'shell' | 'poweroff' | 'reboot' | 'quit' | 'add-repository' | 'refresh';
 
 /** The actions in menu order, with their shortcut letters. */
 export const HOME_ACTIONS: ReadonlyArray<{ readonly key: string; readonly label: string; readonly action: HomeAction }> = [
   { key: 'b', label: 'Backup', action: 'backup' },
   { key: 'r', label: 'Restore', action: 'restore' },
+  { key: 'c', label: 'Clone', action: 'clone' },
   { key: 'f', label: 'Browse a backup', action: 'browse' },
   { key: 'v', label: 'Verify', action: 'verify' },
   { key: 'd', label: 'Disks', action: 'disks' },

@@ -4,7 +4,6 @@
 // writing, planned again and written.
 
 import path from 'node:path';
-import blessed from 'blessed';
 import { formatBytes } from '../../core/human-units.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
 import { programsForRestorePlan } from '../../core/plan-programs.ts';
@@ -16,13 +15,18 @@ import { readTargetLayout } from '../../ops/read-target-layout.ts';
 import { restore } from '../../ops/restore.ts';
 import type { RepositoryHandle } from '../cli/context.ts';
 import { withRepository } from '../cli/repository-access.ts';
-import { hintLine, type TuiApp } from './app.ts';
-import { askText, chooseFromList, escapeTags, fitRow, showError, showMessage, wrapHanging, wrapLines, type ChoiceRow } from './common-screens.ts';
-import { describePartitions, drawDiskBar, mapFromContents, mapFromSnapshot, type MapDisk } from '../../core/disk-layout.ts';
+import type { TuiApp } from './app.ts';
+import { askText, chooseFromList, escapeTags, fitRow, showError, showMessage, type ChoiceRow } from './common-screens.ts';
+import { mapFromContents, mapFromLayout, mapFromSnapshot, type MapDisk } from '../../core/disk-layout.ts';
+import { FIT_MODES, type FitMode } from '../../core/layout/layout-types.ts';
+import { planDiskLayout } from '../../core/repository/restore-layout-plan.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
 import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
 import { chooseRepository, repositoryArgs, type TuiSession } from './repository-flow.ts';
+import { confirmTarget, showPlanScreen, type PlanKey } from './target-screens.ts';
+
+export { confirmationName } from './target-screens.ts';
 import type { LoadedDisk, TuiContext } from './tui-context.ts';
 
 const TYPE = '\u0000type';
@@ -65,33 +69,9 @@ export async function chooseSnapshot(app: TuiApp, repository: RepositoryHandle, 
   });
 }
 
-/** The name the user types to confirm: the device name (sdb) or the image file's name. */
-export function confirmationName(target: string): string {
-  return path.basename(target.replace(/:\d+$/, ''));
-}
-
-function mapLines(title: string, map: MapDisk, width: number): string[] {
-  return [`{bold}${title}{/bold}`, escapeTags(drawDiskBar(map, width)), ...describePartitions(map).flatMap((line) => wrapHanging(`  ${line}`, width + 2, 4)).map((line) => escapeTags(line))];
-}
-
-/** The before/after picture and the plan; resolves true to go on. */
-async function showPlan(app: TuiApp, options: { snapshot: StoredSnapshot; plan: RestorePlan; before: MapDisk | undefined; after: MapDisk; canGrow: boolean }): Promise<'go' | 'grow' | undefined> {
-  const keys: Array<[string, string]> = [['Enter', 'continue'], ['Up/Down', 'scroll'], ...(options.canGrow ? [['g', 'grow the last partition on/off'] as [string, string]] : []), ['Esc', 'back']];
-  return app.show<'go' | 'grow'>({ title: 'Restore plan', hint: hintLine(keys) }, (page) => {
-    const width = 72;
-    const lines = [
-      ...wrapLines([`Snapshot ${snapshotDetails(options.snapshot).slice(0, 2).join('; ')}`], 74).map((line) => escapeTags(line)),
-      '',
-      ...(options.before ? mapLines('Before (now on the target):', options.before, width) : ['{bold}Before:{/bold} a new image file']),
-      ...mapLines('After:', options.after, width),
-      '',
-      ...describePlan(options.plan).flatMap((line) => wrapHanging(line, 74, 4)).map((line) => escapeTags(line)),
-    ];
-    const box = blessed.box({ parent: page.box, top: 0, left: 1, width: '100%-4', height: '100%-2', tags: true, scrollable: true, keys: true, alwaysScroll: true, content: lines.join('\n') });
-    box.focus();
-    page.onKey(['enter'], () => page.resolve('go'));
-    if (options.canGrow) page.onKey(['g'], () => page.resolve('grow'));
-  });
+/** The plan screen's first line: the snapshot restored. */
+function snapshotHeading(snapshot: StoredSnapshot): string[] {
+  return [`Snapshot ${snapshotDetails(snapshot).slice(0, 2).join('; ')}`];
 }
 
 /** The layout after a restore that grows the last partition: the map with that partition enlarged. */
@@ -99,30 +79,6 @@ function grownMap(map: MapDisk, plan: RestorePlan): MapDisk {
   const grow = plan.steps.find((step) => step.kind === 'grow-filesystem');
   if (!grow || grow.kind !== 'grow-filesystem') return map;
   return { ...map, partitions: map.partitions.map((partition) => (partition.number === grow.partition ? { ...partition, sizeBytes: grow.sizeBytes } : partition)) };
-}
-
-/** The destructive confirmation: names the target and what will be lost; resolves true only when its name was typed. */
-async function confirmTarget(app: TuiApp, options: { target: string; disk: LoadedDisk | undefined; before: MapDisk | undefined; sizeBytes: number; description: string }): Promise<boolean> {
-  const name = confirmationName(options.target);
-  const summary = options.disk?.summary;
-  const lines = [
-    '{bold}Everything on this target will be overwritten:{/bold}',
-    '',
-    escapeTags(`  Target:     ${options.description}`),
-    escapeTags(`  Model:      ${summary?.model || (summary ? '-' : 'image file')}`),
-    escapeTags(`  Serial:     ${summary?.serial || '-'}`),
-    `  Size:       ${formatBytes(options.sizeBytes)}`,
-    '  Partitions (will be lost):',
-    ...(options.before ? describePartitions(options.before) : ['(none)']).map((line) => escapeTags(`    ${line}`)),
-    '',
-    `Type {bold}${escapeTags(name)}{/bold} and press Enter to start; Esc cancels (nothing is written).`,
-  ];
-  for (;;) {
-    const typed = await askText(app, { title: 'Confirm: overwrite the target', prompt: lines });
-    if (typed === undefined) return false;
-    if (typed.trim() === name) return true;
-    await showMessage(app, { title: 'Not confirmed', lines: [`You typed "${escapeTags(typed)}", not "${escapeTags(name)}".`, 'Nothing was written.'] });
-  }
 }
 
 async function chooseTarget(app: TuiApp, tui: TuiContext): Promise<{ path: string; disk: LoadedDisk | undefined } | undefined> {
@@ -154,8 +110,19 @@ async function chooseScope(app: TuiApp, snapshot: StoredSnapshot): Promise<{ par
   });
 }
 
-function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: { partition?: number; grow?: boolean }): Promise<RestorePlan> | RestorePlan {
+/** What the user chose to restore and how: one partition, --grow, or --fit (a whole-disk snapshot laid out again). */
+interface RestoreScope {
+  partition?: number;
+  grow?: boolean;
+  fit?: FitMode;
+}
+
+/** The plan screen's f key: no layout planner, then each fit in turn. */
+const FIT_CYCLE: ReadonlyArray<FitMode | undefined> = [undefined, ...FIT_MODES];
+
+function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: RestoreScope): Promise<RestorePlan> | RestorePlan {
   const { manifest } = snapshot;
+  if (scope.fit !== undefined) return planDiskLayout(manifest, target.facts, { fit: scope.fit, sizes: [] });
   if (scope.partition !== undefined) return planRestore(manifest, target.facts, { partition: scope.partition });
   if (manifest.kind === 'system') {
     return readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }).then((layout) => planSystemRestore(manifest, target.facts, layout));
@@ -189,7 +156,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         let description = target.path;
         let sizeBytes = 0;
         let before: MapDisk | undefined;
-        const restoreScope: { partition?: number; grow?: boolean } = { ...scope, grow: false };
+        const restoreScope: RestoreScope = { ...scope, grow: false };
         try {
           // Read-only: the target checks (mounted, medium) run here; nothing is written.
           const probe = await services.openTarget(target.path, { createBytes, sectorSize, dryRun: true });
@@ -197,13 +164,37 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
             description = probe.facts.description;
             sizeBytes = probe.facts.sizeBytes;
             before = probe.facts.fresh || !probe.backing ? undefined : await tui.cli.inspectTarget(target.path, target.disk?.summary.logicalSectorSize ?? 'detect').then((contents) => mapFromContents(probe.facts.sizeBytes, contents), () => undefined);
-            const canGrow = chosenVolume === undefined && manifest.kind === 'disk' && probe.facts.sizeBytes > manifest.source.sizeBytes;
-            let answer: 'go' | 'grow' | undefined = 'grow';
-            while (answer === 'grow') {
-              const plan = await makePlan(snapshot, probe, restoreScope);
-              const after = chosenVolume ? { sizeBytes: probe.facts.sizeBytes, partitions: [{ number: undefined, startBytes: 0, sizeBytes: chosenVolume.content.sizeBytes, usedBytes: chosenVolume.content.usedBytes, ...(chosenVolume.filesystem ? { filesystem: chosenVolume.filesystem.type, label: chosenVolume.filesystem.label } : {}) }] } : grownMap(mapFromSnapshot(manifest, probe.facts.sizeBytes), plan);
-              answer = await showPlan(app, { snapshot, plan, before, after, canGrow });
-              if (answer === 'grow') restoreScope.grow = !restoreScope.grow;
+            const whole = chosenVolume === undefined && manifest.kind === 'disk';
+            const canGrow = whole && probe.facts.sizeBytes > manifest.source.sizeBytes;
+            const keys: Array<PlanKey<'grow' | 'fit'>> = [...(canGrow ? [{ key: 'g', label: 'grow the last partition on/off', answer: 'grow' as const }] : []), ...(whole ? [{ key: 'f', label: 'fit', answer: 'fit' as const }] : [])];
+            let answer: 'go' | 'grow' | 'fit' | undefined = 'grow';
+            let first = true;
+            while (answer === 'grow' || answer === 'fit') {
+              if (!first && answer === 'grow') restoreScope.grow = !restoreScope.grow;
+              if (answer === 'grow') delete restoreScope.fit;
+              const previous = restoreScope.fit;
+              if (answer === 'fit') {
+                const next = FIT_CYCLE[(FIT_CYCLE.indexOf(restoreScope.fit) + 1) % FIT_CYCLE.length];
+                restoreScope.grow = false;
+                if (next === undefined) delete restoreScope.fit;
+                else restoreScope.fit = next;
+              }
+              first = false;
+              let plan: RestorePlan;
+              try {
+                plan = await makePlan(snapshot, probe, restoreScope);
+              } catch (error) {
+                if (restoreScope.fit === undefined) throw error;
+                // A fit this target cannot take: its refusal, then the plan as it was.
+                await showError(app, error, 'Restore refused');
+                if (previous === undefined) delete restoreScope.fit;
+                else restoreScope.fit = previous;
+                plan = await makePlan(snapshot, probe, restoreScope);
+              }
+              const fitLine = whole ? [`Fit: ${restoreScope.fit ?? 'none (the partitions as in the snapshot)'}; f changes it (largest, proportional, keep lay the partitions out again).`] : [];
+              const snapshotMap = mapFromSnapshot(manifest, probe.facts.sizeBytes);
+              const after = chosenVolume ? { sizeBytes: probe.facts.sizeBytes, partitions: [{ number: undefined, startBytes: 0, sizeBytes: chosenVolume.content.sizeBytes, usedBytes: chosenVolume.content.usedBytes, ...(chosenVolume.filesystem ? { filesystem: chosenVolume.filesystem.type, label: chosenVolume.filesystem.label } : {}) }] } : plan.layout ? mapFromLayout(plan.layout, snapshotMap, probe.facts.sizeBytes) : grownMap(snapshotMap, plan);
+              answer = await showPlanScreen(app, { title: 'Restore plan', heading: snapshotHeading(snapshot), before, after, plan: [...fitLine, ...describePlan(plan)], keys });
             }
             if (answer !== 'go') continue;
             // Every program the plan runs (--grow: losetup, e2fsck, resize2fs...) is there before the confirmation.
@@ -220,7 +211,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
         const outcome = await runWithProgress(app, {
           title: `Restore onto ${target.path}`,
           whenDone: 'stay',
-          run: (reporter, signal) => runLogged(tui, ['restore', '-r', folder, `${snapshot.id.slice(0, 8)}${restoreScope.partition === undefined ? '' : `:${restoreScope.partition}`}`, target.path, ...(restoreScope.grow ? ['--grow'] : []), '--yes'], reporter,
+          run: (reporter, signal) => runLogged(tui, ['restore', '-r', folder, `${snapshot.id.slice(0, 8)}${restoreScope.partition === undefined ? '' : `:${restoreScope.partition}`}`, target.path, ...(restoreScope.grow ? ['--grow'] : []), ...(restoreScope.fit ? ['--fit', restoreScope.fit] : []), '--yes'], reporter,
             (logged) => performRestore(tui, { snapshot, scope: restoreScope, repository, targetPath: target.path, createBytes, sectorSize }, logged, signal)),
         });
         if (outcome?.ok && outcome.whenDone !== 'stay') await services.powerAction(outcome.whenDone);
@@ -230,7 +221,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
   });
 }
 
-async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; scope: { partition?: number; grow?: boolean }; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
+async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapshot; scope: RestoreScope; repository: RepositoryHandle; targetPath: string; createBytes: number; sectorSize: number }, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
   const services = tui.cli.repositories;
   const target = await services.openTarget(chosen.targetPath, { createBytes: chosen.createBytes, sectorSize: chosen.sectorSize, dryRun: false });
   try {

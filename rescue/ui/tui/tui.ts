@@ -4,6 +4,7 @@
 import { TuiApp } from './app.ts';
 import { runBackupFlow } from './backup-flow.ts';
 import { runBrowseFlow } from './browse-flow.ts';
+import { runCloneFlow } from './clone-flow.ts';
 import { askText, confirm, showError } from './common-screens.ts';
 import { loadDisks } from './disk-loading.ts';
 import { showDisks } from './disks-screen.ts';
@@ -57,6 +58,7 @@ async function runAction(app: TuiApp, tui: TuiContext, session: TuiSession, acti
   switch (action) {
     case 'backup': return runBackupFlow(app, tui, session);
     case 'restore': return runRestoreFlow(app, tui, session);
+    case 'clone': return runCloneFlow(app, tui);
     case 'browse': return runBrowseFlow(app, tui, session);
     case 'verify': return runVerifyFlow(app, tui, session);
     case 'disks': return showDisks(app, () => loadDisks(tui.cli));

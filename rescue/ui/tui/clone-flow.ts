@@ -1,0 +1,216 @@
+// Clone: what (a whole disk or one partition) -> source -> target (the medium, mounted disks and
+// the source itself are listed but refused) -> fit -> the plan with the target before and after
+// (the lines `lifeboat clone ... --dry-run` prints) -> the typed confirmation -> progress. Until the
+// name is typed both ends are only read; then the clone is planned again and run (ops/clone.ts).
+
+import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
+import type { ClonePlan } from '../../core/clone/clone-plan.ts';
+import { mapFromContents, mapFromLayout, type MapDisk } from '../../core/disk-layout.ts';
+import { formatBytes } from '../../core/human-units.ts';
+import type { FitMode } from '../../core/layout/layout-types.ts';
+import { programsForClonePlan } from '../../core/plan-programs.ts';
+import type { ProgressReporter } from '../../core/progress.ts';
+import { runClone } from '../../ops/clone.ts';
+import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
+import type { OpenedRestoreTarget } from '../../ops/restore.ts';
+import { describeTargetLoss } from '../cli/target-loss.ts';
+import type { TuiApp } from './app.ts';
+import { askText, chooseFromList, showError, type ChoiceRow } from './common-screens.ts';
+import { loadDisks, targetRefusal } from './disk-loading.ts';
+import { runLogged } from './logged-operation.ts';
+import { runWithProgress } from './progress-screen.ts';
+import { confirmTarget, showPlanScreen } from './target-screens.ts';
+import type { LoadedDisk, TuiContext } from './tui-context.ts';
+
+const TYPE = '\u0000type';
+
+/** What is cloned (the `clone` subcommand). */
+type CloneKind = 'disk' | 'partition';
+
+/** One end of the clone: its path and, when it is a listed disk or one of its partitions, that disk. */
+interface CloneEnd {
+  readonly path: string;
+  readonly disk: LoadedDisk | undefined;
+}
+
+/** What the user chose. */
+interface CloneChoice {
+  readonly kind: CloneKind;
+  readonly source: CloneEnd;
+  readonly target: CloneEnd;
+  readonly fit: FitMode;
+}
+
+const FIT_ROWS: ReadonlyArray<ChoiceRow<FitMode>> = [
+  { label: 'l  Largest: the largest data partition takes up the difference', value: 'largest', key: 'l' },
+  { label: 'p  Proportional: the data partitions share it by their sizes', value: 'proportional', key: 'p' },
+  { label: 'k  Keep: every partition stays where it is, at its size', value: 'keep', key: 'k' },
+];
+
+function chooseKind(app: TuiApp): Promise<CloneKind | undefined> {
+  return chooseFromList<CloneKind>(app, {
+    title: 'What to clone?',
+    intro: ['Straight from disk to disk, without a repository; the source is only read.'],
+    rows: [
+      { label: 'd  A whole disk: its table, boot code and every partition', value: 'disk', key: 'd' },
+      { label: 'p  One partition onto an existing partition at least as large', value: 'partition', key: 'p' },
+    ],
+  });
+}
+
+/** The partitions or disks the kernel lists, each with its disk. */
+function endRows(disks: readonly LoadedDisk[], kind: CloneKind, refusal: (disk: LoadedDisk, path: string) => string | undefined): ChoiceRow<string>[] {
+  const row = (disk: LoadedDisk, path: string, sizeBytes: number, what: string): ChoiceRow<string> => {
+    const refused = refusal(disk, path);
+    return { label: `${path.padEnd(16)} ${formatBytes(sizeBytes).padEnd(10)} ${what}${refused ? `  (refused: ${refused})` : ''}`, value: path };
+  };
+  if (kind === 'disk') return disks.map((disk) => row(disk, disk.summary.path, disk.summary.sizeBytes, `${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}`));
+  return disks.flatMap((disk) => disk.summary.partitions.map((partition) => {
+    const mapped = disk.map.partitions.find((entry) => entry.number === partition.number);
+    const what = [mapped?.filesystem ?? 'unknown', mapped?.label ? `"${mapped.label}"` : '', mapped?.usedBytes === undefined ? '' : `${formatBytes(mapped.usedBytes)} used`].filter(Boolean).join(' ');
+    return row(disk, partition.path, partition.sizeBytes, what);
+  }));
+}
+
+/** The disk (listed) that holds `path`: the disk itself or one of its partitions. */
+function diskOf(disks: readonly LoadedDisk[], path: string): LoadedDisk | undefined {
+  return disks.find((disk) => disk.summary.path === path || disk.summary.partitions.some((partition) => partition.path === path));
+}
+
+async function chooseEnd(app: TuiApp, options: { title: string; intro: string; disks: readonly LoadedDisk[]; kind: CloneKind; refusal: (disk: LoadedDisk, path: string) => string | undefined }): Promise<CloneEnd | undefined> {
+  const rows = endRows(options.disks, options.kind, options.refusal);
+  rows.push({ label: `t  Type a ${options.kind === 'disk' ? 'device' : 'partition (or DISK:N)'} or image file...`, value: TYPE, key: 't' });
+  const chosen = await chooseFromList(app, { title: options.title, intro: [options.intro], rows });
+  if (chosen === undefined) return undefined;
+  const path = chosen === TYPE ? (await askText(app, { title: options.title, prompt: ['A block device or an image file:'] }))?.trim() : chosen;
+  return path ? { path, disk: diskOf(options.disks, path) } : undefined;
+}
+
+/** Why a listed disk or partition cannot be the target: the medium, mounted, read-only, or the source (the same rules the target checks apply). */
+function cloneTargetRefusal(source: CloneEnd, kind: CloneKind): (disk: LoadedDisk, path: string) => string | undefined {
+  return (disk, path) => {
+    if (path === source.path || (kind === 'disk' && disk.summary.path === source.path)) return 'the source';
+    if (kind === 'partition') {
+      const partition = disk.summary.partitions.find((entry) => entry.path === path);
+      if (disk.summary.holdsMedium) return 'holds the Lifeboat medium';
+      if (partition && partition.mountPoints.length > 0) return 'mounted';
+      return disk.summary.readOnly ? 'read-only' : undefined;
+    }
+    return targetRefusal(disk);
+  };
+}
+
+/** Why a listed disk or partition cannot be the source: it is mounted (a copy of a filesystem in use is not consistent). */
+function sourceRefusal(disk: LoadedDisk, path: string): string | undefined {
+  const partition = disk.summary.partitions.find((entry) => entry.path === path);
+  const points = partition ? partition.mountPoints : [...disk.summary.mountPoints, ...disk.summary.partitions.flatMap((entry) => entry.mountPoints)];
+  return points.length > 0 ? 'mounted' : undefined;
+}
+
+/** Opens both ends read-only, plans, and hands the plan to `use`; both are closed after. */
+async function withPlan<T>(tui: TuiContext, choice: CloneChoice, options: { dryRun: boolean; notice?: (line: string) => void }, use: (plan: ClonePlan, target: OpenedRestoreTarget, source: Parameters<typeof runClone>[0]['source']) => Promise<T>): Promise<T> {
+  const services = tui.cli.repositories;
+  await tui.cli.clone.refuseTargetIsSource(choice.source.path, choice.target.path);
+  const { source, facts } = await services.openSource(choice.source.path, choice.kind);
+  try {
+    const sectorSize = facts.logicalSectorSize;
+    const table = await readCloneSourceTable(source, { kind: choice.kind, path: choice.source.path, sectorSize });
+    const target = await services.openTarget(choice.target.path, { createBytes: source.size, sectorSize, dryRun: options.dryRun });
+    try {
+      const plan = await planClone({ sourcePath: choice.source.path, source, sectorSize, table, target, fit: choice.fit, sizes: [], sectorBySector: false, partitionStartLba: tui.cli.clone.partitionStartLba });
+      return await use(plan, target, source);
+    } finally {
+      for (const notice of await target.close()) options.notice?.(notice);
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** The map of one end as the disk list read it, or read now (an image file typed). */
+async function readMap(tui: TuiContext, end: CloneEnd, sizeBytes: number): Promise<MapDisk | undefined> {
+  const listed = end.disk?.summary.path === end.path ? end.disk.map : undefined;
+  return listed ?? tui.cli.inspectTarget(end.path, end.disk?.summary.logicalSectorSize ?? 'detect').then((contents) => mapFromContents(sizeBytes, contents), () => undefined);
+}
+
+/** The target after the clone: the new layout with the source's filesystems, or the one volume of a partition clone. */
+function afterMap(plan: ClonePlan, sourceMap: MapDisk | undefined): MapDisk | undefined {
+  if (plan.layout) return mapFromLayout(plan.layout, sourceMap ?? { sizeBytes: plan.source.sizeBytes, partitions: [] }, plan.target.sizeBytes);
+  const volume = sourceMap?.partitions.length === 1 && sourceMap.partitions[0]?.number === undefined ? sourceMap.partitions[0] : undefined;
+  return { sizeBytes: plan.target.sizeBytes, partitions: [{ ...volume, number: undefined, startBytes: 0, sizeBytes: plan.target.sizeBytes }] };
+}
+
+/** Plan screen and confirmation; resolves true once the target's name was typed. Refusals are shown with their code, detail and fix. */
+async function planAndConfirm(app: TuiApp, tui: TuiContext, choice: CloneChoice): Promise<'go' | 'back'> {
+  try {
+    const shown = await withPlan(tui, choice, { dryRun: true }, async (plan, target) => {
+      const before = target.facts.fresh ? undefined : await readMap(tui, choice.target, target.facts.sizeBytes);
+      const sourceMap = await readMap(tui, choice.source, plan.source.sizeBytes);
+      const loss = await describeTargetLoss(target, { kind: plan.kind });
+      const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeClonePlan(plan), ...loss.lines] });
+      if (answer !== 'go') return undefined;
+      // Every program the plan runs (growing a filesystem: e2fsck, resize2fs, ntfsresize...) is there before the confirmation.
+      await tui.cli.repositories.checkPrograms(programsForClonePlan(plan));
+      return { before, sizeBytes: target.facts.sizeBytes, description: target.facts.description };
+    });
+    if (!shown) return 'back';
+    return (await confirmTarget(app, { target: choice.target.path, disk: choice.target.disk, before: shown.before, sizeBytes: shown.sizeBytes, description: shown.description })) ? 'go' : 'back';
+  } catch (error) {
+    await showError(app, error, 'Clone refused');
+    return 'back';
+  }
+}
+
+/** The whole clone flow. */
+export async function runCloneFlow(app: TuiApp, tui: TuiContext): Promise<void> {
+  for (;;) {
+    const kind = await chooseKind(app);
+    if (!kind) return;
+    const disks = await loadDisks(tui.cli);
+    const source = await chooseEnd(app, { title: `Clone ${kind}: source`, intro: `The ${kind} to copy; it is only read.`, disks, kind, refusal: sourceRefusal });
+    if (!source) continue;
+    for (;;) {
+      const target = await chooseEnd(app, { title: `Clone ${kind}: target`, intro: `The ${kind} to overwrite. The medium, mounted disks and the source are listed but refused.`, disks, kind, refusal: cloneTargetRefusal(source, kind) });
+      if (!target) break;
+      try {
+        // The source itself is refused at once, before the fit is asked.
+        await tui.cli.clone.refuseTargetIsSource(source.path, target.path);
+      } catch (error) {
+        await showError(app, error, 'Clone refused');
+        continue;
+      }
+      const fit = kind === 'disk' ? await chooseFromList(app, { title: 'Clone: fit', intro: ['How the partitions share a target of another size:'], rows: FIT_ROWS }) : 'largest';
+      if (!fit) continue;
+      const choice: CloneChoice = { kind, source, target, fit };
+      if ((await planAndConfirm(app, tui, choice)) !== 'go') continue;
+      const argv = ['clone', kind, source.path, target.path, ...(kind === 'disk' ? ['--fit', fit] : []), '--yes'];
+      const outcome = await runWithProgress(app, {
+        title: `Clone onto ${target.path}`,
+        whenDone: 'stay',
+        stopNote: ['A stopped clone leaves the target with part of the copy and no partition table; the source is unchanged.'],
+        run: (reporter, signal) => runLogged(tui, argv, reporter, (logged) => performClone(tui, choice, logged, signal)),
+      });
+      if (outcome?.ok && outcome.whenDone !== 'stay') await tui.cli.repositories.powerAction(outcome.whenDone);
+      return;
+    }
+  }
+}
+
+async function performClone(tui: TuiContext, choice: CloneChoice, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
+  const services = tui.cli.repositories;
+  return withPlan(tui, choice, { dryRun: false, notice: (line) => reporter.notice(line) }, async (plan, target, source) => {
+    for (const line of describeClonePlan(plan)) reporter.notice(line);
+    const done = { bytes: 0 };
+    const result = await runClone({
+      plan, source, target, signal,
+      reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
+      growFilesystem: async (step) => {
+        const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
+        if (notice) reporter.notice(notice);
+      },
+    }).catch((error: unknown) => {
+      throw stoppedClone(error, target, done);
+    });
+    return [`Cloned ${choice.source.path} onto ${target.facts.description}: ${formatBytes(result.bytesCopied)} copied.`];
+  });
+}
