@@ -240,10 +240,10 @@ test.serial('TERM=vt220: the home screen renders and the menu navigates by arrow
   });
   const home = await session.waitFor(/Device\s+Size\s+Bus\s+Model[\s\S]*\[/, STEP_MS);
   t.regex(home, /Lifeboat \d+\.\d+\.\d+/);
-  for (const label of ['Backup', 'Restore', 'Browse a backup', 'Verify', 'Disks', 'Logs', 'Shell', 'Power off', 'Reboot', 'Quit']) t.true(home.includes(label), label);
+  for (const label of ['Backup', 'Restore', 'Clone', 'Browse a backup', 'Verify', 'Disks', 'Logs', 'Shell', 'Power off', 'Reboot', 'Quit']) t.true(home.includes(label), label);
   t.regex(home, /q quit/);
   // One key at a time, as a person types them (a burst of escape sequences on a serial line is not the point here).
-  for (const key of ['Down', 'Down', 'Down', 'Enter']) {
+  for (const key of ['Down', 'Down', 'Down', 'Down', 'Enter']) {
     await session.sendKeys(key);
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
