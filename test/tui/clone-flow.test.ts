@@ -119,6 +119,29 @@ test.serial('Clone: a loop disk onto a larger image through fit, plan and typed 
   await session.waitFor(/Actions/);
   t.is(await sha256(small), smallBefore, 'the refused target is unchanged');
 
+  // The system of a disk that holds none: refused with its code (LB_INPUT_NO_SYSTEM) before the target is opened.
+  await session.sendKeys('c');
+  t.regex(await session.waitFor(/What to clone\?/), /s\s+The system/);
+  await session.sendKeys('s');
+  await session.waitFor(/Clone system: source/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, loop.device);
+  await session.waitFor(/Clone system: target/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, small);
+  await session.waitFor(/Clone: fit/, STEP_MS);
+  await session.sendKeys('l');
+  t.regex(await session.waitFor(/Clone refused/, STEP_MS), /LB_INPUT_NO_SYSTEM/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Clone system: target/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/What to clone\?/);
+  await session.sendKeys('Escape');
+  await session.waitFor(/Actions/);
+  t.is(await sha256(small), smallBefore, 'unchanged after the system refusal');
+
   // The plan, then Escape at the confirmation: nothing is written.
   const plan = await startClone(target, 'l', /Clone plan/);
   t.regex(plan, /Before \(now on the target\):/);

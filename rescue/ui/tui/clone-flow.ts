@@ -1,4 +1,4 @@
-// Clone: what (a whole disk or one partition) -> source -> target (the medium, mounted disks and
+// Clone: what (a whole disk, one partition, or the system: the partitions it boots from) -> source -> target (the medium, mounted disks and
 // the source itself are listed but refused) -> fit -> the plan with the target before and after
 // (the lines `lifeboat clone ... --dry-run` prints) -> the typed confirmation -> progress. Until the
 // name is typed both ends are only read; then the clone is planned again and run (ops/clone.ts).
@@ -12,6 +12,7 @@ import { programsForClonePlan } from '../../core/plan-programs.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
 import { runClone } from '../../ops/clone.ts';
 import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
+import { planSystemCloneOnto, readSystemCloneSource } from '../../ops/plan-system-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { describeTargetLoss } from '../cli/target-loss.ts';
 import type { TuiApp } from './app.ts';
@@ -25,7 +26,7 @@ import type { LoadedDisk, TuiContext } from './tui-context.ts';
 const TYPE = '\u0000type';
 
 /** What is cloned (the `clone` subcommand). */
-type CloneKind = 'disk' | 'partition';
+type CloneKind = 'disk' | 'partition' | 'system';
 
 /** One end of the clone: its path and, when it is a listed disk or one of its partitions, that disk. */
 interface CloneEnd {
@@ -54,6 +55,7 @@ function chooseKind(app: TuiApp): Promise<CloneKind | undefined> {
     rows: [
       { label: 'd  A whole disk: its table, boot code and every partition', value: 'disk', key: 'd' },
       { label: 'p  One partition onto an existing partition at least as large', value: 'partition', key: 'p' },
+      { label: 's  The system: only the partitions the installed system boots from', value: 'system', key: 's' },
     ],
   });
 }
@@ -64,7 +66,7 @@ function endRows(disks: readonly LoadedDisk[], kind: CloneKind, refusal: (disk: 
     const refused = refusal(disk, path);
     return { label: `${path.padEnd(16)} ${formatBytes(sizeBytes).padEnd(10)} ${what}${refused ? `  (refused: ${refused})` : ''}`, value: path };
   };
-  if (kind === 'disk') return disks.map((disk) => row(disk, disk.summary.path, disk.summary.sizeBytes, `${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}`));
+  if (kind !== 'partition') return disks.map((disk) => row(disk, disk.summary.path, disk.summary.sizeBytes, `${disk.summary.transport.padEnd(7)} ${disk.summary.model || '-'}`));
   return disks.flatMap((disk) => disk.summary.partitions.map((partition) => {
     const mapped = disk.map.partitions.find((entry) => entry.number === partition.number);
     const what = [mapped?.filesystem ?? 'unknown', mapped?.label ? `"${mapped.label}"` : '', mapped?.usedBytes === undefined ? '' : `${formatBytes(mapped.usedBytes)} used`].filter(Boolean).join(' ');
@@ -79,7 +81,7 @@ function diskOf(disks: readonly LoadedDisk[], path: string): LoadedDisk | undefi
 
 async function chooseEnd(app: TuiApp, options: { title: string; intro: string; disks: readonly LoadedDisk[]; kind: CloneKind; refusal: (disk: LoadedDisk, path: string) => string | undefined }): Promise<CloneEnd | undefined> {
   const rows = endRows(options.disks, options.kind, options.refusal);
-  rows.push({ label: `t  Type a ${options.kind === 'disk' ? 'device' : 'partition (or DISK:N)'} or image file...`, value: TYPE, key: 't' });
+  rows.push({ label: `t  Type a ${options.kind !== 'partition' ? 'device' : 'partition (or DISK:N)'} or image file...`, value: TYPE, key: 't' });
   const chosen = await chooseFromList(app, { title: options.title, intro: [options.intro], rows });
   if (chosen === undefined) return undefined;
   const path = chosen === TYPE ? (await askText(app, { title: options.title, prompt: ['A block device or an image file:'] }))?.trim() : chosen;
@@ -89,7 +91,7 @@ async function chooseEnd(app: TuiApp, options: { title: string; intro: string; d
 /** Why a listed disk or partition cannot be the target: the medium, mounted, read-only, or the source (the same rules the target checks apply). */
 function cloneTargetRefusal(source: CloneEnd, kind: CloneKind): (disk: LoadedDisk, path: string) => string | undefined {
   return (disk, path) => {
-    if (path === source.path || (kind === 'disk' && disk.summary.path === source.path)) return 'the source';
+    if (path === source.path || (kind !== 'partition' && disk.summary.path === source.path)) return 'the source';
     if (kind === 'partition') {
       const partition = disk.summary.partitions.find((entry) => entry.path === path);
       if (disk.summary.holdsMedium) return 'holds the Lifeboat medium';
@@ -111,13 +113,16 @@ function sourceRefusal(disk: LoadedDisk, path: string): string | undefined {
 async function withPlan<T>(tui: TuiContext, choice: CloneChoice, options: { dryRun: boolean; notice?: (line: string) => void }, use: (plan: ClonePlan, target: OpenedRestoreTarget, source: Parameters<typeof runClone>[0]['source']) => Promise<T>): Promise<T> {
   const services = tui.cli.repositories;
   await tui.cli.clone.refuseTargetIsSource(choice.source.path, choice.target.path);
-  const { source, facts } = await services.openSource(choice.source.path, choice.kind);
+  const { source, facts } = await services.openSource(choice.source.path, choice.kind === 'partition' ? 'partition' : 'disk');
   try {
     const sectorSize = facts.logicalSectorSize;
-    const table = await readCloneSourceTable(source, { kind: choice.kind, path: choice.source.path, sectorSize });
-    const target = await services.openTarget(choice.target.path, { createBytes: source.size, sectorSize, dryRun: options.dryRun });
+    // A system clone decides (read-only) what it copies before the target is opened, as the CLI does.
+    const system = choice.kind === 'system' ? await readSystemCloneSource(source, { path: choice.source.path, sectorSize }) : undefined;
+    const table = choice.kind === 'system' ? undefined : await readCloneSourceTable(source, { kind: choice.kind, path: choice.source.path, sectorSize });
+    const target = await services.openTarget(choice.target.path, { createBytes: system?.packedBytes ?? source.size, sectorSize, dryRun: options.dryRun });
     try {
-      const plan = await planClone({ sourcePath: choice.source.path, source, sectorSize, table, target, fit: choice.fit, sizes: [], sectorBySector: false, partitionStartLba: tui.cli.clone.partitionStartLba });
+      const made = { fit: choice.fit, sizes: [], sectorBySector: false };
+      const plan = system ? planSystemCloneOnto({ sourcePath: choice.source.path, sourceBytes: source.size, read: system, target, ...made }) : await planClone({ sourcePath: choice.source.path, source, sectorSize, table, target, ...made, partitionStartLba: tui.cli.clone.partitionStartLba });
       return await use(plan, target, source);
     } finally {
       for (const notice of await target.close()) options.notice?.(notice);
@@ -167,10 +172,10 @@ export async function runCloneFlow(app: TuiApp, tui: TuiContext): Promise<void> 
     const kind = await chooseKind(app);
     if (!kind) return;
     const disks = await loadDisks(tui.cli);
-    const source = await chooseEnd(app, { title: `Clone ${kind}: source`, intro: `The ${kind} to copy; it is only read.`, disks, kind, refusal: sourceRefusal });
+    const source = await chooseEnd(app, { title: `Clone ${kind}: source`, intro: kind === 'system' ? 'The disk the system boots from; it is only read.' : `The ${kind} to copy; it is only read.`, disks, kind, refusal: sourceRefusal });
     if (!source) continue;
     for (;;) {
-      const target = await chooseEnd(app, { title: `Clone ${kind}: target`, intro: `The ${kind} to overwrite. The medium, mounted disks and the source are listed but refused.`, disks, kind, refusal: cloneTargetRefusal(source, kind) });
+      const target = await chooseEnd(app, { title: `Clone ${kind}: target`, intro: `The ${kind === 'system' ? 'disk' : kind} to overwrite. The medium, mounted disks and the source are listed but refused.`, disks, kind, refusal: cloneTargetRefusal(source, kind) });
       if (!target) break;
       try {
         // The source itself is refused at once, before the fit is asked.
@@ -179,11 +184,11 @@ export async function runCloneFlow(app: TuiApp, tui: TuiContext): Promise<void> 
         await showError(app, error, 'Clone refused');
         continue;
       }
-      const fit = kind === 'disk' ? await chooseFromList(app, { title: 'Clone: fit', intro: ['How the partitions share a target of another size:'], rows: FIT_ROWS }) : 'largest';
+      const fit = kind !== 'partition' ? await chooseFromList(app, { title: 'Clone: fit', intro: ['How the partitions share a target of another size:'], rows: FIT_ROWS }) : 'largest';
       if (!fit) continue;
       const choice: CloneChoice = { kind, source, target, fit };
       if ((await planAndConfirm(app, tui, choice)) !== 'go') continue;
-      const argv = ['clone', kind, source.path, target.path, ...(kind === 'disk' ? ['--fit', fit] : []), '--yes'];
+      const argv = ['clone', kind, source.path, target.path, ...(kind !== 'partition' ? ['--fit', fit] : []), '--yes'];
       const outcome = await runWithProgress(app, {
         title: `Clone onto ${target.path}`,
         whenDone: 'stay',
