@@ -174,6 +174,7 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
       partitionStartLba: later(async () => (await import('./io/clone-targets.ts')).partitionStartLba),
       setExtUuid: later(async () => (await import('./io/set-ext-uuid.ts')).setExtUuid),
       randomBytes: (count) => globalThis.crypto.getRandomValues(new Uint8Array(count)),
+      addPartition: later(async () => (await import('./io/add-partition.ts')).addPartition),
     },
     listDisks,
     describeTarget: later(async () => (await import('./io/disk-targets.ts')).describeTarget),

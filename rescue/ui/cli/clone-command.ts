@@ -12,6 +12,7 @@ import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/la
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import { runClone } from '../../ops/clone.ts';
 import { planCloneNewIds } from '../../ops/clone-new-ids.ts';
+import { FREE_AREA_SUFFIX, runFreeAreaClone } from './clone-free-area.ts';
 import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
 import { planSystemCloneOnto, readSystemCloneSource } from '../../ops/plan-system-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
@@ -38,7 +39,7 @@ type CloneKind = 'disk' | 'partition' | 'system';
 function cloneOptions(yargs: Argv, kind: CloneKind): Argv<CloneArgs> {
   const common = yargs
     .positional('source', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or disk image (only read)' : 'Partition, DISK:N or filesystem image (only read)' })
-    .positional('target', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or image file (a missing file is created)' : 'Partition, DISK:N or image file' })
+    .positional('target', { type: 'string', demandOption: true, describe: kind !== 'partition' ? 'Disk or image file (a missing file is created)' : 'Partition, DISK:N, image file, or DISK:free (a new partition in the disk\'s largest free area)' })
     .option('sector-by-sector', { type: 'boolean', default: false, describe: 'Copy every sector, used or not' })
     .option('new-ids', { type: 'boolean', default: false, describe: 'New disk, partition and filesystem ids, and the copy\'s fstab, crypttab and grub.cfg follow (for a copy that stays beside its source)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
@@ -69,6 +70,7 @@ async function showAndConfirm(context: CliContext, args: CloneArgs, plan: CloneP
 }
 
 async function runCloneCommand(context: CliContext, kind: CloneKind, args: CloneArgs): Promise<void> {
+  if (kind === 'partition' && args.target.endsWith(FREE_AREA_SUFFIX)) return runFreeAreaClone(context, args);
   const services = context.repositories;
   const reporter = createCliReporter({ json: args.json, stdout: context.stdout, stderr: context.stderr, terminal: services.stderrIsTerminal });
   await context.clone.refuseTargetIsSource(args.source, args.target);

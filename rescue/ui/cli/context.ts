@@ -2,6 +2,7 @@
 
 import type { DiskSummary } from '../../core/disk-facts.ts';
 import type { ExternalProgram } from '../../core/external-programs.ts';
+import type { NewPartition } from '../../core/clone/free-area.ts';
 import type { RepositoryConfig, SnapshotSource } from '../../core/repository/format.ts';
 import type { RepositoryMaintenance } from '../../core/repository/repository-port.ts';
 import type { ByteSource } from '../../core/byte-source.ts';
@@ -111,6 +112,8 @@ export interface CloneServices {
   setExtUuid(request: { backingPath: string; offset: number; sizeBytes: number; uuid: string }): Promise<void>;
   /** --new-ids: random bytes for the new ids. */
   randomBytes(count: number): Uint8Array;
+  /** DISK:free: adds the copy's partition to the disk's table (sfdisk --append), after the copy. */
+  addPartition(request: { disk: string; isBlockDevice: boolean; partition: NewPartition }): Promise<void>;
 }
 
 /** The capabilities main.ts wires in; commands never import io themselves. */
