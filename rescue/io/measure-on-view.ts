@@ -1,8 +1,8 @@
 // The minimum size of a filesystem that is not a file or device of its own (a snapshot's volume in
 // a repository): the volume is served over NBD from a copy-on-write overlay (so nothing reaches the
 // source) and shown as a file by qemu-storage-daemon, where resize2fs -P or ntfsresize --info
-// measure it as on an image (io/filesystem-minimum.ts). The daemon, mount and folder are gone
-// when this returns or fails.
+// measure it as on an image (io/filesystem-minimum.ts); FAT and exFAT are read in place. The
+// daemon, mount and folder are gone when this returns or fails.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,8 +21,10 @@ const MEASURE_OVERLAY_BYTES = 16 * 1024 * 1024;
 
 /** Measures the minimum size of `source`'s filesystem through a FUSE view of it; the source is only read. */
 export async function measureMinimumOnView(request: { readonly source: ByteSource; readonly filesystem: string; readonly signal?: AbortSignal }): Promise<MinimumSize> {
-  await checkPrograms([PROGRAMS.qemuStorageDaemon, ...minimumProgramsFor(request.filesystem)]);
   const probe = await probeFilesystem(request.source);
+  // FAT and exFAT are measured from their own structures: no tool, no view.
+  if (minimumProgramsFor(request.filesystem).length === 0) return measureMinimumSize({ path: '(bytes)', offset: 0, sizeBytes: request.source.size, probe, source: request.source });
+  await checkPrograms([PROGRAMS.qemuStorageDaemon, ...minimumProgramsFor(request.filesystem)]);
   const folder = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-measure-'));
   const overlay = openCopyOnWriteOverlay(request.source, { memoryBytes: MEASURE_OVERLAY_BYTES });
   try {

@@ -49,7 +49,7 @@ export async function checkRestoreShrinkRoom(options: { repository: RepositoryRe
     if (step.kind !== 'shrink-volume') continue;
     const source = await volumeSource(options.repository, options.manifest, step.volume);
     const map = await readUsedBlockMap(source, await probeFilesystem(source));
-    const estimate = await estimateShrinkOverlay(map, Math.floor(step.sizeBytes / SHRINK_BLOCK_BYTES) * SHRINK_BLOCK_BYTES);
+    const estimate = await estimateShrinkOverlay(map, Math.floor(step.sizeBytes / SHRINK_BLOCK_BYTES) * SHRINK_BLOCK_BYTES, step.filesystem);
     try {
       checkShrinkRoom(estimate, { memoryBytes: options.room.memoryBytes, scratchBytes: options.room.scratchBytes ?? 0, ...(options.room.scratchFolder ? { scratchFolder: options.room.scratchFolder } : {}) });
     } catch (error) {

@@ -205,7 +205,7 @@ test('restore --fit of a GPT disk (ESP, half-full NTFS) onto a smaller disk: NTF
   t.deepEqual(await readAt(target, (start + (ntfs?.size ?? 0) - 1) * SECTOR, SECTOR), boot, 'the boot sector\'s copy is in the partition\'s last sector');
 });
 
-test('a Clonezilla image (ocs-sr layout: MBR, ext4, FAT32, swap) onto a smaller disk: import, then restore --fit shrinks the ext4 (the FAT32 and swap keep their size); sfdisk --verify, e2fsck -fn and fsck.fat clean, the swap keeps its UUID and label; restore DIR TARGET --fit names that way (LB_INPUT_USAGE, target unchanged)', async (t) => {
+test('a Clonezilla image (ocs-sr layout: MBR, ext4, FAT32, swap) onto a smaller disk: import, then restore --fit shrinks the FAT32 (made again, --scratch) and the ext4; sfdisk --verify, e2fsck -fn and fsck.fat clean, the swap keeps its UUID and label; restore DIR TARGET --fit names that way (LB_INPUT_USAGE, target unchanged)', async (t) => {
   t.timeout(10 * 60_000);
   const built = await sharedClonezillaSourceDisk();
   t.teardown(() => removeClonezillaTestDisks());
@@ -225,9 +225,13 @@ test('a Clonezilla image (ocs-sr layout: MBR, ext4, FAT32, swap) onto a smaller 
 
   const imported = await lifeboat(['import', 'clonezilla', image, '-r', repository]);
   t.is(imported.exitCode, 0, describe(imported));
-  const restored = await lifeboat(['restore', '-r', repository, 'latest', target, '--fit', 'largest', '--yes']);
+  // The FAT32 (the largest) is made again in a scratch file and its files copied: that needs --scratch.
+  const scratch = await mkdtemp(path.join('/var/tmp', 'lifeboat-restore-shrink-scratch-'));
+  t.teardown(() => rm(scratch, { recursive: true, force: true }));
+  const restored = await lifeboat(['restore', '-r', repository, 'latest', target, '--fit', 'largest', '--scratch', scratch, '--yes']);
   t.is(restored.exitCode, 0, describe(restored));
   t.regex(restored.stdout, /shrink the ext4 filesystem of partition 1 from 24\.0 MiB to/);
+  t.regex(restored.stdout, /shrink the vfat filesystem of partition 2 from 34\.0 MiB to/);
   const verify = await execa('sfdisk', ['--verify', target], { reject: false });
   t.regex(verify.stdout, /No errors detected/, verify.stdout);
   const table = await readPartitionTable(target);
@@ -238,6 +242,10 @@ test('a Clonezilla image (ocs-sr layout: MBR, ext4, FAT32, swap) onto a smaller 
   t.true((ext4?.size ?? 0) < P1.size, `the ext4 shrank (${ext4?.size} of ${P1.size} sectors)`);
   const fatCheck = await fsckVolume({ kind: 'fat32', file: target, offset: (fat?.start ?? 0) * SECTOR, sizeBytes: (fat?.size ?? 0) * SECTOR });
   t.true(fatCheck.clean, fatCheck.output);
+  const payload = path.join(dir, 'payload.bin');
+  await execa('dd', [`if=${target}`, `of=${path.join(dir, 'fat.img')}`, 'bs=512', `skip=${fat?.start ?? 0}`, `count=${fat?.size ?? 0}`, 'status=none']);
+  await execa('mcopy', ['-i', path.join(dir, 'fat.img'), '::/payload.bin', payload]);
+  t.is(await sha256File(payload), await sha256File(path.join(built.root, 'payload.bin')), 'the FAT32\'s file came through the copy');
   const swapImage = path.join(dir, 'swap.img');
   await execa('dd', [`if=${target}`, `of=${swapImage}`, 'bs=512', `skip=${swap?.start ?? 0}`, `count=${swap?.size ?? 0}`, 'status=none']);
   t.like(await blkid(swapImage), { TYPE: 'swap', UUID: CLONEZILLA_SWAP.uuid, LABEL: CLONEZILLA_SWAP.label });

@@ -4,7 +4,8 @@
 // has no partition, then the table re-encoded for the target (GPT with its backup at the new end,
 // or MBR with a new EBR chain), then each grown filesystem enlarged. A smaller target shrinks
 // ext2/3/4 and NTFS volumes down to their measured minimum (resize2fs -P, ntfsresize --info, given
-// by the caller): the shrink runs on a copy-on-write view of the snapshot's volume and lands the
+// by the caller; FAT and exFAT from their own structures): the shrink runs on a copy-on-write view
+// of the snapshot's volume (FAT and exFAT are made again there and their files copied) and lands the
 // shrunk filesystem on the target (ops/restore-shrink.ts); a shrunk swap partition is made again
 // with its UUID and label. Other filesystems keep their size.
 
@@ -19,8 +20,8 @@ import { growProgramsFor } from '../external-programs.ts';
 import type { SnapshotManifest, SnapshotPartition } from './format.ts';
 import { volumeLabel, type RestorePlan, type RestoreStep, type RestoreTargetFacts } from './restore-plan.ts';
 
-/** Filesystems a snapshot restore shrinks (on a copy-on-write view of the snapshot's volume). */
-export const RESTORE_SHRINKS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'ntfs']);
+/** Filesystems a snapshot restore shrinks (on a copy-on-write view of the snapshot's volume; FAT and exFAT are made again and their files copied). */
+export const RESTORE_SHRINKS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'ntfs', 'vfat', 'exfat']);
 
 /** True when a restore onto a target of `sizeBytes` may need the volumes' minimums (a smaller target, or sizes asked). */
 export function restoreNeedsMinimums(manifest: SnapshotManifest, sizeBytes: number, options: { fit: FitMode; sizes?: readonly SizeRequest[] }): boolean {

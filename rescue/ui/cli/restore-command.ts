@@ -69,7 +69,13 @@ async function checkShrinkRoom(context: CliContext, request: { repository: Repos
   const room = await context.repositories.shrink.measureRoom(request.scratch === undefined ? {} : { scratchFolder: request.scratch });
   const estimates = await checkRestoreShrinkRoom({ repository: request.repository, manifest: request.manifest, plan: request.plan, room });
   const have = `${formatBytes(room.memoryBytes)} of memory${room.scratchFolder ? ` and ${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder}` : ''}`;
-  return { room, lines: estimates.map(({ partition, estimate }) => `  shrink room: partition ${partition} rewrites about ${formatBytes(estimate.overlayBytes)} on its view (${formatBytes(estimate.movedBytes)} moved, ${formatBytes(estimate.metadataBytes)} metadata); there is ${have}`) };
+  const scratch = `${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder ?? 'no scratch folder'}`;
+  return {
+    room,
+    lines: estimates.map(({ partition, estimate }) => (estimate.scratchOnly
+      ? `  shrink room: partition ${partition} is made again in a scratch file and its files copied: about ${formatBytes(estimate.overlayBytes)}; there is ${scratch}`
+      : `  shrink room: partition ${partition} rewrites about ${formatBytes(estimate.overlayBytes)} on its view (${formatBytes(estimate.movedBytes)} moved, ${formatBytes(estimate.metadataBytes)} metadata); there is ${have}`)),
+  };
 }
 
 /** The restore command. */
