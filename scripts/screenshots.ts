@@ -4,7 +4,7 @@
 // VGA font the Linux console uses. `npm run screenshots` (setup.sh screenshots installs ansilove).
 //
 // The screens: home, backup options, backup progress (done), the snapshot list, restore plan, the
-// typed-name confirmation, browse.
+// typed-name confirmation, browse, the clone plan.
 
 import { execa } from 'execa';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-screens-'));
   const source = await makeExt4Disk(work, 'laptop.img', 64 * MiB, 'ROOT', sampleFiles(8 * MiB));
   const target = await makeBlankDisk(work, 'new-disk.img', 64 * MiB);
+  const larger = await makeBlankDisk(work, 'ssd.img', 128 * MiB);
   const repo = path.join(work, 'backups');
   const session = await openLifeboatTui({ columns: COLUMNS, env: { LANG: 'C', LC_ALL: 'C' } });
   try {
@@ -105,6 +106,22 @@ async function main(): Promise<void> {
     await session.sendKeys('Space');
     await session.waitFor(/1 marked/);
     await snap(session, 'browse', work);
+    await leaveToHome(session, /1 marked/, /Browse: snapshot/);
+    await session.sendKeys('c');
+    await session.waitFor(/What to clone\?/);
+    await session.sendKeys('d');
+    await session.waitFor(/Clone disk: source/, 60_000);
+    await session.sendKeys('t');
+    await session.waitFor(/A block device or an image file/);
+    await type(session, source);
+    await session.waitFor(/Clone disk: target/, 60_000);
+    await session.sendKeys('t');
+    await session.waitFor(/A block device or an image file/);
+    await type(session, larger);
+    await session.waitFor(/Clone: fit/, 60_000);
+    await session.sendKeys('l');
+    await session.waitFor(/Clone plan/, 60_000);
+    await snap(session, 'clone-plan', work);
   } finally {
     await session.close();
     await rm(work, { recursive: true, force: true });
