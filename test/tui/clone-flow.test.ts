@@ -171,7 +171,12 @@ test.serial('Clone: a loop disk onto a larger image through fit, plan and typed 
   await type(session, target);
   await session.waitFor(/Clone: fit/, STEP_MS);
   await session.sendKeys('l');
-  await session.waitFor(/Clone plan/, STEP_MS);
+  t.regex(await session.waitFor(/Clone plan/, STEP_MS), /i new ids/);
+  // i: new disk and filesystem ids (--new-ids), shown in the plan's steps.
+  await session.sendKeys('i');
+  await session.waitFor(/i keep the ids/, STEP_MS);
+  await session.sendKeys('End');
+  t.regex(flat(await session.waitFor(/fstab/, STEP_MS)), /give the copy new ids and rewrite its fstab/);
   await session.sendKeys('Enter');
   await session.waitFor(/Confirm: overwrite the target/, STEP_MS);
   t.is(await sha256(target), targetBefore, 'still unchanged on the confirmation screen');
@@ -186,10 +191,14 @@ test.serial('Clone: a loop disk onto a larger image through fit, plan and typed 
   t.is(await sha256(sourceImage), sourceBefore, 'the source is unchanged');
   const table = (await execa('sfdisk', ['-d', target])).stdout;
   t.regex(table, /target\.img1 : start=\s*2048, size=\s*161792, type=83/);
+  const labelId = (text: string) => /label-id: (\S+)/.exec(text)?.[1];
+  t.not(labelId(table), labelId((await execa('sfdisk', ['-d', sourceImage])).stdout), 'a new MBR disk signature');
   copy = await attachLoop(target);
   const partition = `${copy.device}p1`;
   const fsck = await execa('e2fsck', ['-fn', partition], { reject: false });
   t.is(fsck.exitCode, 0, fsck.stdout + fsck.stderr);
+  const uuidOf = async (device: string) => /Filesystem UUID:\s+(\S+)/.exec((await execa('dumpe2fs', ['-h', device])).stdout)?.[1];
+  t.not(await uuidOf(partition), await uuidOf(`${loop.device}p1`), 'a new filesystem UUID');
   const blocks = Number(/Block count:\s+(\d+)/.exec((await execa('dumpe2fs', ['-h', partition])).stdout)?.[1]);
   const blockSize = Number(/Block size:\s+(\d+)/.exec((await execa('dumpe2fs', ['-h', partition])).stdout)?.[1]);
   t.is(blocks * blockSize, 79 * MiB, 'the filesystem grew to fill the partition');

@@ -11,10 +11,9 @@ import { LifeboatError } from '../../core/errors.ts';
 import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import { runClone } from '../../ops/clone.ts';
-import { planCloneNewIds } from '../../ops/clone-new-ids.ts';
 import { FREE_AREA_SUFFIX, runFreeAreaClone } from './clone-free-area.ts';
-import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
-import { planSystemCloneOnto, readSystemCloneSource } from '../../ops/plan-system-clone.ts';
+import { stoppedClone } from '../../ops/plan-clone.ts';
+import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
@@ -78,15 +77,15 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
   try {
     const sectorSize = facts.logicalSectorSize;
     // A system clone decides (read-only) what it copies before the target is opened: a disk without a system is refused first.
-    const system = kind === 'system' ? await readSystemCloneSource(source, { path: args.source, sectorSize }) : undefined;
-    const table = kind === 'system' ? undefined : await readCloneSourceTable(source, { kind, path: args.source, sectorSize });
-    const target = await services.openTarget(args.target, { createBytes: system?.packedBytes ?? source.size, sectorSize, dryRun: args['dry-run'] });
+    const read = await readCloneSource(source, { kind, path: args.source, sectorSize });
+    const target = await services.openTarget(args.target, { createBytes: read.createBytes, sectorSize, dryRun: args['dry-run'] });
     const done = { bytes: 0 };
     try {
       const description = target.facts.description;
-      const choice = { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'] };
-      const planned = system ? planSystemCloneOnto({ sourcePath: args.source, sourceBytes: source.size, read: system, target, ...choice }) : await planClone({ sourcePath: args.source, source, sectorSize, table, target, ...choice, partitionStartLba: context.clone.partitionStartLba });
-      const plan = args['new-ids'] ? await planCloneNewIds({ plan: planned, source, table: table ?? system?.table, random: context.clone.randomBytes }) : planned;
+      const plan = await planCloneFrom(read, {
+        sourcePath: args.source, source, sectorSize, target, fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'],
+        newIds: args['new-ids'], partitionStartLba: context.clone.partitionStartLba, random: context.clone.randomBytes,
+      });
       if (!(await showAndConfirm(context, args, plan, target, reporter))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,

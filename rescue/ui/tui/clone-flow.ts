@@ -11,8 +11,8 @@ import type { FitMode } from '../../core/layout/layout-types.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
 import { runClone } from '../../ops/clone.ts';
-import { planClone, readCloneSourceTable, stoppedClone } from '../../ops/plan-clone.ts';
-import { planSystemCloneOnto, readSystemCloneSource } from '../../ops/plan-system-clone.ts';
+import { stoppedClone } from '../../ops/plan-clone.ts';
+import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { describeTargetLoss } from '../cli/target-loss.ts';
 import type { TuiApp } from './app.ts';
@@ -40,6 +40,8 @@ interface CloneChoice {
   readonly source: CloneEnd;
   readonly target: CloneEnd;
   readonly fit: FitMode;
+  /** New disk, partition and filesystem ids (--new-ids; the plan screen's i). */
+  readonly newIds: boolean;
 }
 
 const FIT_ROWS: ReadonlyArray<ChoiceRow<FitMode>> = [
@@ -117,12 +119,13 @@ async function withPlan<T>(tui: TuiContext, choice: CloneChoice, options: { dryR
   try {
     const sectorSize = facts.logicalSectorSize;
     // A system clone decides (read-only) what it copies before the target is opened, as the CLI does.
-    const system = choice.kind === 'system' ? await readSystemCloneSource(source, { path: choice.source.path, sectorSize }) : undefined;
-    const table = choice.kind === 'system' ? undefined : await readCloneSourceTable(source, { kind: choice.kind, path: choice.source.path, sectorSize });
-    const target = await services.openTarget(choice.target.path, { createBytes: system?.packedBytes ?? source.size, sectorSize, dryRun: options.dryRun });
+    const read = await readCloneSource(source, { kind: choice.kind, path: choice.source.path, sectorSize });
+    const target = await services.openTarget(choice.target.path, { createBytes: read.createBytes, sectorSize, dryRun: options.dryRun });
     try {
-      const made = { fit: choice.fit, sizes: [], sectorBySector: false };
-      const plan = system ? planSystemCloneOnto({ sourcePath: choice.source.path, sourceBytes: source.size, read: system, target, ...made }) : await planClone({ sourcePath: choice.source.path, source, sectorSize, table, target, ...made, partitionStartLba: tui.cli.clone.partitionStartLba });
+      const plan = await planCloneFrom(read, {
+        sourcePath: choice.source.path, source, sectorSize, target, fit: choice.fit, sizes: [], sectorBySector: false,
+        newIds: choice.newIds, partitionStartLba: tui.cli.clone.partitionStartLba, random: tui.cli.clone.randomBytes,
+      });
       return await use(plan, target, source);
     } finally {
       for (const notice of await target.close()) options.notice?.(notice);
@@ -145,24 +148,30 @@ function afterMap(plan: ClonePlan, sourceMap: MapDisk | undefined): MapDisk | un
   return { sizeBytes: plan.target.sizeBytes, partitions: [{ ...volume, number: undefined, startBytes: 0, sizeBytes: plan.target.sizeBytes }] };
 }
 
-/** Plan screen and confirmation; resolves true once the target's name was typed. Refusals are shown with their code, detail and fix. */
-async function planAndConfirm(app: TuiApp, tui: TuiContext, choice: CloneChoice): Promise<'go' | 'back'> {
+/** Plan screen (i turns new ids on or off) and confirmation; resolves with the choice once the target's name was typed. Refusals are shown with their code, detail and fix. */
+async function planAndConfirm(app: TuiApp, tui: TuiContext, chosen: CloneChoice): Promise<CloneChoice | undefined> {
+  let choice = chosen;
   try {
-    const shown = await withPlan(tui, choice, { dryRun: true }, async (plan, target) => {
-      const before = target.facts.fresh ? undefined : await readMap(tui, choice.target, target.facts.sizeBytes);
-      const sourceMap = await readMap(tui, choice.source, plan.source.sizeBytes);
-      const loss = await describeTargetLoss(target, { kind: plan.kind });
-      const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeClonePlan(plan), ...loss.lines] });
-      if (answer !== 'go') return undefined;
-      // Every program the plan runs (growing a filesystem: e2fsck, resize2fs, ntfsresize...) is there before the confirmation.
-      await tui.cli.repositories.checkPrograms(programsForClonePlan(plan));
-      return { before, sizeBytes: target.facts.sizeBytes, description: target.facts.description };
-    });
-    if (!shown) return 'back';
-    return (await confirmTarget(app, { target: choice.target.path, disk: choice.target.disk, before: shown.before, sizeBytes: shown.sizeBytes, description: shown.description })) ? 'go' : 'back';
+    for (;;) {
+      const shown = await withPlan(tui, choice, { dryRun: true }, async (plan, target) => {
+        const before = target.facts.fresh ? undefined : await readMap(tui, choice.target, target.facts.sizeBytes);
+        const sourceMap = await readMap(tui, choice.source, plan.source.sizeBytes);
+        const loss = await describeTargetLoss(target, { kind: plan.kind });
+        const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeClonePlan(plan), ...loss.lines], keys: [{ key: 'i', label: choice.newIds ? 'keep the ids' : 'new ids', answer: 'ids' as const }] });
+        // Every program the plan runs (growing a filesystem: e2fsck, resize2fs, ntfsresize...) is there before the confirmation.
+        if (answer === 'go') await tui.cli.repositories.checkPrograms(programsForClonePlan(plan));
+        return { answer, before, sizeBytes: target.facts.sizeBytes, description: target.facts.description };
+      });
+      if (shown.answer === 'ids') {
+        choice = { ...choice, newIds: !choice.newIds };
+        continue;
+      }
+      if (shown.answer !== 'go') return undefined;
+      return (await confirmTarget(app, { target: choice.target.path, disk: choice.target.disk, before: shown.before, sizeBytes: shown.sizeBytes, description: shown.description })) ? choice : undefined;
+    }
   } catch (error) {
     await showError(app, error, 'Clone refused');
-    return 'back';
+    return undefined;
   }
 }
 
@@ -186,9 +195,9 @@ export async function runCloneFlow(app: TuiApp, tui: TuiContext): Promise<void> 
       }
       const fit = kind !== 'partition' ? await chooseFromList(app, { title: 'Clone: fit', intro: ['How the partitions share a target of another size:'], rows: FIT_ROWS }) : 'largest';
       if (!fit) continue;
-      const choice: CloneChoice = { kind, source, target, fit };
-      if ((await planAndConfirm(app, tui, choice)) !== 'go') continue;
-      const argv = ['clone', kind, source.path, target.path, ...(kind !== 'partition' ? ['--fit', fit] : []), '--yes'];
+      const choice = await planAndConfirm(app, tui, { kind, source, target, fit, newIds: false });
+      if (!choice) continue;
+      const argv = ['clone', kind, source.path, target.path, ...(kind !== 'partition' ? ['--fit', fit] : []), ...(choice.newIds ? ['--new-ids'] : []), '--yes'];
       const outcome = await runWithProgress(app, {
         title: `Clone onto ${target.path}`,
         whenDone: 'stay',
@@ -208,6 +217,7 @@ async function performClone(tui: TuiContext, choice: CloneChoice, reporter: Prog
     const done = { bytes: 0 };
     const result = await runClone({
       plan, source, target, signal,
+      setExtUuid: (request) => tui.cli.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
       reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
       growFilesystem: async (step) => {
         const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
