@@ -2,7 +2,8 @@
 // image files: a disk clone onto a larger image through the fit, the plan (the lines `clone
 // --dry-run` prints), the typed confirmation and the result; the copy checked with sfdisk, e2fsck
 // and debugfs. Escape at the confirmation writes nothing; a target too small and the source itself
-// are refused with their codes and leave the targets' bytes unchanged; the clone leaves its run log.
+// are refused with their codes and leave the targets' bytes unchanged; the clone leaves its run log;
+// i gives the copy new ids. A partition clone onto the other, larger partition of a loop disk.
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
 import { openLifeboatTui, quitTui, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
-import { attachLoop, makeBlankDisk, makeExt4Disk, MiB, sampleFiles } from '../helpers/tui-disks.ts';
+import { attachLoop, makeBlankDisk, makeExt4Disk, makeTwoPartitionDisk, MiB, sampleFiles } from '../helpers/tui-disks.ts';
 
 const LONG_MS = 180_000;
 const STEP_MS = 60_000;
@@ -208,4 +209,48 @@ test.serial('Clone: a loop disk onto a larger image through fit, plan and typed 
   }
   const logs = JSON.parse((await execa(process.execPath, [CLI_ENTRY, 'logs', 'list', '--json'], { env: { LIFEBOAT_LOG_DIR: logDir } })).stdout) as { logs: Array<{ name: string; outcome: string }> };
   t.deepEqual(logs.logs.map((log) => [log.name.replace(/^\S+?Z-/, ''), log.outcome]), [['clone-disk.log', 'success']]);
+});
+
+test.serial('Clone partition: one partition of a loop disk onto its other, larger partition; no fit asked; clean, grown, with the source\'s label and files', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-clone-'));
+  const files = sampleFiles(MiB);
+  const { disk } = await makeTwoPartitionDisk(dir, 'two.img', 48 * MiB, files);
+  const loop = await attachLoop(disk);
+  const session = await openLifeboatTui();
+  t.teardown(async () => {
+    await session.close();
+    await loop.detach();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const source = `${loop.device}p1`;
+  const target = `${loop.device}p2`;
+  await session.waitFor(/Actions/, STEP_MS);
+  await session.sendKeys('c');
+  await session.waitFor(/What to clone\?/);
+  await session.sendKeys('p');
+  await session.waitFor(/Clone partition: source[\s\S]*(Type a partition|\/dev\/)/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, source);
+  await session.waitFor(/Clone partition: target/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, target);
+  const plan = flat(await session.waitFor(/Clone plan/, STEP_MS));
+  t.regex(plan, new RegExp(`Clone partition ${source} \\(23\\.0 MiB\\) onto ${target} \\(24\\.0 MiB\\)`));
+  t.regex(plan, /grow ext4 to 24\.0 MiB/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Confirm: overwrite the target/, STEP_MS);
+  await type(session, path.basename(target));
+  await session.waitFor(/100%\s+done/, LONG_MS);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/, STEP_MS);
+  t.is(await quitTui(session), 0);
+  const fsck = await execa('e2fsck', ['-fn', target], { reject: false });
+  t.is(fsck.exitCode, 0, fsck.stdout + fsck.stderr);
+  const header = (await execa('dumpe2fs', ['-h', target])).stdout;
+  t.regex(header, /Filesystem volume name:\s+FIRST/);
+  t.is(Number(/Block count:\s+(\d+)/.exec(header)?.[1]) * Number(/Block size:\s+(\d+)/.exec(header)?.[1]), 24 * MiB, 'grown to fill the partition');
+  const read = await execa('debugfs', ['-R', 'cat /docs/letter.txt', target], { encoding: 'buffer', stripFinalNewline: false });
+  t.deepEqual(Buffer.from(read.stdout), files['docs/letter.txt']);
 });
