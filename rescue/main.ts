@@ -21,6 +21,7 @@ import { listRunLogs, openRunLog, runLogDirectory, type RunLogFile } from './io/
 import { currentRunLog, echoIntoRunLog, runInLogScope, runWithLog } from './ui/cli/run-log-scope.ts';
 import { access } from 'node:fs/promises';
 import os from 'node:os';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 
 // Modules are loaded when a command first needs them (import() below): the single executable then
@@ -176,6 +177,22 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
       randomBytes: (count) => globalThis.crypto.getRandomValues(new Uint8Array(count)),
       addPartition: later(async () => (await import('./io/add-partition.ts')).addPartition),
     },
+    convert: {
+      openDisk: later(async () => (await import('./io/convert-disk.ts')).openConvertDisk),
+      ports: (notice) => {
+        const loaded = import('./io/convert-disk.ts').then((module) => module.convertPorts(notice));
+        return {
+          sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
+          saveUndoFile: async (file, bytes) => (await loaded).saveUndoFile(file, bytes),
+          formatEsp: async (request) => (await loaded).formatEsp(request),
+          notice,
+        };
+      },
+      newGuid: () => randomUUID().toUpperCase(),
+      defaultUndoFile: later(async () => (await import('./io/convert-disk.ts')).defaultUndoFile),
+      refuseUndoOnTarget: later(async () => (await import('./io/convert-disk.ts')).refuseUndoOnTarget),
+      readUndoFile: later(async () => (await import('./io/convert-disk.ts')).readUndoFile),
+    },
     listDisks,
     describeTarget: later(async () => (await import('./io/disk-targets.ts')).describeTarget),
     inspectTarget: async (target, sectorSize) => {
@@ -245,6 +262,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: CommandLoader]> = [
   ['snapshots', async (context) => (await import('./ui/cli/snapshots-command.ts')).snapshotsCommand(context)],
   ['restore', async (context) => (await import('./ui/cli/restore-command.ts')).restoreCommand(context)],
   ['clone', async (context) => (await import('./ui/cli/clone-command.ts')).cloneCommand(context)],
+  ['convert', async (context) => (await import('./ui/cli/convert-command.ts')).convertCommand(context)],
   ['import', async (context) => (await import('./ui/cli/import-command.ts')).importCommand(context)],
   ['ls', async (context) => (await import('./ui/cli/ls-command.ts')).lsCommand(context)],
   ['get', async (context) => (await import('./ui/cli/get-command.ts')).getCommand(context)],

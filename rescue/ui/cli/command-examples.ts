@@ -62,6 +62,17 @@ export const COMMAND_EXAMPLES = {
   'clone partition': [
     ['$0 clone partition /dev/sda2 /dev/sdb2 --yes', 'Partition 2 onto partition 2 of another disk; its filesystem grows to fill it'],
   ],
+  convert: [
+    ['$0 convert uefi /dev/sda --undo-file /media/usb/sda.lbundo --dry-run', 'Show the MBR -> GPT plan (same partitions, a new ESP); write nothing'],
+    ['$0 convert undo /media/usb/sda.lbundo /dev/sda', 'Put back every sector the conversion changed'],
+  ],
+  'convert uefi': [
+    ['$0 convert uefi /dev/sda --undo-file /media/usb/sda.lbundo', 'Convert in place (asks for yes first); the undo file is written and synced before any change'],
+    ['$0 convert uefi /dev/sda --esp-size 100M --json --yes', 'A 100 MiB ESP, no question, JSON output'],
+  ],
+  'convert undo': [
+    ['$0 convert undo /media/usb/sda.lbundo /dev/sda --yes', 'Check the disk is the undo file\'s, then write the saved sectors back'],
+  ],
   import: [
     ['$0 import clonezilla /media/usb/partimag/2024-05-img -r /media/usb/repo', 'A Clonezilla image directory into a snapshot'],
   ],

@@ -16,6 +16,7 @@ import type { ClonezillaRestoreIo, ClonezillaScratch } from '../../core/clonezil
 import type { ExportLogsResult } from '../../ops/export-logs.ts';
 import type { MeasureVolumeMinimum } from '../../ops/restore-shrink.ts';
 import type { ShrinkOnView, ShrinkRoom } from '../../ops/shrink-volume.ts';
+import type { ConvertDisk, ConvertPorts } from '../../ops/convert-uefi.ts';
 
 /** An open repository with its lock. */
 export type RepositoryHandle = RepositoryMaintenance & {
@@ -116,6 +117,17 @@ export interface CloneServices {
   addPartition(request: { disk: string; isBlockDevice: boolean; partition: NewPartition }): Promise<void>;
 }
 
+/** What `convert` needs from io (wired in main.ts). */
+export interface ConvertServices {
+  openDisk(device: string, options: { writable: boolean }): Promise<ConvertDisk & { close(): Promise<void> }>;
+  ports(notice: (message: string) => void): ConvertPorts;
+  newGuid(): string;
+  /** The medium's data partition when mounted; undefined otherwise. */
+  defaultUndoFile(device: string, now: Date): Promise<string | undefined>;
+  refuseUndoOnTarget(undoFile: string, device: string): Promise<void>;
+  readUndoFile(file: string): Promise<Uint8Array>;
+}
+
 /** The capabilities main.ts wires in; commands never import io themselves. */
 export interface CliContext {
   readonly listDisks: (options: { includeVirtual: boolean }) => Promise<DiskSummary[]>;
@@ -135,6 +147,8 @@ export interface CliContext {
   readonly logs: LogServices;
   /** `clone disk` and `clone partition`. */
   readonly clone: CloneServices;
+  /** `convert uefi` and `convert undo`. */
+  readonly convert: ConvertServices;
   /** Version of this Lifeboat build. */
   readonly version: string;
   /**
