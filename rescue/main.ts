@@ -176,6 +176,7 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
       setExtUuid: later(async () => (await import('./io/set-ext-uuid.ts')).setExtUuid),
       randomBytes: (count) => globalThis.crypto.getRandomValues(new Uint8Array(count)),
       addPartition: later(async () => (await import('./io/add-partition.ts')).addPartition),
+      addNofailInCopy: later(async () => (await import('./io/fstab-in-copy.ts')).addNofailInCopy),
     },
     convert: {
       openDisk: later(async () => (await import('./io/convert-disk.ts')).openConvertDisk),

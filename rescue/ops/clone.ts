@@ -9,7 +9,8 @@ import { allocateReadBuffer, readInto, sliceSource, type ByteSource } from '../c
 import { readUsedBlockMap } from '../core/block-maps/read-used-block-map.ts';
 import { wholeDeviceMap, type UsedExtent } from '../core/block-maps/used-block-map.ts';
 import type { CloneStep, CloneVolume, ClonePlan } from '../core/clone/clone-plan.ts';
-import { toLifeboatError } from '../core/errors.ts';
+import type { FstabNofailStep } from '../core/clone/fstab-nofail.ts';
+import { LifeboatError, toLifeboatError } from '../core/errors.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { gptLayoutOf, mbrLayoutOf } from '../core/layout/layout-tables.ts';
 import { encodeGpt } from '../core/partition-table/gpt.ts';
@@ -41,6 +42,8 @@ export interface CloneOptions {
   readonly signal?: AbortSignal;
   /** Gives an ext2/3/4 filesystem of the target a new UUID (--new-ids; io runs tune2fs). */
   readonly setExtUuid?: SetExtUuid;
+  /** Adds nofail to fstab lines in the copy (clone system's fstab-nofail step; io runs debugfs). */
+  readonly addNofail?: (step: FstabNofailStep) => Promise<void>;
 }
 
 /** A piece of a copy: `length` bytes from `from` on the source to `to` on the target. */
@@ -141,6 +144,10 @@ export async function runClone(options: CloneOptions): Promise<{ bytesCopied: nu
     } else if (step.kind === 'new-ids') {
       await syncing.finish();
       await applyNewIds({ target, step, reporter, ...(options.setExtUuid ? { setExtUuid: options.setExtUuid } : {}) });
+    } else if (step.kind === 'fstab-nofail') {
+      await syncing.finish();
+      if (!options.addNofail) throw new LifeboatError('LB_INTERNAL', { detail: 'a clone plan edits the copy\'s fstab, but no editor was given' });
+      await options.addNofail(step);
     } else if (step.kind === 'table') {
       await syncing.finish();
       await writeTable(source, target, step);

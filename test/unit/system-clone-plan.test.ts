@@ -13,6 +13,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describeSystemClonePlan, leftOutOf, missingMountsOf, packedDiskBytes, planSystemClone, refuseWithoutSystem, systemLayoutOf } from '../../rescue/core/clone/system-clone-plan.ts';
+import { withNofail } from '../../rescue/core/clone/fstab-nofail.ts';
 import { LifeboatError } from '../../rescue/core/errors.ts';
 import { mbrLayoutOf, sourceLayoutOf, type PartitionFacts } from '../../rescue/core/layout/layout-tables.ts';
 import { planLayout } from '../../rescue/core/layout/plan-layout.ts';
@@ -103,7 +104,11 @@ test('Linux on GPT: ESP, /boot and root are laid out packed from 1 MiB with thei
   t.regex(plan.system.leftOut[0]?.reason ?? '', /Data partition/);
   // The fstab names both left-out partitions: /srv/photos without nofail, swap with it.
   t.deepEqual(plan.system.missingMounts.map((mount) => [mount.partition, mount.mountPoint, mount.nofail]), [[2, '/srv/photos', false], [5, 'none', true]]);
-  t.regex(plan.system.missingMounts[0]?.warning ?? '', /no nofail: .* emergency mode/);
+  t.regex(plan.system.missingMounts[0]?.warning ?? '', /has no nofail, so it gets nofail in the copy's \/etc\/fstab/);
+  // The copy's fstab gets nofail on /srv/photos (swap has it already) in root (partition 4, an ext4) at its new place, before the table.
+  const nofail = plan.steps.at(-2);
+  t.is(plan.steps.at(-1)?.kind, 'table');
+  t.deepEqual(nofail?.kind === 'fstab-nofail' ? [nofail.partition, nofail.offset / MiB, nofail.lines.map((line) => line.mountPoint)] : nofail, [4, 57, ['/srv/photos']]);
   const text = describeSystemClonePlan(plan).join('\n');
   t.regex(text, /^ +2 {2}left out {4}data /m);
   t.regex(text, /^ +4 {2}copied {6}linux-root /m);
@@ -173,4 +178,31 @@ test('LB_INPUT_NO_SYSTEM: a disk of data partitions only is refused, naming each
   const linux = selectSystemPartitions((await linuxGpt()).selection);
   t.notThrows(() => refuseWithoutSystem(linux, 'linux.img'));
   t.deepEqual(missingMountsOf(selectionOf(table, {}), choices), []);
+});
+
+test('withNofail adds nofail to the named lines only, with a comment above each; comments, other lines and lines with nofail stay as they are', (t) => {
+  const text = [
+    '# /etc/fstab',
+    'UUID=r / ext4 defaults 0 1',
+    'LABEL=photos /srv/photos ext4 rw,noatime 0 2 # the photos',
+    '/dev/sdb1\t/mnt/My\\040Disk/\tntfs-3g',
+    'UUID=s none swap sw,nofail 0 0',
+    '#LABEL=photos /srv/photos ext4 defaults 0 2',
+    '',
+  ].join('\n');
+  const lines = [{ spec: 'LABEL=photos', mountPoint: '/srv/photos', partition: 2 }, { spec: '/dev/sdb1', mountPoint: '/mnt/My Disk', partition: 7 }, { spec: 'UUID=s', mountPoint: 'none', partition: 5 }];
+  const { text: out, changed } = withNofail(text, lines);
+  t.is(changed, 2);
+  t.is(out, [
+    '# /etc/fstab',
+    'UUID=r / ext4 defaults 0 1',
+    '# lifeboat clone system: nofail added, partition 2 was left out of this copy',
+    'LABEL=photos /srv/photos ext4 rw,noatime,nofail 0 2 # the photos',
+    '# lifeboat clone system: nofail added, partition 7 was left out of this copy',
+    '/dev/sdb1 /mnt/My\\040Disk/ ntfs-3g defaults,nofail',
+    'UUID=s none swap sw,nofail 0 0',
+    '#LABEL=photos /srv/photos ext4 defaults 0 2',
+    '',
+  ].join('\n'));
+  t.deepEqual(withNofail(out, lines), { text: out, changed: 0 }, 'a second run changes nothing');
 });

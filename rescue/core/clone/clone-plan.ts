@@ -11,6 +11,7 @@ import { formatBytes, formatBytesExact } from '../human-units.ts';
 import type { LayoutPlan } from '../layout/layout-types.ts';
 import type { PartitionTableInfo } from '../partition-table/partition-table.ts';
 import type { NewIds, NewIdsStep } from './new-ids.ts';
+import type { FstabNofailStep } from './fstab-nofail.ts';
 
 /** One volume copied: where from, where to, and how. */
 export interface CloneVolume {
@@ -35,6 +36,7 @@ export type CloneStep =
   | { readonly kind: 'grow-filesystem'; readonly label: string; readonly partition: number; readonly offset: number; readonly sizeBytes: number; readonly filesystem: string }
   | { readonly kind: 'boot-gap'; readonly label: string; readonly sourceOffset: number; readonly targetOffset: number; readonly length: number }
   | NewIdsStep
+  | FstabNofailStep
   | {
     readonly kind: 'table'; readonly label: string; readonly layout: LayoutPlan; readonly diskId: string; readonly gptEntryCount: number | undefined;
     /** A GPT's first usable LBA: the source's (sfdisk writes 2048, gptfdisk 34) where the layout's first partition still starts at or after it. */

@@ -3,7 +3,8 @@
 // /boot and /boot/efi), laid out by the one layout planner as a disk of its own: the chosen
 // partitions in their order and with their numbers, packed from the first 1 MiB boundary, the gaps
 // of the left-out ones closed. The plan names every left-out partition with its reason, and warns
-// when a chosen Linux root's fstab mounts one of them (the copy will not find it).
+// when a chosen Linux root's fstab mounts one of them (the copy will not find it); on an ext2/3/4
+// root, a line without nofail gets it in the copy (core/clone/fstab-nofail.ts), before the table.
 
 import { LifeboatError } from '../errors.ts';
 import { formatBytes } from '../human-units.ts';
@@ -12,6 +13,7 @@ import { diskOrder, placePartitions, tailSectors, targetGeometry } from '../layo
 import { findFstabPartition, parseFstab, type SystemChoice, type SystemRole, type SystemSelectionInput } from '../repository/system-selection.ts';
 import { planDiskClone, type ClonePlan, type DiskCloneRequest } from './clone-plan.ts';
 import { describeClonePlan } from './describe-clone-plan.ts';
+import type { FstabNofailStep } from './fstab-nofail.ts';
 
 /** A partition the copy leaves out, and why. */
 export interface LeftOutPartition {
@@ -70,6 +72,9 @@ export function packedDiskBytes(layout: SourceLayout): number {
   return (placePartitions(diskOrder(layout), sizes, geometry).end + tailSectors(geometry)) * layout.sectorSize;
 }
 
+/** Root filesystems whose /etc/fstab Lifeboat edits in the copy (debugfs). */
+const EDITABLE_ROOTS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4']);
+
 /** The left-out partitions (extended containers with no chosen logical included), in table order. */
 export function leftOutOf(source: SourceLayout, choices: readonly SystemChoice[]): LeftOutPartition[] {
   return choices.filter((choice) => !choice.chosen).map((choice) => {
@@ -85,6 +90,7 @@ function optionsOf(line: string): string {
 
 /** Every fstab line of a chosen Linux root that names a left-out partition of this disk. */
 export function missingMountsOf(input: SystemSelectionInput, choices: readonly SystemChoice[]): MissingMount[] {
+  const editable = (root: number) => EDITABLE_ROOTS.has(input.contents.get(root)?.filesystem?.type ?? '');
   const leftOut = new Set(choices.filter((choice) => !choice.chosen).map((choice) => choice.partition));
   const missing: MissingMount[] = [];
   for (const root of choices.filter((choice) => choice.chosen && choice.role === 'linux-root')) {
@@ -96,7 +102,9 @@ export function missingMountsOf(input: SystemSelectionInput, choices: readonly S
       const what = `partition ${partition.number} is left out, but the fstab of the Linux root (partition ${root.partition}) mounts it on ${entry.mountPoint} (${entry.spec}): the copy will not find it`;
       const effect = nofail
         ? 'its line has nofail, so the copy boots without it'
-        : `its line has no nofail: the copy's boot waits for it (systemd: 90 s) and stops in emergency mode; before booting the copy, add nofail to that line of its /etc/fstab or comment the line out (lifeboat ls/get read it; the source is not changed)`;
+        : editable(root.partition)
+          ? 'its line has no nofail, so it gets nofail in the copy\'s /etc/fstab (with a comment; the source is not changed): the copy boots without it and still mounts it where it is found'
+          : 'its line has no nofail: the copy\'s boot waits for it (systemd: 90 s) and stops in emergency mode; before booting the copy, add nofail to that line of its /etc/fstab or comment the line out (the source is not changed)';
       missing.push({ root: root.partition, partition: partition.number, spec: entry.spec, mountPoint: entry.mountPoint, nofail, warning: `${what}; ${effect}.` });
     }
   }
@@ -122,8 +130,20 @@ export function planSystemClone(request: SystemCloneRequest): SystemClonePlan {
   const renumbered = request.layout.partitions.filter((partition) => partition.kind === 'logical' && dropped.some((entry) => entry.startLba < partition.from.startLba));
   const logicals = request.layout.partitions.filter((partition) => partition.kind === 'logical');
   if (renumbered.length > 0) notes.push(`Logical partitions are numbered by their place in the EBR chain: on the copy, ${renumbered.map((partition) => `${partition.number} becomes ${5 + logicals.indexOf(partition)}`).join(', ')}; an fstab naming /dev/ devices must follow (UUID= and LABEL= lines need nothing).`);
+  const steps = [...plan.steps];
+  for (const root of new Set(missingMounts.filter((mount) => !mount.nofail).map((mount) => mount.root))) {
+    const placed = request.layout.partitions.find((partition) => partition.number === root);
+    if (!placed || !EDITABLE_ROOTS.has(request.filesystems.get(root) ?? '')) continue;
+    const lines = missingMounts.filter((mount) => mount.root === root && !mount.nofail).map((mount) => ({ spec: mount.spec, mountPoint: mount.mountPoint, partition: mount.partition }));
+    const step: FstabNofailStep = {
+      kind: 'fstab-nofail', label: `add nofail to ${lines.map((line) => line.mountPoint).join(', ')} in /etc/fstab of the copy's partition ${root} (left out of the copy)`,
+      partition: root, offset: placed.startLba * request.layout.sectorSize, sizeBytes: placed.sectors * request.layout.sectorSize, lines,
+    };
+    const table = steps.findIndex((entry) => entry.kind === 'table');
+    steps.splice(table < 0 ? steps.length : table, 0, step);
+  }
   if (leftOut.length > 0) notes.push(`Not on the copy (left out): ${leftOut.map((entry) => `partition ${entry.partition} (${entry.role}, ${formatBytes(entry.sizeBytes)})`).join(', ')}.`);
-  return { ...plan, kind: 'system', notes, system: { chosen: request.choices.filter((choice) => choice.chosen), leftOut, missingMounts } };
+  return { ...plan, kind: 'system', steps, notes, system: { chosen: request.choices.filter((choice) => choice.chosen), leftOut, missingMounts } };
 }
 
 /** The plan as lines: the selection (each partition copied or left out, with its reason), the disk clone's plan, then a warning for each fstab line the copy cannot satisfy. */

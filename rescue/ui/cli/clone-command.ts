@@ -91,6 +91,7 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
         plan, source, target, signal,
         setExtUuid: (request) => context.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
         reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
+        addNofail: async (step) => reporter.notice(await context.clone.addNofailInCopy({ backingPath: target.backing.path, backingOffset: target.backing.offset, step })),
         growFilesystem: async (step) => {
           const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
           if (notice) reporter.notice(notice);

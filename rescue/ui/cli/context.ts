@@ -1,5 +1,6 @@
 // What every CLI command receives from main.ts: the io functions it may call and where it writes.
 
+import type { FstabNofailStep } from '../../core/clone/fstab-nofail.ts';
 import type { DiskSummary } from '../../core/disk-facts.ts';
 import type { ExternalProgram } from '../../core/external-programs.ts';
 import type { NewPartition } from '../../core/clone/free-area.ts';
@@ -115,6 +116,8 @@ export interface CloneServices {
   randomBytes(count: number): Uint8Array;
   /** DISK:free: adds the copy's partition to the disk's table (sfdisk --append), after the copy. */
   addPartition(request: { disk: string; isBlockDevice: boolean; partition: NewPartition }): Promise<void>;
+  /** Adds nofail to fstab lines in the copy (clone system; io/fstab-in-copy.ts); returns a notice. */
+  addNofailInCopy(request: { backingPath: string; backingOffset: number; step: FstabNofailStep }): Promise<string>;
 }
 
 /** What `convert` needs from io (wired in main.ts). */
