@@ -4,6 +4,7 @@
 // name is typed both ends are only read; then the clone is planned again and run (ops/clone.ts).
 
 import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
+import { describeSystemClonePlan, isSystemClonePlan } from '../../core/clone/system-clone-plan.ts';
 import type { ClonePlan } from '../../core/clone/clone-plan.ts';
 import { mapFromContents, mapFromLayout, type MapDisk } from '../../core/disk-layout.ts';
 import { formatBytes } from '../../core/human-units.ts';
@@ -157,7 +158,7 @@ async function planAndConfirm(app: TuiApp, tui: TuiContext, chosen: CloneChoice)
         const before = target.facts.fresh ? undefined : await readMap(tui, choice.target, target.facts.sizeBytes);
         const sourceMap = await readMap(tui, choice.source, plan.source.sizeBytes);
         const loss = await describeTargetLoss(target, { kind: plan.kind });
-        const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeClonePlan(plan), ...loss.lines], keys: [{ key: 'i', label: choice.newIds ? 'keep the ids' : 'new ids', answer: 'ids' as const }] });
+        const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeAnyClonePlan(plan), ...loss.lines], keys: [{ key: 'i', label: choice.newIds ? 'keep the ids' : 'new ids', answer: 'ids' as const }] });
         // Every program the plan runs (growing a filesystem: e2fsck, resize2fs, ntfsresize...) is there before the confirmation.
         if (answer === 'go') await tui.cli.repositories.checkPrograms(programsForClonePlan(plan));
         return { answer, before, sizeBytes: target.facts.sizeBytes, description: target.facts.description };
@@ -210,15 +211,21 @@ export async function runCloneFlow(app: TuiApp, tui: TuiContext): Promise<void> 
   }
 }
 
+/** A system clone's plan with its selection and fstab warnings (core/clone/system-clone-plan.ts), any other as it is. */
+function describeAnyClonePlan(plan: ClonePlan): string[] {
+  return isSystemClonePlan(plan) ? describeSystemClonePlan(plan) : describeClonePlan(plan);
+}
+
 async function performClone(tui: TuiContext, choice: CloneChoice, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
   const services = tui.cli.repositories;
   return withPlan(tui, choice, { dryRun: false, notice: (line) => reporter.notice(line) }, async (plan, target, source) => {
-    for (const line of describeClonePlan(plan)) reporter.notice(line);
+    for (const line of describeAnyClonePlan(plan)) reporter.notice(line);
     const done = { bytes: 0 };
     const result = await runClone({
       plan, source, target, signal,
       setExtUuid: (request) => tui.cli.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
       reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
+      addNofail: async (step) => reporter.notice(await tui.cli.clone.addNofailInCopy({ backingPath: target.backing.path, backingOffset: target.backing.offset, step })),
       growFilesystem: async (step) => {
         const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
         if (notice) reporter.notice(notice);
