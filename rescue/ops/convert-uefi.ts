@@ -62,7 +62,10 @@ async function verifyWritten(disk: InventoryDisk, plan: ConvertPlan): Promise<vo
 export interface ConvertResult {
   readonly undoFile: string;
   readonly undoFileBytes: number;
+  /** Bytes of table sectors written (the ESP's filesystem is made by mkfs.fat on top). */
   readonly bytesWritten: number;
+  /** Size of the new ESP formatted FAT32 (0 when the disk had one). */
+  readonly espBytes: number;
 }
 
 /** Carries out a plan: the undo file first, then the GPT, the read-back check and the ESP's filesystem. */
@@ -77,12 +80,9 @@ export async function convertToUefi(request: { disk: ConvertDisk; plan: ConvertP
     bytesWritten += write.bytes.length;
   }
   await verifyWritten(disk, plan);
-  if (plan.esp) {
-    const sizeBytes = (plan.esp.lastLba - plan.esp.firstLba + 1) * disk.sectorSize;
-    await ports.formatEsp({ device: disk.path, offset: plan.esp.firstLba * disk.sectorSize, sizeBytes, sectorSize: disk.sectorSize, label: plan.esp.label });
-    bytesWritten += sizeBytes;
-  }
-  return { undoFile: request.undoFile, undoFileBytes: undo.length, bytesWritten };
+  const espBytes = plan.esp ? (plan.esp.lastLba - plan.esp.firstLba + 1) * disk.sectorSize : 0;
+  if (plan.esp) await ports.formatEsp({ device: disk.path, offset: plan.esp.firstLba * disk.sectorSize, sizeBytes: espBytes, sectorSize: disk.sectorSize, label: plan.esp.label });
+  return { undoFile: request.undoFile, undoFileBytes: undo.length, bytesWritten, espBytes };
 }
 
 /** Puts back every sector an undo file saved, after checking the disk is the one it was made for. */

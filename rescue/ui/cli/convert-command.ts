@@ -64,7 +64,7 @@ async function runConvert(context: CliContext, args: ConvertArgs): Promise<void>
     const notice = (message: string) => (args.json ? context.stdout.write(`${JSON.stringify({ event: 'notice', message })}\n`) : context.stderr.write(`${message}\n`));
     const result = await convertToUefi({ disk, plan, undoFile: undoFile as string, ports: context.convert.ports(notice), now: () => now });
     if (args.json) context.stdout.write(`${JSON.stringify({ event: 'done', ...result })}\n`);
-    else context.stdout.write(`Converted ${args.disk} to GPT: ${formatBytes(result.bytesWritten)} written; undo with: lifeboat convert undo ${result.undoFile} ${args.disk}\nInstall a UEFI boot loader before switching the firmware to UEFI (CSM off).\n`);
+    else context.stdout.write(`Converted ${args.disk} to GPT: ${formatBytes(result.bytesWritten)} of tables written${result.espBytes ? `, a ${formatBytes(result.espBytes)} ESP formatted FAT32` : ''}; undo with: lifeboat convert undo ${result.undoFile} ${args.disk}\nInstall a UEFI boot loader before switching the firmware to UEFI (CSM off).\n`);
   } finally {
     await disk.close();
   }
