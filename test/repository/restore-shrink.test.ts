@@ -160,6 +160,10 @@ test('restore --fit of a GPT disk (ESP, half-full ext4, swap) onto a smaller dis
   t.regex(below.stderr, /holds 64\.0 MiB \(67108864 bytes\); the source's partitions need at least \d+(\.\d+)? MiB \(\d+ bytes\): their minimums add up to/);
   t.regex(below.stderr, /2: \d+(\.\d+)? MiB, ext4 can shrink to/);
   t.is(await sha256File(tiny), tinyBefore, 'below the minimum: the target is unchanged');
+  const plain = await lifeboat(['restore', '-r', repository, 'latest', tiny, '--yes']);
+  t.is(errorCode(plain), 'LB_DEVICE_TARGET_TOO_SMALL', describe(plain));
+  t.regex(plain.stderr, /With --fit largest the partitions are laid out again for it/);
+  t.is(await sha256File(tiny), tinyBefore, 'without --fit: the target is unchanged');
 
   const again = await usedTarget(path.join(dir, 'again.img'), 144 * MiB);
   const againBefore = await sha256File(again);

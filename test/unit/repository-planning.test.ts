@@ -540,3 +540,18 @@ test('describePlan prints the target, one line per step with its offset (humanis
   const partitionLines = describePlan(planRestore(partitionSnapshot(), target(10 * MiB), {}));
   t.deepEqual(partitionLines, ['Restore onto target.img (10.0 MiB; needs 10.0 MiB):', '  - filesystem (ext4 "data", 2.00 MiB used of 10.0 MiB, used-blocks) at 0 B']);
 });
+
+test('restore --fit onto a smaller disk: a partition whose measured minimum allows it becomes a shrink-volume step (no volume step), written before the table; without a minimum it is refused with the rule', (t) => {
+  const snapshot = gptDisk();
+  const small = target(24 * MiB);
+  const plan = planDiskLayout(snapshot, small, { fit: 'largest', minimums: new Map([[2, 9 * MiB]]) });
+  const shrink = plan.steps.find((step) => step.kind === 'shrink-volume');
+  t.like(shrink, { kind: 'shrink-volume', partition: 2, filesystem: 'ext4', fromBytes: 40960 * SECTOR, minimumBytes: 9 * MiB });
+  t.true(shrink?.kind === 'shrink-volume' && shrink.sizeBytes >= 9 * MiB && shrink.sizeBytes < 40960 * SECTOR, shape(plan).join('; '));
+  t.regex(shrink?.label ?? '', /^shrink the ext4 filesystem of partition 2 from 20\.0 MiB to .* \(its minimum 9\.00 MiB; 8\.00 MiB used\)/);
+  t.false(plan.steps.some((step) => step.kind === 'volume' && step.volume === 1), 'the snapshot\'s 20 MiB volume is not written as it is');
+  t.true(plan.steps.findIndex((step) => step.kind === 'shrink-volume') < plan.steps.findIndex((step) => step.kind === 'gpt'), 'the table is written last');
+  t.is(plan.layout.partitions.find((partition) => partition.number === 2)?.change, 'shrink');
+  const refused = rejects(t, () => planDiskLayout(snapshot, small, { fit: 'largest' }), 'LB_DEVICE_TARGET_BELOW_MINIMUM');
+  t.regex(refused?.message ?? '', /2: 20\.0 MiB, the ext4 filesystem's minimum size is unknown: not shrunk/);
+});

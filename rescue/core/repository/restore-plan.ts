@@ -106,6 +106,19 @@ function lastPartition(partitions: readonly SnapshotPartition[]): SnapshotPartit
   return [...partitions].filter((partition) => partition.kind !== 'extended').sort((a, b) => b.startLba + b.sectors - (a.startLba + a.sectors))[0];
 }
 
+/** What a whole-disk restore's size refusal adds: the way onto the smaller disk. */
+const FIT_HINT = 'With --fit largest the partitions are laid out again for it, shrinking their filesystems as far as they allow.';
+
+/** The planner's keep refusal (a target that cuts a partition) with FIT_HINT added. */
+function withFitHint<T>(plan: () => T): T {
+  try {
+    return plan();
+  } catch (error) {
+    if (!(error instanceof LifeboatError) || error.code !== 'LB_DEVICE_TARGET_TOO_SMALL') throw error;
+    throw new LifeboatError(error.code, { ...error.details, detail: `${String(error.details.detail)} ${FIT_HINT}` }, { cause: error });
+  }
+}
+
 /** Plans a whole-disk restore. */
 function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: boolean): RestorePlan {
   const table = manifest.table;
@@ -119,12 +132,13 @@ function planDisk(manifest: SnapshotManifest, target: RestoreTargetFacts, grow: 
   // Where every partition stays (the layout planner's keep): it refuses a target that cuts a
   // partition, and shortens an MBR extended partition that ran past the new end to end after its
   // logical partitions (a container: its logical partitions and EBRs are what must fit).
-  const kept = table.kind === 'none' ? undefined : planLayout(sourceLayoutOf(table, new Map()), { target: { sizeBytes: target.sizeBytes, sectorSize, description: target.description }, fit: 'keep' });
+  const kept = table.kind === 'none' ? undefined : withFitHint(() => planLayout(sourceLayoutOf(table, new Map()), { target: { sizeBytes: target.sizeBytes, sectorSize, description: target.description }, fit: 'keep' }));
   const extended = kept?.partitions.find((partition) => partition.kind === 'extended');
   const volumesEnd = Math.max(0, ...manifest.volumes.map((volume) => volume.offset + volume.content.sizeBytes));
   const requiredBytes = sameSize ? sourceBytes : Math.max(kept?.minimumBytes ?? 0, volumesEnd, ...manifest.regions.filter((region) => region.name !== 'gpt-backup').map((region) => region.offset + region.content.sizeBytes));
   if (target.sizeBytes < requiredBytes) {
-    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the snapshot's partitions need ${formatBytesExact(requiredBytes)}.`, requiredBytes, targetBytes: target.sizeBytes });
+    const fit = table.kind === 'none' ? '' : ` ${FIT_HINT}`;
+    throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `${target.description} holds ${formatBytesExact(target.sizeBytes)}; the snapshot's partitions need ${formatBytesExact(requiredBytes)}.${fit}`, requiredBytes, targetBytes: target.sizeBytes });
   }
   const notes: string[] = [];
   const steps: RestoreStep[] = manifest.volumes.map((volume, index) => ({ kind: 'volume', volume: index, offset: volume.offset, sizeBytes: volume.content.sizeBytes, usedBytes: volume.content.usedBytes, label: volumeLabel(manifest, index) }));
