@@ -177,6 +177,7 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
       randomBytes: (count) => globalThis.crypto.getRandomValues(new Uint8Array(count)),
       addPartition: later(async () => (await import('./io/add-partition.ts')).addPartition),
       addNofailInCopy: later(async () => (await import('./io/fstab-in-copy.ts')).addNofailInCopy),
+      measureMinimum: later(async () => (await import('./io/filesystem-minimum.ts')).measureMinimumSize),
     },
     convert: {
       openDisk: later(async () => (await import('./io/convert-disk.ts')).openConvertDisk),

@@ -288,6 +288,18 @@ export const ERROR_CATALOGUE = {
     cause: 'A filesystem is shrunk on a copy-on-write overlay of its source: what the shrink moves and rewrites is kept in memory and then in a scratch folder, and together they hold less than it needs (the details give both figures).',
     fix: 'Give a scratch folder on another disk with room for the bytes the details name (--scratch DIR), or free memory, or choose a target that needs less shrinking.',
   },
+  LB_DEVICE_SOURCE_DIRTY: {
+    group: 'device',
+    message: 'A filesystem that must shrink was not closed cleanly.',
+    cause: 'Its own flags say it needs a check: an ext filesystem not unmounted cleanly, with errors recorded or a journal to replay, or an NTFS volume marked dirty (Windows runs chkdsk at its next start). Shrinking such a filesystem could lose what its journal still holds.',
+    fix: 'Start the system that owns it and shut it down cleanly (Windows: chkdsk /f C:, then shut down), or check it on the source first (e2fsck -f, ntfsfix -d; this writes the source), or clone onto a target large enough that it keeps its size (--fit keep).',
+  },
+  LB_DEVICE_SOURCE_HIBERNATED: {
+    group: 'device',
+    message: 'A filesystem that must shrink belongs to a hibernated system.',
+    cause: 'Windows is hibernated or was shut down with Fast Startup (hiberfil.sys holds its memory image), or a Linux swap area holds a hibernation image: the system would resume with a memory image that no longer matches the shrunk copy.',
+    fix: 'Start the system and shut it down fully (Windows: shutdown /s /t 0, or turn Fast Startup off; Linux: boot it and power off), then clone again; or clone onto a target large enough that it keeps its size (--fit keep).',
+  },
   LB_DEVICE_FUSE_UNAVAILABLE: {
     group: 'device',
     message: 'The writable view a filesystem is shrunk on could not be mounted.',

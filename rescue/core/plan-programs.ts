@@ -37,11 +37,15 @@ export function programsForClonezillaPlan(plan: ClonezillaRestorePlan, layout: C
   return [...programs];
 }
 
-/** A clone: the grow tools of each filesystem it grows; with --new-ids, losetup, e2fsck and tune2fs for each ext filesystem; debugfs when it edits the copy's fstab (clone system). */
+/** A clone: the grow tools of each filesystem it grows, the shrink tools of each it shrinks (qemu-storage-daemon, resize2fs...), mkswap for swap made again; with --new-ids, losetup, e2fsck and tune2fs for each ext filesystem; debugfs when it edits the copy's fstab (clone system). */
 export function programsForClonePlan(plan: ClonePlan): ExternalProgram[] {
   const programs = new Set(growStepPrograms(plan.steps));
   const newExtIds = plan.ids !== 'kept' && plan.ids.changes.some((change) => change.what === 'filesystem' && /^ext[234]$/.test(change.filesystem ?? ''));
   if (newExtIds) for (const program of [PROGRAMS.losetup, PROGRAMS.e2fsck, PROGRAMS.tune2fs]) programs.add(program);
   if (plan.steps.some((step) => step.kind === 'fstab-nofail')) programs.add(PROGRAMS.debugfs);
+  for (const step of plan.steps) {
+    if (step.kind === 'shrink-filesystem') for (const program of shrinkProgramsFor(step.filesystem) ?? []) programs.add(program);
+    if (step.kind === 'swap') programs.add(PROGRAMS.mkswap);
+  }
   return [...programs];
 }

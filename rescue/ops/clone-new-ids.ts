@@ -121,7 +121,7 @@ export async function planCloneNewIds(options: { plan: ClonePlan; source: ByteSo
   const { plan, source, table } = options;
   const volumes: Array<{ partition: number | undefined; filesystem: string | undefined; uuid: string | undefined }> = [];
   for (const step of plan.steps) {
-    if (step.kind !== 'volume') continue;
+    if (step.kind !== 'volume' && step.kind !== 'shrink-filesystem') continue;
     const probe = await probeFilesystem(sliceSource(source, step.volume.sourceOffset, step.volume.sourceBytes)).catch(() => undefined);
     volumes.push({ partition: step.volume.partition, filesystem: step.volume.filesystem, uuid: probe?.uuid });
   }

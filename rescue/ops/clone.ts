@@ -18,6 +18,7 @@ import { encodeMbr, layoutMbr, parseBootSector } from '../core/partition-table/m
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { ntfsTail } from './backup.ts';
+import { runShrinkStep, runSwapStep, type CloneShrinkPorts } from './clone-shrink.ts';
 import { SyncAsWritten, type RestoreTarget } from './restore.ts';
 import { applyNewIds, type SetExtUuid } from './clone-new-ids.ts';
 import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
@@ -38,6 +39,8 @@ export interface CloneOptions {
   readonly target: RestoreTarget;
   readonly reporter: ProgressReporter;
   readonly growFilesystem: GrowClonedFilesystem;
+  /** Shrinks on a view and mkswap, for plans with shrink-filesystem or swap steps (ops/clone-shrink.ts). */
+  readonly shrink?: CloneShrinkPorts;
   /** Stops between pieces (LB_INPUT_STOPPED); the target then holds no valid table. */
   readonly signal?: AbortSignal;
   /** Gives an ext2/3/4 filesystem of the target a new UUID (--new-ids; io runs tune2fs). */
@@ -106,11 +109,14 @@ async function writeTable(source: ByteSource, target: RestoreTarget, step: Extra
 export async function runClone(options: CloneOptions): Promise<{ bytesCopied: number }> {
   const { plan, source, target, reporter, signal } = options;
   const copies = new Map<CloneStep, Piece[]>();
+  // A shrink writes about its source's used bytes: that is its share of the progress total.
+  const shrinkBytes = new Map<CloneStep, number>();
   for (const step of plan.steps) {
+    if (step.kind === 'shrink-filesystem') shrinkBytes.set(step, (await volumeExtents(source, step.volume, reporter)).reduce((sum, extent) => sum + extent.length, 0));
     if (step.kind === 'volume') copies.set(step, [...piecesOf(await volumeExtents(source, step.volume, reporter), { ...step.volume, label: step.label })]);
     if (step.kind === 'boot-gap') copies.set(step, [...piecesOf([{ offset: 0, length: step.length }], { sourceOffset: step.sourceOffset, targetOffset: step.targetOffset, label: step.label })]);
   }
-  const total = [...copies.values()].flat().reduce((sum, piece) => sum + piece.length, 0);
+  const total = [...copies.values()].flat().reduce((sum, piece) => sum + piece.length, 0) + [...shrinkBytes.values()].reduce((sum, bytes) => sum + bytes, 0);
   const syncing = new SyncAsWritten(target);
   const free: Uint8Array[] = [];
   let done = 0;
@@ -148,6 +154,17 @@ export async function runClone(options: CloneOptions): Promise<{ bytesCopied: nu
       await syncing.finish();
       if (!options.addNofail) throw new LifeboatError('LB_INTERNAL', { detail: 'a clone plan edits the copy\'s fstab, but no editor was given' });
       await options.addNofail(step);
+    } else if (step.kind === 'shrink-filesystem') {
+      await syncing.finish();
+      const base = done;
+      const written = await runShrinkStep(step, {
+        source, target, ports: options.shrink, ...(signal ? { signal } : {}),
+        onProgress: (bytes) => reporter.progress({ phase: 'clone', bytesDone: base + bytes, bytesTotal: Math.max(total, base + bytes), item: step.volume.label }),
+      });
+      done = base + written;
+    } else if (step.kind === 'swap') {
+      await syncing.finish();
+      await runSwapStep(step, options.shrink);
     } else if (step.kind === 'table') {
       await syncing.finish();
       await writeTable(source, target, step);

@@ -1,27 +1,55 @@
 // Plans a clone from its opened endpoints, for the CLI's `clone disk|partition` and the TUI's Clone
 // action alike: reads the source's table and probes each partition (read-only), lays the partitions
 // out for the target (core/layout/plan-layout.ts) and turns that into steps (core/clone/clone-plan.ts).
+// When the target is smaller (or --size is given), ext and NTFS minimums are measured (the
+// measureMinimum port: resize2fs -P, ntfsresize --info) so the layout may shrink them.
 
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
-import { planDiskClone, planPartitionClone, type ClonePlan } from '../core/clone/clone-plan.ts';
+import { planDiskClone, planPartitionClone, type ClonePlan, type CloneSourceVolume } from '../core/clone/clone-plan.ts';
 import { formatBytes } from '../core/disk-facts.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
+import type { FilesystemProbe } from '../core/filesystems/probe-types.ts';
 import { sourceLayoutOf, type PartitionFacts } from '../core/layout/layout-tables.ts';
 import type { FitMode, SizeRequest } from '../core/layout/layout-types.ts';
 import { planLayout } from '../core/layout/plan-layout.ts';
 import { readPartitionTable, type PartitionTableInfo } from '../core/partition-table/partition-table.ts';
 import type { OpenedRestoreTarget } from './restore.ts';
 
-/** Each partition's filesystem and use, probed on the source (read-only; clone system probes with it too). */
-export async function probePartitions(source: ByteSource, table: PartitionTableInfo): Promise<Map<number, PartitionFacts>> {
+/** Measures a filesystem's minimum size (io/filesystem-minimum.ts measureMinimumSize: a read-only loop device over `path` at `offset`). */
+export type MeasureMinimum = (request: { path: string; offset: number; sizeBytes: number; probe: FilesystemProbe | undefined; source: ByteSource }) => Promise<{ bytes: number | undefined; how: string }>;
+
+/** Filesystems whose minimum a clone measures (it shrinks them on a view); FAT and exFAT keep their size in a clone. */
+const MEASURED = new Set(['ext2', 'ext3', 'ext4', 'ntfs']);
+
+/** A filesystem's minimum; a dirty or hibernated one the tools refuse counts its used bytes, so the plan reaches its refusal. Rounded up to 4 KiB: a shrink lands on whole 4 KiB blocks. */
+async function minimumOf(measure: MeasureMinimum, request: Parameters<MeasureMinimum>[0]): Promise<number | undefined> {
+  const probe = request.probe;
+  if (!probe || !MEASURED.has(probe.type)) return undefined;
+  const measured = await measure(request).catch(() => ({ bytes: undefined }));
+  const bytes = measured.bytes ?? (probe.state === 'clean' ? undefined : probe.usedBytes);
+  return bytes === undefined ? undefined : Math.min(request.sizeBytes, Math.ceil(bytes / 4096) * 4096);
+}
+
+/** Each partition's planner facts (filesystem, use, and with `measure` its minimum) and what a shrink checks (state, a swap area's UUID and label), probed read-only. */
+export async function probeCloneSource(source: ByteSource, table: PartitionTableInfo, options: { path?: string; measure?: MeasureMinimum } = {}): Promise<{ facts: Map<number, PartitionFacts>; volumes: Map<number, CloneSourceVolume> }> {
   const facts = new Map<number, PartitionFacts>();
+  const volumes = new Map<number, CloneSourceVolume>();
   for (const partition of table.partitions) {
     if (partition.kind === 'extended') continue;
-    const probe = await probeFilesystem(sliceSource(source, partition.startLba * table.sectorSize, partition.sectors * table.sectorSize)).catch(() => undefined);
-    facts.set(partition.number, { filesystem: probe?.type, usedBytes: probe?.usedBytes });
+    const [offset, sizeBytes] = [partition.startLba * table.sectorSize, partition.sectors * table.sectorSize];
+    const slice = sliceSource(source, offset, sizeBytes);
+    const probe = await probeFilesystem(slice).catch(() => undefined);
+    const minimumBytes = options.measure && options.path ? await minimumOf(options.measure, { path: options.path, offset, sizeBytes, probe, source: slice }) : undefined;
+    facts.set(partition.number, { filesystem: probe?.type, usedBytes: probe?.usedBytes, ...(minimumBytes === undefined ? {} : { minimumBytes }) });
+    volumes.set(partition.number, { state: probe?.state, uuid: probe?.uuid, label: probe?.label });
   }
-  return facts;
+  return { facts, volumes };
+}
+
+/** Each partition's filesystem and use, probed on the source (read-only; clone system probes with it too). */
+export async function probePartitions(source: ByteSource, table: PartitionTableInfo): Promise<Map<number, PartitionFacts>> {
+  return (await probeCloneSource(source, table)).facts;
 }
 
 /** A disk clone's source table (undefined for a partition clone); refuses a disk without one, before the target is opened. */
@@ -45,20 +73,25 @@ export interface CloneRequest {
   readonly sectorBySector: boolean;
   /** Where a partition device starts on its disk (io/clone-targets.ts). */
   readonly partitionStartLba: (device: string, sectorSize: number) => Promise<number | undefined>;
+  /** Measures minimums when something may shrink (without it nothing shrinks). */
+  readonly measureMinimum?: MeasureMinimum;
 }
 
 /** The clone's plan (nothing is written). */
 export async function planClone(request: CloneRequest): Promise<ClonePlan> {
   const { source, target, table, sectorSize } = request;
   const description = target.facts.description;
+  // Minimums are measured (a loop device and resize2fs -P or ntfsresize each) only when something may shrink.
+  const measure = target.size < source.size || request.sizes.length > 0 ? request.measureMinimum : undefined;
   if (table) {
-    const partitions = await probePartitions(source, table);
-    const layout = planLayout(sourceLayoutOf(table, partitions), { target: { sizeBytes: target.size, sectorSize: target.facts.logicalSectorSize, description }, fit: request.fit, sizes: request.sizes });
-    return planDiskClone({ source: { path: request.sourcePath, sizeBytes: source.size, table }, filesystems: new Map([...partitions].map(([number, entry]) => [number, entry.filesystem])), target: { description, sizeBytes: target.size }, layout, sectorBySector: request.sectorBySector });
+    const { facts, volumes } = await probeCloneSource(source, table, { path: request.sourcePath, ...(measure ? { measure } : {}) });
+    const layout = planLayout(sourceLayoutOf(table, facts), { target: { sizeBytes: target.size, sectorSize: target.facts.logicalSectorSize, description }, fit: request.fit, sizes: request.sizes });
+    return planDiskClone({ source: { path: request.sourcePath, sizeBytes: source.size, table }, filesystems: new Map([...facts].map(([number, entry]) => [number, entry.filesystem])), volumes, target: { description, sizeBytes: target.size }, layout, sectorBySector: request.sectorBySector });
   }
   const probe = await probeFilesystem(source).catch(() => undefined);
   const startLba = target.backing.offset > 0 ? target.backing.offset / sectorSize : await request.partitionStartLba(target.backing.path, sectorSize);
-  return planPartitionClone({ source: { path: request.sourcePath, sizeBytes: source.size, filesystem: probe?.type }, target: { description, sizeBytes: target.size, startLba: startLba ?? 0 }, sectorBySector: request.sectorBySector });
+  const minimumBytes = measure ? await minimumOf(measure, { path: request.sourcePath, offset: 0, sizeBytes: source.size, probe, source }) : undefined;
+  return planPartitionClone({ source: { path: request.sourcePath, sizeBytes: source.size, filesystem: probe?.type, minimumBytes, volume: { state: probe?.state, uuid: probe?.uuid, label: probe?.label } }, target: { description, sizeBytes: target.size, startLba: startLba ?? 0 }, sectorBySector: request.sectorBySector });
 }
 
 /** A stopped clone, saying what it leaves (anything else passes unchanged). */

@@ -9,7 +9,7 @@ import type { RandomBytes } from '../core/clone/new-ids.ts';
 import type { FitMode, SizeRequest } from '../core/layout/layout-types.ts';
 import type { PartitionTableInfo } from '../core/partition-table/partition-table.ts';
 import { planCloneNewIds } from './clone-new-ids.ts';
-import { planClone, readCloneSourceTable } from './plan-clone.ts';
+import { planClone, readCloneSourceTable, type MeasureMinimum } from './plan-clone.ts';
 import { planSystemCloneOnto, readSystemCloneSource, type SystemCloneSource } from './plan-system-clone.ts';
 import type { OpenedRestoreTarget } from './restore.ts';
 
@@ -43,6 +43,8 @@ export interface CloneChoices {
   readonly newIds: boolean;
   readonly partitionStartLba: (device: string, sectorSize: number) => Promise<number | undefined>;
   readonly random: RandomBytes;
+  /** Measures ext and NTFS minimums when the target is smaller (without it nothing shrinks). */
+  readonly measureMinimum?: MeasureMinimum;
 }
 
 /** The clone's plan onto the opened target (nothing is written). */
@@ -51,6 +53,6 @@ export async function planCloneFrom(read: CloneSourceRead, choices: CloneChoices
   const choice = { fit: choices.fit, sizes: choices.sizes, sectorBySector: choices.sectorBySector };
   const planned = read.system
     ? planSystemCloneOnto({ sourcePath, sourceBytes: source.size, read: read.system, target, ...choice })
-    : await planClone({ sourcePath, source, sectorSize, table: read.table, target, ...choice, partitionStartLba: choices.partitionStartLba });
+    : await planClone({ sourcePath, source, sectorSize, table: read.table, target, ...choice, partitionStartLba: choices.partitionStartLba, ...(choices.measureMinimum ? { measureMinimum: choices.measureMinimum } : {}) });
   return choices.newIds ? planCloneNewIds({ plan: planned, source, table: read.table ?? read.system?.table, random: choices.random }) : planned;
 }

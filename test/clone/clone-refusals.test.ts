@@ -1,8 +1,8 @@
 // Every refusal of `lifeboat clone disk` comes before anything is written: its code is shown and
 // the target's bytes (and the source's) are unchanged. The target is the source (the same file, or
 // a loop device over it); the target is mounted; the logical sector sizes differ (a loop device
-// with 4096-byte sectors); the target is smaller than the layout needs (the numbers in the
-// details); no confirmation without a terminal (also with --new-ids, whose dry run lists old -> new
+// with 4096-byte sectors); the target is smaller than the ext4 can shrink to (the numbers in the
+// details, against resize2fs -P); no confirmation without a terminal (also with --new-ids, whose dry run lists old -> new
 // ids and writes nothing). Also a clone killed
 // (SIGKILL) midway: the target had a valid table before, it has none after, the source is as it was.
 
@@ -94,15 +94,23 @@ test('LB_DEVICE_SECTOR_SIZE_MISMATCH: a target loop device with 4096-byte sector
   await withLoop(target, ['--sector-size', '4096'], (device) => refused(t, [source, device, '--yes'], { source, target }, 'LB_DEVICE_SECTOR_SIZE_MISMATCH'));
 });
 
-test('LB_DEVICE_TARGET_BELOW_MINIMUM: a target smaller than the layout, with the numbers (a clone does not shrink yet)', async (t) => {
+test('LB_DEVICE_TARGET_BELOW_MINIMUM: a target smaller than the ext4 can shrink to, with the numbers (resize2fs -P)', async (t) => {
   const source = await smallDisk();
-  const target = await sparse('small.img', 32 * MiB);
+  const target = await sparse('small.img', 12 * MiB);
+  const minimum = await withLoop(source, ['--read-only', '--offset', String(MiB), '--sizelimit', String(56 * MiB)], async (device) => {
+    const blocks = Number(/minimum size of the filesystem: (\d+)/.exec((await execa('resize2fs', ['-P', device])).stdout)?.[1]);
+    const blockSize = Number(/^Block size:\s+(\d+)/m.exec((await execa('dumpe2fs', ['-h', device])).stdout)?.[1]);
+    return blocks * blockSize;
+  });
   const [before] = [await sha256File(target)];
   const result = await lifeboat(['clone', 'disk', source, target, '--yes', '--json']);
   t.is(errorCode(result), 'LB_DEVICE_TARGET_BELOW_MINIMUM', describe(result));
-  const details = (JSON.parse(result.stderr.trim().split('\n').at(-1) ?? '{}') as { error: { details: Record<string, number> } }).error.details;
-  t.is(details.targetBytes, 32 * MiB);
-  t.is(details.minimumBytes, 57 * MiB, 'the 56 MiB partition at 1 MiB');
+  const details = (JSON.parse(result.stderr.trim().split('\n').at(-1) ?? '{}') as { error: { details: { targetBytes: number; minimumBytes: number; partitions: Array<{ minimumBytes: number; rule: string }> } } }).error.details;
+  t.is(details.targetBytes, 12 * MiB);
+  t.true(minimum > 12 * MiB && minimum < 56 * MiB, `resize2fs -P: ${minimum}`);
+  t.is(details.partitions[0]?.minimumBytes, Math.ceil(minimum / 512) * 512, 'the ext4 at resize2fs -P');
+  t.is(details.minimumBytes, MiB + Math.ceil(minimum / 512) * 512, 'the partition at its minimum, at 1 MiB');
+  t.regex(details.partitions[0]?.rule ?? '', /ext4 can shrink to/);
   t.is(await sha256File(target), before, 'the target is unchanged');
 });
 

@@ -7,7 +7,8 @@ import { idRenames, mbrSignatureOf, type NewIds, type NewIdsStep } from './new-i
 
 /** The plan with the copy's new ids. */
 export function withNewIds(plan: ClonePlan, ids: NewIds): ClonePlan {
-  const volumes: NewIdsStep['volumes'] = plan.steps.flatMap((step) => (step.kind === 'volume'
+  // A shrunk volume (ops/clone-shrink.ts) is on the target like a copied one: it gets its new id too.
+  const volumes: NewIdsStep['volumes'] = plan.steps.flatMap((step) => (step.kind === 'volume' || step.kind === 'shrink-filesystem'
     ? [{ partition: step.volume.partition, filesystem: step.volume.filesystem, offset: step.volume.targetOffset, sizeBytes: step.volume.targetBytes }]
     : []));
   const guid = new Map(ids.changes.filter((change) => change.what === 'partition-guid').map((change) => [change.partition, change.to]));

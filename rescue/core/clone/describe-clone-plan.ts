@@ -16,6 +16,7 @@ function describeStep(step: CloneStep): string {
   if (step.kind === 'wipe') return `clear ${step.label}: ${step.runs.map((run) => `${formatBytes(run.length)} at ${formatOffset(run.offset)}`).join(', ')}`;
   if (step.kind === 'boot-gap') return `copy ${step.label}`;
   if (step.kind === 'table') return `write ${step.label}`;
+  if (step.kind === 'shrink-filesystem' && step.filesystem === 'ntfs') return `${step.label}; boot sector's hidden sectors set to ${step.volume.targetStartLba}, its backup at the new end`;
   return step.label;
 }
 

@@ -1,7 +1,11 @@
 // `lifeboat clone disk|partition|system SOURCE TARGET`: plans the copy (the new layout, each step),
 // shows it with what the target will lose, asks, then copies straight from device to device.
-// `system` copies only the partitions `backup system` would choose (ops/plan-system-clone.ts).
+// `system` copies only the partitions `backup system` would choose (ops/plan-system-clone.ts). A
+// target smaller than the source gets ext and NTFS shrunk on a copy-on-write view of the source (its
+// overlay in memory, then in --scratch DIR) and swap made again; the programs and the overlay's
+// room are checked before anything is written.
 
+import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import type { ClonePlan } from '../../core/clone/clone-plan.ts';
 import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
@@ -14,6 +18,9 @@ import { runClone } from '../../ops/clone.ts';
 import { FREE_AREA_SUFFIX, runFreeAreaClone } from './clone-free-area.ts';
 import { stoppedClone } from '../../ops/plan-clone.ts';
 import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
+import { checkCloneShrinkRoom } from '../../ops/clone-shrink.ts';
+import type { ShrinkRoom } from '../../ops/shrink-volume.ts';
+import type { ByteSource } from '../../core/byte-source.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
@@ -31,6 +38,7 @@ interface CloneArgs {
   yes: boolean;
   json: boolean;
   then: 'poweroff' | 'reboot' | undefined;
+  scratch: string | undefined;
 }
 
 type CloneKind = 'disk' | 'partition' | 'system';
@@ -44,18 +52,29 @@ function cloneOptions(yargs: Argv, kind: CloneKind): Argv<CloneArgs> {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and write nothing' })
     .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output (the plan, then JSON lines)' })
-    .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the clone succeeded' });
+    .option('then', { choices: ['poweroff', 'reboot'] as const, describe: 'Power off or reboot when the clone succeeded' })
+    .option('scratch', { type: 'string', describe: 'Folder for the overlay a shrink spills past its memory share (default: the temporary folder)' });
   if (kind === 'partition') return common as unknown as Argv<CloneArgs>;
   return common
     .option('fit', { choices: FIT_MODES, default: 'largest' as FitMode, describe: 'How partitions share a target of another size: largest (the largest data partition takes the difference), proportional, keep' })
     .option('size', { type: 'string', array: true, default: [], describe: 'N=SIZE: partition N gets SIZE (e.g. 2=40G; repeatable)' }) as unknown as Argv<CloneArgs>;
 }
 
+/** The room for the plan's shrinks, checked against their largest overlay before anything is written (LB_DEVICE_SCRATCH_TOO_SMALL); undefined when nothing shrinks. */
+async function shrinkRoomFor(context: CliContext, args: CloneArgs, plan: ClonePlan, source: ByteSource): Promise<{ room: ShrinkRoom; line: string } | undefined> {
+  if (!plan.steps.some((step) => step.kind === 'shrink-filesystem')) return undefined;
+  // Without --scratch the overlay may spill into the temporary folder (on the medium a tmpfs: it adds nothing).
+  const room = await context.repositories.shrink.measureRoom({ scratchFolder: args.scratch ?? context.repositories.env.LIFEBOAT_TMPDIR ?? os.tmpdir() });
+  const estimate = await checkCloneShrinkRoom(plan, source, room);
+  const line = `Shrink room: about ${formatBytes(estimate?.overlayBytes ?? 0)} of rewritten blocks at most; ${formatBytes(room.memoryBytes)} of memory and ${formatBytes(room.scratchBytes ?? 0)} free in ${room.scratchFolder ?? 'no scratch folder'} (--scratch DIR).`;
+  return { room, line };
+}
+
 /** Prints the plan and what the target loses; asks unless --yes (or a new image file). Returns false for a dry run. */
-async function showAndConfirm(context: CliContext, args: CloneArgs, plan: ClonePlan, target: OpenedRestoreTarget, reporter: CliReporter): Promise<boolean> {
+async function showAndConfirm(context: CliContext, args: CloneArgs, plan: ClonePlan, target: OpenedRestoreTarget, reporter: CliReporter, shrinkLine: string | undefined): Promise<boolean> {
   const loss = await describeTargetLoss(target, { kind: plan.kind });
   if (args.json) reporter.event('plan', { plan, lost: loss.lost });
-  else context.stdout.write(`${[...(isSystemClonePlan(plan) ? describeSystemClonePlan(plan) : describeClonePlan(plan)), ...loss.lines].join('\n')}\n`);
+  else context.stdout.write(`${[...(isSystemClonePlan(plan) ? describeSystemClonePlan(plan) : describeClonePlan(plan)), ...(shrinkLine ? [shrinkLine] : []), ...loss.lines].join('\n')}\n`);
   await context.repositories.checkPrograms(programsForClonePlan(plan));
   if (args['dry-run']) {
     if (!args.json) context.stdout.write('Dry run: nothing was written.\n');
@@ -84,9 +103,10 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
       const description = target.facts.description;
       const plan = await planCloneFrom(read, {
         sourcePath: args.source, source, sectorSize, target, fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'],
-        newIds: args['new-ids'], partitionStartLba: context.clone.partitionStartLba, random: context.clone.randomBytes,
+        newIds: args['new-ids'], partitionStartLba: context.clone.partitionStartLba, random: context.clone.randomBytes, measureMinimum: context.clone.measureMinimum,
       });
-      if (!(await showAndConfirm(context, args, plan, target, reporter))) return;
+      const shrink = await shrinkRoomFor(context, args, plan, source);
+      if (!(await showAndConfirm(context, args, plan, target, reporter, shrink?.line))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,
         setExtUuid: (request) => context.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
@@ -95,6 +115,11 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
         growFilesystem: async (step) => {
           const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
           if (notice) reporter.notice(notice);
+        },
+        shrink: {
+          room: shrink?.room ?? { memoryBytes: 0 },
+          shrinkOnView: context.repositories.shrink.shrinkOnView,
+          makeSwap: (step) => context.repositories.shrink.makeSwap({ path: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, uuid: step.uuid, label: step.swapLabel }),
         },
       })).catch((error: unknown) => {
         throw stoppedClone(error, target, done);
@@ -116,12 +141,12 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
 export function cloneCommand(context: CliContext): CommandModule {
   return {
     command: 'clone <kind>',
-    describe: 'Copy a disk, its system partitions or a partition straight onto another, without a repository',
+    describe: 'Copy a disk, its system partitions or a partition straight onto another (larger, or smaller: filesystems shrink), without a repository',
     builder: (yargs) =>
       withExamples(yargs, 'clone')
         .command({ command: 'disk <source> <target>', describe: 'Clone a whole disk: boot code, boot gap, every partition (used blocks), the table last', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone disk'), 'disk'), handler: (args) => runCloneCommand(context, 'disk', args as unknown as CloneArgs) })
         .command({ command: 'system <source> <target>', describe: 'Clone only what the installed system needs to boot (ESP, MSR, BIOS boot, Windows and recovery, Linux root, /boot), packed to fit; data partitions are left out', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone system'), 'system'), handler: (args) => runCloneCommand(context, 'system', args as unknown as CloneArgs) })
-        .command({ command: 'partition <source> <target>', describe: 'Clone one partition onto an existing partition at least as large (its filesystem grows to fill it)', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone partition'), 'partition'), handler: (args) => runCloneCommand(context, 'partition', args as unknown as CloneArgs) })
+        .command({ command: 'partition <source> <target>', describe: 'Clone one partition onto an existing partition (its filesystem grows to fill it, or ext and NTFS shrink to fit)', builder: (inner: Argv) => cloneOptions(withExamples(inner, 'clone partition'), 'partition'), handler: (args) => runCloneCommand(context, 'partition', args as unknown as CloneArgs) })
         .demandCommand(1, 'Name what to clone: disk, system or partition.'),
     handler: () => undefined,
   };

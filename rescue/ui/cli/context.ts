@@ -12,6 +12,7 @@ import type { FileWriter } from '../../core/file-trees/file-writer-port.ts';
 import type { FileSystemWalker, FileWalkOptions } from '../../core/repository/files-backup-port.ts';
 import type { DiskContents } from '../../ops/inspect-disk.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
+import type { FilesystemProbe } from '../../core/filesystems/probe-types.ts';
 import type { ClonezillaLayout } from '../../core/clonezilla/clonezilla-restore-plan.ts';
 import type { ClonezillaRestoreIo, ClonezillaScratch } from '../../core/clonezilla/clonezilla-ports.ts';
 import type { ExportLogsResult } from '../../ops/export-logs.ts';
@@ -118,6 +119,8 @@ export interface CloneServices {
   addPartition(request: { disk: string; isBlockDevice: boolean; partition: NewPartition }): Promise<void>;
   /** Adds nofail to fstab lines in the copy (clone system; io/fstab-in-copy.ts); returns a notice. */
   addNofailInCopy(request: { backingPath: string; backingOffset: number; step: FstabNofailStep }): Promise<string>;
+  /** A filesystem's minimum size (resize2fs -P, ntfsresize --info on a read-only loop device; FAT and exFAT read in place). */
+  measureMinimum(request: { path: string; offset: number; sizeBytes: number; probe: FilesystemProbe | undefined; source: ByteSource }): Promise<{ bytes: number | undefined; how: string }>;
 }
 
 /** What `convert` needs from io (wired in main.ts). */
