@@ -21,7 +21,6 @@ import { listRunLogs, openRunLog, runLogDirectory, type RunLogFile } from './io/
 import { currentRunLog, echoIntoRunLog, runInLogScope, runWithLog } from './ui/cli/run-log-scope.ts';
 import { access } from 'node:fs/promises';
 import os from 'node:os';
-import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 
 // Modules are loaded when a command first needs them (import() below): the single executable then
@@ -184,13 +183,14 @@ export function createCliContext(streams: { stdout: NodeJS.WritableStream; stder
       ports: (notice) => {
         const loaded = import('./io/convert-disk.ts').then((module) => module.convertPorts(notice));
         return {
-          sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
+          // node:crypto is loaded when a conversion hashes, not for every command (issue 15's start time).
+          sha256: (bytes) => process.getBuiltinModule('node:crypto').createHash('sha256').update(bytes).digest('hex'),
           saveUndoFile: async (file, bytes) => (await loaded).saveUndoFile(file, bytes),
           formatEsp: async (request) => (await loaded).formatEsp(request),
           notice,
         };
       },
-      newGuid: () => randomUUID().toUpperCase(),
+      newGuid: () => globalThis.crypto.randomUUID().toUpperCase(),
       defaultUndoFile: later(async () => (await import('./io/convert-disk.ts')).defaultUndoFile),
       refuseUndoOnTarget: later(async () => (await import('./io/convert-disk.ts')).refuseUndoOnTarget),
       readUndoFile: later(async () => (await import('./io/convert-disk.ts')).readUndoFile),

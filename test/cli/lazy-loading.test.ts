@@ -19,7 +19,7 @@ const NODE = path.join(ROOT, 'node_modules/.bin/node');
 const LAUNCHER = path.join(ROOT, 'rescue/bin/lifeboat.mjs');
 
 /** Every command, as main.ts lists them. */
-const COMMANDS = ['disks', 'init', 'backup', 'snapshots', 'restore', 'import', 'ls', 'get', 'check', 'forget', 'errors', 'tui', 'build', 'logs', 'run', 'boot'];
+const COMMANDS = ['disks', 'init', 'backup', 'snapshots', 'restore', 'import', 'ls', 'get', 'check', 'forget', 'clone', 'convert', 'errors', 'tui', 'build', 'logs', 'run', 'boot'];
 
 /** Modules a short command must not evaluate: the TUI, the builder, the chunk workers, execa, backup and restore. */
 const HEAVY = [
@@ -100,6 +100,8 @@ test('the single executable: --version, snapshots, ls and get load neither the T
   // run when it finds no package.json: builder/bundle.ts ASSERT_STAND_IN_SOURCE), and hashing an index
   // file or a manifest needs no webcrypto.
   t.true(ls.modules.includes('node:fs/promises'), 'the trace lists built-in modules');
+  // node:crypto (~15 ms) is for commands that hash: main.ts's ports load it when they are called.
+  t.false(version.modules.includes('node:crypto'), '--version loads no node:crypto');
   for (const [name, run] of Object.entries({ version, snapshots, ls })) {
     t.false(run.modules.includes('node:assert'), `${name} loads no node:assert`);
     t.false(run.modules.includes('node:internal/crypto/webcrypto'), `${name} loads no webcrypto`);
