@@ -1,129 +1,139 @@
-// Renders the TUI's main screens into PNG files (images/screenshots/; the design card keeps the top level to its fixed folders): the TUI runs in tmux at 80x25
-// with TERM=linux and an empty locale (as on the medium's console), each screen is captured with
-// its colours (tmux capture-pane -e), turned into CP437 ANSI art and drawn by ansilove with the
-// VGA font the Linux console uses. `npm run screenshots` (setup.sh screenshots installs ansilove).
+// Renders the TUI's main screens into PNG files (images/screenshots/; the design card keeps the
+// top level to its fixed folders) as a user sees them on the monitor: the interactive test ISO,
+// built first, boots in QEMU on a machine with a Windows-shaped SSD, a Linux disk, a backup drive
+// holding a repository and a new blank SSD (scripts/screenshot-disks.ts), and each picture is
+// QEMU's screendump of the VGA text console (tty1, TERM=linux). Keys are typed through QMP; the
+// backups the Restore and Browse screens list are made by the TUI itself on that machine.
+// `npm run screenshots` (setup.sh screenshots installs QEMU and the disk tools).
 //
 // The screens: home, backup options, backup progress (done), the snapshot list, restore plan, the
 // typed-name confirmation, browse, the clone plan.
 
-import { execa } from 'execa';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { buildLinux } from '../builder/build-linux.ts';
 import { PROJECT_ROOT } from '../builder/paths.ts';
-import { leaveToHome, openLifeboatTui, typeLine as type, type TerminalSession } from '../test/helpers/tmux.ts';
-import { makeBlankDisk, makeExt4Disk, MiB, sampleFiles } from '../test/helpers/tui-disks.ts';
+import { TEST_MEDIA } from '../test/helpers/media.ts';
+import { makeMachineDisks } from './screenshot-disks.ts';
+import { startScreenMachine, startScreenReader, type ScreenMachine } from './screenshot-vm.ts';
 
-const COLUMNS = 80;
 const OUTPUT_DIR = path.join(PROJECT_ROOT, 'images', 'screenshots');
+/** What the pictures must never show: the development host's disks, loop devices, an unreadable disk. */
+const FORBIDDEN = /LB_DEVICE_UNREADABLE|\/dev\/loop|\/dev\/vd[a-z]|unreadable/;
 
-/** Visible width of a captured line (SGR sequences take no room). */
-function visibleLength(line: string): number {
-  return [...line.replace(/\x1b\[[0-9;]*m/g, '')].length;
-}
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** tmux's capture as ANSI art ansilove reads: default colours made explicit, CR LF, no newline after a full line (it wraps by itself). */
-export function captureToAnsi(capture: string): string {
-  const lines = capture.replace(/\x1b\[39m/g, '\x1b[37m').replace(/\x1b\[49m/g, '\x1b[40m').split('\n');
-  return lines.map((line, index) => `\x1b[0m${line}${index === lines.length - 1 || visibleLength(line) >= COLUMNS ? '' : '\r\n'}`).join('');
-}
-
-async function snap(session: TerminalSession, name: string, work: string): Promise<void> {
-  const ansi = captureToAnsi(await session.styledScreen());
-  const encoded = (await execa('iconv', ['-f', 'UTF-8', '-t', 'CP437//TRANSLIT'], { input: ansi, encoding: 'buffer' })).stdout;
-  const ansFile = path.join(work, `${name}.ans`);
-  await writeFile(ansFile, encoded);
+/** Waits until tty1 shows `pattern` and has stood still for a moment, checks it, and saves the picture. */
+async function snap(machine: ScreenMachine, name: string, pattern: RegExp): Promise<void> {
+  let text = await machine.waitFor(pattern, 300_000);
+  for (let steady = 0; steady < 3;) {
+    await pause(700);
+    const now = machine.screen();
+    steady = now === text ? steady + 1 : 0;
+    text = now;
+  }
+  if (!pattern.test(text)) throw new Error(`${name}: the screen changed away from ${pattern}:\n${text}`);
+  if (FORBIDDEN.test(text)) throw new Error(`${name}: the screen shows ${FORBIDDEN}:\n${text}`);
   const png = path.join(OUTPUT_DIR, `${name}.png`);
-  await execa('ansilove', ['-q', '-c', String(COLUMNS), '-o', png, ansFile]);
+  await machine.screendump(png);
   console.log(path.relative(PROJECT_ROOT, png));
+}
+
+/** Presses `keys` once the screen shows `pattern`, then gives the TUI a moment. */
+async function on(machine: ScreenMachine, pattern: RegExp, ...keys: string[]): Promise<void> {
+  await machine.waitFor(pattern, 300_000);
+  await machine.press(...keys);
+  await pause(800);
+}
+
+/** Types a line into the text box the screen shows once it matches `pattern`. */
+async function typeLine(machine: ScreenMachine, pattern: RegExp, text: string): Promise<void> {
+  await machine.waitFor(pattern);
+  await machine.type(text);
+  await machine.press('ret');
+  await pause(800);
+}
+
+/** Escape until the home screen is back. */
+async function home(machine: ScreenMachine): Promise<void> {
+  for (let tries = 0; !/## Actions/.test(machine.screen()); tries++) {
+    if (tries > 10) throw new Error(`no way back home from:\n${machine.screen()}`);
+    await machine.press('esc');
+    await pause(2500);
+  }
+}
+
+/** A disk backup through the TUI: source row `down` steps below the first, the repository found on the backup drive. */
+async function backUp(machine: ScreenMachine, options: { down: number; note: string; picture: boolean }): Promise<void> {
+  await on(machine, /## Actions/, 'b');
+  await on(machine, /What to back up\?/, 'd');
+  await machine.waitFor(/Backup disk: source[\s\S]*\/dev\/sdd/, 120_000);
+  await machine.press(...Array<string>(options.down).fill('down'), 'ret');
+  await on(machine, /Backup: repository[\s\S]*sdc1, ext4 "Backups"/, 'ret');
+  const next = await machine.waitFor(/Mounted for writing|Backup: options/, 120_000);
+  if (/Mounted for writing/.test(next)) await machine.press('ret');
+  await on(machine, /Note:\s+\(none\)/, 'n');
+  await typeLine(machine, /A note/, options.note);
+  await on(machine, /Tag:\s+\(none\)/, 't');
+  await typeLine(machine, /A tag/, 'weekly');
+  if (options.picture) await snap(machine, 'backup-options', /Tag:\s+weekly/);
+  else await machine.waitFor(/Tag:\s+weekly/);
+  await machine.press('s');
+  if (options.picture) await snap(machine, 'backup-progress', /100%\s+done[\s\S]*Press Enter to continue/);
+  else await machine.waitFor(/Press Enter to continue/, 600_000);
+  await machine.press('ret');
+  await machine.waitFor(/## Actions/, 60_000);
 }
 
 async function main(): Promise<void> {
   await mkdir(OUTPUT_DIR, { recursive: true });
+  const log = (line: string) => console.log(`build: ${line}`);
+  await buildLinux({ kernel: undefined, cache: undefined, compressionLevel: undefined, menuTimeout: 1, output: TEST_MEDIA.interactiveIso, append: undefined }, log);
   const work = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-screens-'));
-  const source = await makeExt4Disk(work, 'laptop.img', 64 * MiB, 'ROOT', sampleFiles(8 * MiB));
-  const target = await makeBlankDisk(work, 'new-disk.img', 64 * MiB);
-  const larger = await makeBlankDisk(work, 'ssd.img', 128 * MiB);
-  const repo = path.join(work, 'backups');
-  const session = await openLifeboatTui({ columns: COLUMNS, env: { LANG: 'C', LC_ALL: 'C' } });
+  let machine: ScreenMachine | undefined;
   try {
-    await session.waitFor(/Device\s+Size\s+Bus\s+Model[\s\S]*\[/, 60_000);
-    await snap(session, 'home', work);
-    await session.sendKeys('b');
-    await session.waitFor(/What to back up\?/);
-    await session.sendKeys('d');
-    await session.waitFor(/Type a device/, 60_000);
-    await session.sendKeys('t');
-    await session.waitFor(/A block device or an image file/);
-    await type(session, source);
-    await session.waitFor(/Backup: repository/);
-    await session.sendKeys('t');
-    await session.waitFor(/The folder of the repository/);
-    await type(session, repo);
-    await session.waitFor(/empty or missing/);
-    await session.sendKeys('p');
-    await session.waitFor(/Start the backup/);
-    await session.sendKeys('n');
-    await session.waitFor(/A note kept/);
-    await type(session, 'before the upgrade');
-    await session.waitFor(/Note:\s+before/);
-    await session.sendKeys('t');
-    await session.waitFor(/A tag for the snapshot/);
-    await type(session, 'weekly');
-    await session.waitFor(/Tag:\s+weekly/);
-    await snap(session, 'backup-options', work);
-    await session.sendKeys('s');
-    await session.waitFor(/100%\s+done/, 300_000);
-    await snap(session, 'backup-progress', work);
-    await session.sendKeys('Enter');
-    await session.waitFor(/Actions/);
-    await session.sendKeys('r');
-    await session.waitFor(/Repository/);
-    await session.sendKeys('Enter');
-    await session.waitFor(/Restore: snapshot/, 60_000);
-    await snap(session, 'restore-snapshots', work);
-    await session.sendKeys('Enter');
-    await session.waitFor(/Type a device/, 60_000);
-    await session.sendKeys('t');
-    await session.waitFor(/A block device or an image file/);
-    await type(session, target);
-    await session.waitFor(/Restore plan/, 60_000);
-    await snap(session, 'restore-plan', work);
-    await session.sendKeys('Enter');
-    await session.waitFor(/Confirm: overwrite the target/);
-    await snap(session, 'restore-confirm', work);
-    await leaveToHome(session, /Confirm: overwrite the target/, /Restore: target/, /Restore: snapshot/);
-    await session.sendKeys('f');
-    await session.waitFor(/What to browse\?/);
-    await session.sendKeys('s');
-    await session.waitFor(/Repository/);
-    await session.sendKeys('Enter');
-    await session.waitFor(/Browse: snapshot/, 60_000);
-    await session.sendKeys('Enter');
-    await session.waitFor(/readme\.txt/, 60_000);
-    await session.sendKeys('Home', 'Enter');
-    await session.waitFor(/letter\.txt/);
-    await session.sendKeys('Space');
-    await session.waitFor(/1 marked/);
-    await snap(session, 'browse', work);
-    await leaveToHome(session, /1 marked/, /Browse: snapshot/);
-    await session.sendKeys('c');
-    await session.waitFor(/What to clone\?/);
-    await session.sendKeys('d');
-    await session.waitFor(/Clone disk: source/, 60_000);
-    await session.sendKeys('t');
-    await session.waitFor(/A block device or an image file/);
-    await type(session, source);
-    await session.waitFor(/Clone disk: target/, 60_000);
-    await session.sendKeys('t');
-    await session.waitFor(/A block device or an image file/);
-    await type(session, larger);
-    await session.waitFor(/Clone: fit/, 60_000);
-    await session.sendKeys('l');
-    await session.waitFor(/Clone plan/, 60_000);
-    await snap(session, 'clone-plan', work);
+    const disks = await makeMachineDisks(work);
+    machine = await startScreenMachine({ iso: TEST_MEDIA.interactiveIso, disks, work });
+    await startScreenReader(machine, /rescue toolkit/);
+    await snap(machine, 'home', /## Actions[\s\S]*\/dev\/sdd[\s\S]*no partitions[\s\S]*sdc1, ext4 "Backups", read-only: \/lifeboat/);
+    // Two snapshots for Restore and Browse: the Windows SSD (pictured), then the Linux disk.
+    await backUp(machine, { down: 0, note: 'before the Windows update', picture: true });
+    await backUp(machine, { down: 1, note: 'Debian 12, before the kernel update', picture: false });
+    await on(machine, /## Actions/, 'r');
+    await on(machine, /## Repository[\s\S]*sdc1, ext4 "Backups"/, 'ret');
+    await snap(machine, 'restore-snapshots', /Restore: snapshot[\s\S]*disk\s+sdb[\s\S]*disk\s+sda/);
+    await machine.press('down', 'ret');
+    await on(machine, /Restore: what[\s\S]*The whole disk/, 'w');
+    await machine.waitFor(/Restore: target[\s\S]*\/dev\/sdd/, 120_000);
+    await machine.press('down', 'down', 'down', 'ret');
+    await snap(machine, 'restore-plan', /Restore plan[\s\S]*Restore onto \/dev\/sdd/);
+    await machine.press('ret');
+    await snap(machine, 'restore-confirm', /Confirm: overwrite the target[\s\S]*Type sdd/);
+    await home(machine);
+    await on(machine, /## Actions/, 'f');
+    await on(machine, /What to browse\?/, 's');
+    await on(machine, /## Repository[\s\S]*sdc1, ext4 "Backups"/, 'ret');
+    await machine.waitFor(/Browse: snapshot[\s\S]*disk\s+sda/, 120_000);
+    await machine.press('down', 'ret');
+    await machine.waitFor(/Browse: partition[\s\S]*ntfs "Windows"/, 120_000);
+    await machine.press('down', 'down', 'ret');
+    await on(machine, /"Windows"\s+\/\s[\s\S]*Windows\//, 'down', 'ret');
+    await on(machine, /"Windows"\s+\/Windows\s[\s\S]*System32\//, 'down', 'ret');
+    await on(machine, /"Windows"\s+\/Windows\/System32\s[\s\S]*config\//, 'home', 'ret');
+    await on(machine, /\/Windows\/System32\/config\s[\s\S]*SYSTEM/, 'down', 'spc', 'down', 'spc');
+    await snap(machine, 'browse', /2 marked/);
+    await home(machine);
+    await on(machine, /## Actions/, 'c');
+    await on(machine, /What to clone\?/, 'd');
+    await machine.waitFor(/Clone disk: source[\s\S]*\/dev\/sdd/, 120_000);
+    await machine.press('ret');
+    await machine.waitFor(/Clone disk: target[\s\S]*\/dev\/sdd/, 120_000);
+    await machine.press('down', 'down', 'down', 'ret');
+    await on(machine, /Clone: fit/, 'l');
+    await snap(machine, 'clone-plan', /Clone plan[\s\S]*onto \/dev\/sdd/);
   } finally {
-    await session.close();
+    await machine?.stop();
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@
 #   setup.sh build  -> for `npm run iso` (media build tools)
 #   setup.sh test   -> for `npm test` (build tools plus QEMU, OVMF, tmux...)
 #   setup.sh bench  -> for the benchmarks (test packages plus the peers they compare with: restic)
-#   setup.sh screenshots -> for `npm run screenshots` (test packages plus ansilove, which draws the PNGs)
+#   setup.sh screenshots -> for `npm run screenshots` (the test packages: it boots the medium in QEMU)
 # npm packages come from package-lock.json (npm ci) whenever node_modules is missing or stale.
 set -euo pipefail
 mode=${1:-build}
@@ -19,12 +19,10 @@ build_packages=(
 test_packages=(qemu-system-x86 ovmf grub2-common tmux time util-linux fdisk gdisk exfatprogs dosfstools fatresize e2fsprogs xfsprogs btrfs-progs ntfs-3g cryptsetup-bin mtools lvm2 mdadm exfat-fuse partclone parted clonezilla attr acl xz-utils zstd python3)
 
 bench_packages=(restic)
-screenshot_packages=(ansilove)
 
 packages=("${build_packages[@]}")
 if [ "$mode" = test ] || [ "$mode" = bench ] || [ "$mode" = screenshots ]; then packages+=("${test_packages[@]}"); fi
 if [ "$mode" = bench ]; then packages+=("${bench_packages[@]}"); fi
-if [ "$mode" = screenshots ]; then packages+=("${screenshot_packages[@]}"); fi
 
 missing=()
 for package in "${packages[@]}"; do
