@@ -33,7 +33,7 @@ export async function checkCloneShrinkRoom(plan: ClonePlan, source: ByteSource, 
   for (const step of plan.steps) {
     if (step.kind !== 'shrink-filesystem') continue;
     const volume = sliceSource(source, step.volume.sourceOffset, step.volume.sourceBytes);
-    const estimate = await estimateShrinkOverlay(await readUsedBlockMap(volume, await probeFilesystem(volume)), step.newSizeBytes);
+    const estimate = await estimateShrinkOverlay(await readUsedBlockMap(volume, await probeFilesystem(volume)), step.newSizeBytes, step.filesystem);
     if (!largest || estimate.overlayBytes > largest.overlayBytes) largest = estimate;
   }
   if (largest) checkShrinkRoom(largest, { memoryBytes: room.memoryBytes, scratchBytes: room.scratchBytes ?? 0, scratchFolder: room.scratchFolder });

@@ -1,8 +1,8 @@
 // Plans a clone from its opened endpoints, for the CLI's `clone disk|partition` and the TUI's Clone
 // action alike: reads the source's table and probes each partition (read-only), lays the partitions
 // out for the target (core/layout/plan-layout.ts) and turns that into steps (core/clone/clone-plan.ts).
-// When the target is smaller (or --size is given), ext and NTFS minimums are measured (the
-// measureMinimum port: resize2fs -P, ntfsresize --info) so the layout may shrink them.
+// When the target is smaller (or --size is given), minimums are measured (the measureMinimum port:
+// resize2fs -P, ntfsresize --info, FAT's and exFAT's own structures) so the layout may shrink them.
 
 import { sliceSource, type ByteSource } from '../core/byte-source.ts';
 import { planDiskClone, planPartitionClone, type ClonePlan, type CloneSourceVolume } from '../core/clone/clone-plan.ts';
@@ -19,8 +19,8 @@ import type { OpenedRestoreTarget } from './restore.ts';
 /** Measures a filesystem's minimum size (io/filesystem-minimum.ts measureMinimumSize: a read-only loop device over `path` at `offset`). */
 export type MeasureMinimum = (request: { path: string; offset: number; sizeBytes: number; probe: FilesystemProbe | undefined; source: ByteSource }) => Promise<{ bytes: number | undefined; how: string }>;
 
-/** Filesystems whose minimum a clone measures (it shrinks them on a view); FAT and exFAT keep their size in a clone. */
-const MEASURED = new Set(['ext2', 'ext3', 'ext4', 'ntfs']);
+/** Filesystems whose minimum a clone measures: ext and NTFS shrink on a view, FAT and exFAT are made again and copied (io/rebuild-filesystem.ts). */
+const MEASURED = new Set(['ext2', 'ext3', 'ext4', 'ntfs', 'vfat', 'exfat']);
 
 /** A filesystem's minimum; a dirty or hibernated one the tools refuse counts its used bytes, so the plan reaches its refusal. Rounded up to 4 KiB: a shrink lands on whole 4 KiB blocks. */
 async function minimumOf(measure: MeasureMinimum, request: Parameters<MeasureMinimum>[0]): Promise<number | undefined> {

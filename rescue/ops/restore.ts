@@ -8,7 +8,6 @@ import { encodeGpt } from '../core/partition-table/gpt.ts';
 import { EMPTY_ENTRY, encodeBootSector, encodeMbr, layoutMbr, makeEntry, parseBootSector } from '../core/partition-table/mbr.ts';
 import { mbrLayoutOf } from '../core/layout/layout-tables.ts';
 import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
-import { ntfsBackupBootSector } from '../core/clonezilla/ntfs-backup-boot-sector.ts';
 import { throwIfStopped, type ProgressReporter } from '../core/progress.ts';
 import { forEachLimited } from '../core/run-limited.ts';
 import { chunkCount, planChunks, type ChunkSpan } from '../core/repository/chunk-plan.ts';
@@ -303,17 +302,6 @@ async function writeMbrEntry(target: RestoreTarget, step: Extract<RestoreStep, {
   await target.write(0, encodeBootSector({ ...boot, slots }));
 }
 
-/**
- * ntfsresize ends a shrunk volume on a whole cluster and puts the boot sector's copy after it, but
- * Windows and ntfsfix look for the copy in the partition's last sector: it goes there too.
- */
-async function copyBootSectorToPartitionEnd(target: RestoreTarget, offset: number, partitionBytes: number): Promise<void> {
-  const copy = ntfsBackupBootSector(await target.read(offset, 512), { imageBytes: 0, partitionBytes });
-  if (!copy) return;
-  await target.write(offset + partitionBytes - copy.bytes.length, copy.bytes);
-  await target.sync();
-}
-
 /** Restores a snapshot onto a target by the plan made for it. */
 export async function restore(options: {
   repository: RepositoryReader;
@@ -361,7 +349,7 @@ export async function restore(options: {
       await context.syncing.finish();
       reporter.notice(`Shrinking partition ${step.partition} (${step.filesystem}) to ${step.sizeBytes} bytes on a view of the snapshot.`);
       await options.shrinkVolume(step);
-      if (step.filesystem === 'ntfs') await copyBootSectorToPartitionEnd(target, step.offset, step.sizeBytes);
+      if (step.filesystem === 'ntfs') await placeNtfsBackupBootSector(target, step.offset, step.sizeBytes);
     } else if (step.kind === 'swap' && options.makeSwap) {
       await context.syncing.finish();
       await options.makeSwap(step);

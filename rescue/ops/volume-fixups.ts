@@ -35,12 +35,18 @@ export async function fixHiddenSectors(target: SectorTarget, volume: PlacedVolum
 }
 
 /**
- * ntfsresize grows the volume but leaves the sector after it (now the partition's last) as it was:
- * the boot sector's copy goes there, as Windows and mkntfs keep it.
+ * The boot sector's copy, after the hidden sectors were set: in the sector after the volume (ntfsresize
+ * grows a volume and leaves that sector as it was) and in the partition's last sector, where Windows
+ * and ntfsfix look for it (a shrunk volume ends on a whole cluster, and ntfsresize's own copy after
+ * it still has the old hidden sectors).
  */
 export async function placeNtfsBackupBootSector(target: SectorTarget, offset: number, partitionBytes: number): Promise<void> {
   const boot = await target.read(offset, 512);
   const backup = ntfsBackupBootSector(boot, { imageBytes: 0, partitionBytes });
-  if (backup) await target.write(offset + backup.offset, backup.bytes);
+  if (backup) {
+    await target.write(offset + backup.offset, backup.bytes);
+    const last = partitionBytes - backup.bytes.length;
+    if (last !== backup.offset) await target.write(offset + last, backup.bytes);
+  }
   await target.sync();
 }

@@ -7,14 +7,16 @@
 // ntfs-3g, hidden sectors = the new start, backup boot sector at C:'s new end, sgdisk -v clean. The
 // source's sha256 never changes. Refused before anything is written, the target's bytes unchanged:
 // an ext4 left not cleanly unmounted (LB_DEVICE_SOURCE_DIRTY), a C: with a hibernated hiberfil.sys
-// (LB_DEVICE_SOURCE_HIBERNATED), and no room for the overlay (LB_DEVICE_SCRATCH_TOO_SMALL).
+// (LB_DEVICE_SOURCE_HIBERNATED), and no room for the overlay (LB_DEVICE_SCRATCH_TOO_SMALL). The
+// fixtures' MBR disk (ext4, FAT32, a logical NTFS) and GPT disk (BIOS boot, ESP, NTFS, exFAT, ext4)
+// at their minimum: FAT32 and exFAT are made again (checker clean, same tree), the ESP keeps its size.
 
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { diffListings, fsckVolume, hashRange, makeFilesystemImage, readPartitionTable, readTree, verifyGpt, withMountedVolume, withVolumeDevice, type FilesystemKind, type TreeListing, type Volume } from '../helpers/disk-fixtures.ts';
+import { diffListings, fsckVolume, hashRange, makeFilesystemImage, makeGptDisk, makeMbrDisk, readPartitionTable, readTree, verifyGpt, withMountedVolume, withVolumeDevice, type FilesystemKind, type TreeListing, type Volume } from '../helpers/disk-fixtures.ts';
 import { readAt } from '../helpers/filesystem-images.ts';
 import { describe, errorCode, lifeboat, sha256File } from '../helpers/repository-harness.ts';
 import { makeWindowsShapedDisk, windowsVolume } from '../helpers/windows-shaped-disk.ts';
@@ -170,3 +172,30 @@ test('LB_DEVICE_SOURCE_HIBERNATED: C: holding a hiberfil.sys that starts with HI
   const stderr = await refused(t, [disk.file, target, '--yes'], { source: disk.file, target }, 'LB_DEVICE_SOURCE_HIBERNATED');
   t.regex(stderr, /partition 3 must shrink, and its ntfs volume belongs to a hibernated Windows/);
 });
+
+for (const shape of ['mbr', 'gpt'] as const) {
+  test(`the fixtures' ${shape === 'mbr' ? 'MBR disk (ext4, FAT32, logical NTFS)' : 'GPT disk (BIOS boot, ESP, NTFS, exFAT, ext4)'} at the planner's minimum: every data volume shrinks, ${shape === 'mbr' ? 'FAT32' : 'exFAT'} made again; checkers clean, trees equal`, async (t) => {
+    const dir = await mkdtemp(path.join(workDir, `${shape}-`));
+    const disk = shape === 'mbr' ? await makeMbrDisk(dir, 71) : await makeGptDisk(dir, 72);
+    const before = await sha256File(disk.file);
+    const minimum = await plannerMinimum(t, disk.file);
+    const target = await sparse(`${shape}-minimum.img`, minimum + 2 * MiB);
+    const result = await lifeboat(['clone', 'disk', disk.file, target, '--yes', '--scratch', dir]);
+    t.is(result.exitCode, 0, describe(result));
+    const rebuilt = shape === 'mbr' ? 'fat32' : 'exfat';
+    const rebuiltPartition = disk.partitions.find((partition) => partition.content === rebuilt)!;
+    t.regex(result.stdout, new RegExp(`shrink partition ${rebuiltPartition.number} from`), result.stdout);
+    const table = (await readPartitionTable(target)).partitions;
+    for (const partition of disk.partitions) {
+      if (!['ext4', 'fat32', 'exfat', 'ntfs'].includes(partition.content)) continue;
+      const kind = partition.content as FilesystemKind;
+      const entry = table.find((candidate) => candidate.number === partition.number)!;
+      const copy = { kind, file: target, offset: entry.start * SECTOR, sizeBytes: entry.size * SECTOR };
+      if (partition.number === rebuiltPartition.number) t.true(copy.sizeBytes < partition.sizeBytes, `${kind} shrank: ${copy.sizeBytes} < ${partition.sizeBytes}`);
+      const fsck = await fsckVolume(copy);
+      t.true(fsck.clean, `${kind} ${partition.number}: ${fsck.output}`);
+      t.deepEqual(diffListings(normalise(await readTree({ kind, file: disk.file, offset: partition.offset, sizeBytes: partition.sizeBytes })), normalise(await readTree(copy))), [], `${kind} ${partition.number}`);
+    }
+    t.is(await sha256File(disk.file), before, 'the source is unchanged');
+  });
+}

@@ -86,8 +86,8 @@ export interface DiskCloneRequest {
   readonly sectorBySector: boolean;
 }
 
-/** Filesystems a clone shrinks on a copy-on-write view of the source (core/external-programs.ts shrinkProgramsFor). */
-const SHRUNK_ON_VIEW: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'ntfs']);
+/** Filesystems a clone shrinks from a copy-on-write view of the source (core/external-programs.ts shrinkProgramsFor): ext and NTFS by their tools, FAT and exFAT made again and copied. */
+const SHRUNK_ON_VIEW: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'ntfs', 'vfat', 'exfat']);
 
 /** Refuses (before anything is written) to shrink a filesystem whose flags say it is dirty or hibernated. */
 function refuseUnclean(what: string, filesystem: string, volume: CloneSourceVolume | undefined): void {
