@@ -10,7 +10,8 @@ import type { ClonePlan, CloneStep } from '../core/clone/clone-plan.ts';
 import { LifeboatError } from '../core/errors.ts';
 import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { checkShrinkRoom, estimateShrinkOverlay, type ShrinkEstimate } from '../core/shrink-estimate.ts';
-import type { RestoreTarget } from './restore.ts';
+import { formatBytes } from '../core/disk-facts.ts';
+import type { OpenedRestoreTarget, RestoreTarget } from './restore.ts';
 import { shrinkVolumeOnto, type ShrinkOnView, type ShrinkRoom } from './shrink-volume.ts';
 import { fixHiddenSectors, placeNtfsBackupBootSector } from './volume-fixups.ts';
 
@@ -38,6 +39,40 @@ export async function checkCloneShrinkRoom(plan: ClonePlan, source: ByteSource, 
   }
   if (largest) checkShrinkRoom(largest, { memoryBytes: room.memoryBytes, scratchBytes: room.scratchBytes ?? 0, scratchFolder: room.scratchFolder });
   return largest;
+}
+
+/** The shrink services the front ends have (ui/cli/context.ts repositories.shrink). */
+export interface CloneShrinkServices {
+  measureRoom(options: { scratchFolder?: string }): Promise<ShrinkRoom>;
+  readonly shrinkOnView: ShrinkOnView;
+  makeSwap(request: { path: string; offset: number; sizeBytes: number; uuid: string | undefined; label: string | undefined }): Promise<void>;
+}
+
+/** The room a plan's shrinks get, and the plan's line that says so. */
+export interface ShrinkRoomLine {
+  readonly room: ShrinkRoom;
+  readonly line: string;
+}
+
+/**
+ * The room for a plan's shrinks (a memory share, then the scratch folder), checked against the largest
+ * one's estimate before anything is written, and the plan's line saying so; undefined when nothing shrinks.
+ */
+export async function planShrinkRoom(plan: ClonePlan, source: ByteSource, services: CloneShrinkServices, scratchFolder: string): Promise<ShrinkRoomLine | undefined> {
+  if (!plan.steps.some((step) => step.kind === 'shrink-filesystem')) return undefined;
+  const room = await services.measureRoom({ scratchFolder });
+  const estimate = await checkCloneShrinkRoom(plan, source, room);
+  const line = `Shrink room: about ${formatBytes(estimate?.overlayBytes ?? 0)} of rewritten blocks at most; ${formatBytes(room.memoryBytes)} of memory and ${formatBytes(room.scratchBytes ?? 0)} free in ${room.scratchFolder ?? 'no scratch folder'} (--scratch DIR).`;
+  return { room, line };
+}
+
+/** runClone's shrink ports for `target`, with the room planShrinkRoom measured (none when nothing shrinks). */
+export function cloneShrinkPorts(services: CloneShrinkServices, target: OpenedRestoreTarget, room: ShrinkRoom | undefined): CloneShrinkPorts {
+  return {
+    room: room ?? { memoryBytes: 0 },
+    shrinkOnView: services.shrinkOnView,
+    makeSwap: (step) => services.makeSwap({ path: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, uuid: step.uuid, label: step.swapLabel }),
+  };
 }
 
 /** Runs a shrink step: the filesystem shrunk on a view, written at its place, its boot sectors fixed. Returns the bytes written. */

@@ -3,7 +3,8 @@
 // --dry-run` prints), the typed confirmation and the result; the copy checked with sfdisk, e2fsck
 // and debugfs. Escape at the confirmation writes nothing; a target too small and the source itself
 // are refused with their codes and leave the targets' bytes unchanged; the clone leaves its run log;
-// i gives the copy new ids. A partition clone onto the other, larger partition of a loop disk.
+// i gives the copy new ids. A partition clone onto the other, larger partition of a loop disk. A
+// disk onto a smaller image: the ext4 shrinks (the plan says so, with its room), clean, same files.
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -253,4 +254,62 @@ test.serial('Clone partition: one partition of a loop disk onto its other, large
   t.is(Number(/Block count:\s+(\d+)/.exec(header)?.[1]) * Number(/Block size:\s+(\d+)/.exec(header)?.[1]), 24 * MiB, 'grown to fill the partition');
   const read = await execa('debugfs', ['-R', 'cat /docs/letter.txt', target], { encoding: 'buffer', stripFinalNewline: false });
   t.deepEqual(Buffer.from(read.stdout), files['docs/letter.txt']);
+});
+
+test.serial('Clone disk onto a SMALLER image: the plan shrinks the ext4 with its room line; confirmed, the copy is clean with the source\'s files and the source unchanged', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-clone-'));
+  const files = sampleFiles(4 * MiB);
+  const source = await makeExt4Disk(dir, 'large.img', 64 * MiB, 'SHRINKME', files);
+  const target = await makeBlankDisk(dir, 'smaller.img', 32 * MiB);
+  const session = await openLifeboatTui({ env: { LIFEBOAT_TMPDIR: dir } });
+  let copy: Awaited<ReturnType<typeof attachLoop>> | undefined;
+  t.teardown(async () => {
+    await session.close();
+    await copy?.detach();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const sourceBefore = await sha256(source);
+  await session.waitFor(/Actions/, STEP_MS);
+  await session.sendKeys('c');
+  await session.waitFor(/What to clone\?/);
+  await session.sendKeys('d');
+  await session.waitFor(/Clone disk: source[\s\S]*(Type a device|\/dev\/)/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, source);
+  await session.waitFor(/Clone disk: target[\s\S]*(Type a device|\/dev\/)/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, target);
+  await session.waitFor(/Clone: fit/, STEP_MS);
+  await session.sendKeys('l');
+  const plan = flat(await session.waitFor(/Clone plan/, LONG_MS));
+  t.regex(plan, /1: ext4, 63\.0 MiB -> 31\.0 MiB at 1 MiB, shrinks/);
+  let screen = await session.screen();
+  for (let tries = 0; !/Shrink room/.test(screen) && tries < 30; tries++) {
+    await session.sendKeys('Down');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    screen = await session.screen();
+  }
+  const planEnd = flat(screen);
+  t.regex(planEnd, /shrink partition 1 from 63\.0 MiB to 31\.0 MiB \(its minimum [\d.]+ MiB\) on a copy-on-write view of the source/);
+  t.regex(planEnd, /Shrink room: about [\d.]+ MiB of rewritten blocks at most/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Confirm: overwrite the target/, STEP_MS);
+  await type(session, 'smaller.img');
+  await session.waitFor(/100%\s+done/, LONG_MS);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Actions/, STEP_MS);
+  t.is(await quitTui(session), 0);
+  t.is(await sha256(source), sourceBefore, 'the source is unchanged');
+  copy = await attachLoop(target);
+  const partition = `${copy.device}p1`;
+  const fsck = await execa('e2fsck', ['-fn', partition], { reject: false });
+  t.is(fsck.exitCode, 0, fsck.stdout + fsck.stderr);
+  const header = (await execa('dumpe2fs', ['-h', partition])).stdout;
+  t.is(Number(/Block count:\s+(\d+)/.exec(header)?.[1]) * Number(/Block size:\s+(\d+)/.exec(header)?.[1]), 31 * MiB, 'shrunk to its partition');
+  for (const file of ['readme.txt', 'docs/letter.txt', 'bulk.bin']) {
+    const read = await execa('debugfs', ['-R', `cat /${file}`, partition], { encoding: 'buffer', stripFinalNewline: false });
+    t.deepEqual(Buffer.from(read.stdout), files[file], file);
+  }
 });

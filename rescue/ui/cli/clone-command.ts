@@ -18,9 +18,7 @@ import { runClone } from '../../ops/clone.ts';
 import { FREE_AREA_SUFFIX, runFreeAreaClone } from './clone-free-area.ts';
 import { stoppedClone } from '../../ops/plan-clone.ts';
 import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
-import { checkCloneShrinkRoom } from '../../ops/clone-shrink.ts';
-import type { ShrinkRoom } from '../../ops/shrink-volume.ts';
-import type { ByteSource } from '../../core/byte-source.ts';
+import { cloneShrinkPorts, planShrinkRoom } from '../../ops/clone-shrink.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
@@ -60,16 +58,6 @@ function cloneOptions(yargs: Argv, kind: CloneKind): Argv<CloneArgs> {
     .option('size', { type: 'string', array: true, default: [], describe: 'N=SIZE: partition N gets SIZE (e.g. 2=40G; repeatable)' }) as unknown as Argv<CloneArgs>;
 }
 
-/** The room for the plan's shrinks, checked against their largest overlay before anything is written (LB_DEVICE_SCRATCH_TOO_SMALL); undefined when nothing shrinks. */
-async function shrinkRoomFor(context: CliContext, args: CloneArgs, plan: ClonePlan, source: ByteSource): Promise<{ room: ShrinkRoom; line: string } | undefined> {
-  if (!plan.steps.some((step) => step.kind === 'shrink-filesystem')) return undefined;
-  // Without --scratch the overlay may spill into the temporary folder (on the medium a tmpfs: it adds nothing).
-  const room = await context.repositories.shrink.measureRoom({ scratchFolder: args.scratch ?? context.repositories.env.LIFEBOAT_TMPDIR ?? os.tmpdir() });
-  const estimate = await checkCloneShrinkRoom(plan, source, room);
-  const line = `Shrink room: about ${formatBytes(estimate?.overlayBytes ?? 0)} of rewritten blocks at most; ${formatBytes(room.memoryBytes)} of memory and ${formatBytes(room.scratchBytes ?? 0)} free in ${room.scratchFolder ?? 'no scratch folder'} (--scratch DIR).`;
-  return { room, line };
-}
-
 /** Prints the plan and what the target loses; asks unless --yes (or a new image file). Returns false for a dry run. */
 async function showAndConfirm(context: CliContext, args: CloneArgs, plan: ClonePlan, target: OpenedRestoreTarget, reporter: CliReporter, shrinkLine: string | undefined): Promise<boolean> {
   const loss = await describeTargetLoss(target, { kind: plan.kind });
@@ -105,7 +93,8 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
         sourcePath: args.source, source, sectorSize, target, fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), sectorBySector: args['sector-by-sector'],
         newIds: args['new-ids'], partitionStartLba: context.clone.partitionStartLba, random: context.clone.randomBytes, measureMinimum: context.clone.measureMinimum,
       });
-      const shrink = await shrinkRoomFor(context, args, plan, source);
+      // Without --scratch the overlay may spill into the temporary folder (on the medium a tmpfs: it adds nothing).
+      const shrink = await planShrinkRoom(plan, source, context.repositories.shrink, args.scratch ?? context.repositories.env.LIFEBOAT_TMPDIR ?? os.tmpdir());
       if (!(await showAndConfirm(context, args, plan, target, reporter, shrink?.line))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,
@@ -116,11 +105,7 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
           const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
           if (notice) reporter.notice(notice);
         },
-        shrink: {
-          room: shrink?.room ?? { memoryBytes: 0 },
-          shrinkOnView: context.repositories.shrink.shrinkOnView,
-          makeSwap: (step) => context.repositories.shrink.makeSwap({ path: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, uuid: step.uuid, label: step.swapLabel }),
-        },
+        shrink: cloneShrinkPorts(context.repositories.shrink, target, shrink?.room),
       })).catch((error: unknown) => {
         throw stoppedClone(error, target, done);
       });

@@ -3,6 +3,7 @@
 // (the lines `lifeboat clone ... --dry-run` prints) -> the typed confirmation -> progress. Until the
 // name is typed both ends are only read; then the clone is planned again and run (ops/clone.ts).
 
+import os from 'node:os';
 import { describeClonePlan } from '../../core/clone/describe-clone-plan.ts';
 import { describeSystemClonePlan, isSystemClonePlan } from '../../core/clone/system-clone-plan.ts';
 import type { ClonePlan } from '../../core/clone/clone-plan.ts';
@@ -12,6 +13,7 @@ import type { FitMode } from '../../core/layout/layout-types.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
 import { runClone } from '../../ops/clone.ts';
+import { cloneShrinkPorts, planShrinkRoom, type ShrinkRoomLine } from '../../ops/clone-shrink.ts';
 import { stoppedClone } from '../../ops/plan-clone.ts';
 import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
@@ -113,7 +115,7 @@ function sourceRefusal(disk: LoadedDisk, path: string): string | undefined {
 }
 
 /** Opens both ends read-only, plans, and hands the plan to `use`; both are closed after. */
-async function withPlan<T>(tui: TuiContext, choice: CloneChoice, options: { dryRun: boolean; notice?: (line: string) => void }, use: (plan: ClonePlan, target: OpenedRestoreTarget, source: Parameters<typeof runClone>[0]['source']) => Promise<T>): Promise<T> {
+async function withPlan<T>(tui: TuiContext, choice: CloneChoice, options: { dryRun: boolean; notice?: (line: string) => void }, use: (plan: ClonePlan, target: OpenedRestoreTarget, source: Parameters<typeof runClone>[0]['source'], shrink: ShrinkRoomLine | undefined) => Promise<T>): Promise<T> {
   const services = tui.cli.repositories;
   await tui.cli.clone.refuseTargetIsSource(choice.source.path, choice.target.path);
   const { source, facts } = await services.openSource(choice.source.path, choice.kind === 'partition' ? 'partition' : 'disk');
@@ -125,9 +127,11 @@ async function withPlan<T>(tui: TuiContext, choice: CloneChoice, options: { dryR
     try {
       const plan = await planCloneFrom(read, {
         sourcePath: choice.source.path, source, sectorSize, target, fit: choice.fit, sizes: [], sectorBySector: false,
-        newIds: choice.newIds, partitionStartLba: tui.cli.clone.partitionStartLba, random: tui.cli.clone.randomBytes,
+        newIds: choice.newIds, partitionStartLba: tui.cli.clone.partitionStartLba, random: tui.cli.clone.randomBytes, measureMinimum: tui.cli.clone.measureMinimum,
       });
-      return await use(plan, target, source);
+      // A smaller target shrinks filesystems as the CLI does; their room is checked before the plan is shown (no --scratch here: the temporary folder).
+      const shrink = await planShrinkRoom(plan, source, services.shrink, services.env.LIFEBOAT_TMPDIR ?? os.tmpdir());
+      return await use(plan, target, source, shrink);
     } finally {
       for (const notice of await target.close()) options.notice?.(notice);
     }
@@ -154,11 +158,11 @@ async function planAndConfirm(app: TuiApp, tui: TuiContext, chosen: CloneChoice)
   let choice = chosen;
   try {
     for (;;) {
-      const shown = await withPlan(tui, choice, { dryRun: true }, async (plan, target) => {
+      const shown = await withPlan(tui, choice, { dryRun: true }, async (plan, target, _source, shrink) => {
         const before = target.facts.fresh ? undefined : await readMap(tui, choice.target, target.facts.sizeBytes);
         const sourceMap = await readMap(tui, choice.source, plan.source.sizeBytes);
         const loss = await describeTargetLoss(target, { kind: plan.kind });
-        const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeAnyClonePlan(plan), ...loss.lines], keys: [{ key: 'i', label: choice.newIds ? 'keep the ids' : 'new ids', answer: 'ids' as const }] });
+        const answer = await showPlanScreen(app, { title: 'Clone plan', heading: [], before, after: afterMap(plan, sourceMap), plan: [...describeAnyClonePlan(plan), ...(shrink ? [shrink.line] : []), ...loss.lines], keys: [{ key: 'i', label: choice.newIds ? 'keep the ids' : 'new ids', answer: 'ids' as const }] });
         // Every program the plan runs (growing a filesystem: e2fsck, resize2fs, ntfsresize...) is there before the confirmation.
         if (answer === 'go') await tui.cli.repositories.checkPrograms(programsForClonePlan(plan));
         return { answer, before, sizeBytes: target.facts.sizeBytes, description: target.facts.description };
@@ -218,7 +222,7 @@ function describeAnyClonePlan(plan: ClonePlan): string[] {
 
 async function performClone(tui: TuiContext, choice: CloneChoice, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
   const services = tui.cli.repositories;
-  return withPlan(tui, choice, { dryRun: false, notice: (line) => reporter.notice(line) }, async (plan, target, source) => {
+  return withPlan(tui, choice, { dryRun: false, notice: (line) => reporter.notice(line) }, async (plan, target, source, shrink) => {
     for (const line of describeAnyClonePlan(plan)) reporter.notice(line);
     const done = { bytes: 0 };
     const result = await runClone({
@@ -230,6 +234,7 @@ async function performClone(tui: TuiContext, choice: CloneChoice, reporter: Prog
         const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
         if (notice) reporter.notice(notice);
       },
+      shrink: cloneShrinkPorts(services.shrink, target, shrink?.room),
     }).catch((error: unknown) => {
       throw stoppedClone(error, target, done);
     });
