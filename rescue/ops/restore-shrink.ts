@@ -10,8 +10,9 @@ import { probeFilesystem } from '../core/filesystems/probe-filesystem.ts';
 import { formatBytes } from '../core/human-units.ts';
 import type { SnapshotManifest } from '../core/repository/format.ts';
 import type { RepositoryReader } from '../core/repository/repository-port.ts';
-import type { RestorePlan } from '../core/repository/restore-plan.ts';
-import { shrinkableVolumes } from '../core/repository/restore-layout-plan.ts';
+import type { RestorePlan, RestoreTargetFacts } from '../core/repository/restore-plan.ts';
+import { planDiskLayout, restoreNeedsMinimums, shrinkableVolumes } from '../core/repository/restore-layout-plan.ts';
+import type { FitMode, SizeRequest } from '../core/layout/layout-types.ts';
 import { checkShrinkRoom, estimateShrinkOverlay, type ShrinkEstimate } from '../core/shrink-estimate.ts';
 import type { ShrinkRestoredVolume } from './restore.ts';
 import { shrinkVolumeOnto, type ShrinkOnView, type ShrinkRoom, type ShrinkTarget } from './shrink-volume.ts';
@@ -70,5 +71,34 @@ export function restoreShrinker(options: { repository: RepositoryReader; manifes
       ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (written, total) => options.onProgress?.(written, total, step.partition),
     });
+  };
+}
+
+/**
+ * A whole-disk restore laid out by the layout planner (--fit, --size). Onto a smaller target (or with
+ * sizes asked) each shrinkable volume's minimum is measured first on a view of the snapshot's volume,
+ * so the planner may shrink it.
+ */
+export async function planFittedRestore(options: { repository: RepositoryReader; manifest: SnapshotManifest; target: RestoreTargetFacts; fit: FitMode; sizes: readonly SizeRequest[]; measure: MeasureVolumeMinimum; signal?: AbortSignal }): Promise<RestorePlan> {
+  const { manifest } = options;
+  const layoutOptions = { fit: options.fit, sizes: options.sizes };
+  if (!restoreNeedsMinimums(manifest, options.target.sizeBytes, layoutOptions)) return planDiskLayout(manifest, options.target, layoutOptions);
+  const measured = await measureSnapshotMinimums({ repository: options.repository, manifest, measure: options.measure, ...(options.signal ? { signal: options.signal } : {}) });
+  const plan = planDiskLayout(manifest, options.target, { ...layoutOptions, minimums: measured.minimums });
+  return measured.notes.length === 0 ? plan : { ...plan, notes: [...plan.notes, ...measured.notes] };
+}
+
+/** Before anything is written (a dry run too): the room each of the plan's shrinks needs, refused with the figures when short, and a line for each. */
+export async function planRestoreShrinkRoom(options: { repository: RepositoryReader; manifest: SnapshotManifest; plan: RestorePlan; measureRoom: () => Promise<ShrinkRoom> }): Promise<{ room: ShrinkRoom; lines: string[] } | undefined> {
+  if (!options.plan.steps.some((step) => step.kind === 'shrink-volume')) return undefined;
+  const room = await options.measureRoom();
+  const estimates = await checkRestoreShrinkRoom({ repository: options.repository, manifest: options.manifest, plan: options.plan, room });
+  const have = `${formatBytes(room.memoryBytes)} of memory${room.scratchFolder ? ` and ${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder}` : ''}`;
+  const scratch = `${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder ?? 'no scratch folder'}`;
+  return {
+    room,
+    lines: estimates.map(({ partition, estimate }) => (estimate.scratchOnly
+      ? `  shrink room: partition ${partition} is made again in a scratch file and its files copied: about ${formatBytes(estimate.overlayBytes)}; there is ${scratch}`
+      : `  shrink room: partition ${partition} rewrites about ${formatBytes(estimate.overlayBytes)} on its view (${formatBytes(estimate.movedBytes)} moved, ${formatBytes(estimate.metadataBytes)} metadata); there is ${have}`)),
   };
 }

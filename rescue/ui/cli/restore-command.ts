@@ -18,10 +18,8 @@ import { repositoryFor, withRepository, withRepositoryOptions, type RepositoryAr
 import { findClonezillaSource, runClonezillaRestore } from './restore-clonezilla.ts';
 import { withExamples } from './command-examples.ts';
 import { FIT_MODES, parseSizeRequests, type FitMode } from '../../core/layout/layout-types.ts';
-import { planDiskLayout, restoreNeedsMinimums } from '../../core/repository/restore-layout-plan.ts';
 import type { RepositoryReader } from '../../core/repository/repository-port.ts';
-import { checkRestoreShrinkRoom, measureSnapshotMinimums, restoreShrinker } from '../../ops/restore-shrink.ts';
-import type { ShrinkRoom } from '../../ops/shrink-volume.ts';
+import { planFittedRestore, planRestoreShrinkRoom, restoreShrinker } from '../../ops/restore-shrink.ts';
 import type { RestorePlan } from '../../core/repository/restore-plan.ts';
 import type { SnapshotManifest } from '../../core/repository/format.ts';
 
@@ -47,35 +45,12 @@ function stoppedRestore(error: unknown, target: RestoreTargetFacts, written: { b
   return new LifeboatError('LB_INPUT_STOPPED', { ...error.details, detail: `Stopped after writing ${formatBytes(written.bytesDone)} of ${formatBytes(written.bytesTotal)}: ${left}. Restore again before using it.`, target: target.path, bytesWritten: written.bytesDone }, { cause: error });
 }
 
-/**
- * A whole-disk restore laid out by the layout planner (--fit, --size). Onto a smaller target (or
- * with sizes asked) the minimum of each ext2/3/4 and NTFS volume is measured first on a view of the
- * snapshot's volume, so the planner may shrink them.
- */
+/** A whole-disk restore laid out by the layout planner (--fit, --size; ops/restore-shrink.ts planFittedRestore), after the options are checked. */
 async function planFitted(context: CliContext, request: { repository: RepositoryReader; manifest: SnapshotManifest; target: RestoreTargetFacts; args: RestoreArgs; partition: number | undefined; signal: AbortSignal }): Promise<RestorePlan> {
   const { manifest, args } = request;
   if (manifest.kind !== 'disk' || request.partition !== undefined) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--fit and --size lay out a whole-disk restore; this restores a single partition or a system snapshot.' });
   if (args.grow) throw new LifeboatError('LB_INPUT_USAGE', { detail: '--grow and --fit both decide the sizes: give one (--fit largest grows the largest data partition).' });
-  const options = { fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []) };
-  if (!restoreNeedsMinimums(manifest, request.target.sizeBytes, options)) return planDiskLayout(manifest, request.target, options);
-  const measured = await measureSnapshotMinimums({ repository: request.repository, manifest, measure: context.repositories.shrink.measureMinimum, signal: request.signal });
-  const plan = planDiskLayout(manifest, request.target, { ...options, minimums: measured.minimums });
-  return measured.notes.length === 0 ? plan : { ...plan, notes: [...plan.notes, ...measured.notes] };
-}
-
-/** Before anything is written (--dry-run too): the room each shrink's overlay needs, refused with the figures when short. */
-async function checkShrinkRoom(context: CliContext, request: { repository: RepositoryReader; manifest: SnapshotManifest; plan: RestorePlan; scratch: string | undefined }): Promise<{ room: ShrinkRoom; lines: string[] } | undefined> {
-  if (!request.plan.steps.some((step) => step.kind === 'shrink-volume')) return undefined;
-  const room = await context.repositories.shrink.measureRoom(request.scratch === undefined ? {} : { scratchFolder: request.scratch });
-  const estimates = await checkRestoreShrinkRoom({ repository: request.repository, manifest: request.manifest, plan: request.plan, room });
-  const have = `${formatBytes(room.memoryBytes)} of memory${room.scratchFolder ? ` and ${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder}` : ''}`;
-  const scratch = `${formatBytes(room.scratchBytes ?? 0)} in ${room.scratchFolder ?? 'no scratch folder'}`;
-  return {
-    room,
-    lines: estimates.map(({ partition, estimate }) => (estimate.scratchOnly
-      ? `  shrink room: partition ${partition} is made again in a scratch file and its files copied: about ${formatBytes(estimate.overlayBytes)}; there is ${scratch}`
-      : `  shrink room: partition ${partition} rewrites about ${formatBytes(estimate.overlayBytes)} on its view (${formatBytes(estimate.movedBytes)} moved, ${formatBytes(estimate.metadataBytes)} metadata); there is ${have}`)),
-  };
+  return planFittedRestore({ repository: request.repository, manifest, target: request.target, fit: args.fit ?? 'largest', sizes: parseSizeRequests(args.size ?? []), measure: context.repositories.shrink.measureMinimum, signal: request.signal });
 }
 
 /** The restore command. */
@@ -125,7 +100,7 @@ export function restoreCommand(context: CliContext): CommandModule<object, Resto
           else context.stdout.write(`${lines.join('\n')}\n`);
           // Every program the plan's steps run is there, before anything is written (--dry-run too).
           await services.checkPrograms(programsForRestorePlan(plan));
-          const shrinking = await checkShrinkRoom(context, { repository, manifest, plan, scratch: args.scratch });
+          const shrinking = await planRestoreShrinkRoom({ repository, manifest, plan, measureRoom: () => services.shrink.measureRoom(args.scratch === undefined ? {} : { scratchFolder: args.scratch }) });
           if (shrinking && !args.json) context.stdout.write(`${shrinking.lines.join('\n')}\n`);
           if (args['dry-run']) {
             if (!args.json) context.stdout.write('Dry run: nothing was written.\n');

@@ -3,6 +3,7 @@
 // checks as `lifeboat restore --dry-run`) until the name is typed; only then is it opened for
 // writing, planned again and written.
 
+import os from 'node:os';
 import path from 'node:path';
 import { formatBytes } from '../../core/human-units.ts';
 import type { StoredSnapshot } from '../../core/repository/repository-port.ts';
@@ -13,13 +14,13 @@ import type { ProgressReporter } from '../../core/progress.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { readTargetLayout } from '../../ops/read-target-layout.ts';
 import { restore } from '../../ops/restore.ts';
+import { planFittedRestore, planRestoreShrinkRoom, restoreShrinker, type MeasureVolumeMinimum } from '../../ops/restore-shrink.ts';
 import type { RepositoryHandle } from '../cli/context.ts';
 import { withRepository } from '../cli/repository-access.ts';
 import type { TuiApp } from './app.ts';
 import { askText, chooseFromList, escapeTags, fitRow, showError, showMessage, type ChoiceRow } from './common-screens.ts';
 import { mapFromContents, mapFromLayout, mapFromSnapshot, type MapDisk } from '../../core/disk-layout.ts';
 import { FIT_MODES, type FitMode } from '../../core/layout/layout-types.ts';
-import { planDiskLayout } from '../../core/repository/restore-layout-plan.ts';
 import { loadDisks, targetRefusal } from './disk-loading.ts';
 import { runLogged } from './logged-operation.ts';
 import { runWithProgress } from './progress-screen.ts';
@@ -120,14 +121,26 @@ interface RestoreScope {
 /** The plan screen's f key: no layout planner, then each fit in turn. */
 const FIT_CYCLE: ReadonlyArray<FitMode | undefined> = [undefined, ...FIT_MODES];
 
-function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: RestoreScope): Promise<RestorePlan> | RestorePlan {
+/** What a fitted plan needs to shrink: the repository the snapshot's volumes are read from, and the minimum measure (a view of each volume). */
+interface ShrinkContext {
+  readonly repository: RepositoryHandle;
+  readonly measure: MeasureVolumeMinimum;
+}
+
+function makePlan(snapshot: StoredSnapshot, target: OpenedRestoreTarget, scope: RestoreScope, shrink: ShrinkContext): Promise<RestorePlan> | RestorePlan {
   const { manifest } = snapshot;
-  if (scope.fit !== undefined) return planDiskLayout(manifest, target.facts, { fit: scope.fit, sizes: [] });
+  // A fit onto a smaller disk measures the volumes' minimums, so they may shrink (as restore --fit does).
+  if (scope.fit !== undefined) return planFittedRestore({ repository: shrink.repository, manifest, target: target.facts, fit: scope.fit, sizes: [], measure: shrink.measure });
   if (scope.partition !== undefined) return planRestore(manifest, target.facts, { partition: scope.partition });
   if (manifest.kind === 'system') {
     return readTargetLayout(target, { sectorSize: target.facts.logicalSectorSize, fresh: target.facts.fresh }).then((layout) => planSystemRestore(manifest, target.facts, layout));
   }
   return planRestore(manifest, target.facts, { grow: scope.grow === true });
+}
+
+/** Where a shrink's overlay may spill (the TUI has no --scratch): LIFEBOAT_TMPDIR, else the temporary folder. */
+function scratchFolder(tui: TuiContext): string {
+  return tui.cli.repositories.env.LIFEBOAT_TMPDIR ?? os.tmpdir();
 }
 
 /** The whole restore flow. */
@@ -136,6 +149,7 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
   if (!folder) return;
   const services = tui.cli.repositories;
   await withRepository(tui.cli, repositoryArgs(folder), { exclusive: false, command: 'restore', tolerant: true }, async (repository) => {
+    const shrinkContext: ShrinkContext = { repository, measure: services.shrink.measureMinimum };
     for (;;) {
       const snapshot = await chooseSnapshot(app, repository, 'Restore: snapshot');
       if (!snapshot) return;
@@ -169,9 +183,11 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
             const keys: Array<PlanKey<'grow' | 'fit'>> = [...(canGrow ? [{ key: 'g', label: 'grow the last partition on/off', answer: 'grow' as const }] : []), ...(whole ? [{ key: 'f', label: 'fit', answer: 'fit' as const }] : [])];
             let answer: 'go' | 'grow' | 'fit' | undefined = 'grow';
             let first = true;
+            // A disk smaller than the snapshot's fits only laid out again: the plan starts with the largest fit (shrinking what must).
+            if (whole && probe.facts.sizeBytes < manifest.source.sizeBytes) restoreScope.fit = 'largest';
             while (answer === 'grow' || answer === 'fit') {
               if (!first && answer === 'grow') restoreScope.grow = !restoreScope.grow;
-              if (answer === 'grow') delete restoreScope.fit;
+              if (!first && answer === 'grow') delete restoreScope.fit;
               const previous = restoreScope.fit;
               if (answer === 'fit') {
                 const next = FIT_CYCLE[(FIT_CYCLE.indexOf(restoreScope.fit) + 1) % FIT_CYCLE.length];
@@ -182,23 +198,25 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
               first = false;
               let plan: RestorePlan;
               try {
-                plan = await makePlan(snapshot, probe, restoreScope);
+                plan = await makePlan(snapshot, probe, restoreScope, shrinkContext);
               } catch (error) {
                 if (restoreScope.fit === undefined) throw error;
                 // A fit this target cannot take: its refusal, then the plan as it was.
                 await showError(app, error, 'Restore refused');
                 if (previous === undefined) delete restoreScope.fit;
                 else restoreScope.fit = previous;
-                plan = await makePlan(snapshot, probe, restoreScope);
+                plan = await makePlan(snapshot, probe, restoreScope, shrinkContext);
               }
               const fitLine = whole ? [`Fit: ${restoreScope.fit ?? 'none (the partitions as in the snapshot)'}; f changes it (largest, proportional, keep lay the partitions out again).`] : [];
               const snapshotMap = mapFromSnapshot(manifest, probe.facts.sizeBytes);
               const after = chosenVolume ? { sizeBytes: probe.facts.sizeBytes, partitions: [{ number: undefined, startBytes: 0, sizeBytes: chosenVolume.content.sizeBytes, usedBytes: chosenVolume.content.usedBytes, ...(chosenVolume.filesystem ? { filesystem: chosenVolume.filesystem.type, label: chosenVolume.filesystem.label } : {}) }] } : plan.layout ? mapFromLayout(plan.layout, snapshotMap, probe.facts.sizeBytes) : grownMap(snapshotMap, plan);
-              answer = await showPlanScreen(app, { title: 'Restore plan', heading: snapshotHeading(snapshot), before, after, plan: [...fitLine, ...describePlan(plan)], keys });
+              // A plan that shrinks shows (and checks, before the confirmation) the room each shrink needs.
+              const room = await planRestoreShrinkRoom({ repository, manifest, plan, measureRoom: () => services.shrink.measureRoom({ scratchFolder: scratchFolder(tui) }) });
+              answer = await showPlanScreen(app, { title: 'Restore plan', heading: snapshotHeading(snapshot), before, after, plan: [...fitLine, ...describePlan(plan), ...(room?.lines ?? [])], keys });
             }
             if (answer !== 'go') continue;
             // Every program the plan runs (--grow: losetup, e2fsck, resize2fs...) is there before the confirmation.
-            await services.checkPrograms(programsForRestorePlan(await makePlan(snapshot, probe, restoreScope)));
+            await services.checkPrograms(programsForRestorePlan(await makePlan(snapshot, probe, restoreScope, shrinkContext)));
           } finally {
             await probe.close();
           }
@@ -225,10 +243,14 @@ async function performRestore(tui: TuiContext, chosen: { snapshot: StoredSnapsho
   const services = tui.cli.repositories;
   const target = await services.openTarget(chosen.targetPath, { createBytes: chosen.createBytes, sectorSize: chosen.sectorSize, dryRun: false });
   try {
-    const plan = await makePlan(chosen.snapshot, target, chosen.scope);
+    const plan = await makePlan(chosen.snapshot, target, chosen.scope, { repository: chosen.repository, measure: services.shrink.measureMinimum });
     for (const line of describePlan(plan)) reporter.notice(line);
+    const { manifest } = chosen.snapshot;
+    const room = await planRestoreShrinkRoom({ repository: chosen.repository, manifest, plan, measureRoom: () => services.shrink.measureRoom({ scratchFolder: scratchFolder(tui) }) });
     await restore({
-      repository: chosen.repository, manifest: chosen.snapshot.manifest, plan, target, reporter, signal,
+      repository: chosen.repository, manifest, plan, target, reporter, signal,
+      ...(room ? { shrinkVolume: restoreShrinker({ repository: chosen.repository, manifest, target, room: room.room, shrinkOnView: services.shrink.shrinkOnView, signal }) } : {}),
+      makeSwap: (step) => services.shrink.makeSwap({ path: target.backing.path, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, uuid: step.uuid, label: step.swapLabel }),
       growFilesystem: async (step) => {
         const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
         if (notice) reporter.notice(notice);
