@@ -279,12 +279,15 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
   }
   const facts: RestoreTargetFacts = { path: target, sizeBytes: size, logicalSectorSize, fresh, description };
   const direct = isBlockDevice && !options.dryRun ? directWrites(file) : undefined;
+  // Only a disk that was written has a new table (or none) for the kernel to read: a refusal after opening writes nothing.
+  let written = false;
   return {
     facts,
     size,
     backing: { path: file, offset: base, isBlockDevice },
     write: async (offset, bytes) => {
       if (offset < 0 || offset + bytes.length > size) throw new LifeboatError('LB_DEVICE_TARGET_TOO_SMALL', { detail: `A write at ${offset}+${bytes.length} passes the end of ${description} (${size} bytes).` });
+      written = true;
       try {
         if (await direct?.write(bytes, base + offset)) return;
         let done = 0;
@@ -312,7 +315,7 @@ export async function openRestoreTarget(target: string, options: { createBytes: 
       await direct?.close();
       await handle.close();
       // A whole disk got a new table: have the kernel read it (partition nodes appear or change).
-      return isBlockDevice && partition === undefined && !partitionDevice && !options.dryRun ? rereadPartitionTable(file) : [];
+      return isBlockDevice && partition === undefined && !partitionDevice && !options.dryRun && written ? rereadPartitionTable(file) : [];
     },
   };
 }

@@ -1,7 +1,8 @@
 // After a restore onto a whole disk, Lifeboat asks the kernel to read the new partition table
 // (blockdev --rereadpt). When the kernel refuses (here a loop device attached without partition
 // scanning: EINVAL), the restore still succeeds (everything was written, synced and verified) and
-// says so in a notice with the command to run, on its output and in its run log.
+// says so in a notice with the command to run, on its output and in its run log. A restore refused
+// after the disk was opened wrote nothing, so it asks the kernel nothing and gives no such notice.
 
 import test from 'ava';
 import { execa } from 'execa';
@@ -26,6 +27,14 @@ test('a restore onto a loop device whose table the kernel will not re-read ends 
     await execa('losetup', ['-d', device], { reject: false });
   });
   t.is((await readFile(`/sys/block/${path.basename(device)}/loop/partscan`, 'utf8')).trim(), '0', 'attached without partition scanning');
+  // Refused once opened (the plan needs its size: too small): nothing written, no re-read, no notice.
+  const small = (await execa('losetup', ['--find', '--show', await makeBlankDisk(dir, 'small.img', 16 * MiB)])).stdout.trim();
+  t.teardown(async () => {
+    await execa('losetup', ['-d', small], { reject: false });
+  });
+  const refused = await execa(process.execPath, [LIFEBOAT, 'restore', '-r', repo, 'latest', small, '--yes'], { env: { LIFEBOAT_LOG_DIR: path.join(dir, 'refused-logs') }, reject: false });
+  t.regex(refused.stderr, /LB_DEVICE_TARGET_TOO_SMALL/);
+  t.notRegex(refused.stderr, /did not read the new partition table/);
   const result = await execa(process.execPath, [LIFEBOAT, 'restore', '-r', repo, 'latest', device, '--yes'], { env, reject: false });
   t.is(result.exitCode, 0, result.stderr);
   t.regex(result.stdout, /Restored snapshot [0-9a-f]{8} onto /);
