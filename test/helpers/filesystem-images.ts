@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ShrinkTarget } from '../../rescue/ops/shrink-volume.ts';
 
 /** What `blkid -p -o udev` prints for an image (ID_FS_TYPE, ID_FS_LABEL_ENC...), as TYPE, LABEL, UUID, VERSION. */
 export async function blkid(file: string): Promise<Record<string, string>> {
@@ -189,4 +190,19 @@ export async function flipByte(file: string, offset: number): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** An image file opened as a shrink's target (ops/shrink-volume.ts ShrinkTarget), with close. */
+export async function fileTarget(file: string): Promise<ShrinkTarget & { close(): Promise<void> }> {
+  const handle = await open(file, 'r+');
+  const size = (await handle.stat()).size;
+  return {
+    size,
+    write: async (offset, bytes) => {
+      let done = 0;
+      while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
+    },
+    sync: () => handle.sync(),
+    close: () => handle.close(),
+  };
 }

@@ -9,7 +9,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readUsedBlockMap } from '../../rescue/core/block-maps/read-used-block-map.ts';
@@ -18,7 +18,8 @@ import { probeFilesystem } from '../../rescue/core/filesystems/probe-filesystem.
 import { exfatMinimumBytes, fatMinimumBytes } from '../../rescue/core/layout/filesystem-minimum.ts';
 import { openByteSource } from '../../rescue/io/file-source.ts';
 import { shrinkOnView } from '../../rescue/io/shrink-view.ts';
-import { shrinkVolumeOnto, type ShrinkTarget } from '../../rescue/ops/shrink-volume.ts';
+import { shrinkVolumeOnto } from '../../rescue/ops/shrink-volume.ts';
+import { fileTarget } from '../helpers/filesystem-images.ts';
 import { diffListings, fsckVolume, makeFilesystemImage, readTree, seededBytes, withMountedVolume, type Volume } from '../helpers/disk-fixtures.ts';
 
 const MiB = 1024 * 1024;
@@ -32,19 +33,6 @@ async function scratch(t: { teardown: (fn: () => Promise<void>) => void }): Prom
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 
-async function fileTarget(file: string): Promise<ShrinkTarget & { close(): Promise<void> }> {
-  const handle = await open(file, 'r+');
-  const size = (await handle.stat()).size;
-  return {
-    size,
-    write: async (offset, bytes) => {
-      let done = 0;
-      while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
-    },
-    sync: () => handle.sync(),
-    close: () => handle.close(),
-  };
-}
 
 /** The volume's blkid fields that must survive: type, label, serial. */
 async function identity(file: string, offset: number): Promise<string> {

@@ -5,7 +5,7 @@
 // handler: the kernel must end the daemon with the process (setpriv --pdeathsig), and the next shrink
 // in the same scratch folder removes the private folder and the disconnected mount left behind.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -49,11 +49,12 @@ async function daemonsIn(folder: string): Promise<number[]> {
 
 const mountsIn = async (folder: string) => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.split(' ')[4]?.startsWith(folder));
 
-test('SIGTERM while the view is mounted: LB_INPUT_STOPPED, the daemon and its mount gone, the source unchanged', async (t) => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-shrink-signal-'));
+/** An ext4 image shrunk by a separate Lifeboat process (the script), until its view is mounted: the folder, the source, its sha256, the process and the daemons. */
+async function shrinkUntilMounted(t: ExecutionContext, prefix: string, seed: number) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const sourceFile = path.join(dir, 'source.img');
-  await makeFilesystemImage('ext4', sourceFile, { sizeMiB: 96, seed: 9, bulkMiB: 24 });
+  await makeFilesystemImage('ext4', sourceFile, { sizeMiB: 96, seed, bulkMiB: 24 });
   const before = createHash('sha256').update(await readFile(sourceFile)).digest('hex');
   const scriptFile = path.join(dir, 'shrink.ts');
   await writeFile(scriptFile, script(PROJECT_ROOT));
@@ -65,6 +66,11 @@ test('SIGTERM while the view is mounted: LB_INPUT_STOPPED, the daemon and its mo
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   t.is(daemons.length, 1, 'qemu-storage-daemon mounted the view');
+  return { dir, sourceFile, before, child, daemons };
+}
+
+test('SIGTERM while the view is mounted: LB_INPUT_STOPPED, the daemon and its mount gone, the source unchanged', async (t) => {
+  const { dir, sourceFile, before, child, daemons } = await shrinkUntilMounted(t, 'lifeboat-shrink-signal-', 9);
   child.kill('SIGTERM');
   const result = await child;
   t.log(result.stdout, result.stderr);
@@ -77,21 +83,7 @@ test('SIGTERM while the view is mounted: LB_INPUT_STOPPED, the daemon and its mo
 });
 
 test('SIGKILL while the view is mounted: the kernel ends the daemon; the next shrink removes the folder and mount left; the source unchanged', async (t) => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-shrink-kill-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const sourceFile = path.join(dir, 'source.img');
-  await makeFilesystemImage('ext4', sourceFile, { sizeMiB: 96, seed: 10, bulkMiB: 24 });
-  const before = createHash('sha256').update(await readFile(sourceFile)).digest('hex');
-  const scriptFile = path.join(dir, 'shrink.ts');
-  await writeFile(scriptFile, script(PROJECT_ROOT));
-  const child = execa(process.execPath, [scriptFile, sourceFile, dir], { reject: false });
-  let daemons: number[] = [];
-  for (let tries = 0; tries < 400 && child.exitCode === null; tries++) {
-    daemons = await daemonsIn(dir);
-    if (daemons.length > 0 && (await mountsIn(dir)).length > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  t.is(daemons.length, 1, 'qemu-storage-daemon mounted the view');
+  const { dir, sourceFile, before, child, daemons } = await shrinkUntilMounted(t, 'lifeboat-shrink-kill-', 10);
   child.kill('SIGKILL');
   await child;
   for (let tries = 0; tries < 200 && daemons.some(processAlive); tries++) await new Promise((resolve) => setTimeout(resolve, 25));

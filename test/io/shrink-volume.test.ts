@@ -7,7 +7,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readUsedBlockMap } from '../../rescue/core/block-maps/read-used-block-map.ts';
@@ -19,8 +19,9 @@ import { openByteSource } from '../../rescue/io/file-source.ts';
 import { initRepository, openRepository } from '../../rescue/io/repository/folder-repository.ts';
 import { shrinkOnView } from '../../rescue/io/shrink-view.ts';
 import { backup } from '../../rescue/ops/backup.ts';
-import { shrinkVolumeOnto, type ShrinkTarget } from '../../rescue/ops/shrink-volume.ts';
+import { shrinkVolumeOnto } from '../../rescue/ops/shrink-volume.ts';
 import { openSnapshotVolume } from '../../rescue/ops/snapshot-source.ts';
+import { fileTarget } from '../helpers/filesystem-images.ts';
 import { diffListings, fsckVolume, makeFilesystemImage, readTree, type FilesystemKind } from '../helpers/disk-fixtures.ts';
 
 const MiB = 1024 * 1024;
@@ -54,19 +55,6 @@ async function minimumBytes(kind: FilesystemKind, file: string): Promise<number>
   return Number(/You might resize at (\d+) bytes/.exec(stdout)![1]);
 }
 
-async function fileTarget(file: string): Promise<ShrinkTarget & { close(): Promise<void> }> {
-  const handle = await open(file, 'r+');
-  const size = (await handle.stat()).size;
-  return {
-    size,
-    write: async (offset, bytes) => {
-      let done = 0;
-      while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, offset + done)).bytesWritten;
-    },
-    sync: () => handle.sync(),
-    close: () => handle.close(),
-  };
-}
 
 for (const kind of ['ext4', 'ntfs'] as const) {
   test(`${kind}: shrunk on the view to just above its minimum, written into a smaller image; the source unchanged`, async (t) => {

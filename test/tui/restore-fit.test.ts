@@ -10,13 +10,29 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_ENTRY } from '../helpers/repository-harness.ts';
-import { openLifeboatTui, quitTui, typeLine as type } from '../helpers/tmux.ts';
+import { openLifeboatTui, quitTui, typeLine as type, type TerminalSession } from '../helpers/tmux.ts';
 import { attachLoop, makeBlankDisk, makeTwoPartitionDisk, MiB, sampleFiles } from '../helpers/tui-disks.ts';
 
 const STEP_MS = 60_000;
 
 /** The screen as one line: box edges and line breaks (wraps) become single spaces. */
 const flat = (screen: string) => screen.replace(/│/g, ' ').replace(/\s+/g, ' ');
+
+/** From the home screen to the plan of the repository's one snapshot, whole, onto `target` (typed). */
+async function toRestorePlan(session: TerminalSession, repo: string, target: string): Promise<void> {
+  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${repo}`), STEP_MS);
+  await session.sendKeys('r');
+  await session.waitFor(/Repository/);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: snapshot/, STEP_MS);
+  await session.sendKeys('Enter');
+  await session.waitFor(/Restore: what/, STEP_MS);
+  await session.sendKeys('w');
+  await session.waitFor(/Restore: target/, STEP_MS);
+  await session.sendKeys('t');
+  await session.waitFor(/A block device or an image file/);
+  await type(session, target);
+}
 
 test.serial('Restore plan: f cycles the fit (largest, proportional, keep); proportional grows both partitions of a larger target', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lifeboat-tui-fit-'));
@@ -32,18 +48,7 @@ test.serial('Restore plan: f cycles the fit (largest, proportional, keep); propo
     await copy?.detach();
     await rm(dir, { recursive: true, force: true });
   });
-  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${repo}`), STEP_MS);
-  await session.sendKeys('r');
-  await session.waitFor(/Repository/);
-  await session.sendKeys('Enter');
-  await session.waitFor(/Restore: snapshot/, STEP_MS);
-  await session.sendKeys('Enter');
-  await session.waitFor(/Restore: what/, STEP_MS);
-  await session.sendKeys('w');
-  await session.waitFor(/Restore: target/, STEP_MS);
-  await session.sendKeys('t');
-  await session.waitFor(/A block device or an image file/);
-  await type(session, target);
+  await toRestorePlan(session, repo, target);
   const plain = flat(await session.waitFor(/Restore plan/, STEP_MS));
   t.regex(plain, /f fit/);
   t.regex(plain, /Fit: none \(the partitions as in the snapshot\)/);
@@ -92,18 +97,7 @@ test.serial('Restore onto a SMALLER disk: the plan starts with the largest fit, 
     await copy?.detach();
     await rm(dir, { recursive: true, force: true });
   });
-  await session.waitFor(new RegExp(`Repositories[\\s\\S]*${repo}`), STEP_MS);
-  await session.sendKeys('r');
-  await session.waitFor(/Repository/);
-  await session.sendKeys('Enter');
-  await session.waitFor(/Restore: snapshot/, STEP_MS);
-  await session.sendKeys('Enter');
-  await session.waitFor(/Restore: what/, STEP_MS);
-  await session.sendKeys('w');
-  await session.waitFor(/Restore: target/, STEP_MS);
-  await session.sendKeys('t');
-  await session.waitFor(/A block device or an image file/);
-  await type(session, target);
+  await toRestorePlan(session, repo, target);
   const plan = flat(await session.waitFor(/Restore plan/, 180_000));
   t.regex(plan, /Fit: largest/);
   let screen = await session.screen();
