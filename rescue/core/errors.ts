@@ -460,7 +460,7 @@ export const ERROR_CATALOGUE = {
     group: 'device',
     message: 'The disk is already GPT (or a hybrid MBR/GPT).',
     cause: 'Its MBR holds a protective 0xEE entry: a GPT is there, possibly with a hybrid MBR beside it.',
-    fix: 'Nothing to convert; for a hybrid, check it with `sgdisk -v DISK` and turn it into a plain protective MBR with gdisk (r, then n).',
+    fix: 'The disk needs no conversion. A hybrid MBR (GPT with MBR entries beside the protective one) is left as it is: check it with `sgdisk -v DISK`, and boot the system in UEFI mode.',
   },
   LB_DEVICE_CONVERT_DYNAMIC_DISK: {
     group: 'device',
@@ -478,25 +478,25 @@ export const ERROR_CATALOGUE = {
     group: 'filesystem',
     message: 'An NTFS volume is hibernated or marked dirty.',
     cause: 'Windows was hibernated (Fast Startup) or not shut down cleanly; its state refers to the old boot setup.',
-    fix: 'Start Windows and shut it down fully (shutdown /s /t 0, or turn off Fast Startup), or run `ntfsfix -d` on a dirty volume, then convert again.',
+    fix: 'Start Windows and shut it down fully (shutdown /s /t 0, or turn off Fast Startup), or run `ntfsfix -d` on a dirty volume, then run lifeboat convert again.',
   },
   LB_DEVICE_CONVERT_UNKNOWN_TYPE: {
     group: 'device',
     message: 'A partition has an MBR type the conversion cannot map to a GPT type.',
     cause: 'An uncommon MBR type byte (another operating system, or a mistake when the partition was made).',
-    fix: 'Set the right type with `sfdisk --part-type DISK N TYPE` (83 Linux, 7 NTFS/exFAT, c FAT32) if you know it, then convert again.',
+    fix: 'Set the right type with `sfdisk --part-type DISK N TYPE` (83 Linux, 7 NTFS/exFAT, c FAT32) if you know it, then run lifeboat convert again.',
   },
   LB_DEVICE_CONVERT_NO_ROOM_FOR_GPT: {
     group: 'device',
     message: 'There is no room for the GPT\'s two tables.',
     cause: 'The first partition starts before LBA 34 (6 on 4Kn disks), or the last one ends within 33 sectors (5 on 4Kn) of the disk\'s end.',
-    fix: 'Shrink the last partition\'s end (resize2fs or ntfsresize, then sfdisk) or move the first one (gparted), then convert again.',
+    fix: 'Shrink the last partition\'s end (resize2fs or ntfsresize, then sfdisk) or move the first one, then run lifeboat convert again.',
   },
   LB_DEVICE_CONVERT_NO_ROOM_FOR_ESP: {
     group: 'device',
     message: 'There is no free space for the EFI System partition.',
     cause: 'No 1 MiB aligned gap of the ESP\'s size (default 260 MiB) lies between or after the partitions.',
-    fix: 'Ask for a smaller ESP (--esp-size 100M), or shrink the partition the details name (resize2fs or ntfsresize, then sfdisk) and convert again.',
+    fix: 'Ask for a smaller ESP (--esp-size 100M), or shrink the partition the details name (resize2fs or ntfsresize, then sfdisk) and run lifeboat convert again.',
   },
   LB_INPUT_CONVERT_UNDO_FILE_REQUIRED: {
     group: 'input',
@@ -514,7 +514,7 @@ export const ERROR_CATALOGUE = {
     group: 'input',
     message: 'The undo file is not a valid Lifeboat undo file.',
     cause: 'Another file was named, or the undo file was truncated or damaged.',
-    fix: 'Name the undo file `convert uefi` printed; check its size and copy it again from its backup.',
+    fix: 'Name the undo file `lifeboat convert uefi` printed; check its size and copy it again from its backup.',
   },
   LB_DEVICE_CONVERT_UNDO_WRONG_DISK: {
     group: 'device',
