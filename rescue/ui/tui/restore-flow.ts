@@ -200,7 +200,8 @@ export async function runRestoreFlow(app: TuiApp, tui: TuiContext, session: TuiS
               try {
                 plan = await makePlan(snapshot, probe, restoreScope, shrinkContext);
               } catch (error) {
-                if (restoreScope.fit === undefined) throw error;
+                // The plan as it first came (no fit, or the largest fit a smaller disk starts with) is refused once, by the caller.
+                if (restoreScope.fit === undefined || answer !== 'fit') throw error;
                 // A fit this target cannot take: its refusal, then the plan as it was.
                 await showError(app, error, 'Restore refused');
                 if (previous === undefined) delete restoreScope.fit;
