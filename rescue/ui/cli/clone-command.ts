@@ -18,7 +18,8 @@ import { runClone } from '../../ops/clone.ts';
 import { FREE_AREA_SUFFIX, runFreeAreaClone } from './clone-free-area.ts';
 import { stoppedClone } from '../../ops/plan-clone.ts';
 import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
-import { cloneShrinkPorts, planShrinkRoom } from '../../ops/clone-shrink.ts';
+import { planShrinkRoom } from '../../ops/clone-shrink.ts';
+import { cloneRunPorts } from './clone-run-ports.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
 import { withExamples } from './command-examples.ts';
 import type { CliContext } from './context.ts';
@@ -98,14 +99,7 @@ async function runCloneCommand(context: CliContext, kind: CloneKind, args: Clone
       if (!(await showAndConfirm(context, args, plan, target, reporter, shrink?.line))) return;
       await context.stoppable((signal) => runClone({
         plan, source, target, signal,
-        setExtUuid: (request) => context.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
-        reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
-        addNofail: async (step) => reporter.notice(await context.clone.addNofailInCopy({ backingPath: target.backing.path, backingOffset: target.backing.offset, step })),
-        growFilesystem: async (step) => {
-          const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
-          if (notice) reporter.notice(notice);
-        },
-        shrink: cloneShrinkPorts(context.repositories.shrink, target, shrink?.room),
+        ...cloneRunPorts(context, target, { reporter, done, shrinkRoom: shrink?.room }),
       })).catch((error: unknown) => {
         throw stoppedClone(error, target, done);
       });

@@ -13,7 +13,8 @@ import type { FitMode } from '../../core/layout/layout-types.ts';
 import { programsForClonePlan } from '../../core/plan-programs.ts';
 import type { ProgressReporter } from '../../core/progress.ts';
 import { runClone } from '../../ops/clone.ts';
-import { cloneShrinkPorts, planShrinkRoom, type ShrinkRoomLine } from '../../ops/clone-shrink.ts';
+import { planShrinkRoom, type ShrinkRoomLine } from '../../ops/clone-shrink.ts';
+import { cloneRunPorts } from '../cli/clone-run-ports.ts';
 import { stoppedClone } from '../../ops/plan-clone.ts';
 import { planCloneFrom, readCloneSource } from '../../ops/prepare-clone.ts';
 import type { OpenedRestoreTarget } from '../../ops/restore.ts';
@@ -221,20 +222,12 @@ function describeAnyClonePlan(plan: ClonePlan): string[] {
 }
 
 async function performClone(tui: TuiContext, choice: CloneChoice, reporter: ProgressReporter, signal: AbortSignal): Promise<string[]> {
-  const services = tui.cli.repositories;
   return withPlan(tui, choice, { dryRun: false, notice: (line) => reporter.notice(line) }, async (plan, target, source, shrink) => {
     for (const line of describeAnyClonePlan(plan)) reporter.notice(line);
     const done = { bytes: 0 };
     const result = await runClone({
       plan, source, target, signal,
-      setExtUuid: (request) => tui.cli.clone.setExtUuid({ ...request, backingPath: target.backing.path, offset: target.backing.offset + request.offset }),
-      reporter: { progress: (event) => { done.bytes = event.bytesDone; reporter.progress(event); }, notice: (message) => reporter.notice(message) },
-      addNofail: async (step) => reporter.notice(await tui.cli.clone.addNofailInCopy({ backingPath: target.backing.path, backingOffset: target.backing.offset, step })),
-      growFilesystem: async (step) => {
-        const notice = await services.growFilesystem({ backingPath: target.backing.path, partition: step.partition, offset: target.backing.offset + step.offset, sizeBytes: step.sizeBytes, filesystem: step.filesystem });
-        if (notice) reporter.notice(notice);
-      },
-      shrink: cloneShrinkPorts(services.shrink, target, shrink?.room),
+      ...cloneRunPorts(tui.cli, target, { reporter, done, shrinkRoom: shrink?.room }),
     }).catch((error: unknown) => {
       throw stoppedClone(error, target, done);
     });
