@@ -6,8 +6,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { connectQmp } from '../test/helpers/qemu-session.ts';
 
 /** A disk of the machine: an image file on a SATA port. */
 export interface MachineDisk {
@@ -62,42 +62,6 @@ function keyFor(character: string): string {
   throw new Error(`no key for ${JSON.stringify(character)}`);
 }
 
-/** QMP over a UNIX socket: one command at a time, answered in order. */
-async function connectQmp(socket: string): Promise<{ send: (execute: string, args?: object) => Promise<unknown>; close: () => void }> {
-  let connection: net.Socket | undefined;
-  for (let attempt = 0; !connection; attempt++) {
-    try {
-      connection = await new Promise<net.Socket>((resolve, reject) => {
-        const candidate = net.createConnection(socket);
-        candidate.once('connect', () => resolve(candidate));
-        candidate.once('error', reject);
-      });
-    } catch (error) {
-      if (attempt > 200) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  const open = connection;
-  const waiting: Array<{ resolve: (value: unknown) => void; reject: (error: Error) => void }> = [];
-  let buffer = '';
-  open.setEncoding('utf8');
-  open.on('data', (text: string) => {
-    buffer += text;
-    for (let end = buffer.indexOf('\n'); end >= 0; end = buffer.indexOf('\n')) {
-      const message = JSON.parse(buffer.slice(0, end)) as Record<string, unknown>;
-      buffer = buffer.slice(end + 1);
-      if ('return' in message) waiting.shift()?.resolve(message.return);
-      else if ('error' in message) waiting.shift()?.reject(new Error(`QMP: ${JSON.stringify(message.error)}`));
-    }
-  });
-  open.on('error', () => undefined);
-  const send = (execute: string, args?: object) => new Promise<unknown>((resolve, reject) => {
-    waiting.push({ resolve, reject });
-    open.write(`${JSON.stringify({ execute, ...(args ? { arguments: args } : {}) })}\n`);
-  });
-  await send('qmp_capabilities');
-  return { send, close: () => open.destroy() };
-}
 
 /** QEMU's arguments: q35 (AHCI), SeaBIOS, the ISO as a SATA CD, the disks, VGA, ttyS1 on stdio, QMP. */
 function machineArguments(options: { iso: string; disks: readonly MachineDisk[]; memoryMiB: number; qmpSocket: string }): string[] {
@@ -139,11 +103,11 @@ export async function startScreenMachine(options: { iso: string; disks: readonly
   child.stdout?.on('data', onText);
   child.stderr?.on('data', onText);
   const ended = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const qmp = await connectQmp(qmpSocket);
+  const send = await connectQmp(qmpSocket, ended);
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const press = async (...keys: string[]) => {
     for (const key of keys) {
-      await qmp.send('send-key', { keys: key.split('-').map((data) => ({ type: 'qcode', data })) });
+      await send('send-key', { keys: key.split('-').map((data) => ({ type: 'qcode', data })) });
       await pause(60);
     }
   };
@@ -163,17 +127,16 @@ export async function startScreenMachine(options: { iso: string; disks: readonly
       for (const character of text) await press(keyFor(character));
     },
     screendump: async (file) => {
-      await qmp.send('screendump', { filename: file, format: 'png' });
+      await send('screendump', { filename: file, format: 'png' });
     },
     vgaMemoryText: async () => {
       const file = path.join(options.work, 'vga-text.bin');
-      await qmp.send('pmemsave', { val: 0xb8000, size: 0x8000, filename: file });
+      await send('pmemsave', { val: 0xb8000, size: 0x8000, filename: file });
       const bytes = await readFile(file);
       return Buffer.from(bytes.filter((_, index) => index % 2 === 0)).toString('latin1');
     },
     transcript: () => transcript,
     stop: async () => {
-      qmp.close();
       child.kill('SIGKILL');
       await ended;
     },

@@ -44,8 +44,8 @@ export interface VmSession {
 
 const QMP_TIMEOUT_MS = 120_000;
 
-/** One line-delimited QMP connection; commands are answered in order. */
-async function connectQmp(socket: string, ended: Promise<void>): Promise<(execute: string, args?: object) => Promise<Record<string, unknown>>> {
+/** One line-delimited QMP connection; commands are answered in order; `ended` (QEMU's exit) rejects what waits and closes it. */
+export async function connectQmp(socket: string, ended: Promise<void>): Promise<(execute: string, args?: object) => Promise<Record<string, unknown>>> {
   let connection: net.Socket | undefined;
   for (let attempt = 0; !connection; attempt++) {
     try {
